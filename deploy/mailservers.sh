@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# Throw-away Dovecot (IMAP, IMAPS, LMTP) and Postfix (SMTP) on loopback, for development and tests.
+#
+#   deploy/mailservers.sh install        install the Debian packages if they are missing
+#   deploy/mailservers.sh start DIR      start both servers with config and data under DIR
+#   deploy/mailservers.sh stop DIR       stop the servers started in DIR (by PID)
+#
+# Ports come from the environment (defaults in brackets): IMAP_PORT [10143], IMAPS_PORT [10993],
+# SMTP_PORT [10025], LMTP_PORT [10024]. Accounts (all with password "secret" unless MAIL_PASSWORD
+# is set): urp@hospital.test, pec@hospital.test, operator@hospital.test, citizen@example.test,
+# other@example.test, plus any in EXTRA_USERS (space separated). `start` writes DIR/servers.env with
+# the ports and DIR/tls/ca.crt, the CA that signed the servers' certificate for localhost/127.0.0.1.
+# Nothing system-wide is touched: no service is enabled, /etc/dovecot and /etc/postfix are unused.
+set -euo pipefail
+
+MAIL_UID=5000
+
+die() { echo "mailservers: $*" >&2; exit 1; }
+
+install_packages() {
+    local missing=()
+    command -v dovecot >/dev/null || missing+=(dovecot-imapd)
+    [ -e /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
+    command -v postfix >/dev/null || missing+=(postfix)
+    command -v openssl >/dev/null || missing+=(openssl)
+    command -v script >/dev/null || missing+=(bsdutils)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    [ "$(id -u)" -eq 0 ] || die "need root to install ${missing[*]}"
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+make_tls() {
+    local d=$1/tls
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3 \
+        -subj "/CN=ascolto test CA" -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=localhost" -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+    printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
+        "keyUsage=digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" > "$d/ext"
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+        -days 3 -extfile "$d/ext" -out "$d/server.crt" 2>/dev/null
+    chmod 644 "$d"/*
+}
+
+write_dovecot() {
+    local dir=$1 d=$1/dovecot
+    mkdir -p "$d/run" "$d/state" "$dir/mail"
+    chown "$MAIL_UID:$MAIL_UID" "$dir/mail"
+    : > "$d/users"
+    for u in $USERS; do echo "$u:{PLAIN}$MAIL_PASSWORD" >> "$d/users"; done
+    local dh=""
+    [ -r /usr/share/dovecot/dh.pem ] && dh="ssl_dh = </usr/share/dovecot/dh.pem"
+    cat > "$d/dovecot.conf" <<CONF
+instance_name = ascolto-$(echo "$dir" | md5sum | cut -c1-12)
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/dovecot.log
+listen = 127.0.0.1
+protocols = imap lmtp
+ssl = yes
+ssl_cert = <$dir/tls/server.crt
+ssl_key = <$dir/tls/server.key
+$dh
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+mail_location = maildir:~/Maildir
+mail_uid = $MAIL_UID
+mail_gid = $MAIL_UID
+first_valid_uid = 1
+first_valid_gid = 1
+mail_fsync = never
+mail_max_userip_connections = 200
+postmaster_address = postmaster@hospital.test
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $d/users
+}
+userdb {
+  driver = static
+  args = uid=$MAIL_UID gid=$MAIL_UID home=$dir/mail/%d/%n
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $IMAP_PORT
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = $IMAPS_PORT
+    ssl = yes
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $LMTP_PORT
+  }
+}
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+CONF
+}
+
+write_postfix() {
+    local dir=$1 p=$1/postfix
+    mkdir -p "$p/queue" "$p/data"
+    : > "$p/vmailbox"
+    for u in $USERS; do echo "$u OK" >> "$p/vmailbox"; done
+    cat > "$p/main.cf" <<CONF
+compatibility_level = 3.6
+config_directory = $p
+queue_directory = $p/queue
+data_directory = $p/data
+meta_directory = /etc/postfix
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.hospital.test
+mydomain = hospital.test
+mydestination =
+mynetworks = 127.0.0.0/8
+local_recipient_maps =
+alias_maps =
+alias_database =
+virtual_mailbox_domains = hospital.test example.test pec.example.test
+virtual_mailbox_maps = texthash:$p/vmailbox
+virtual_transport = lmtp:inet:127.0.0.1:$LMTP_PORT
+smtp_dns_support_level = disabled
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+message_size_limit = 100000000
+maillog_file = $p/postfix.log
+maillog_file_prefixes = $dir
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+biff = no
+smtputf8_enable = yes
+CONF
+    cat > "$p/master.cf" <<CONF
+127.0.0.1:$SMTP_PORT inet n - n - - smtpd
+pickup     unix  n - n 60   1 pickup
+cleanup    unix  n - n -    0 cleanup
+qmgr       unix  n - n 300  1 qmgr
+tlsmgr     unix  - - n 1000? 1 tlsmgr
+rewrite    unix  - - n -    - trivial-rewrite
+bounce     unix  - - n -    0 bounce
+defer      unix  - - n -    0 bounce
+trace      unix  - - n -    0 bounce
+verify     unix  - - n -    1 verify
+flush      unix  n - n 1000? 0 flush
+proxymap   unix  - - n -    - proxymap
+proxywrite unix  - - n -    1 proxymap
+smtp       unix  - - n -    - smtp
+relay      unix  - - n -    - smtp
+showq      unix  n - n -    - showq
+error      unix  - - n -    - error
+retry      unix  - - n -    - error
+discard    unix  - - n -    - discard
+lmtp       unix  - - n -    - lmtp
+anvil      unix  - - n -    1 anvil
+scache     unix  - - n -    1 scache
+postlog    unix-dgram n - n - 1 postlogd
+CONF
+    # Postfix waits while a config file was modified in the current second: back-date them.
+    touch -d '-10 seconds' "$p/main.cf" "$p/master.cf" "$p/vmailbox"
+    # Pre-create the queue with Postfix's owners so start-up does not run set-permissions.
+    local q=$p/queue
+    for s in active bounce corrupt defer deferred flush hold incoming private saved trace; do
+        install -d -o postfix -g root -m 0700 "$q/$s"
+    done
+    install -d -o postfix -g postdrop -m 0730 "$q/maildrop"
+    install -d -o postfix -g postdrop -m 0710 "$q/public"
+    install -d -o root -g root -m 0755 "$q/pid"
+    chown postfix "$p/data"
+    : > "$q/quick-start"
+}
+
+start() {
+    local dir=$1
+    [ "$(id -u)" -eq 0 ] || die "Postfix can run from a private directory only as root"
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    # Dovecot's uid and the dovecot user must traverse every parent of the data directory.
+    local p=$dir
+    while [ "$p" != / ]; do chmod o+x "$p" 2>/dev/null || true; p=$(dirname "$p"); done
+    chmod 755 "$dir"
+    make_tls "$dir"
+    write_dovecot "$dir"
+    write_postfix "$dir"
+    dovecot -c "$dir/dovecot/dovecot.conf" </dev/null >/dev/null 2>"$dir/dovecot/stderr" ||
+        die "dovecot did not start: $(cat "$dir/dovecot/stderr" "$dir/dovecot/dovecot.log" 2>/dev/null | tail -5)"
+    script -qec "postfix -c $dir/postfix start" /dev/null </dev/null >"$dir/postfix/stderr" 2>&1 ||
+        die "postfix did not start: $(tail -5 "$dir/postfix/stderr")"
+    cat > "$dir/servers.env" <<ENV
+IMAP_PORT=$IMAP_PORT
+IMAPS_PORT=$IMAPS_PORT
+SMTP_PORT=$SMTP_PORT
+LMTP_PORT=$LMTP_PORT
+MAIL_PASSWORD=$MAIL_PASSWORD
+CA_FILE=$dir/tls/ca.crt
+ENV
+    wait_port "$IMAP_PORT" && wait_port "$SMTP_PORT" || die "servers did not open their ports; see $dir/*/"
+}
+
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+stop() {
+    local dir=$1
+    if [ -f "$dir/postfix/queue/pid/master.pid" ]; then
+        postfix -c "$dir/postfix" stop >/dev/null 2>&1 || true
+    fi
+    local pidf=$dir/dovecot/run/master.pid
+    if [ -f "$pidf" ]; then
+        local pid
+        pid=$(cat "$pidf")
+        kill -TERM "$pid" 2>/dev/null || true
+        # A stopped daemon can linger as a zombie until PID 1 reaps it: count that as gone.
+        for _ in $(seq 100); do
+            state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
+            [ "$state" = gone ] || [ "$state" = Z ] && break
+            sleep 0.05
+        done
+    fi
+}
+
+IMAP_PORT=${IMAP_PORT:-10143}
+IMAPS_PORT=${IMAPS_PORT:-10993}
+SMTP_PORT=${SMTP_PORT:-10025}
+LMTP_PORT=${LMTP_PORT:-10024}
+MAIL_PASSWORD=${MAIL_PASSWORD:-secret}
+USERS="urp@hospital.test pec@hospital.test operator@hospital.test citizen@example.test other@example.test ${EXTRA_USERS:-}"
+
+case "${1:-}" in
+    install) install_packages ;;
+    start) [ -n "${2:-}" ] || die "usage: $0 start DIR"; install_packages; start "$2" ;;
+    stop) [ -n "${2:-}" ] || die "usage: $0 stop DIR"; stop "$2" ;;
+    *) die "usage: $0 install | start DIR | stop DIR" ;;
+esac
