@@ -1,0 +1,218 @@
+-- ascolto's whole database schema, embedded into the binary.
+--
+-- The file is a list of numbered migrations, each introduced by a line `-- migration N`.
+-- A database at PRAGMA user_version = K gets every migration above K, each in its own
+-- transaction, and its user_version set to N. Never edit a migration that has shipped:
+-- append a new one.
+--
+-- Conventions: times are RFC 3339 text in UTC ("2026-03-31T23:30:00Z"); booleans are 0/1;
+-- STRICT tables everywhere.
+
+-- migration 1
+
+-- Small key/value facts the application keeps, e.g. the routing rules' generation counter.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+INSERT INTO meta (key, value) VALUES ('rules_generation', '0');
+
+-- Hospital units a ticket may concern.
+CREATE TABLE services (
+    id     INTEGER PRIMARY KEY,
+    code   TEXT NOT NULL UNIQUE,
+    name   TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
+) STRICT;
+
+-- The two-level subject code list (macro-category "TEM", sub-category "TEM.02").
+CREATE TABLE categories (
+    id        INTEGER PRIMARY KEY,
+    code      TEXT NOT NULL UNIQUE,
+    parent_id INTEGER REFERENCES categories(id),
+    label     TEXT NOT NULL,
+    position  INTEGER NOT NULL DEFAULT 0,
+    active    INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
+) STRICT;
+
+-- Classification rules: in priority order (lowest first), each matching rule fills whichever of
+-- category, service and kind are still unset.
+CREATE TABLE routing_rules (
+    id          INTEGER PRIMARY KEY,
+    priority    INTEGER NOT NULL,
+    name        TEXT NOT NULL,
+    field       TEXT NOT NULL CHECK (field IN ('subject', 'body', 'sender', 'text')),
+    pattern     TEXT NOT NULL,
+    category_id INTEGER REFERENCES categories(id),
+    service_id  INTEGER REFERENCES services(id),
+    kind        TEXT CHECK (kind IN ('reclamo', 'segnalazione', 'elogio', 'suggerimento')),
+    active      INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    CHECK (category_id IS NOT NULL OR service_id IS NOT NULL OR kind IS NOT NULL)
+) STRICT;
+CREATE INDEX routing_rules_priority ON routing_rules(priority, id);
+-- The ingest keeps the compiled rules in memory and recompiles when this counter moves.
+CREATE TRIGGER routing_rules_ins AFTER INSERT ON routing_rules BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'rules_generation';
+END;
+CREATE TRIGGER routing_rules_upd AFTER UPDATE ON routing_rules BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'rules_generation';
+END;
+CREATE TRIGGER routing_rules_del AFTER DELETE ON routing_rules BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'rules_generation';
+END;
+
+-- Citizens, by email address.
+CREATE TABLE contacts (
+    id             INTEGER PRIMARY KEY,
+    email          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name           TEXT,
+    bouncing_since TEXT,
+    created_at     TEXT NOT NULL
+) STRICT;
+
+-- Gap-free ticket numbers: the counter moves in the transaction that creates the ticket.
+CREATE TABLE ticket_sequences (
+    year INTEGER PRIMARY KEY,
+    last INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE tickets (
+    id                 INTEGER PRIMARY KEY,
+    number             TEXT NOT NULL UNIQUE,
+    year               INTEGER NOT NULL,
+    seq                INTEGER NOT NULL,
+    -- Secret carried in the Message-IDs of mail we send about this ticket (threading proof).
+    thread_token       TEXT NOT NULL,
+    state              TEXT NOT NULL DEFAULT 'pending'
+                       CHECK (state IN ('pending', 'in_charge', 'answered', 'closed')),
+    kind               TEXT CHECK (kind IN ('reclamo', 'segnalazione', 'elogio', 'suggerimento')),
+    category_id        INTEGER REFERENCES categories(id),
+    service_id         INTEGER REFERENCES services(id),
+    contact_id         INTEGER NOT NULL REFERENCES contacts(id),
+    subject            TEXT NOT NULL,
+    received_at        TEXT NOT NULL,
+    due_at             TEXT NOT NULL,
+    channel            TEXT NOT NULL CHECK (channel IN ('email', 'pec')),
+    -- A ticket opened by someone who named another ticket's number, or by a late reply.
+    linked_ticket_id   INTEGER REFERENCES tickets(id),
+    needs_attention    INTEGER NOT NULL DEFAULT 1 CHECK (needs_attention IN (0, 1)),
+    taken_in_charge_at TEXT,
+    first_answered_at  TEXT,
+    closed_at          TEXT,
+    outcome            TEXT,
+    reopen_count       INTEGER NOT NULL DEFAULT 0,
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL,
+    UNIQUE (year, seq)
+) STRICT;
+CREATE INDEX tickets_state ON tickets(state, received_at);
+CREATE INDEX tickets_received ON tickets(received_at);
+CREATE INDEX tickets_category ON tickets(category_id, received_at);
+CREATE INDEX tickets_service ON tickets(service_id, received_at);
+CREATE INDEX tickets_contact ON tickets(contact_id);
+
+-- The original bytes of every inbound message, unchanged (a PEC envelope is a signed document).
+-- The hash makes "the same bytes twice" impossible.
+CREATE TABLE raw_mail (
+    id         INTEGER PRIMARY KEY,
+    sha256     TEXT NOT NULL UNIQUE,
+    size       INTEGER NOT NULL,
+    bytes      BLOB NOT NULL,
+    -- Where it came from: "imap:NAME uidvalidity=V uid=U" or "import:PATH".
+    source     TEXT NOT NULL,
+    fetched_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE messages (
+    id          INTEGER PRIMARY KEY,
+    ticket_id   INTEGER NOT NULL REFERENCES tickets(id),
+    direction   TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    raw_id      INTEGER REFERENCES raw_mail(id),
+    -- Message-ID and In-Reply-To without angle brackets; for PEC, the envelope's.
+    message_id  TEXT,
+    in_reply_to TEXT,
+    from_email  TEXT,
+    from_name   TEXT,
+    subject     TEXT NOT NULL,
+    body_text   TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    -- NULL when a person wrote it; else 'auto_reply', 'bounce' or 'pec_receipt'.
+    automatic   TEXT CHECK (automatic IN ('auto_reply', 'bounce', 'pec_receipt')),
+    -- For mail that came through PEC: JSON with the envelope kind, identificativo, certified time.
+    pec         TEXT,
+    created_at  TEXT NOT NULL
+) STRICT;
+CREATE INDEX messages_ticket ON messages(ticket_id, received_at);
+CREATE INDEX messages_message_id ON messages(message_id);
+
+-- Attachments' metadata; the bytes stay inside raw_mail and are extracted on demand.
+CREATE TABLE attachments (
+    id           INTEGER PRIMARY KEY,
+    message_id   INTEGER NOT NULL REFERENCES messages(id),
+    -- Position among the attachments of the citizen's message (inside postacert.eml for PEC).
+    position     INTEGER NOT NULL,
+    filename     TEXT,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL
+) STRICT;
+CREATE INDEX attachments_message ON attachments(message_id);
+
+-- Full-text search over subjects and bodies, kept in step with `messages` by triggers.
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    subject, body_text, content = 'messages', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_ins AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, subject, body_text) VALUES (new.id, new.subject, new.body_text);
+END;
+CREATE TRIGGER messages_fts_del AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, subject, body_text)
+    VALUES ('delete', old.id, old.subject, old.body_text);
+END;
+CREATE TRIGGER messages_fts_upd AFTER UPDATE OF subject, body_text ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, subject, body_text)
+    VALUES ('delete', old.id, old.subject, old.body_text);
+    INSERT INTO messages_fts (rowid, subject, body_text) VALUES (new.id, new.subject, new.body_text);
+END;
+
+-- Messages that could not become part of a ticket, with the reason; raw bytes kept.
+CREATE TABLE quarantine (
+    id          INTEGER PRIMARY KEY,
+    raw_id      INTEGER NOT NULL REFERENCES raw_mail(id),
+    received_at TEXT NOT NULL,
+    -- 'unparseable', 'store_error', 'automatic' (auto-reply/bounce/receipt about no ticket)
+    kind        TEXT NOT NULL CHECK (kind IN ('unparseable', 'store_error', 'automatic')),
+    reason      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    resolved_at TEXT,
+    resolution  TEXT
+) STRICT;
+CREATE INDEX quarantine_open ON quarantine(resolved_at, id);
+
+-- How far each configured mailbox has been ingested. Progress moves in the same transaction
+-- as the messages it covers.
+CREATE TABLE mailbox_progress (
+    mailbox     TEXT PRIMARY KEY,
+    account     TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    last_uid    INTEGER NOT NULL,
+    updated_at  TEXT NOT NULL
+) STRICT;
+
+-- Who did what, when. Append-only: the triggers refuse any change. `detail` is JSON and holds
+-- no personal data, so that anonymisation never needs to touch this table.
+CREATE TABLE audit_log (
+    id        INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    ticket_id INTEGER REFERENCES tickets(id),
+    detail    TEXT
+) STRICT;
+CREATE INDEX audit_log_ticket ON audit_log(ticket_id, id);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;

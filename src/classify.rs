@@ -1,0 +1,303 @@
+//! Classification by the hospital's routing rules: regular expressions (case-insensitive,
+//! Unicode) over subject, body and sender, in priority order. Each matching rule fills whichever
+//! of category, service and kind are still unset, so a "praise" rule can set the kind while a
+//! later rule sets the category.
+
+use regex::{Regex, RegexBuilder};
+
+use crate::store::rules::RuleRow;
+use crate::tickets::Kind;
+
+/// Only the start of a long body is matched: complaints say what they are about early, and a
+/// pasted 5 MB log must not slow ingest down.
+pub const MAX_MATCHED_BODY: usize = 64 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Subject,
+    Body,
+    Sender,
+    /// Subject or body.
+    Text,
+}
+
+impl Field {
+    pub fn parse(s: &str) -> Option<Field> {
+        match s {
+            "subject" => Some(Field::Subject),
+            "body" => Some(Field::Body),
+            "sender" => Some(Field::Sender),
+            "text" => Some(Field::Text),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Rule {
+    id: i64,
+    field: Field,
+    regex: Regex,
+    category_id: Option<i64>,
+    service_id: Option<i64>,
+    kind: Option<Kind>,
+}
+
+/// The outcome for one message: what was set, and by which rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Classification {
+    pub category_id: Option<i64>,
+    pub service_id: Option<i64>,
+    pub kind: Option<Kind>,
+    pub rule_ids: Vec<i64>,
+}
+
+/// The compiled rules, tagged with the database's rules generation they were built from.
+#[derive(Debug, Default)]
+pub struct Classifier {
+    pub generation: i64,
+    rules: Vec<Rule>,
+}
+
+impl Classifier {
+    /// Compiles the rows; a rule whose pattern does not compile is skipped with an error in the
+    /// log (ingest must go on), and reported back to the caller.
+    pub fn compile(generation: i64, rows: Vec<RuleRow>) -> (Classifier, Vec<String>) {
+        let mut rules = Vec::with_capacity(rows.len());
+        let mut errors = Vec::new();
+        for row in rows {
+            let Some(field) = Field::parse(&row.field) else {
+                errors.push(format!(
+                    "rule {} ({}): unknown field {:?}",
+                    row.id, row.name, row.field
+                ));
+                continue;
+            };
+            let regex = match RegexBuilder::new(&row.pattern)
+                .case_insensitive(true)
+                .unicode(true)
+                .size_limit(1 << 20)
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    errors.push(format!(
+                        "rule {} ({}): invalid pattern: {e}",
+                        row.id, row.name
+                    ));
+                    continue;
+                }
+            };
+            rules.push(Rule {
+                id: row.id,
+                field,
+                regex,
+                category_id: row.category_id,
+                service_id: row.service_id,
+                kind: row.kind.as_deref().and_then(|k| k.parse().ok()),
+            });
+        }
+        for e in &errors {
+            tracing::error!("routing rule skipped: {e}");
+        }
+        (Classifier { generation, rules }, errors)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub fn classify(&self, subject: &str, body: &str, sender: &str) -> Classification {
+        let body = truncate(body, MAX_MATCHED_BODY);
+        let mut out = Classification::default();
+        for rule in &self.rules {
+            let wanted = (rule.category_id.is_some() && out.category_id.is_none())
+                || (rule.service_id.is_some() && out.service_id.is_none())
+                || (rule.kind.is_some() && out.kind.is_none());
+            if !wanted {
+                continue;
+            }
+            let hit = match rule.field {
+                Field::Subject => rule.regex.is_match(subject),
+                Field::Body => rule.regex.is_match(body),
+                Field::Sender => rule.regex.is_match(sender),
+                Field::Text => rule.regex.is_match(subject) || rule.regex.is_match(body),
+            };
+            if hit {
+                out.category_id = out.category_id.or(rule.category_id);
+                out.service_id = out.service_id.or(rule.service_id);
+                out.kind = out.kind.or(rule.kind);
+                out.rule_ids.push(rule.id);
+            }
+        }
+        out
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store;
+
+    fn default_classifier() -> (rusqlite::Connection, Classifier) {
+        let conn = store::open_in_memory().unwrap();
+        let (c, errors) = Classifier::compile(0, store::rules::load(&conn).unwrap());
+        assert!(errors.is_empty(), "{errors:?}");
+        (conn, c)
+    }
+
+    fn codes(
+        conn: &rusqlite::Connection,
+        c: &Classification,
+    ) -> (Option<String>, Option<String>, Option<&'static str>) {
+        let cat = c.category_id.map(|id| {
+            conn.query_row("SELECT code FROM categories WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        });
+        let svc = c.service_id.map(|id| {
+            conn.query_row("SELECT code FROM services WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        });
+        (cat, svc, c.kind.map(Kind::as_str))
+    }
+
+    /// Common complaints are classified out of the box by the default rules.
+    #[test]
+    fn default_rules_classify_common_complaints() {
+        let (conn, c) = default_classifier();
+        let cases: &[(&str, &str, Option<&str>, Option<&str>, Option<&str>)] = &[
+            (
+                "Attesa infinita",
+                "Sono rimasto in pronto soccorso 9 ore di attesa con mia madre.",
+                Some("TEM.02"),
+                Some("PS"),
+                Some("reclamo"),
+            ),
+            (
+                "Personale",
+                "L'infermiera è stata scortese e maleducata con mio padre.",
+                Some("REL.01"),
+                None,
+                Some("reclamo"),
+            ),
+            (
+                "Stanza",
+                "Il bagno della stanza era sporco, mai pulito in tre giorni.",
+                Some("ALB.01"),
+                None,
+                Some("reclamo"),
+            ),
+            (
+                "Pagamento",
+                "Mi è arrivata una richiesta di pagamento per un ticket che avevo già pagato.",
+                Some("BUR.01"),
+                None,
+                Some("reclamo"),
+            ),
+            (
+                "Nessuno spiega",
+                "Nessuno ci ha spiegato nulla sull'intervento, nessuna informazione ai familiari.",
+                Some("INF.01"),
+                None,
+                Some("reclamo"),
+            ),
+            (
+                "Errore",
+                "Dopo la diagnosi sbagliata mio figlio è stato operato due volte.",
+                Some("TEC.01"),
+                None,
+                Some("reclamo"),
+            ),
+            (
+                "Grazie",
+                "Voglio ringraziare tutto il reparto di cardiologia per la professionalità.",
+                None,
+                Some("CARD"),
+                Some("elogio"),
+            ),
+            (
+                "Idea",
+                "Sarebbe utile avere più sedie nella sala d'aspetto.",
+                None,
+                None,
+                Some("suggerimento"),
+            ),
+            (
+                "Lista",
+                "Per la risonanza la prima data disponibile è fra 8 mesi.",
+                Some("TEM.01"),
+                Some("RAD"),
+                Some("reclamo"),
+            ),
+        ];
+        for (subject, body, cat, svc, kind) in cases {
+            let got = codes(&conn, &c.classify(subject, body, "x@example.test"));
+            assert_eq!(
+                got,
+                (cat.map(String::from), svc.map(String::from), *kind),
+                "{subject}: {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn nothing_matches_leaves_everything_unset() {
+        let (_conn, c) = default_classifier();
+        let got = c.classify(
+            "Domanda",
+            "Vorrei sapere a che ora apre l'ufficio.",
+            "x@example.test",
+        );
+        assert_eq!(got, Classification::default());
+    }
+
+    #[test]
+    fn a_broken_rule_is_skipped_and_reported() {
+        let rows = vec![
+            RuleRow {
+                id: 1,
+                name: "bad".into(),
+                field: "text".into(),
+                pattern: "(".into(),
+                category_id: Some(1),
+                service_id: None,
+                kind: None,
+            },
+            RuleRow {
+                id: 2,
+                name: "ok".into(),
+                field: "sender".into(),
+                pattern: r"@asl\.example$".into(),
+                category_id: None,
+                service_id: None,
+                kind: Some("segnalazione".into()),
+            },
+        ];
+        let (c, errors) = Classifier::compile(1, rows);
+        assert_eq!(c.len(), 1);
+        assert!(errors[0].contains("rule 1"));
+        assert_eq!(
+            c.classify("", "", "Medico@ASL.example").kind,
+            Some(Kind::Segnalazione)
+        );
+    }
+}

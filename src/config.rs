@@ -1,0 +1,487 @@
+//! Typed, layered configuration: built-in defaults, then `config.toml`, then environment
+//! overrides named `ASCOLTO__SECTION__KEY` (arrays of tables by index:
+//! `ASCOLTO__MAILBOX__0__PASSWORD`).
+//!
+//! Every error names the key to fix. Secrets are never printed: `Debug` redacts them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Deserializer};
+
+/// Prefix of the environment variables that override config keys.
+pub const ENV_PREFIX: &str = "ASCOLTO__";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub tickets: TicketsConfig,
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    #[serde(default, rename = "mailbox")]
+    pub mailboxes: Vec<MailboxConfig>,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    #[serde(default = "default_db_path")]
+    pub path: PathBuf,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            path: default_db_path(),
+        }
+    }
+}
+
+fn default_db_path() -> PathBuf {
+    PathBuf::from("ascolto.sqlite3")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketsConfig {
+    #[serde(default = "default_prefix")]
+    pub number_prefix: String,
+    #[serde(default = "default_deadline", deserialize_with = "flex")]
+    pub deadline_days: u32,
+}
+
+impl Default for TicketsConfig {
+    fn default() -> Self {
+        Self {
+            number_prefix: default_prefix(),
+            deadline_days: default_deadline(),
+        }
+    }
+}
+
+fn default_prefix() -> String {
+    "URP".into()
+}
+fn default_deadline() -> u32 {
+    30
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// The hospital's own addresses: mail from them never opens a ticket or triggers a reply.
+    #[serde(default)]
+    pub own_addresses: Vec<String>,
+    /// Messages committed together in one transaction while catching up on a backlog.
+    #[serde(default = "default_batch", deserialize_with = "flex")]
+    pub batch_size: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            own_addresses: Vec::new(),
+            batch_size: default_batch(),
+        }
+    }
+}
+
+fn default_batch() -> usize {
+    200
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartFrom {
+    All,
+    New,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    pub name: String,
+    pub host: String,
+    #[serde(deserialize_with = "flex")]
+    pub port: u16,
+    pub security: Security,
+    pub username: String,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    #[serde(default = "yes", deserialize_with = "flex")]
+    pub idle: bool,
+    #[serde(default = "default_poll", deserialize_with = "flex")]
+    pub poll_interval_secs: u64,
+    #[serde(default = "default_start_from")]
+    pub start_from: StartFrom,
+    /// Optional folder to move a message to once its ticket is durably committed.
+    #[serde(default)]
+    pub move_to: Option<String>,
+    /// Extra CA certificate (PEM) trusted for this server, for a hospital's internal CA.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl MailboxConfig {
+    /// The password, from `password` or `password_file`; validated at load time.
+    pub fn secret(&self) -> &str {
+        self.password.as_deref().unwrap_or_default()
+    }
+
+    /// What identifies the mailbox on the server: progress recorded for another account or
+    /// folder under the same name must not be reused.
+    pub fn account(&self) -> String {
+        format!(
+            "{}@{}:{}/{}",
+            self.username, self.host, self.port, self.folder
+        )
+    }
+}
+
+impl fmt::Debug for MailboxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailboxConfig")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("password_file", &self.password_file)
+            .field("folder", &self.folder)
+            .field("idle", &self.idle)
+            .field("poll_interval_secs", &self.poll_interval_secs)
+            .field("start_from", &self.start_from)
+            .field("move_to", &self.move_to)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+fn default_folder() -> String {
+    "INBOX".into()
+}
+fn yes() -> bool {
+    true
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_start_from() -> StartFrom {
+    StartFrom::All
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default = "default_level")]
+    pub level: String,
+    #[serde(default = "default_format")]
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: default_level(),
+            format: default_format(),
+        }
+    }
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+fn default_format() -> LogFormat {
+    LogFormat::Human
+}
+
+/// Accepts a value either as its TOML type or as a string (environment overrides are strings).
+fn flex<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr + Deserialize<'de>,
+    T::Err: fmt::Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flex<T> {
+        Typed(T),
+        Text(String),
+    }
+    match Flex::<T>::deserialize(d)? {
+        Flex::Typed(v) => Ok(v),
+        Flex::Text(s) => s.trim().parse().map_err(serde::de::Error::custom),
+    }
+}
+
+impl Config {
+    /// Loads `path` (which must exist) and applies the process's environment overrides.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Self::from_sources(&text, &env, path.parent())
+            .with_context(|| format!("invalid configuration in {}", path.display()))
+    }
+
+    /// Builds a config from the file's text and an environment; relative `password_file`
+    /// paths resolve against `base_dir`.
+    pub fn from_sources(
+        text: &str,
+        env: &BTreeMap<String, String>,
+        base_dir: Option<&Path>,
+    ) -> Result<Config> {
+        let mut root: toml::Table = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (name, value) in env {
+            if let Some(key) = name.strip_prefix(ENV_PREFIX) {
+                apply_override(&mut root, key, value)
+                    .with_context(|| format!("in the environment variable {name}"))?;
+            }
+        }
+        let de = toml::Value::Table(root);
+        let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            anyhow::anyhow!("key `{path}`: {}", e.inner())
+        })?;
+        config.resolve_and_validate(base_dir)?;
+        Ok(config)
+    }
+
+    fn resolve_and_validate(&mut self, base_dir: Option<&Path>) -> Result<()> {
+        let prefix = &self.tickets.number_prefix;
+        if prefix.is_empty()
+            || prefix.len() > 10
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            bail!("key `tickets.number_prefix`: {prefix:?} must be 1 to 10 capital letters or digits, e.g. \"URP\"");
+        }
+        if self.tickets.deadline_days == 0 {
+            bail!("key `tickets.deadline_days`: must be at least 1 (the law says 30)");
+        }
+        if self.ingest.batch_size == 0 {
+            bail!("key `ingest.batch_size`: must be at least 1");
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, mb) in self.mailboxes.iter_mut().enumerate() {
+            let key = format!("mailbox[{i}]");
+            if mb.name.trim().is_empty() {
+                bail!("key `{key}.name`: must not be empty");
+            }
+            if !names.insert(mb.name.clone()) {
+                bail!("key `{key}.name`: {:?} is used by two mailboxes", mb.name);
+            }
+            if mb.poll_interval_secs == 0 {
+                bail!("key `{key}.poll_interval_secs`: must be at least 1");
+            }
+            match (&mb.password, &mb.password_file) {
+                (Some(_), Some(_)) => bail!(
+                    "key `{key}.password` and `{key}.password_file`: set only one of them"
+                ),
+                (Some(_), None) => {}
+                (None, Some(file)) => {
+                    let file = match base_dir {
+                        Some(dir) if file.is_relative() => dir.join(file),
+                        _ => file.clone(),
+                    };
+                    let secret = std::fs::read_to_string(&file).with_context(|| {
+                        format!("key `{key}.password_file`: cannot read {}", file.display())
+                    })?;
+                    mb.password = Some(secret.trim_end_matches(['\r', '\n']).to_string());
+                }
+                (None, None) => bail!(
+                    "key `{key}.password`: mailbox {:?} has no password: write `password = \"…\"` or \
+                     `password_file = \"/etc/ascolto/{}.secret\"` in its [[mailbox]] table, or set \
+                     {ENV_PREFIX}MAILBOX__{i}__PASSWORD",
+                    mb.name,
+                    mb.name
+                ),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sets `SECTION__KEY` (or `MAILBOX__0__KEY`) in the TOML tree, as a string: typed fields
+/// accept strings through [`flex`].
+fn apply_override(root: &mut toml::Table, key: &str, value: &str) -> Result<()> {
+    let parts: Vec<String> = key.split("__").map(|p| p.to_ascii_lowercase()).collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        bail!("malformed name: expected {ENV_PREFIX}SECTION__KEY");
+    }
+    let mut table = root;
+    let (last, path) = parts.split_last().expect("split yields at least one part");
+    let mut iter = path.iter().peekable();
+    while let Some(part) = iter.next() {
+        let next_is_index = iter.peek().is_some_and(|p| p.parse::<usize>().is_ok());
+        if next_is_index {
+            let index: usize = iter.next().unwrap().parse().unwrap();
+            let array = table
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Array(Vec::new()))
+                .as_array_mut()
+                .with_context(|| format!("`{part}` is not a list of tables"))?;
+            if index > array.len() {
+                bail!("`{part}` index {index}: entries must be numbered from 0 without gaps");
+            }
+            if index == array.len() {
+                array.push(toml::Value::Table(toml::Table::new()));
+            }
+            table = array[index]
+                .as_table_mut()
+                .with_context(|| format!("`{part}[{index}]` is not a table"))?;
+        } else {
+            let entry = table
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let toml::Value::Table(inner) = entry else {
+                bail!("`{part}` is not a table");
+            };
+            table = inner;
+        }
+    }
+    let parsed = match value {
+        "true" | "false" => toml::Value::Boolean(value == "true"),
+        _ => toml::Value::String(value.to_string()),
+    };
+    table.insert(last.clone(), parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[[mailbox]]
+name = "urp"
+host = "127.0.0.1"
+port = 143
+security = "none"
+username = "urp@hospital.test"
+password = "s3cret"
+"#;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config> {
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_sources(text, &env, None)
+    }
+
+    fn err(text: &str, env: &[(&str, &str)]) -> String {
+        format!("{:#}", load(text, env).unwrap_err())
+    }
+
+    #[test]
+    fn defaults_fill_what_the_file_leaves_out() {
+        let c = load(MINIMAL, &[]).unwrap();
+        assert_eq!(c.tickets.number_prefix, "URP");
+        assert_eq!(c.tickets.deadline_days, 30);
+        assert_eq!(c.mailboxes[0].folder, "INBOX");
+        assert!(c.mailboxes[0].idle);
+        assert_eq!(c.mailboxes[0].start_from, StartFrom::All);
+    }
+
+    #[test]
+    fn environment_overrides_the_file_with_typed_values() {
+        let c = load(
+            MINIMAL,
+            &[
+                ("ASCOLTO__TICKETS__DEADLINE_DAYS", "20"),
+                ("ASCOLTO__MAILBOX__0__PORT", "993"),
+                ("ASCOLTO__MAILBOX__0__IDLE", "false"),
+                ("ASCOLTO__MAILBOX__0__PASSWORD", "12345"),
+                ("ASCOLTO__DATABASE__PATH", "/var/lib/ascolto/db.sqlite3"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.tickets.deadline_days, 20);
+        assert_eq!(c.mailboxes[0].port, 993);
+        assert!(!c.mailboxes[0].idle);
+        assert_eq!(c.mailboxes[0].secret(), "12345");
+        assert_eq!(
+            c.database.path,
+            PathBuf::from("/var/lib/ascolto/db.sqlite3")
+        );
+    }
+
+    #[test]
+    fn a_misspelt_key_is_named() {
+        let e = err(&format!("{MINIMAL}poll_interval = 5\n"), &[]);
+        assert!(
+            e.contains("mailbox[0]") && e.contains("poll_interval"),
+            "{e}"
+        );
+        let e = err("[tickets]\nprefix = \"X\"\n", &[]);
+        assert!(e.contains("prefix") && e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_type_is_named() {
+        let e = err(&MINIMAL.replace("port = 143", "port = \"imap\""), &[]);
+        assert!(e.contains("mailbox[0].port"), "{e}");
+        let e = err(MINIMAL, &[("ASCOLTO__TICKETS__DEADLINE_DAYS", "thirty")]);
+        assert!(e.contains("tickets.deadline_days"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_password_says_where_to_write_it() {
+        let e = err(&MINIMAL.replace("password = \"s3cret\"", ""), &[]);
+        assert!(e.contains("mailbox[0].password"), "{e}");
+        assert!(e.contains("ASCOLTO__MAILBOX__0__PASSWORD"), "{e}");
+    }
+
+    #[test]
+    fn password_file_is_read_and_the_secret_is_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("urp.secret"), "from-file\n").unwrap();
+        let text = MINIMAL.replace("password = \"s3cret\"", "password_file = \"urp.secret\"");
+        let c = Config::from_sources(&text, &BTreeMap::new(), Some(dir.path())).unwrap();
+        assert_eq!(c.mailboxes[0].secret(), "from-file");
+        assert!(!format!("{c:?}").contains("from-file"));
+    }
+
+    #[test]
+    fn a_bad_enum_value_is_named() {
+        let e = err(&MINIMAL.replace("\"none\"", "\"ssl\""), &[]);
+        assert!(e.contains("mailbox[0].security"), "{e}");
+    }
+
+    #[test]
+    fn the_shipped_config_file_is_valid() {
+        let text = include_str!("../config.toml");
+        let c = load(text, &[("ASCOLTO__MAILBOX__0__PASSWORD", "x")]).unwrap();
+        assert_eq!(c.tickets.number_prefix, "URP");
+    }
+}

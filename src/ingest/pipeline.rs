@@ -1,0 +1,441 @@
+//! One inbound message from raw bytes to "stored, threaded, classified, audited", inside the
+//! caller's transaction. [`prepare`] is pure CPU work and runs anywhere; [`Pipeline::store_batch`]
+//! runs on the database thread.
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::classify::Classifier;
+use crate::mail::auto::{AutoKind, Automatic};
+use crate::mail::thread;
+use crate::mail::{self, ParseError, ParsedMail};
+use crate::store::ingest::{self as sql, NewMessage, NewTicket, TicketRef};
+use crate::store::progress::{self, Progress};
+use crate::store::{self, audit, rules};
+use crate::tickets::{self, TicketNumber};
+
+/// A message read and hashed, ready to be stored.
+pub struct Prepared {
+    pub raw: Vec<u8>,
+    pub sha256: String,
+    pub parsed: Result<ParsedMail, ParseError>,
+}
+
+pub fn prepare(raw: Vec<u8>) -> Prepared {
+    let sha256 = hex::encode(Sha256::digest(&raw));
+    let parsed = mail::parse(&raw);
+    Prepared {
+        raw,
+        sha256,
+        parsed,
+    }
+}
+
+/// Where a message came from.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    /// "imap:NAME uidvalidity=V uid=U" or "import:PATH".
+    pub label: String,
+    /// The server's INTERNALDATE: when the message reached the mailbox.
+    pub internal_date: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Created {
+        ticket: String,
+        linked_to: Option<String>,
+    },
+    Threaded {
+        ticket: String,
+    },
+    /// An auto-reply, bounce or PEC receipt stored on the ticket it is about.
+    Automatic {
+        ticket: String,
+    },
+    Duplicate,
+    Quarantined {
+        id: i64,
+        reason: String,
+    },
+}
+
+/// The settings the pipeline needs, taken from the config.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub number_prefix: String,
+    pub deadline_days: u32,
+    /// Lower-case.
+    pub own_addresses: Vec<String>,
+}
+
+impl Settings {
+    pub fn from_config(c: &crate::config::Config) -> Settings {
+        Settings {
+            number_prefix: c.tickets.number_prefix.clone(),
+            deadline_days: c.tickets.deadline_days,
+            own_addresses: c
+                .ingest
+                .own_addresses
+                .iter()
+                .chain(c.mailboxes.iter().map(|m| &m.username))
+                .filter(|a| a.contains('@'))
+                .map(|a| a.trim().to_ascii_lowercase())
+                .collect(),
+        }
+    }
+}
+
+/// The pipeline's state kept across batches: settings and the compiled routing rules.
+pub struct Pipeline {
+    settings: Settings,
+    classifier: Classifier,
+}
+
+/// How a message joins an existing ticket; recorded in the audit log.
+enum Thread {
+    Existing(TicketRef, &'static str),
+    New { linked: Option<TicketRef> },
+}
+
+impl Pipeline {
+    pub fn new(settings: Settings) -> Pipeline {
+        // Generation -1 never matches the database: the first batch compiles the rules.
+        Pipeline {
+            settings,
+            classifier: Classifier::compile(-1, Vec::new()).0,
+        }
+    }
+
+    /// Recompiles the routing rules if they changed since the last batch.
+    fn refresh_rules(&mut self, conn: &Connection) -> anyhow::Result<()> {
+        let generation = rules::generation(conn)?;
+        if generation != self.classifier.generation {
+            let (classifier, _errors) = Classifier::compile(generation, rules::load(conn)?);
+            tracing::info!(rules = classifier.len(), generation, "routing rules loaded");
+            self.classifier = classifier;
+        }
+        Ok(())
+    }
+
+    /// Stores `items` and, if given, the mailbox progress that covers them, in one transaction.
+    /// A message that fails is rolled back alone and quarantined; an error is returned only when
+    /// even that is impossible (the database itself is failing), and then nothing is committed.
+    pub fn store_batch(
+        &mut self,
+        conn: &mut Connection,
+        items: &[(Prepared, Origin)],
+        progress: Option<(&str, &Progress)>,
+    ) -> anyhow::Result<Vec<Outcome>> {
+        self.refresh_rules(conn)?;
+        let mut tx = conn.transaction()?;
+        let mut outcomes = Vec::with_capacity(items.len());
+        for (prepared, origin) in items {
+            let attempt = {
+                let sp = tx.savepoint()?;
+                match self.store_one(&sp, prepared, origin) {
+                    Ok(outcome) => sp.commit().map(|_| outcome).map_err(anyhow::Error::from),
+                    Err(e) => Err(e), // dropping the savepoint rolls it back
+                }
+            };
+            let outcome = match attempt {
+                Ok(o) => o,
+                Err(e) => {
+                    let reason = format!("could not be stored: {e:#}");
+                    tracing::error!(origin = %origin.label, "{reason}");
+                    let sp = tx.savepoint()?;
+                    let o = quarantine(&sp, prepared, origin, "store_error", &reason)?;
+                    sp.commit()?;
+                    o
+                }
+            };
+            tracing::info!(origin = %origin.label, outcome = ?outcome, "message ingested");
+            outcomes.push(outcome);
+        }
+        if let Some((mailbox, p)) = progress {
+            progress::set(&tx, mailbox, p)?;
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    fn store_one(
+        &self,
+        conn: &Connection,
+        p: &Prepared,
+        origin: &Origin,
+    ) -> anyhow::Result<Outcome> {
+        if sql::raw_exists(conn, &p.sha256)? {
+            return Ok(Outcome::Duplicate);
+        }
+        let m = match &p.parsed {
+            Ok(m) => m,
+            Err(e) => return quarantine(conn, p, origin, "unparseable", &e.to_string()),
+        };
+        if let Some(mid) = &m.message_id {
+            if sql::inbound_duplicate(conn, mid, m.from_email.as_deref())? {
+                return Ok(Outcome::Duplicate);
+            }
+        }
+        let received = received_at(m, origin);
+        let received_text = store::time_text(received);
+
+        let automatic = m.automatic.clone().or_else(|| {
+            let from = m.from_email.as_deref()?.to_ascii_lowercase();
+            self.settings
+                .own_addresses
+                .contains(&from)
+                .then(|| Automatic {
+                    kind: AutoKind::AutoReply,
+                    signal: "sent from one of the hospital's own addresses".into(),
+                })
+        });
+        if let Some(auto) = automatic {
+            let refs = m.references.iter().chain(&m.automatic_refs);
+            return match ticket_by_our_reference(conn, refs)? {
+                Some(t) => {
+                    let raw_id = sql::insert_raw(conn, &p.sha256, &p.raw, &origin.label)?;
+                    let id =
+                        insert_message(conn, m, t.id, raw_id, &received_text, Some(auto.kind))?;
+                    audit::record(
+                        conn,
+                        audit::SYSTEM_INGEST,
+                        "message.automatic",
+                        Some(t.id),
+                        json!({ "message": id, "kind": auto.kind.as_str(), "signal": auto.signal }),
+                    )?;
+                    Ok(Outcome::Automatic { ticket: t.number })
+                }
+                None => quarantine(
+                    conn,
+                    p,
+                    origin,
+                    "automatic",
+                    &format!(
+                        "{} ({}) that refers to no ticket",
+                        auto.kind.as_str(),
+                        auto.signal
+                    ),
+                ),
+            };
+        }
+
+        let raw_id = sql::insert_raw(conn, &p.sha256, &p.raw, &origin.label)?;
+        match self.find_thread(conn, m)? {
+            Thread::Existing(t, via) => {
+                let id = insert_message(conn, m, t.id, raw_id, &received_text, None)?;
+                sql::mark_needs_attention(conn, t.id)?;
+                audit::record(
+                    conn,
+                    audit::SYSTEM_INGEST,
+                    "message.received",
+                    Some(t.id),
+                    json!({ "message": id, "threaded_by": via }),
+                )?;
+                Ok(Outcome::Threaded { ticket: t.number })
+            }
+            Thread::New { linked } => self.create_ticket(conn, m, raw_id, received, linked),
+        }
+    }
+
+    /// DESIGN.md invariant 6: our Message-ID with the right token; or the citizen's own earlier
+    /// message, or the ticket number in the subject, from the ticket's own citizen. A number from
+    /// anyone else opens a new ticket linked to the one named.
+    fn find_thread(&self, conn: &Connection, m: &ParsedMail) -> anyhow::Result<Thread> {
+        if let Some(t) = ticket_by_our_reference(conn, m.references.iter())? {
+            return Ok(Thread::Existing(t, "message_id"));
+        }
+        let from = m.from_email.as_deref().unwrap_or_default();
+        for r in &m.references {
+            if let Some(t) = sql::ticket_by_inbound_message_id(conn, r)? {
+                if t.citizen_email.eq_ignore_ascii_case(from) {
+                    return Ok(Thread::Existing(t, "citizen_reference"));
+                }
+            }
+        }
+        let mut linked = None;
+        for number in thread::numbers_in_subject(&m.subject, &self.settings.number_prefix) {
+            if let Some(t) = sql::ticket_by_number(conn, &number.to_string())? {
+                if t.citizen_email.eq_ignore_ascii_case(from) {
+                    return Ok(Thread::Existing(t, "subject_number"));
+                }
+                linked.get_or_insert(t);
+            }
+        }
+        Ok(Thread::New { linked })
+    }
+
+    fn create_ticket(
+        &self,
+        conn: &Connection,
+        m: &ParsedMail,
+        raw_id: i64,
+        received: DateTime<Utc>,
+        linked: Option<TicketRef>,
+    ) -> anyhow::Result<Outcome> {
+        let from = m
+            .from_email
+            .as_deref()
+            .expect("parse guarantees a sender for non-automatic mail");
+        let year = tickets::rome_year(received);
+        let seq = sql::next_seq(conn, year)?;
+        let number = TicketNumber {
+            prefix: self.settings.number_prefix.clone(),
+            year,
+            seq,
+        }
+        .to_string();
+        let token = thread::new_token();
+        let contact_id = sql::upsert_contact(conn, from, m.from_name.as_deref())?;
+        let class = self.classifier.classify(&m.subject, &m.body_text, from);
+        let received_text = store::time_text(received);
+        let due = store::time_text(tickets::due_at(received, self.settings.deadline_days));
+        let ticket_id = sql::insert_ticket(
+            conn,
+            &NewTicket {
+                number: &number,
+                year,
+                seq,
+                thread_token: &token,
+                kind: class.kind.map(|k| k.as_str()),
+                category_id: class.category_id,
+                service_id: class.service_id,
+                contact_id,
+                subject: &m.subject,
+                received_at: &received_text,
+                due_at: &due,
+                channel: if m.pec.is_some() { "pec" } else { "email" },
+                linked_ticket_id: linked.as_ref().map(|t| t.id),
+            },
+        )?;
+        let message = insert_message(conn, m, ticket_id, raw_id, &received_text, None)?;
+        audit::record(
+            conn,
+            audit::SYSTEM_INGEST,
+            "ticket.created",
+            Some(ticket_id),
+            json!({
+                "number": number,
+                "message": message,
+                "channel": if m.pec.is_some() { "pec" } else { "email" },
+                "linked_to": linked.as_ref().map(|t| &t.number),
+            }),
+        )?;
+        if !class.rule_ids.is_empty() {
+            audit::record(
+                conn,
+                audit::SYSTEM_INGEST,
+                "ticket.classified",
+                Some(ticket_id),
+                json!({
+                    "category": class.category_id,
+                    "service": class.service_id,
+                    "kind": class.kind.map(|k| k.as_str()),
+                    "rules": class.rule_ids,
+                }),
+            )?;
+        }
+        Ok(Outcome::Created {
+            ticket: number,
+            linked_to: linked.map(|t| t.number),
+        })
+    }
+}
+
+/// The time the complaint counts as received: PEC's certified time, else when the mailbox got
+/// it, else the sender's Date, else now.
+fn received_at(m: &ParsedMail, origin: &Origin) -> DateTime<Utc> {
+    m.pec
+        .as_ref()
+        .and_then(|p| p.certified_at)
+        .or(origin.internal_date)
+        .or(m.date)
+        .unwrap_or_else(Utc::now)
+}
+
+/// The ticket whose token one of `refs` carries. A Message-ID of our shape with a wrong token is
+/// a forgery (or corruption) and proves nothing.
+fn ticket_by_our_reference<'a>(
+    conn: &Connection,
+    refs: impl Iterator<Item = &'a String>,
+) -> anyhow::Result<Option<TicketRef>> {
+    for r in refs {
+        let Some((number, token)) = thread::claimed_ticket(r) else {
+            continue;
+        };
+        if let Some(t) = sql::ticket_by_number(conn, &number.to_string())? {
+            if thread::tokens_match(token, &t.thread_token) {
+                return Ok(Some(t));
+            }
+            tracing::warn!(ticket = %t.number, "a Message-ID claims this ticket with a wrong token; ignored");
+        }
+    }
+    Ok(None)
+}
+
+fn insert_message(
+    conn: &Connection,
+    m: &ParsedMail,
+    ticket_id: i64,
+    raw_id: i64,
+    received_at: &str,
+    automatic: Option<AutoKind>,
+) -> anyhow::Result<i64> {
+    let pec = m
+        .pec
+        .as_ref()
+        .map(|p| serde_json::to_string(p))
+        .transpose()?;
+    let id = sql::insert_inbound_message(
+        conn,
+        &NewMessage {
+            ticket_id,
+            raw_id,
+            message_id: m.message_id.as_deref(),
+            in_reply_to: m.references.first().map(String::as_str),
+            from_email: m.from_email.as_deref(),
+            from_name: m.from_name.as_deref(),
+            subject: &m.subject,
+            body_text: &m.body_text,
+            received_at,
+            automatic: automatic.map(AutoKind::as_str),
+            pec: pec.as_deref(),
+        },
+    )?;
+    for (i, a) in m.attachments.iter().enumerate() {
+        sql::insert_attachment(conn, id, i, a.filename.as_deref(), &a.content_type, a.size)?;
+    }
+    Ok(id)
+}
+
+fn quarantine(
+    conn: &Connection,
+    p: &Prepared,
+    origin: &Origin,
+    kind: &str,
+    reason: &str,
+) -> anyhow::Result<Outcome> {
+    let raw_id = match sql::raw_id_by_hash(conn, &p.sha256)? {
+        Some(id) => id,
+        None => sql::insert_raw(conn, &p.sha256, &p.raw, &origin.label)?,
+    };
+    let received = origin.internal_date.unwrap_or_else(Utc::now);
+    let id = sql::insert_quarantine(conn, raw_id, &store::time_text(received), kind, reason)?;
+    audit::record(
+        conn,
+        audit::SYSTEM_INGEST,
+        "quarantine.added",
+        None,
+        json!({ "quarantine": id, "kind": kind }),
+    )?;
+    Ok(Outcome::Quarantined {
+        id,
+        reason: reason.to_string(),
+    })
+}
+
+#[cfg(test)]
+#[path = "pipeline_tests.rs"]
+mod tests;

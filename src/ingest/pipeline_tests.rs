@@ -1,0 +1,445 @@
+use super::*;
+use crate::store::open_in_memory;
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn settings() -> Settings {
+    Settings {
+        number_prefix: "URP".into(),
+        deadline_days: 30,
+        own_addresses: vec!["urp@hospital.test".into()],
+    }
+}
+
+struct Harness {
+    conn: Connection,
+    pipeline: Pipeline,
+    n: u32,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness {
+            conn: open_in_memory().unwrap(),
+            pipeline: Pipeline::new(settings()),
+            n: 0,
+        }
+    }
+
+    fn ingest(&mut self, raw: Vec<u8>) -> Outcome {
+        self.n += 1;
+        let origin = Origin {
+            label: format!("test uid={}", self.n),
+            internal_date: Some("2026-03-02T09:00:00Z".parse().unwrap()),
+        };
+        let mut out = self
+            .pipeline
+            .store_batch(&mut self.conn, &[(prepare(raw), origin)], None)
+            .unwrap();
+        out.pop().unwrap()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    fn token(&self, number: &str) -> String {
+        self.conn
+            .query_row(
+                "SELECT thread_token FROM tickets WHERE number = ?1",
+                [number],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+}
+
+fn mail(from: &str, subject: &str, extra: &str, body: &str) -> Vec<u8> {
+    format!("From: {from}\r\nTo: urp@hospital.test\r\nSubject: {subject}\r\n{extra}\r\n{body}\r\n")
+        .into_bytes()
+}
+
+fn created(o: &Outcome) -> String {
+    match o {
+        Outcome::Created { ticket, .. } => ticket.clone(),
+        other => panic!("expected a new ticket, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_complaint_becomes_a_classified_ticket() {
+    let mut h = Harness::new();
+    let number = created(&h.ingest(fixture("plain.eml")));
+    assert_eq!(number, "URP-2026-000001");
+    let (state, cat, svc, kind, due, channel): (String, String, String, String, String, String) = h
+        .conn
+        .query_row(
+            "SELECT t.state, c.code, s.code, t.kind, t.due_at, t.channel FROM tickets t
+             JOIN categories c ON c.id = t.category_id JOIN services s ON s.id = t.service_id",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (state.as_str(), cat.as_str(), svc.as_str(), kind.as_str()),
+        ("pending", "TEM.02", "PS", "reclamo")
+    );
+    assert_eq!(
+        due, "2026-04-01T09:00:00Z",
+        "30 days after the mailbox received it"
+    );
+    assert_eq!(channel, "email");
+    assert_eq!(
+        h.count("SELECT count(*) FROM audit_log WHERE action = 'ticket.created'"),
+        1
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'informazioni'"),
+        1
+    );
+    // The raw bytes are kept unchanged.
+    let raw: Vec<u8> = h
+        .conn
+        .query_row("SELECT bytes FROM raw_mail", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(raw, fixture("plain.eml"));
+}
+
+#[test]
+fn the_same_bytes_or_message_id_twice_is_stored_once() {
+    let mut h = Harness::new();
+    created(&h.ingest(fixture("plain.eml")));
+    assert_eq!(h.ingest(fixture("plain.eml")), Outcome::Duplicate);
+    // Delivered again: other Received lines, same Message-ID and sender.
+    let mut again = b"Received: from relay2 by mx; Mon, 2 Mar 2026 10:00:05 +0100\n".to_vec();
+    again.extend(fixture("plain.eml"));
+    assert_eq!(h.ingest(again), Outcome::Duplicate);
+    assert_eq!(h.count("SELECT count(*) FROM tickets"), 1);
+    assert_eq!(h.count("SELECT count(*) FROM messages"), 1);
+}
+
+#[test]
+fn numbers_are_gap_free_per_year_of_rome() {
+    let mut h = Harness::new();
+    let a = created(&h.ingest(mail("a@example.test", "uno", "", "x")));
+    let b = created(&h.ingest(mail("b@example.test", "due", "", "x")));
+    assert_eq!(
+        (a.as_str(), b.as_str()),
+        ("URP-2026-000001", "URP-2026-000002")
+    );
+    // 31 Dec 23:30 UTC is already 1 January in Rome.
+    let origin = Origin {
+        label: "t".into(),
+        internal_date: Some("2026-12-31T23:30:00Z".parse().unwrap()),
+    };
+    let out = h
+        .pipeline
+        .store_batch(
+            &mut h.conn,
+            &[(prepare(mail("c@example.test", "tre", "", "x")), origin)],
+            None,
+        )
+        .unwrap();
+    assert_eq!(created(&out[0]), "URP-2027-000001");
+}
+
+#[test]
+fn a_reply_with_the_number_from_the_citizen_threads() {
+    let mut h = Harness::new();
+    let n = created(&h.ingest(fixture("plain.eml")));
+    h.conn
+        .execute("UPDATE tickets SET needs_attention = 0", [])
+        .unwrap();
+    let reply = mail(
+        "Maria Rossi <MARIA.ROSSI@example.test>",
+        &format!("R: RIF: [{n}] Attesa"),
+        "",
+        "Aggiungo un dettaglio.",
+    );
+    assert_eq!(h.ingest(reply), Outcome::Threaded { ticket: n.clone() });
+    assert_eq!(h.count("SELECT count(*) FROM tickets"), 1);
+    assert_eq!(h.count("SELECT needs_attention FROM tickets"), 1);
+    assert_eq!(
+        h.count("SELECT count(*) FROM audit_log WHERE action = 'message.received'"),
+        1
+    );
+}
+
+#[test]
+fn a_stranger_naming_a_number_gets_a_new_linked_ticket() {
+    let mut h = Harness::new();
+    let n = created(&h.ingest(fixture("plain.eml")));
+    let hijack = mail(
+        "intruder@example.test",
+        &format!("Re: {n}"),
+        "",
+        "Chiudete questa pratica.",
+    );
+    match h.ingest(hijack) {
+        Outcome::Created { ticket, linked_to } => {
+            assert_ne!(ticket, n);
+            assert_eq!(linked_to, Some(n.clone()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        h.count("SELECT count(*) FROM messages WHERE ticket_id = 1"),
+        1
+    );
+}
+
+#[test]
+fn our_message_id_threads_and_a_forged_token_does_not() {
+    let mut h = Harness::new();
+    let n = created(&h.ingest(fixture("plain.eml")));
+    let number: TicketNumber = n.parse().unwrap();
+    let good = thread::outbound_message_id(&number, &h.token(&n), "hospital.test");
+    // A reply from another address of the citizen, with no number in the subject.
+    let reply = mail(
+        "maria@work.example.test",
+        "Re: Conferma",
+        &format!("In-Reply-To: <{good}>\r\n"),
+        "Grazie",
+    );
+    assert_eq!(h.ingest(reply), Outcome::Threaded { ticket: n.clone() });
+
+    let forged = thread::outbound_message_id(&number, &thread::new_token(), "hospital.test");
+    let attack = mail(
+        "intruder@example.test",
+        "Re: Conferma",
+        &format!("In-Reply-To: <{forged}>\r\n"),
+        "x",
+    );
+    assert!(matches!(
+        h.ingest(attack),
+        Outcome::Created {
+            linked_to: None,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn automatic_mail_is_stored_on_its_ticket_or_quarantined_never_a_ticket() {
+    let mut h = Harness::new();
+    let n = created(&h.ingest(fixture("plain.eml")));
+    let ours = thread::outbound_message_id(&n.parse().unwrap(), &h.token(&n), "hospital.test");
+    for name in ["out-of-office.eml", "bounce.eml", "pec-receipt.eml"] {
+        let raw = String::from_utf8(fixture(name))
+            .unwrap()
+            .replace("{{REF}}", &ours);
+        assert_eq!(
+            h.ingest(raw.into_bytes()),
+            Outcome::Automatic { ticket: n.clone() },
+            "{name}"
+        );
+    }
+    assert_eq!(
+        h.count("SELECT count(*) FROM messages WHERE automatic IS NOT NULL"),
+        3
+    );
+    // About nothing we sent: quarantined, with the reason.
+    let stray = String::from_utf8(fixture("out-of-office.eml"))
+        .unwrap()
+        .replace("{{REF}}", "other@example.test")
+        .replace("ooo-1@", "ooo-2@");
+    assert!(matches!(
+        h.ingest(stray.into_bytes()),
+        Outcome::Quarantined { .. }
+    ));
+    // Mail from our own address is never a new ticket.
+    let own = mail("URP <urp@hospital.test>", "Copia", "", "x");
+    assert!(matches!(h.ingest(own), Outcome::Quarantined { .. }));
+    assert_eq!(h.count("SELECT count(*) FROM tickets"), 1);
+    assert_eq!(
+        h.count("SELECT count(*) FROM quarantine WHERE kind = 'automatic'"),
+        2
+    );
+}
+
+#[test]
+fn a_pec_envelope_is_unwrapped_to_the_citizen() {
+    let mut h = Harness::new();
+    let n = created(&h.ingest(fixture("pec-envelope.eml")));
+    let (email, name, subject, received, channel, body, pec): (String, String, String, String, String, String, String) = h
+        .conn
+        .query_row(
+            "SELECT c.email, c.name, t.subject, t.received_at, t.channel, m.body_text, m.pec
+             FROM tickets t JOIN contacts c ON c.id = t.contact_id JOIN messages m ON m.ticket_id = t.id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+        )
+        .unwrap();
+    assert_eq!(n, "URP-2026-000001");
+    assert_eq!(
+        (email.as_str(), name.as_str()),
+        ("mario.bianchi@pec.example.test", "Mario Bianchi")
+    );
+    assert_eq!(subject, "Reclamo per mancata assistenza");
+    assert_eq!(
+        received, "2026-01-15T08:30:05Z",
+        "daticert's certified time, not the mailbox's"
+    );
+    assert_eq!(channel, "pec");
+    assert!(body.contains("sette ore") && !body.contains("Messaggio di posta certificata"));
+    assert!(pec.contains("opec21.20260115093006.12345.67.1.1@pec.example.test"));
+    let attachments: Vec<String> = h
+        .conn
+        .prepare("SELECT filename FROM attachments")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(attachments, vec!["verbale.pdf".to_string()]);
+}
+
+#[test]
+fn an_anomaly_envelope_is_unwrapped_too() {
+    let mut h = Harness::new();
+    created(&h.ingest(fixture("pec-anomaly.eml")));
+    let (email, cat): (String, String) = h
+        .conn
+        .query_row(
+            "SELECT c.email, k.code FROM tickets t JOIN contacts c ON c.id = t.contact_id
+             JOIN categories k ON k.id = t.category_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (email.as_str(), cat.as_str()),
+        ("giulia.verdi@example.test", "ALB.01")
+    );
+}
+
+#[test]
+fn a_malformed_message_is_quarantined_and_the_next_one_still_ingested() {
+    let mut h = Harness::new();
+    let items = vec![
+        (
+            prepare(fixture("malformed.eml")),
+            Origin {
+                label: "a".into(),
+                internal_date: None,
+            },
+        ),
+        (
+            prepare(fixture("plain.eml")),
+            Origin {
+                label: "b".into(),
+                internal_date: None,
+            },
+        ),
+    ];
+    let out = h.pipeline.store_batch(&mut h.conn, &items, None).unwrap();
+    assert!(
+        matches!(&out[0], Outcome::Quarantined { reason, .. } if reason.contains("sender")),
+        "{out:?}"
+    );
+    assert!(matches!(&out[1], Outcome::Created { .. }));
+    let raw: Vec<u8> = h
+        .conn
+        .query_row(
+            "SELECT r.bytes FROM quarantine q JOIN raw_mail r ON r.id = q.raw_id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        raw,
+        fixture("malformed.eml"),
+        "quarantine keeps the raw bytes"
+    );
+}
+
+#[test]
+fn a_store_failure_quarantines_one_message_and_rolls_back_only_it() {
+    let mut h = Harness::new();
+    // Sabotage: make ticket creation fail for one category of messages.
+    h.conn
+        .execute_batch(
+            "CREATE TRIGGER sabotage BEFORE INSERT ON tickets WHEN new.subject = 'boom'
+             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+        )
+        .unwrap();
+    let items = vec![
+        (
+            prepare(mail("a@example.test", "boom", "", "x")),
+            Origin {
+                label: "a".into(),
+                internal_date: None,
+            },
+        ),
+        (
+            prepare(mail("b@example.test", "fine", "", "x")),
+            Origin {
+                label: "b".into(),
+                internal_date: None,
+            },
+        ),
+    ];
+    let out = h.pipeline.store_batch(&mut h.conn, &items, None).unwrap();
+    assert!(
+        matches!(&out[0], Outcome::Quarantined { reason, .. } if reason.contains("disk on fire")),
+        "{out:?}"
+    );
+    // The failed message's number was rolled back with it: no gap.
+    assert_eq!(created(&out[1]), "URP-2026-000001");
+    assert_eq!(h.count("SELECT count(*) FROM contacts"), 1);
+    assert_eq!(
+        h.count("SELECT count(*) FROM quarantine WHERE kind = 'store_error'"),
+        1
+    );
+}
+
+#[test]
+fn rules_edited_in_the_database_apply_to_the_next_batch() {
+    let mut h = Harness::new();
+    let n = created(&h.ingest(mail(
+        "a@example.test",
+        "Guasto",
+        "",
+        "Il montacarichi è fermo.",
+    )));
+    assert_eq!(
+        h.count(&format!(
+            "SELECT count(*) FROM tickets WHERE number = '{n}' AND category_id IS NULL"
+        )),
+        1
+    );
+    h.conn
+        .execute(
+            "INSERT INTO routing_rules (priority, name, field, pattern, category_id)
+             SELECT 1, 'montacarichi', 'body', 'montacaric', id FROM categories WHERE code = 'STR.01'",
+            [],
+        )
+        .unwrap();
+    let m = created(&h.ingest(mail(
+        "b@example.test",
+        "Ancora guasto",
+        "",
+        "Il montacarichi è fermo.",
+    )));
+    assert_eq!(
+        h.count(&format!(
+            "SELECT count(*) FROM tickets WHERE number = '{m}' AND category_id IS NOT NULL"
+        )),
+        1
+    );
+}

@@ -1,0 +1,22 @@
+//! ascolto: the complaints desk (URP) of a hospital, from its mailbox to classified tickets.
+//!
+//! # Layout
+//!
+//! - [`config`]: the typed, layered configuration (`config.toml` + `ASCOLTO__…` overrides).
+//! - [`store`]: the SQLite database: schema, migrations, the single writer, and all SQL.
+//! - [`mail`]: reading inbound mail: parsing, PEC envelopes, automatic mail, threading proofs.
+//! - [`classify`]: the hospital's routing rules, compiled.
+//! - [`tickets`]: ticket numbers, states, kinds, deadlines, Europe/Rome time.
+//! - [`ingest`]: the pipeline (one transaction per batch), the IMAP watcher, archive import.
+//! - [`export`]: tickets and quarantine as JSON lines or CSV.
+//! - [`serve`]: the daemon: supervised tasks and graceful shutdown.
+#![forbid(unsafe_code)]
+
+pub mod classify;
+pub mod config;
+pub mod export;
+pub mod ingest;
+pub mod mail;
+pub mod serve;
+pub mod store;
+pub mod tickets;

@@ -1,0 +1,175 @@
+//! PEC (posta elettronica certificata): unwrapping certified and anomaly envelopes to the
+//! citizen's own message, and reading the certified data in `daticert.xml`.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use mail_parser::{Message, MimeHeaders, PartType};
+use regex::Regex;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvelopeKind {
+    /// `X-Trasporto: posta-certificata`: a certified message.
+    Certified,
+    /// `X-Trasporto: errore`: ordinary mail that reached a PEC box, wrapped by the provider.
+    Anomaly,
+}
+
+/// What ascolto records about a message that came through PEC (stored as JSON).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PecInfo {
+    /// "posta-certificata" or "errore".
+    pub envelope: &'static str,
+    pub identificativo: Option<String>,
+    /// The certified time of the sending, from daticert.xml.
+    pub certified_at: Option<DateTime<Utc>>,
+    /// The citizen's original Message-ID.
+    pub original_msgid: Option<String>,
+}
+
+/// Recognises an envelope from its top-level header, never from the subject.
+pub fn envelope_kind(msg: &Message) -> Option<EnvelopeKind> {
+    match msg
+        .header_raw("X-Trasporto")?
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "posta-certificata" => Some(EnvelopeKind::Certified),
+        "errore" => Some(EnvelopeKind::Anomaly),
+        _ => None,
+    }
+}
+
+/// The citizen's message inside the envelope (`postacert.eml`, else the first attached
+/// message) and the certified data.
+pub fn unwrap<'a>(
+    outer: &'a Message<'a>,
+    kind: EnvelopeKind,
+) -> Option<(&'a Message<'a>, PecInfo)> {
+    let mut inner = None;
+    let mut daticert = None;
+    for part in &outer.parts {
+        let name = part
+            .attachment_name()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match &part.body {
+            PartType::Message(m) if name == "postacert.eml" => inner = Some(m),
+            PartType::Message(m) if inner.is_none() => inner = Some(m),
+            _ if name == "daticert.xml" => {
+                daticert = Some(String::from_utf8_lossy(part.contents()))
+            }
+            _ => {}
+        }
+    }
+    let inner = inner?;
+    let mut info = match daticert {
+        Some(xml) => parse_daticert(&xml),
+        None => PecInfo {
+            envelope: "",
+            identificativo: None,
+            certified_at: None,
+            original_msgid: None,
+        },
+    };
+    info.envelope = match kind {
+        EnvelopeKind::Certified => "posta-certificata",
+        EnvelopeKind::Anomaly => "errore",
+    };
+    if info.original_msgid.is_none() {
+        info.original_msgid = outer
+            .header_raw("X-Riferimento-Message-ID")
+            .or_else(|| inner.message_id())
+            .map(|s| s.trim().trim_matches(['<', '>']).to_string());
+    }
+    Some((inner, info))
+}
+
+fn tag<'a>(xml: &'a str, re: &Regex) -> Option<&'a str> {
+    re.captures(xml)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().trim())
+}
+
+static GIORNO: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"<giorno>\s*(\d{2}/\d{2}/\d{4})\s*</giorno>").unwrap());
+static ORA: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"<ora>\s*(\d{2}:\d{2}:\d{2})\s*</ora>").unwrap());
+static ZONA: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"<data\s+zona\s*=\s*"([+-]\d{4})""#).unwrap());
+static IDENTIFICATIVO: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"<identificativo>([^<]*)</identificativo>").unwrap());
+static MSGID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<msgid>([^<]*)</msgid>").unwrap());
+
+/// Reads `daticert.xml`. Missing or malformed fields are left `None`: the envelope is kept
+/// whole as evidence anyway.
+pub fn parse_daticert(xml: &str) -> PecInfo {
+    let certified_at = (|| {
+        let day = NaiveDate::parse_from_str(tag(xml, &GIORNO)?, "%d/%m/%Y").ok()?;
+        let time = NaiveTime::parse_from_str(tag(xml, &ORA)?, "%H:%M:%S").ok()?;
+        let zone = tag(xml, &ZONA).unwrap_or("+0100");
+        let sign = if zone.starts_with('-') { -1 } else { 1 };
+        let hours: i32 = zone[1..3].parse().ok()?;
+        let minutes: i32 = zone[3..5].parse().ok()?;
+        let offset = FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))?;
+        let local = offset.from_local_datetime(&day.and_time(time)).single()?;
+        Some(local.with_timezone(&Utc))
+    })();
+    let unescape = |s: &str| {
+        s.replace("&lt;", "")
+            .replace("&gt;", "")
+            .trim_matches(['<', '>'])
+            .trim()
+            .to_string()
+    };
+    PecInfo {
+        envelope: "",
+        identificativo: tag(xml, &IDENTIFICATIVO)
+            .map(unescape)
+            .filter(|s| !s.is_empty()),
+        certified_at,
+        original_msgid: tag(xml, &MSGID).map(unescape).filter(|s| !s.is_empty()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daticert_gives_the_certified_time_in_utc() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<postacert tipo="posta-certificata" errore="nessuno">
+  <intestazione><mittente>mario@pec.example.test</mittente></intestazione>
+  <dati>
+    <gestore-emittente>Gestore</gestore-emittente>
+    <data zona="+0100"><giorno>15/01/2026</giorno><ora>09:30:05</ora></data>
+    <identificativo>opec21.20260115093005.12345.67.1.1@pec.example.test</identificativo>
+    <msgid>&lt;orig-1@pec.example.test&gt;</msgid>
+  </dati>
+</postacert>"#;
+        let info = parse_daticert(xml);
+        assert_eq!(
+            info.certified_at.unwrap().to_rfc3339(),
+            "2026-01-15T08:30:05+00:00"
+        );
+        assert_eq!(
+            info.identificativo.as_deref(),
+            Some("opec21.20260115093005.12345.67.1.1@pec.example.test")
+        );
+        assert_eq!(
+            info.original_msgid.as_deref(),
+            Some("orig-1@pec.example.test")
+        );
+    }
+
+    #[test]
+    fn malformed_daticert_leaves_fields_empty() {
+        let info =
+            parse_daticert("<postacert><data zona=\"+0100\"><giorno>32/13/2026</giorno></data>");
+        assert_eq!(info.certified_at, None);
+        assert_eq!(info.identificativo, None);
+    }
+}

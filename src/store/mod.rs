@@ -1,0 +1,245 @@
+//! The database: one SQLite file, owned by this module.
+//!
+//! SQL lives in plain synchronous functions (the submodules) taking `&Connection` or
+//! `&Transaction`, so each is testable on an in-memory database. The async side reaches them
+//! through [`Store`], which runs closures on one dedicated writer thread: SQLite allows one writer
+//! at a time anyway, and the async runtime never blocks on disk.
+
+pub mod audit;
+pub mod ingest;
+pub mod progress;
+pub mod query;
+pub mod rules;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+/// The whole schema, as numbered migrations (see the header of `schema.sql`).
+const SCHEMA: &str = include_str!("../../schema.sql");
+/// The classification a new database starts with.
+const DEFAULTS: &str = include_str!("defaults.sql");
+
+/// How long a connection waits for another one's lock before failing (e.g. a backup or a
+/// command-line export reading while the daemon writes).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens (creating if needed) the database at `path`, sets the connection up and migrates it.
+pub fn open(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
+    }
+    let mut conn = Connection::open(path)
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+    configure(&conn)?;
+    migrate(&mut conn).with_context(|| format!("while migrating {}", path.display()))?;
+    Ok(conn)
+}
+
+/// Opens an existing database read-only (exports, tests): never creates or migrates.
+pub fn open_read_only(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open the database {}", path.display()))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version == 0 {
+        bail!(
+            "{} is not an ascolto database (run `ascolto migrate` first)",
+            path.display()
+        );
+    }
+    Ok(conn)
+}
+
+/// An in-memory database with the full schema, for unit tests.
+pub fn open_in_memory() -> Result<Connection> {
+    let mut conn = Connection::open_in_memory()?;
+    configure(&conn)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL: readers (exports, the backoffice) never block the writer. synchronous=NORMAL is
+    // durable across process crashes in WAL mode; only an OS crash can lose the last commits,
+    // which ingest then fetches again from the server (progress moves with the data).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// The numbered migrations in `schema.sql`, in order: each starts at a line that is exactly
+/// `-- migration N` and runs to the next such line.
+fn migrations() -> Vec<(i64, String)> {
+    let mut out: Vec<(i64, String)> = Vec::new();
+    for line in SCHEMA.lines() {
+        let number = line
+            .strip_prefix("-- migration ")
+            .and_then(|n| n.trim().parse::<i64>().ok());
+        match (number, out.last_mut()) {
+            (Some(n), _) => out.push((n, String::new())),
+            (None, Some((_, sql))) => {
+                sql.push_str(line);
+                sql.push('\n');
+            }
+            (None, None) => {} // the file's header comment
+        }
+    }
+    out
+}
+
+/// The schema version this binary writes.
+pub fn schema_version() -> i64 {
+    migrations().last().map(|m| m.0).unwrap_or(0)
+}
+
+/// Brings the database up to [`schema_version`], one transaction per migration.
+pub fn migrate(conn: &mut Connection) -> Result<i64> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let latest = schema_version();
+    if current > latest {
+        bail!("the database has schema version {current}, newer than this ascolto ({latest}): upgrade ascolto");
+    }
+    for (number, sql) in migrations().into_iter().filter(|m| m.0 > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(&sql)
+            .with_context(|| format!("migration {number} failed"))?;
+        if number == 1 {
+            tx.execute_batch(DEFAULTS)
+                .context("loading the default classification")?;
+        }
+        tx.pragma_update(None, "user_version", number)?;
+        tx.commit()?;
+        tracing::info!(version = number, "database migrated");
+    }
+    Ok(latest)
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The async handle to the database: closures run one at a time on the writer thread.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::Sender<Job>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens and migrates the database, then starts the writer thread. The thread ends when
+    /// the last `Store` clone is dropped.
+    pub fn open(path: &Path) -> Result<Store> {
+        let mut conn = open(path)?;
+        let (jobs, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("ascolto-db".into())
+            .spawn(move || {
+                for job in rx {
+                    job(&mut conn);
+                }
+            })
+            .context("cannot start the database thread")?;
+        Ok(Store {
+            jobs,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the writer thread and returns its result.
+    pub async fn call<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |conn| {
+                let _ = tx.send(f(conn));
+            }))
+            .map_err(|_| anyhow::anyhow!("the database thread has stopped"))?;
+        rx.await
+            .map_err(|_| anyhow::anyhow!("the database thread stopped during a call"))?
+    }
+}
+
+/// Now, as the RFC 3339 UTC text stored in the database.
+pub fn now_text() -> String {
+    time_text(chrono::Utc::now())
+}
+
+/// A time as stored in the database: RFC 3339, UTC, whole seconds.
+pub fn time_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_load_defaults() {
+        let mut conn = open_in_memory().unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, schema_version());
+        assert_eq!(migrate(&mut conn).unwrap(), v);
+        let rules: i64 = conn
+            .query_row("SELECT count(*) FROM routing_rules", [], |r| r.get(0))
+            .unwrap();
+        assert!(rules >= 20, "default rules loaded: {rules}");
+        let cats: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM categories WHERE parent_id IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(cats, 9);
+    }
+
+    #[test]
+    fn audit_log_refuses_changes() {
+        let conn = open_in_memory().unwrap();
+        conn.execute(
+            "INSERT INTO audit_log (at, actor, action) VALUES ('2026-01-01T00:00:00Z', 'x', 'y')",
+            [],
+        )
+        .unwrap();
+        let upd = conn.execute("UPDATE audit_log SET actor = 'z'", []);
+        assert!(upd.unwrap_err().to_string().contains("append-only"));
+        let del = conn.execute("DELETE FROM audit_log", []);
+        assert!(del.unwrap_err().to_string().contains("append-only"));
+    }
+
+    #[test]
+    fn every_default_rule_compiles() {
+        let conn = open_in_memory().unwrap();
+        let rules = rules::load(&conn).unwrap();
+        assert!(rules.len() >= 20);
+    }
+
+    #[tokio::test]
+    async fn the_store_runs_closures_on_its_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.sqlite3")).unwrap();
+        let n: i64 = store
+            .call(|c| Ok(c.query_row("SELECT count(*) FROM services", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert!(n > 0);
+    }
+}

@@ -1,0 +1,197 @@
+//! Ticket vocabulary: numbers, states, kinds, deadlines, and the hospital's local time.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use serde::Serialize;
+
+/// A ticket number such as `URP-2026-000042`: prefix, year of receipt (Europe/Rome), and a
+/// gap-free sequence within that year.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TicketNumber {
+    pub prefix: String,
+    pub year: i32,
+    pub seq: i64,
+}
+
+impl fmt::Display for TicketNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}-{:06}", self.prefix, self.year, self.seq)
+    }
+}
+
+impl FromStr for TicketNumber {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{s:?} is not a ticket number like URP-2026-000042");
+        let mut parts = s.rsplitn(3, '-');
+        let seq = parts.next().ok_or_else(bad)?;
+        let year = parts.next().ok_or_else(bad)?;
+        let prefix = parts.next().ok_or_else(bad)?;
+        if prefix.is_empty() || seq.len() < 6 || year.len() != 4 {
+            return Err(bad());
+        }
+        Ok(TicketNumber {
+            prefix: prefix.to_ascii_uppercase(),
+            year: year.parse().map_err(|_| bad())?,
+            seq: seq.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Pending,
+    InCharge,
+    Answered,
+    Closed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::InCharge => "in_charge",
+            State::Answered => "answered",
+            State::Closed => "closed",
+        }
+    }
+
+    /// The label the hospital's procedure uses.
+    pub fn label_it(self) -> &'static str {
+        match self {
+            State::Pending => "In attesa di elaborazione",
+            State::InCharge => "Presa in carico",
+            State::Answered => "In attesa di risposta",
+            State::Closed => "Chiuso",
+        }
+    }
+}
+
+/// tipologia
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Reclamo,
+    Segnalazione,
+    Elogio,
+    Suggerimento,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Reclamo => "reclamo",
+            Kind::Segnalazione => "segnalazione",
+            Kind::Elogio => "elogio",
+            Kind::Suggerimento => "suggerimento",
+        }
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "reclamo" => Ok(Kind::Reclamo),
+            "segnalazione" => Ok(Kind::Segnalazione),
+            "elogio" => Ok(Kind::Elogio),
+            "suggerimento" => Ok(Kind::Suggerimento),
+            _ => Err(format!("unknown kind {s:?}")),
+        }
+    }
+}
+
+/// The legal answer deadline: `deadline_days` after receipt (DPCM 27/1/1994: 30 days).
+pub fn due_at(received_at: DateTime<Utc>, deadline_days: u32) -> DateTime<Utc> {
+    received_at + Duration::days(i64::from(deadline_days))
+}
+
+/// The UTC offset of Europe/Rome at `t`, in hours: +2 from 01:00 UTC on the last Sunday of
+/// March to 01:00 UTC on the last Sunday of October (the EU rule since 1996), else +1.
+pub fn rome_offset_hours(t: DateTime<Utc>) -> i64 {
+    let year = t.year();
+    let start = last_sunday(year, 3).and_hms_opt(1, 0, 0).unwrap().and_utc();
+    let end = last_sunday(year, 10)
+        .and_hms_opt(1, 0, 0)
+        .unwrap()
+        .and_utc();
+    if t >= start && t < end {
+        2
+    } else {
+        1
+    }
+}
+
+fn last_sunday(year: i32, month: u32) -> NaiveDate {
+    let last = NaiveDate::from_ymd_opt(year, month + 1, 1)
+        .unwrap()
+        .pred_opt()
+        .unwrap();
+    let back = last.weekday().num_days_from_sunday();
+    last - Duration::days(i64::from(back))
+}
+
+/// `t` as wall-clock time in Europe/Rome.
+pub fn to_rome(t: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
+    let offset = chrono::FixedOffset::east_opt((rome_offset_hours(t) * 3600) as i32).unwrap();
+    offset.from_utc_datetime(&t.naive_utc())
+}
+
+/// The year a ticket received at `t` is numbered and counted in.
+pub fn rome_year(t: DateTime<Utc>) -> i32 {
+    to_rome(t).year()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn numbers_format_and_parse() {
+        let n = TicketNumber {
+            prefix: "URP".into(),
+            year: 2026,
+            seq: 42,
+        };
+        assert_eq!(n.to_string(), "URP-2026-000042");
+        assert_eq!("urp-2026-000042".parse::<TicketNumber>().unwrap(), n);
+        assert_eq!(
+            "URP-2026-1234567".parse::<TicketNumber>().unwrap().seq,
+            1_234_567
+        );
+        assert!("URP-26-000042".parse::<TicketNumber>().is_err());
+        assert!("2026-000042".parse::<TicketNumber>().is_err());
+    }
+
+    #[test]
+    fn rome_time_follows_daylight_saving() {
+        // 2026: DST from 29 March 01:00 UTC to 25 October 01:00 UTC.
+        assert_eq!(rome_offset_hours(utc("2026-03-29T00:59:59Z")), 1);
+        assert_eq!(rome_offset_hours(utc("2026-03-29T01:00:00Z")), 2);
+        assert_eq!(rome_offset_hours(utc("2026-10-25T00:59:59Z")), 2);
+        assert_eq!(rome_offset_hours(utc("2026-10-25T01:00:00Z")), 1);
+        assert_eq!(rome_offset_hours(utc("2026-01-15T12:00:00Z")), 1);
+    }
+
+    #[test]
+    fn new_year_in_rome_comes_before_new_year_in_utc() {
+        assert_eq!(rome_year(utc("2026-12-31T22:59:59Z")), 2026);
+        assert_eq!(rome_year(utc("2026-12-31T23:00:00Z")), 2027);
+    }
+
+    #[test]
+    fn the_deadline_is_thirty_days_by_default() {
+        assert_eq!(
+            due_at(utc("2026-01-10T09:00:00Z"), 30),
+            utc("2026-02-09T09:00:00Z")
+        );
+    }
+}
