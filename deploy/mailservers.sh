@@ -4,6 +4,7 @@
 #   deploy/mailservers.sh install        install the Debian packages if they are missing
 #   deploy/mailservers.sh start DIR      start both servers with config and data under DIR
 #   deploy/mailservers.sh stop DIR       stop the servers started in DIR (by PID)
+#   deploy/mailservers.sh imap-stop DIR  stop only Dovecot (an IMAP outage); imap-start DIR restarts it
 #
 # Ports come from the environment (defaults in brackets): IMAP_PORT [10143], IMAPS_PORT [10993],
 # SMTP_PORT [10025], LMTP_PORT [10024]. Accounts (all with password "secret" unless MAIL_PASSWORD
@@ -143,6 +144,8 @@ minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 biff = no
 smtputf8_enable = yes
+# Tests send exactly the bytes they mean: no From, Date or Message-ID added for loopback clients.
+local_header_rewrite_clients =
 CONF
     cat > "$p/master.cf" <<CONF
 127.0.0.1:$SMTP_PORT inet n - n - - smtpd
@@ -195,8 +198,7 @@ start() {
     make_tls "$dir"
     write_dovecot "$dir"
     write_postfix "$dir"
-    dovecot -c "$dir/dovecot/dovecot.conf" </dev/null >/dev/null 2>"$dir/dovecot/stderr" ||
-        die "dovecot did not start: $(cat "$dir/dovecot/stderr" "$dir/dovecot/dovecot.log" 2>/dev/null | tail -5)"
+    start_dovecot "$dir"
     script -qec "postfix -c $dir/postfix start" /dev/null </dev/null >"$dir/postfix/stderr" 2>&1 ||
         die "postfix did not start: $(tail -5 "$dir/postfix/stderr")"
     cat > "$dir/servers.env" <<ENV
@@ -208,6 +210,28 @@ MAIL_PASSWORD=$MAIL_PASSWORD
 CA_FILE=$dir/tls/ca.crt
 ENV
     wait_port "$IMAP_PORT" && wait_port "$SMTP_PORT" || die "servers did not open their ports; see $dir/*/"
+}
+
+start_dovecot() {
+    local dir=$1
+    # Dovecot keeps the starting process's stderr open: never leave it on a pipe.
+    dovecot -c "$dir/dovecot/dovecot.conf" </dev/null >/dev/null 2>"$dir/dovecot/stderr" ||
+        die "dovecot did not start: $(cat "$dir/dovecot/stderr" "$dir/dovecot/dovecot.log" 2>/dev/null | tail -5)"
+}
+
+stop_dovecot() {
+    local dir=$1 pidf=$1/dovecot/run/master.pid
+    [ -f "$pidf" ] || return 0
+    local pid
+    pid=$(cat "$pidf")
+    kill -TERM "$pid" 2>/dev/null || true
+    # A stopped daemon can linger as a zombie until PID 1 reaps it: count that as gone.
+    for _ in $(seq 200); do
+        state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
+        { [ "$state" = gone ] || [ "$state" = Z ]; } && break
+        sleep 0.05
+    done
+    rm -f "$pidf"
 }
 
 wait_port() {
@@ -223,18 +247,7 @@ stop() {
     if [ -f "$dir/postfix/queue/pid/master.pid" ]; then
         postfix -c "$dir/postfix" stop >/dev/null 2>&1 || true
     fi
-    local pidf=$dir/dovecot/run/master.pid
-    if [ -f "$pidf" ]; then
-        local pid
-        pid=$(cat "$pidf")
-        kill -TERM "$pid" 2>/dev/null || true
-        # A stopped daemon can linger as a zombie until PID 1 reaps it: count that as gone.
-        for _ in $(seq 100); do
-            state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
-            [ "$state" = gone ] || [ "$state" = Z ] && break
-            sleep 0.05
-        done
-    fi
+    stop_dovecot "$dir"
 }
 
 IMAP_PORT=${IMAP_PORT:-10143}
@@ -248,5 +261,13 @@ case "${1:-}" in
     install) install_packages ;;
     start) [ -n "${2:-}" ] || die "usage: $0 start DIR"; install_packages; start "$2" ;;
     stop) [ -n "${2:-}" ] || die "usage: $0 stop DIR"; stop "$2" ;;
-    *) die "usage: $0 install | start DIR | stop DIR" ;;
+    # Take IMAP away and bring it back (outage tests); Postfix queues meanwhile.
+    imap-stop) [ -n "${2:-}" ] || die "usage: $0 imap-stop DIR"; stop_dovecot "$2" ;;
+    imap-start)
+        [ -n "${2:-}" ] || die "usage: $0 imap-start DIR"
+        # shellcheck disable=SC1091
+        . "$2/servers.env"
+        start_dovecot "$2" && wait_port "$IMAP_PORT" || die "dovecot did not come back"
+        ;;
+    *) die "usage: $0 install | start DIR | stop DIR | imap-stop DIR | imap-start DIR" ;;
 esac

@@ -1,1 +1,75 @@
+//! The daemon: one supervised watcher task per mailbox, stopped together on shutdown.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::ingest::imap::Watcher;
+use crate::ingest::{Pipeline, Settings};
+use crate::store::Store;
+
+/// How long tasks get to finish their unit of work after shutdown is asked for. A batch being
+/// committed finishes; a fetch in progress is dropped and fetched again at the next start.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+/// Runs ingest for every configured mailbox until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+    let store = Store::open(&config.database.path)?;
+    tracing::info!(database = %config.database.path.display(), mailboxes = config.mailboxes.len(), "ascolto starting");
+    if config.mailboxes.is_empty() {
+        tracing::warn!("no [[mailbox]] configured: nothing will be ingested");
+    }
+    let pipeline = Arc::new(Mutex::new(Pipeline::new(Settings::from_config(&config))));
+    let mut tasks = JoinSet::new();
+    for mailbox in &config.mailboxes {
+        let name = mailbox.name.clone();
+        let watcher = Watcher::new(
+            mailbox.clone(),
+            store.clone(),
+            pipeline.clone(),
+            config.ingest.batch_size,
+        )?;
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            watcher.run(token).await;
+            name
+        });
+    }
+
+    // Watchers return only on shutdown; one that ends earlier has panicked.
+    let early = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        Some(ended) = tasks.join_next() => Some(ended),
+    };
+    let ended_early = early.is_some();
+    if let Some(ended) = early {
+        shutdown.cancel();
+        match ended {
+            Ok(name) => tracing::error!(mailbox = %name, "mailbox watcher stopped unexpectedly"),
+            Err(e) => tracing::error!("mailbox watcher failed: {e}"),
+        }
+    }
+    tracing::info!("shutting down");
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while let Some(ended) = tasks.join_next().await {
+            match ended {
+                Ok(name) => tracing::info!(mailbox = %name, "mailbox watcher stopped"),
+                Err(e) => tracing::error!("mailbox watcher failed: {e}"),
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("some tasks did not stop within {SHUTDOWN_GRACE:?}; their work is redone at the next start");
+    }
+    // Let the database thread finish what it was given before the process ends.
+    store.call(|_| Ok(())).await?;
+    if ended_early {
+        bail!("a mailbox watcher stopped unexpectedly");
+    }
+    Ok(())
+}

@@ -1,1 +1,457 @@
+//! Watching one mailbox over IMAP: catch up on everything after the last committed UID, then
+//! wait with IDLE (or poll), forever; reconnect with backoff on any error.
+//!
+//! Progress is (UIDVALIDITY, last UID) in the database, moved in the transaction that stores
+//! the messages, so a crash at any point re-fetches at most one uncommitted batch, which the
+//! pipeline recognises as duplicates. The mailbox is only read (`BODY.PEEK`), never flagged;
+//! messages are moved only when `move_to` asks for it, after their commit.
 
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::{Client, Session};
+use chrono::Utc;
+use futures::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio::time::{sleep, timeout};
+use tokio_rustls::TlsConnector;
+use tokio_util::sync::CancellationToken;
+
+use super::pipeline::{prepare, Origin, Outcome, Pipeline};
+use crate::config::{MailboxConfig, Security, StartFrom};
+use crate::store::progress::{self, Progress};
+use crate::store::Store;
+
+/// A server that has not accepted the connection or answered a command in this time is
+/// treated as down.
+const NETWORK_TIMEOUT: Duration = Duration::from_secs(60);
+/// IDLE is re-issued this often: well under RFC 2177's 29 minutes, and it bounds how long a
+/// silently dead connection (no FIN, no keepalive) goes unnoticed.
+const IDLE_REFRESH: Duration = Duration::from_secs(10 * 60);
+/// First wait after a failure; doubles up to [`BACKOFF_MAX`].
+const BACKOFF_START: Duration = Duration::from_secs(1);
+/// Longest wait between reconnection attempts: a returning server is noticed within a minute.
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// A batch is committed when it reaches this size even if it has fewer messages than
+/// `batch_size`: bounds memory with large attachments.
+const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
+
+/// The stream under an IMAP session: plain TCP or TLS.
+pub trait ImapStream: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> ImapStream for T {}
+
+type ImapSession = Session<Box<dyn ImapStream>>;
+
+/// Ingest for one configured mailbox.
+pub struct Watcher {
+    cfg: MailboxConfig,
+    store: Store,
+    /// Shared by all mailboxes; locked only on the database thread, never across an await.
+    pipeline: Arc<Mutex<Pipeline>>,
+    batch_size: usize,
+    tls: Option<TlsConnector>,
+}
+
+/// What one catch-up did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PollOutcome {
+    pub fetched: usize,
+    pub last_uid: u32,
+}
+
+impl Watcher {
+    pub fn new(
+        cfg: MailboxConfig,
+        store: Store,
+        pipeline: Arc<Mutex<Pipeline>>,
+        batch_size: usize,
+    ) -> Result<Watcher> {
+        let tls = match cfg.security {
+            Security::None => None,
+            Security::Tls | Security::Starttls => Some(
+                super::tls::connector(cfg.ca_file.as_deref())
+                    .with_context(|| format!("mailbox {:?}", cfg.name))?,
+            ),
+        };
+        Ok(Watcher {
+            cfg,
+            store,
+            pipeline,
+            batch_size,
+            tls,
+        })
+    }
+
+    /// Runs until `shutdown` is cancelled. Never returns early on a network or server error:
+    /// it logs, waits, and connects again.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = BACKOFF_START;
+        loop {
+            match self.session(&shutdown, &mut backoff).await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(
+                    mailbox = %self.cfg.name,
+                    retry_in_secs = backoff.as_secs(),
+                    "mailbox unavailable: {e:#}"
+                ),
+            }
+            tokio::select! {
+                _ = sleep(backoff) => {}
+                _ = shutdown.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    /// One connection's life. `Ok` only when shutdown was asked for.
+    async fn session(&self, shutdown: &CancellationToken, backoff: &mut Duration) -> Result<()> {
+        let mut session = self.connect().await?;
+        let mailbox = timeout(NETWORK_TIMEOUT, session.select(&self.cfg.folder))
+            .await
+            .context("SELECT timed out")?
+            .with_context(|| format!("cannot open folder {:?}", self.cfg.folder))?;
+        let uidvalidity = mailbox
+            .uid_validity
+            .context("the server gave no UIDVALIDITY")?;
+        let mut last_uid = self.starting_point(uidvalidity, mailbox.uid_next).await?;
+        let idle = self.cfg.idle
+            && timeout(NETWORK_TIMEOUT, session.capabilities())
+                .await
+                .context("CAPABILITY timed out")??
+                .has_str("IDLE");
+        tracing::info!(
+            mailbox = %self.cfg.name, folder = %self.cfg.folder, uidvalidity, last_uid,
+            messages = mailbox.exists, push = idle, "mailbox connected"
+        );
+        *backoff = BACKOFF_START;
+        loop {
+            let outcome = self
+                .catch_up(&mut session, uidvalidity, last_uid, shutdown)
+                .await?;
+            last_uid = outcome.last_uid;
+            while session.unsolicited_responses.try_recv().is_ok() {}
+            if shutdown.is_cancelled() {
+                let _ = timeout(Duration::from_secs(2), session.logout()).await;
+                return Ok(());
+            }
+            if idle {
+                session = match self.wait_idle(session, shutdown).await? {
+                    Some(s) => s,
+                    None => return Ok(()),
+                };
+            } else {
+                tokio::select! {
+                    _ = sleep(Duration::from_secs(self.cfg.poll_interval_secs)) => {}
+                    _ = shutdown.cancelled() => return Ok(()),
+                }
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<ImapSession> {
+        let cfg = &self.cfg;
+        let tcp = timeout(
+            NETWORK_TIMEOUT,
+            TcpStream::connect((cfg.host.as_str(), cfg.port)),
+        )
+        .await
+        .with_context(|| format!("connecting to {}:{} timed out", cfg.host, cfg.port))?
+        .with_context(|| format!("cannot connect to {}:{}", cfg.host, cfg.port))?;
+        tcp.set_nodelay(true)?;
+        // Keepalive notices a peer that vanished without closing the connection.
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(Duration::from_secs(60))
+            .with_interval(Duration::from_secs(20));
+        socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive)?;
+
+        let stream: Box<dyn ImapStream> = match cfg.security {
+            Security::None => Box::new(tcp),
+            Security::Tls => Box::new(self.tls_handshake(tcp).await?),
+            Security::Starttls => {
+                let mut client = Client::new(tcp);
+                greeting(&mut client).await?;
+                timeout(
+                    NETWORK_TIMEOUT,
+                    client.run_command_and_check_ok("STARTTLS", None),
+                )
+                .await
+                .context("STARTTLS timed out")?
+                .context("the server refused STARTTLS (try security = \"tls\" on port 993)")?;
+                Box::new(self.tls_handshake(client.into_inner()).await?)
+            }
+        };
+        let mut client = Client::new(stream);
+        if cfg.security != Security::Starttls {
+            greeting(&mut client).await?;
+        }
+        let session = timeout(NETWORK_TIMEOUT, client.login(&cfg.username, cfg.secret()))
+            .await
+            .context("LOGIN timed out")?
+            .map_err(|(e, _)| anyhow!("login as {:?} refused: {e}", cfg.username))?;
+        Ok(session)
+    }
+
+    async fn tls_handshake(
+        &self,
+        tcp: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let connector = self
+            .tls
+            .as_ref()
+            .expect("a TLS connector exists for TLS mailboxes");
+        let name = rustls::pki_types::ServerName::try_from(self.cfg.host.clone())
+            .with_context(|| format!("{:?} is not a valid server name for TLS", self.cfg.host))?;
+        timeout(NETWORK_TIMEOUT, connector.connect(name, tcp))
+            .await
+            .context("TLS handshake timed out")?
+            .with_context(|| {
+                format!(
+                    "TLS handshake with {}:{} failed (port 993 wants security = \"tls\", 143 wants \"starttls\"; an internal CA needs ca_file)",
+                    self.cfg.host, self.cfg.port
+                )
+            })
+    }
+
+    /// The last UID already ingested, deciding what to do on a first start or after the
+    /// server renumbered the folder (UIDVALIDITY changed).
+    async fn starting_point(&self, uidvalidity: u32, uid_next: Option<u32>) -> Result<u32> {
+        let name = self.cfg.name.clone();
+        let account = self.cfg.account();
+        let start_from = self.cfg.start_from;
+        self.store
+            .call(move |conn| {
+                let current = progress::get(conn, &name)?;
+                let last_uid = match &current {
+                    Some(p) if p.uidvalidity == uidvalidity && p.account == account => return Ok(p.last_uid),
+                    Some(p) => {
+                        tracing::warn!(
+                            mailbox = %name, old_uidvalidity = p.uidvalidity, uidvalidity,
+                            "the folder was renumbered or the account changed: reading it all again; \
+                             messages already stored are recognised and skipped"
+                        );
+                        0
+                    }
+                    None => match start_from {
+                        StartFrom::All => 0,
+                        StartFrom::New => uid_next.unwrap_or(1).saturating_sub(1),
+                    },
+                };
+                progress::set(conn, &name, &Progress { account, uidvalidity, last_uid })?;
+                Ok(last_uid)
+            })
+            .await
+    }
+
+    /// Fetches and stores every message above `last_uid`, committing in batches while the next
+    /// batch is already being fetched. Returns the last committed UID.
+    pub async fn catch_up(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        last_uid: u32,
+        shutdown: &CancellationToken,
+    ) -> Result<PollOutcome> {
+        let mut out = PollOutcome {
+            fetched: 0,
+            last_uid,
+        };
+        let mut pending: Option<JoinHandle<Result<u32>>> = None;
+        let mut batch: Vec<Fetched> = Vec::new();
+        let mut batch_bytes = 0;
+        let mut moved = Vec::new();
+        // A failure mid-fetch is kept until the batch already handed to the database is
+        // committed: no task outlives this call.
+        let mut failure: Option<anyhow::Error> = None;
+        {
+            let mut stream = timeout(
+                NETWORK_TIMEOUT,
+                session.uid_fetch(
+                    format!("{}:*", last_uid + 1),
+                    "(UID INTERNALDATE BODY.PEEK[])",
+                ),
+            )
+            .await
+            .context("UID FETCH timed out")??;
+            loop {
+                let next = tokio::select! {
+                    n = timeout(NETWORK_TIMEOUT, stream.next()) => n,
+                    _ = shutdown.cancelled() => break,
+                };
+                let fetch = match next {
+                    Err(_) => {
+                        failure = Some(anyhow!("the server stopped sending mid-fetch"));
+                        break;
+                    }
+                    Ok(None) => break,
+                    Ok(Some(Err(e))) => {
+                        failure = Some(anyhow::Error::from(e).context("reading a fetched message"));
+                        break;
+                    }
+                    Ok(Some(Ok(fetch))) => fetch,
+                };
+                // `N:*` always includes the highest message, even when its UID is below N.
+                let Some(uid) = fetch.uid.filter(|&u| u > last_uid) else {
+                    continue;
+                };
+                let Some(body) = fetch.body() else {
+                    tracing::warn!(mailbox = %self.cfg.name, uid, "message vanished before it could be read");
+                    continue;
+                };
+                batch_bytes += body.len();
+                batch.push(Fetched {
+                    uid,
+                    internal_date: fetch.internal_date().map(|d| d.with_timezone(&Utc)),
+                    raw: body.to_vec(),
+                });
+                if batch.len() >= self.batch_size || batch_bytes >= MAX_BATCH_BYTES {
+                    if let Some(p) = pending.take() {
+                        out.last_uid = p.await??;
+                    }
+                    out.fetched += batch.len();
+                    moved.extend(batch.iter().map(|f| f.uid));
+                    pending = Some(self.commit(std::mem::take(&mut batch), uidvalidity));
+                    batch_bytes = 0;
+                }
+            }
+        }
+        if let Some(p) = pending.take() {
+            out.last_uid = p.await??;
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if !batch.is_empty() && !shutdown.is_cancelled() {
+            out.fetched += batch.len();
+            moved.extend(batch.iter().map(|f| f.uid));
+            out.last_uid = self.commit(batch, uidvalidity).await??;
+        }
+        if let (Some(folder), false) = (&self.cfg.move_to, moved.is_empty()) {
+            self.move_committed(session, &moved, folder).await;
+        }
+        Ok(out)
+    }
+
+    /// Parses (on the blocking pool) and stores (on the database thread) one batch, with the
+    /// progress that covers it. Returns the batch's highest UID once committed.
+    fn commit(&self, batch: Vec<Fetched>, uidvalidity: u32) -> JoinHandle<Result<u32>> {
+        let store = self.store.clone();
+        let pipeline = self.pipeline.clone();
+        let mailbox = self.cfg.name.clone();
+        let account = self.cfg.account();
+        tokio::spawn(async move {
+            let last_uid = batch.iter().map(|f| f.uid).max().unwrap_or_default();
+            let label = mailbox.clone();
+            let items = tokio::task::spawn_blocking(move || {
+                batch
+                    .into_iter()
+                    .map(|f| {
+                        let origin = Origin {
+                            label: format!("imap:{label} uidvalidity={uidvalidity} uid={}", f.uid),
+                            internal_date: f.internal_date,
+                        };
+                        (prepare(f.raw), origin)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await?;
+            let outcomes = store
+                .call(move |conn| {
+                    let progress = Progress {
+                        account,
+                        uidvalidity,
+                        last_uid,
+                    };
+                    let mut pipeline = pipeline
+                        .lock()
+                        .map_err(|_| anyhow!("pipeline lock poisoned"))?;
+                    pipeline.store_batch(conn, &items, Some((&mailbox, &progress)))
+                })
+                .await?;
+            let quarantined = outcomes
+                .iter()
+                .filter(|o| matches!(o, Outcome::Quarantined { .. }))
+                .count();
+            tracing::debug!(
+                messages = outcomes.len(),
+                quarantined,
+                last_uid,
+                "batch committed"
+            );
+            Ok(last_uid)
+        })
+    }
+
+    /// Moves committed messages out of the watched folder. Failure only costs tidiness: the
+    /// messages stay and are never ingested twice.
+    async fn move_committed(&self, session: &mut ImapSession, uids: &[u32], folder: &str) {
+        for chunk in uids.chunks(500) {
+            let set = chunk
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            match timeout(NETWORK_TIMEOUT, session.uid_mv(&set, folder)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(mailbox = %self.cfg.name, %folder, "could not move ingested messages: {e}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::warn!(mailbox = %self.cfg.name, %folder, "moving ingested messages timed out");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Waits in IDLE for news, a refresh, or shutdown. `None` means shutdown.
+    async fn wait_idle(
+        &self,
+        session: ImapSession,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<ImapSession>> {
+        let mut handle = session.idle();
+        timeout(NETWORK_TIMEOUT, handle.init())
+            .await
+            .context("IDLE timed out")??;
+        let result = {
+            let (wait, _stop) = handle.wait_with_timeout(IDLE_REFRESH);
+            tokio::select! {
+                r = wait => Some(r),
+                _ = sleep(IDLE_REFRESH) => Some(Ok(IdleResponse::Timeout)),
+                _ = shutdown.cancelled() => None,
+            }
+        };
+        match result {
+            None => Ok(None),
+            Some(r) => {
+                r.context("connection lost while waiting for mail")?;
+                let session = timeout(NETWORK_TIMEOUT, handle.done())
+                    .await
+                    .context("ending IDLE timed out")??;
+                Ok(Some(session))
+            }
+        }
+    }
+}
+
+struct Fetched {
+    uid: u32,
+    internal_date: Option<chrono::DateTime<Utc>>,
+    raw: Vec<u8>,
+}
+
+async fn greeting<T: ImapStream>(client: &mut Client<T>) -> Result<()> {
+    match timeout(NETWORK_TIMEOUT, client.read_response())
+        .await
+        .context("no greeting from the server")??
+    {
+        Some(_) => Ok(()),
+        None => bail!("the server closed the connection before greeting"),
+    }
+}

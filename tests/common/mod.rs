@@ -1,0 +1,447 @@
+//! Shared by the integration tests: real Dovecot and Postfix started by `deploy/mailservers.sh`
+//! on free loopback ports, the real `ascolto` binary, and a small SMTP client.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+/// Generous: tests must not fail because the machine is slow, only because something is wrong.
+pub const PATIENCE: Duration = Duration::from_secs(90);
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(repo().join("tests/fixtures").join(name)).unwrap()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A throw-away Dovecot + Postfix pair, stopped on drop.
+pub struct MailServers {
+    pub dir: tempfile::TempDir,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+    pub smtp_port: u16,
+    pub lmtp_port: u16,
+}
+
+impl MailServers {
+    pub fn start() -> MailServers {
+        let mut last_error = String::new();
+        for _attempt in 0..3 {
+            let dir = tempfile::Builder::new()
+                .prefix("ascolto-mail-")
+                .tempdir()
+                .unwrap();
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            let servers = MailServers {
+                dir,
+                imap_port: free_port(),
+                imaps_port: free_port(),
+                smtp_port: free_port(),
+                lmtp_port: free_port(),
+            };
+            let out = servers.script("start");
+            if out.status.success() {
+                return servers;
+            }
+            last_error = String::from_utf8_lossy(&out.stderr).into_owned();
+            servers.script("stop");
+        }
+        panic!("mail servers did not start: {last_error}");
+    }
+
+    fn script(&self, command: &str) -> std::process::Output {
+        Command::new(repo().join("deploy/mailservers.sh"))
+            .arg(command)
+            .arg(self.dir.path())
+            .env("IMAP_PORT", self.imap_port.to_string())
+            .env("IMAPS_PORT", self.imaps_port.to_string())
+            .env("SMTP_PORT", self.smtp_port.to_string())
+            .env("LMTP_PORT", self.lmtp_port.to_string())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    pub fn stop_imap(&self) {
+        let out = self.script("imap-stop");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn start_imap(&self) {
+        let out = self.script("imap-start");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("tls/ca.crt")
+    }
+
+    /// Sends `raw` through Postfix, as any mail client would.
+    pub fn send(&self, from: &str, to: &str, raw: &[u8]) {
+        smtp_send(self.smtp_port, from, to, raw).unwrap_or_else(|e| panic!("SMTP: {e}"));
+    }
+
+    /// Writes `raw` straight into a user's Maildir (fast, for large backlogs).
+    pub fn deliver_to_maildir(&self, user: &str, raw: &[u8]) {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let (local, domain) = user.split_once('@').unwrap();
+        let maildir = self
+            .dir
+            .path()
+            .join("mail")
+            .join(domain)
+            .join(local)
+            .join("Maildir");
+        let mut p = self.dir.path().join("mail");
+        for part in [domain, local, "Maildir"] {
+            p = p.join(part);
+            ensure_mail_dir(&p);
+        }
+        for sub in ["new", "cur", "tmp"] {
+            ensure_mail_dir(&maildir.join(sub));
+        }
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!(
+            "{}.P{}Q{n}.ascolto-test",
+            1_700_000_000 + n,
+            std::process::id()
+        );
+        let tmp = maildir.join("tmp").join(&name);
+        std::fs::write(&tmp, raw).unwrap();
+        chown(&tmp, Some(5000), Some(5000)).unwrap();
+        std::fs::rename(&tmp, maildir.join("new").join(&name)).unwrap();
+    }
+
+    /// A config for a daemon watching urp@hospital.test over plain IMAP.
+    pub fn config(&self, db: &Path, extra_mailbox_keys: &str) -> String {
+        format!(
+            r#"[database]
+path = "{db}"
+
+[ingest]
+batch_size = 50
+
+[[mailbox]]
+name = "urp"
+host = "127.0.0.1"
+port = {port}
+security = "none"
+username = "urp@hospital.test"
+password = "secret"
+poll_interval_secs = 1
+{extra_mailbox_keys}
+
+[log]
+level = "info,ascolto=debug"
+"#,
+            db = db.display(),
+            port = self.imap_port,
+        )
+    }
+}
+
+impl Drop for MailServers {
+    fn drop(&mut self) {
+        self.script("stop");
+    }
+}
+
+fn ensure_mail_dir(p: &Path) {
+    if !p.exists() {
+        std::fs::create_dir(p).unwrap();
+        chown(p, Some(5000), Some(5000)).unwrap();
+    }
+}
+
+/// A minimal SMTP client: EHLO, MAIL, RCPT, DATA with dot-stuffing and CRLF line ends.
+pub fn smtp_send(port: u16, from: &str, to: &str, raw: &[u8]) -> std::io::Result<()> {
+    let stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(PATIENCE))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    let expect = |code: &str, reader: &mut BufReader<TcpStream>| -> std::io::Result<()> {
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line)?;
+            if !line.starts_with(code) {
+                return Err(std::io::Error::other(format!(
+                    "expected {code}, got {line:?}"
+                )));
+            }
+            if line.as_bytes().get(3) == Some(&b' ') {
+                return Ok(());
+            }
+        }
+    };
+    expect("220", &mut reader)?;
+    for (cmd, code) in [
+        ("EHLO test.example\r\n".to_string(), "250"),
+        (format!("MAIL FROM:<{from}> BODY=8BITMIME\r\n"), "250"),
+        (format!("RCPT TO:<{to}>\r\n"), "250"),
+        ("DATA\r\n".to_string(), "354"),
+    ] {
+        writer.write_all(cmd.as_bytes())?;
+        expect(code, &mut reader)?;
+    }
+    let mut data = Vec::with_capacity(raw.len() + raw.len() / 30);
+    for line in raw.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.starts_with(b".") {
+            data.push(b'.');
+        }
+        data.extend_from_slice(line);
+        data.extend_from_slice(b"\r\n");
+    }
+    data.extend_from_slice(b".\r\n");
+    writer.write_all(&data)?;
+    expect("250", &mut reader)?;
+    writer.write_all(b"QUIT\r\n")?;
+    Ok(())
+}
+
+/// The `ascolto` binary run as a user would, with its own config file and database.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    pub fn new(config: impl FnOnce(&Path) -> String) -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("ascolto-app-")
+            .tempdir()
+            .unwrap();
+        let text = config(&dir.path().join("ascolto.sqlite3"));
+        std::fs::write(dir.path().join("config.toml"), text).unwrap();
+        Daemon { dir, child: None }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("ascolto.sqlite3")
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ascolto"));
+        c.arg("--config")
+            .arg(self.config_path())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Starts `ascolto serve`; its log goes to `serve.log` in the daemon's directory.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("serve.log"))
+            .unwrap();
+        let child = self
+            .command()
+            .arg("serve")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL: the daemon gets no chance to clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, then waits; returns how long the daemon took to exit.
+    pub fn terminate(&mut self) -> Duration {
+        let mut child = self.child.take().expect("running");
+        let start = Instant::now();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(
+            status.success(),
+            "ascolto exited with {status}; log:\n{}",
+            self.log()
+        );
+        start.elapsed()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    /// Read-only access to the daemon's database, while it runs.
+    pub fn db(&self) -> Connection {
+        let c = Connection::open_with_flags(
+            &self.db_path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        c.busy_timeout(Duration::from_secs(10)).unwrap();
+        c
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        if !self.db_path().exists() {
+            return 0;
+        }
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap_or(0)
+    }
+
+    /// Waits until `sql` (a count) reaches `n`; panics with the daemon's log otherwise.
+    pub fn wait_for_count(&self, sql: &str, n: i64) {
+        let start = Instant::now();
+        loop {
+            let got = self.count(sql);
+            if got >= n {
+                return;
+            }
+            if start.elapsed() > PATIENCE {
+                panic!(
+                    "waited {PATIENCE:?} for {sql} to reach {n}, got {got}; log:\n{}",
+                    tail(&self.log())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `ascolto export tickets --format json`, parsed.
+    pub fn export_tickets(&self) -> Vec<serde_json::Value> {
+        self.export(&["export", "tickets", "--format", "json"])
+    }
+
+    pub fn export_quarantine(&self) -> Vec<serde_json::Value> {
+        self.export(&["export", "quarantine", "--format", "json"])
+    }
+
+    fn export(&self, args: &[&str]) -> Vec<serde_json::Value> {
+        let out = self.command().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    pub fn ticket(&self, number: &str) -> serde_json::Value {
+        self.export_tickets()
+            .into_iter()
+            .find(|t| t["number"] == number)
+            .unwrap_or_else(|| panic!("no ticket {number}"))
+    }
+
+    /// The ticket whose subject is exactly `subject`.
+    pub fn ticket_by_subject(&self, subject: &str) -> serde_json::Value {
+        self.export_tickets()
+            .into_iter()
+            .find(|t| t["subject"] == subject)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no ticket with subject {subject:?}; log:\n{}",
+                    tail(&self.log())
+                )
+            })
+    }
+
+    /// A Message-ID ascolto would put on mail about `number` (for replies built by tests).
+    pub fn our_message_id(&self, number: &str) -> String {
+        let token: String = self
+            .db()
+            .query_row(
+                "SELECT thread_token FROM tickets WHERE number = ?1",
+                [number],
+                |r| r.get(0),
+            )
+            .unwrap();
+        ascolto::mail::thread::outbound_message_id(
+            &number.parse().unwrap(),
+            &token,
+            "hospital.test",
+        )
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("--- ascolto log ---\n{}", tail(&self.log()));
+        }
+    }
+}
+
+pub fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(60)..].join("\n")
+}
+
+/// A plain complaint with a fresh Message-ID.
+pub fn complaint(from: &str, subject: &str, body: &str) -> Vec<u8> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let id = format!(
+        "{}.{}.{}@example.test",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        now_nanos()
+    );
+    format!(
+        "From: {from}\r\nTo: urp@hospital.test\r\nSubject: {subject}\r\nDate: Mon, 02 Mar 2026 10:00:00 +0100\r\n\
+Message-ID: <{id}>\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
