@@ -3,7 +3,9 @@
 //! of category, service and kind are still unset, so a "praise" rule can set the kind while a
 //! later rule sets the category.
 
-use regex::{Regex, RegexBuilder};
+use std::borrow::Cow;
+
+use regex::{RegexSet, RegexSetBuilder};
 
 use crate::store::rules::RuleRow;
 use crate::tickets::Kind;
@@ -36,8 +38,6 @@ impl Field {
 #[derive(Debug)]
 struct Rule {
     id: i64,
-    field: Field,
-    regex: Regex,
     category_id: Option<i64>,
     service_id: Option<i64>,
     kind: Option<Kind>,
@@ -52,11 +52,45 @@ pub struct Classification {
     pub rule_ids: Vec<i64>,
 }
 
+/// One field's patterns, searched in a single pass; `rules[i]` is the rule of pattern `i`.
+#[derive(Debug)]
+struct FieldSet {
+    set: RegexSet,
+    rules: Vec<usize>,
+}
+
+impl FieldSet {
+    fn build(patterns: Vec<(usize, String)>) -> FieldSet {
+        let (rules, patterns): (Vec<usize>, Vec<String>) = patterns.into_iter().unzip();
+        let set = RegexSetBuilder::new(&patterns)
+            .case_insensitive(true)
+            .unicode(true)
+            .size_limit(16 << 20)
+            .build()
+            .expect("each pattern was compiled alone first");
+        FieldSet { set, rules }
+    }
+
+    fn matches(&self, haystack: &str, hit: &mut [bool]) {
+        for i in self.set.matches(haystack).iter() {
+            hit[self.rules[i]] = true;
+        }
+    }
+}
+
 /// The compiled rules, tagged with the database's rules generation they were built from.
-#[derive(Debug, Default)]
+///
+/// Matching is insensitive to case and to accents: patterns and text are both folded (`à` is
+/// `a`, `’` is `'`), so `qualita` finds "qualità" and `d'attesa` finds "d’attesa" typed on a
+/// phone. `\b` then only needs ASCII word boundaries, which keeps the regex engine on its fast
+/// path for Italian text (a Unicode `\b` makes it fall back to a much slower one).
+#[derive(Debug)]
 pub struct Classifier {
     pub generation: i64,
     rules: Vec<Rule>,
+    subject: FieldSet,
+    body: FieldSet,
+    sender: FieldSet,
 }
 
 impl Classifier {
@@ -65,6 +99,7 @@ impl Classifier {
     pub fn compile(generation: i64, rows: Vec<RuleRow>) -> (Classifier, Vec<String>) {
         let mut rules = Vec::with_capacity(rows.len());
         let mut errors = Vec::new();
+        let (mut subject, mut body, mut sender) = (Vec::new(), Vec::new(), Vec::new());
         for row in rows {
             let Some(field) = Field::parse(&row.field) else {
                 errors.push(format!(
@@ -73,25 +108,30 @@ impl Classifier {
                 ));
                 continue;
             };
-            let regex = match RegexBuilder::new(&row.pattern)
+            let pattern = prepare_pattern(&row.pattern);
+            if let Err(e) = regex::RegexBuilder::new(&pattern)
                 .case_insensitive(true)
-                .unicode(true)
                 .size_limit(1 << 20)
                 .build()
             {
-                Ok(r) => r,
-                Err(e) => {
-                    errors.push(format!(
-                        "rule {} ({}): invalid pattern: {e}",
-                        row.id, row.name
-                    ));
-                    continue;
+                errors.push(format!(
+                    "rule {} ({}): invalid pattern: {e}",
+                    row.id, row.name
+                ));
+                continue;
+            }
+            let index = rules.len();
+            match field {
+                Field::Subject => subject.push((index, pattern)),
+                Field::Body => body.push((index, pattern)),
+                Field::Sender => sender.push((index, pattern)),
+                Field::Text => {
+                    subject.push((index, pattern.clone()));
+                    body.push((index, pattern));
                 }
-            };
+            }
             rules.push(Rule {
                 id: row.id,
-                field,
-                regex,
                 category_id: row.category_id,
                 service_id: row.service_id,
                 kind: row.kind.as_deref().and_then(|k| k.parse().ok()),
@@ -100,7 +140,14 @@ impl Classifier {
         for e in &errors {
             tracing::error!("routing rule skipped: {e}");
         }
-        (Classifier { generation, rules }, errors)
+        let classifier = Classifier {
+            generation,
+            rules,
+            subject: FieldSet::build(subject),
+            body: FieldSet::build(body),
+            sender: FieldSet::build(sender),
+        };
+        (classifier, errors)
     }
 
     pub fn len(&self) -> usize {
@@ -112,22 +159,17 @@ impl Classifier {
     }
 
     pub fn classify(&self, subject: &str, body: &str, sender: &str) -> Classification {
-        let body = truncate(body, MAX_MATCHED_BODY);
+        let mut hit = vec![false; self.rules.len()];
+        self.subject.matches(&fold(subject), &mut hit);
+        self.body
+            .matches(&fold(truncate(body, MAX_MATCHED_BODY)), &mut hit);
+        self.sender.matches(sender, &mut hit);
         let mut out = Classification::default();
-        for rule in &self.rules {
-            let wanted = (rule.category_id.is_some() && out.category_id.is_none())
+        for (rule, _) in self.rules.iter().zip(&hit).filter(|(_, &h)| h) {
+            let useful = (rule.category_id.is_some() && out.category_id.is_none())
                 || (rule.service_id.is_some() && out.service_id.is_none())
                 || (rule.kind.is_some() && out.kind.is_none());
-            if !wanted {
-                continue;
-            }
-            let hit = match rule.field {
-                Field::Subject => rule.regex.is_match(subject),
-                Field::Body => rule.regex.is_match(body),
-                Field::Sender => rule.regex.is_match(sender),
-                Field::Text => rule.regex.is_match(subject) || rule.regex.is_match(body),
-            };
-            if hit {
+            if useful {
                 out.category_id = out.category_id.or(rule.category_id);
                 out.service_id = out.service_id.or(rule.service_id);
                 out.kind = out.kind.or(rule.kind);
@@ -136,6 +178,43 @@ impl Classifier {
         }
         out
     }
+}
+
+/// A rule's pattern as matched: folded like the text, with ASCII word boundaries.
+fn prepare_pattern(pattern: &str) -> String {
+    fold(pattern)
+        .replace(r"\b", r"(?-u:\b)")
+        .replace(r"\B", r"(?-u:\B)")
+}
+
+/// Folds accents and typographic quotes to their plain forms; text without them is borrowed.
+pub fn fold(text: &str) -> Cow<'_, str> {
+    if text.is_ascii() {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+                'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'A',
+                'è' | 'é' | 'ê' | 'ë' => 'e',
+                'È' | 'É' | 'Ê' | 'Ë' => 'E',
+                'ì' | 'í' | 'î' | 'ï' => 'i',
+                'Ì' | 'Í' | 'Î' | 'Ï' => 'I',
+                'ò' | 'ó' | 'ô' | 'õ' | 'ö' => 'o',
+                'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' => 'O',
+                'ù' | 'ú' | 'û' | 'ü' => 'u',
+                'Ù' | 'Ú' | 'Û' | 'Ü' => 'U',
+                'ç' => 'c',
+                'Ç' => 'C',
+                'ñ' => 'n',
+                'Ñ' => 'N',
+                '’' | '‘' | '`' | '´' => '\'',
+                '“' | '”' | '«' | '»' => '"',
+                other => other,
+            })
+            .collect(),
+    )
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -257,6 +336,44 @@ mod tests {
                 "{subject}: {body}"
             );
         }
+    }
+
+    #[test]
+    fn matching_ignores_accents_and_typographic_apostrophes() {
+        let (conn, c) = default_classifier();
+        // Typed on a phone: curly apostrophe, accents dropped or added.
+        let got = codes(
+            &conn,
+            &c.classify(
+                "Attesa",
+                "La prima data disponibile in lista d’attesa per la tac.",
+                "x@e.test",
+            ),
+        );
+        assert_eq!(got.0.as_deref(), Some("TEM.01"));
+        let got = codes(
+            &conn,
+            &c.classify(
+                "Malasanita",
+                "Un caso di malasanita in reparto.",
+                "x@e.test",
+            ),
+        );
+        assert_eq!(
+            got.0.as_deref(),
+            Some("TEC.01"),
+            "malasanità in the rule matches malasanita"
+        );
+        let got = codes(
+            &conn,
+            &c.classify("x", "È stata un’esperienza di MALASANITÀ.", "x@e.test"),
+        );
+        assert_eq!(got.0.as_deref(), Some("TEC.01"));
+        // Word boundaries still hold next to accented letters.
+        assert_eq!(
+            c.classify("x", "perchéattesa", "x@e.test").category_id,
+            None
+        );
     }
 
     #[test]

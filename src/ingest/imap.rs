@@ -3,8 +3,9 @@
 //!
 //! Progress is (UIDVALIDITY, last UID) in the database, moved in the transaction that stores
 //! the messages, so a crash at any point re-fetches at most one uncommitted batch, which the
-//! pipeline recognises as duplicates. The mailbox is only read (`BODY.PEEK`), never flagged;
-//! messages are moved only when `move_to` asks for it, after their commit.
+//! pipeline recognises as duplicates. The folder is opened read-only (`EXAMINE`) and read with
+//! `BODY.PEEK`, never flagged; messages are moved only when `move_to` asks for it (then the
+//! folder is `SELECT`ed), after their commit.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -111,9 +112,18 @@ impl Watcher {
     /// One connection's life. `Ok` only when shutdown was asked for.
     async fn session(&self, shutdown: &CancellationToken, backoff: &mut Duration) -> Result<()> {
         let mut session = self.connect().await?;
-        let mailbox = timeout(NETWORK_TIMEOUT, session.select(&self.cfg.folder))
+        // Read-only (EXAMINE) unless messages are to be moved: the server itself then
+        // guarantees that ingest changes nothing in the mailbox, not even \Seen.
+        let open = async {
+            if self.cfg.move_to.is_some() {
+                session.select(&self.cfg.folder).await
+            } else {
+                session.examine(&self.cfg.folder).await
+            }
+        };
+        let mailbox = timeout(NETWORK_TIMEOUT, open)
             .await
-            .context("SELECT timed out")?
+            .context("opening the folder timed out")?
             .with_context(|| format!("cannot open folder {:?}", self.cfg.folder))?;
         let uidvalidity = mailbox
             .uid_validity

@@ -75,6 +75,9 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Ingest opens a savepoint per message; its statement journal belongs in memory, not in a
+    // temporary file written on every insert.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 

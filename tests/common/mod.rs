@@ -306,6 +306,10 @@ impl Daemon {
         start.elapsed()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child
             .as_mut()

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian 12 machine (as root: the tests start their own Postfix).
+# Installs what the tests need from Debian's packages, then runs unit and integration tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deploy/test.sh: run as root (Postfix runs from a private directory only as root)" >&2
+    exit 1
+fi
+
+# Dovecot, Postfix, openssl (test certificates), CA certificates for TLS.
+deploy/mailservers.sh install
+if ! dpkg -s ca-certificates >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ca-certificates >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+    echo "deploy/test.sh: cargo not found: install Rust (rustup) first" >&2
+    exit 1
+fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --no-fail-fast "$@"
+else
+    cargo test --no-fail-fast "$@"
+fi
