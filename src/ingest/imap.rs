@@ -34,10 +34,13 @@ const NETWORK_TIMEOUT: Duration = Duration::from_secs(60);
 /// IDLE is re-issued this often: well under RFC 2177's 29 minutes, and it bounds how long a
 /// silently dead connection (no FIN, no keepalive) goes unnoticed.
 const IDLE_REFRESH: Duration = Duration::from_secs(10 * 60);
-/// First wait after a failure; doubles up to [`BACKOFF_MAX`].
+/// First wait after a failure; doubles up to the mailbox's `poll_interval_secs`, kept between
+/// [`BACKOFF_FLOOR`] and [`BACKOFF_CEILING`].
 const BACKOFF_START: Duration = Duration::from_secs(1);
-/// Longest wait between reconnection attempts: a returning server is noticed within a minute.
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Retrying faster than this only hammers a server that is down.
+const BACKOFF_FLOOR: Duration = Duration::from_secs(5);
+/// A returning server is noticed within a minute, whatever the poll interval.
+const BACKOFF_CEILING: Duration = Duration::from_secs(60);
 /// A batch is committed when it reaches this size even if it has fewer messages than
 /// `batch_size`: bounds memory with large attachments.
 const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
@@ -91,6 +94,8 @@ impl Watcher {
     /// Runs until `shutdown` is cancelled. Never returns early on a network or server error:
     /// it logs, waits, and connects again.
     pub async fn run(self, shutdown: CancellationToken) {
+        let max_backoff =
+            Duration::from_secs(self.cfg.poll_interval_secs).clamp(BACKOFF_FLOOR, BACKOFF_CEILING);
         let mut backoff = BACKOFF_START;
         loop {
             match self.session(&shutdown, &mut backoff).await {
@@ -105,7 +110,7 @@ impl Watcher {
                 _ = sleep(backoff) => {}
                 _ = shutdown.cancelled() => return,
             }
-            backoff = (backoff * 2).min(BACKOFF_MAX);
+            backoff = (backoff * 2).min(max_backoff);
         }
     }
 
