@@ -40,10 +40,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
         });
     }
 
-    // Watchers return only on shutdown; one that ends earlier has panicked.
+    // Watchers return only on shutdown; one that ends while shutdown has not been asked for has
+    // panicked. (Once shutdown is asked for, both branches may be ready: that is no failure.)
     let early = tokio::select! {
+        biased;
         _ = shutdown.cancelled() => None,
-        Some(ended) = tasks.join_next() => Some(ended),
+        Some(ended) = tasks.join_next() => (!shutdown.is_cancelled()).then_some(ended),
     };
     let ended_early = early.is_some();
     if let Some(ended) = early {
