@@ -1,4 +1,4 @@
-//! `ascolto export …`: tickets and quarantine for scripts and spreadsheets.
+//! `ascolto export …`: tickets and quarantine for scripts, spreadsheets and terminals.
 
 use std::io::Write;
 
@@ -6,7 +6,7 @@ use anyhow::Result;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::store::query;
+use crate::store::query::{self, QuarantineRow, TicketRow};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -18,85 +18,103 @@ pub enum Format {
     Table,
 }
 
-fn json_line<T: Serialize>(out: &mut dyn Write, row: &T) -> Result<()> {
-    serde_json::to_writer(&mut *out, row)?;
-    out.write_all(b"\n")?;
-    Ok(())
+/// A row that can also be shown as a few terminal columns.
+trait Tabular {
+    const HEADER: &'static [&'static str];
+    fn cells(self) -> Vec<String>;
+}
+
+impl Tabular for TicketRow {
+    const HEADER: &'static [&'static str] = &[
+        "number",
+        "received_at",
+        "state",
+        "channel",
+        "kind",
+        "category",
+        "service",
+        "citizen",
+        "subject",
+    ];
+
+    fn cells(self) -> Vec<String> {
+        let citizen = match &self.citizen_name {
+            Some(name) => format!("{name} <{}>", self.citizen_email),
+            None => self.citizen_email,
+        };
+        let dash = || "-".to_string();
+        vec![
+            self.number,
+            self.received_at,
+            self.state,
+            if self.pec {
+                "pec".into()
+            } else {
+                "email".into()
+            },
+            self.kind.unwrap_or_else(dash),
+            self.category.unwrap_or_else(dash),
+            self.service.unwrap_or_else(dash),
+            citizen,
+            self.subject,
+        ]
+    }
+}
+
+impl Tabular for QuarantineRow {
+    const HEADER: &'static [&'static str] = &["id", "received_at", "kind", "size", "reason"];
+
+    fn cells(self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.received_at,
+            self.kind,
+            self.size.to_string(),
+            self.reason,
+        ]
+    }
 }
 
 pub fn tickets(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<()> {
-    match format {
-        Format::Table => {
-            let mut rows = Vec::new();
-            query::tickets(conn, |t| {
-                let citizen = match &t.citizen_name {
-                    Some(name) => format!("{name} <{}>", t.citizen_email),
-                    None => t.citizen_email.clone(),
-                };
-                rows.push(vec![
-                    t.number,
-                    t.received_at,
-                    t.state,
-                    if t.pec { "pec".into() } else { "email".into() },
-                    t.kind.unwrap_or_else(|| "-".into()),
-                    t.category.unwrap_or_else(|| "-".into()),
-                    t.service.unwrap_or_else(|| "-".into()),
-                    citizen,
-                    t.subject,
-                ]);
-                Ok(())
-            })?;
-            let header = [
-                "number",
-                "received_at",
-                "state",
-                "channel",
-                "kind",
-                "category",
-                "service",
-                "citizen",
-                "subject",
-            ];
-            table(out, &header, rows)?;
-        }
-        Format::Json => query::tickets(conn, |row| json_line(out, &row))?,
-        Format::Csv => {
-            let mut csv = csv::Writer::from_writer(&mut *out);
-            query::tickets(conn, |row| Ok(csv.serialize(row)?))?;
-            csv.flush()?;
-        }
-    }
-    Ok(())
+    write(format, out, |each| query::tickets(conn, each))
 }
 
 pub fn quarantine(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<()> {
+    write(format, out, |each| query::quarantine(conn, each))
+}
+
+/// Streams the rows a query yields in `format` (the table, which needs column widths, is
+/// gathered first).
+fn write<T: Serialize + Tabular>(
+    format: Format,
+    out: &mut dyn Write,
+    query: impl FnOnce(&mut dyn FnMut(T) -> Result<()>) -> Result<()>,
+) -> Result<()> {
     match format {
-        Format::Table => {
-            let mut rows = Vec::new();
-            query::quarantine(conn, |q| {
-                rows.push(vec![
-                    q.id.to_string(),
-                    q.received_at,
-                    q.kind,
-                    q.size.to_string(),
-                    q.reason,
-                ]);
-                Ok(())
-            })?;
-            table(out, &["id", "received_at", "kind", "size", "reason"], rows)?;
-        }
-        Format::Json => query::quarantine(conn, |row| json_line(out, &row))?,
+        Format::Json => query(&mut |row| {
+            serde_json::to_writer(&mut *out, &row)?;
+            out.write_all(b"\n")?;
+            Ok(())
+        })?,
         Format::Csv => {
             let mut csv = csv::Writer::from_writer(&mut *out);
-            query::quarantine(conn, |row| Ok(csv.serialize(row)?))?;
+            query(&mut |row| Ok(csv.serialize(row)?))?;
             csv.flush()?;
+        }
+        Format::Table => {
+            let mut rows = Vec::new();
+            query(&mut |row: T| {
+                rows.push(row.cells());
+                Ok(())
+            })?;
+            table(out, T::HEADER, rows)?;
         }
     }
     Ok(())
 }
 
-/// Writes aligned columns; long cells are cut (terminal display only: escapes control
-/// characters, which citizen-supplied text may contain).
+/// Writes aligned columns; long cells are cut and control characters (which citizen-supplied
+/// text may contain) blanked, for terminal display only.
 fn table(out: &mut dyn Write, header: &[&str], rows: Vec<Vec<String>>) -> Result<()> {
     const MAX_CELL: usize = 60;
     let clean = |s: &str| -> String {
@@ -120,9 +138,10 @@ fn table(out: &mut dyn Write, header: &[&str], rows: Vec<Vec<String>>) -> Result
         }
     }
     let line = |cells: Vec<&str>| -> String {
+        let last = cells.len() - 1;
         let mut s = String::new();
         for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == cells.len() {
+            if i == last {
                 s.push_str(cell);
             } else {
                 s.push_str(&format!("{cell:<w$}  "));
@@ -136,4 +155,25 @@ fn table(out: &mut dyn Write, header: &[&str], rows: Vec<Vec<String>>) -> Result
     }
     writeln!(out, "({} rows)", rows.len())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_blanks_control_characters_and_cuts_long_cells() {
+        let mut out = Vec::new();
+        let long = "x".repeat(100);
+        table(
+            &mut out,
+            &["a", "b"],
+            vec![vec!["evil\x1b[31m".into(), long]],
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains('\x1b'), "{text:?}");
+        assert!(text.contains(&format!("{}…", "x".repeat(60))), "{text}");
+        assert!(text.ends_with("(1 rows)\n"));
+    }
 }

@@ -179,11 +179,7 @@ fn pec_envelopes_become_tickets_and_receipts_never_do() {
 fn out_of_office_replies_and_bounces_join_their_ticket_and_open_nothing() {
     let servers = MailServers::start();
     let d = running(&servers, "");
-    servers.send(
-        "mario.bianchi@example.test",
-        URP,
-        &complaint("mario.bianchi@example.test", "Reclamo", "testo"),
-    );
+    servers.send_complaint("mario.bianchi@example.test", "Reclamo", "testo");
     d.wait_for_count("SELECT count(*) FROM tickets", 1);
     let number = d.export_tickets()[0]["number"]
         .as_str()
@@ -265,11 +261,7 @@ fn the_same_message_delivered_twice_is_stored_once() {
     let raw = complaint("paolo@example.test", "Doppione", "Inviato due volte.");
     servers.send("paolo@example.test", URP, &raw);
     servers.send("paolo@example.test", URP, &raw);
-    servers.send(
-        "paolo@example.test",
-        URP,
-        &complaint("paolo@example.test", "Dopo", "marker"),
-    );
+    servers.send_complaint("paolo@example.test", "Dopo", "marker");
     d.wait_for_count("SELECT count(*) FROM tickets WHERE subject = 'Dopo'", 1);
     assert_eq!(d.count("SELECT count(*) FROM tickets"), 2);
     assert_eq!(d.count("SELECT count(*) FROM messages"), 2);
@@ -286,11 +278,7 @@ fn a_malformed_message_is_quarantined_and_the_next_one_ingested() {
     let d = running(&servers, "");
     // Written straight into the mailbox: an MTA would have "repaired" some of it.
     servers.deliver_to_maildir(URP, &fixture("malformed.eml"));
-    servers.send(
-        "y@example.test",
-        URP,
-        &complaint("y@example.test", "Dopo il guasto", "ok"),
-    );
+    servers.send_complaint("y@example.test", "Dopo il guasto", "ok");
     d.wait_for_count("SELECT count(*) FROM tickets", 1);
     d.wait_for_count("SELECT count(*) FROM quarantine", 1);
     let q = d.export_quarantine();
@@ -390,11 +378,7 @@ fn tls_and_starttls_connections_work_with_a_private_ca() {
     });
     tls.start();
     starttls.start();
-    servers.send(
-        "z@example.test",
-        URP,
-        &complaint("z@example.test", "Via TLS", "x"),
-    );
+    servers.send_complaint("z@example.test", "Via TLS", "x");
     tls.wait_for_count("SELECT count(*) FROM tickets", 1);
     starttls.wait_for_count("SELECT count(*) FROM tickets", 1);
 
@@ -426,11 +410,7 @@ fn tls_and_starttls_connections_work_with_a_private_ca() {
 #[test]
 fn start_from_new_skips_what_was_already_there() {
     let servers = MailServers::start();
-    servers.send(
-        "old@example.test",
-        URP,
-        &complaint("old@example.test", "Vecchio", "x"),
-    );
+    servers.send_complaint("old@example.test", "Vecchio", "x");
     // Wait until Dovecot has it, so that it predates the daemon.
     let inbox = servers
         .dir
@@ -444,11 +424,7 @@ fn start_from_new_skips_what_was_already_there() {
     }
     let d = running(&servers, "start_from = \"new\"");
     d.wait_for_count("SELECT count(*) FROM mailbox_progress", 1);
-    servers.send(
-        "new@example.test",
-        URP,
-        &complaint("new@example.test", "Nuovo", "x"),
-    );
+    servers.send_complaint("new@example.test", "Nuovo", "x");
     d.wait_for_count("SELECT count(*) FROM tickets", 1);
     let tickets = d.export_tickets();
     assert_eq!(tickets.len(), 1);

@@ -112,21 +112,13 @@ fn mail_delivered_during_an_imap_outage_is_ingested_when_it_returns() {
     let servers = MailServers::start();
     let mut d = Daemon::new(|db| servers.config(db, ""));
     d.start();
-    servers.send(
-        "a@example.test",
-        URP,
-        &complaint("a@example.test", "Prima", "x"),
-    );
+    servers.send_complaint("a@example.test", "Prima", "x");
     d.wait_for_count("SELECT count(*) FROM tickets", 1);
 
     servers.stop_imap();
     // Postfix accepts and queues: delivery into Dovecot waits for it to return.
     for i in 0..3 {
-        servers.send(
-            "b@example.test",
-            URP,
-            &complaint("b@example.test", &format!("Durante {i}"), "x"),
-        );
+        servers.send_complaint("b@example.test", &format!("Durante {i}"), "x");
     }
     let start = Instant::now();
     while !d.log().contains("mailbox unavailable") && start.elapsed() < PATIENCE {
@@ -148,11 +140,7 @@ fn a_mail_server_that_is_down_at_start_is_waited_for() {
     servers.stop_imap();
     let mut d = Daemon::new(|db| servers.config(db, ""));
     d.start();
-    servers.send(
-        "c@example.test",
-        URP,
-        &complaint("c@example.test", "In coda", "x"),
-    );
+    servers.send_complaint("c@example.test", "In coda", "x");
     std::thread::sleep(Duration::from_secs(2));
     assert!(d.is_running());
     assert!(d.log().contains("cannot connect"), "{}", d.log());
@@ -166,11 +154,7 @@ fn a_uidvalidity_change_recreates_nothing() {
     let mut d = Daemon::new(|db| servers.config(db, ""));
     d.start();
     for i in 0..3 {
-        servers.send(
-            "d@example.test",
-            URP,
-            &complaint("d@example.test", &format!("Prima {i}"), "x"),
-        );
+        servers.send_complaint("d@example.test", &format!("Prima {i}"), "x");
     }
     d.wait_for_count("SELECT count(*) FROM tickets", 3);
     let old: i64 = d.count("SELECT uidvalidity FROM mailbox_progress");
@@ -197,11 +181,7 @@ fn a_uidvalidity_change_recreates_nothing() {
     servers.start_imap();
 
     d.start();
-    servers.send(
-        "d@example.test",
-        URP,
-        &complaint("d@example.test", "Dopo", "x"),
-    );
+    servers.send_complaint("d@example.test", "Dopo", "x");
     d.wait_for_count("SELECT count(*) FROM tickets", 4);
     d.wait_for_count(
         "SELECT count(*) FROM mailbox_progress WHERE last_uid >= 4",

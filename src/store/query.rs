@@ -30,7 +30,7 @@ pub struct TicketRow {
     pub messages: i64,
 }
 
-pub fn tickets(conn: &Connection, mut each: impl FnMut(TicketRow) -> Result<()>) -> Result<()> {
+pub fn tickets(conn: &Connection, each: &mut dyn FnMut(TicketRow) -> Result<()>) -> Result<()> {
     let mut stmt = conn.prepare(
         "SELECT t.number, t.state, t.kind, k.code, k.label, s.code, s.name, c.email, c.name,
                 t.subject, t.received_at, t.due_at, t.channel = 'pec', t.needs_attention, l.number,

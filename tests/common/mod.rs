@@ -106,6 +106,11 @@ impl MailServers {
         smtp_send(self.smtp_port, from, to, raw).unwrap_or_else(|e| panic!("SMTP: {e}"));
     }
 
+    /// A citizen `from` mails a complaint to the URP box.
+    pub fn send_complaint(&self, from: &str, subject: &str, body: &str) {
+        self.send(from, "urp@hospital.test", &complaint(from, subject, body));
+    }
+
     /// Writes `raw` straight into a user's Maildir (fast, for large backlogs).
     pub fn deliver_to_maildir(&self, user: &str, raw: &[u8]) {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
