@@ -269,7 +269,7 @@ User-Agent: Mozilla/5.0 Thunderbird/115.0\r\n",
         "Buongiorno,\r\n\r\n{text}\r\n\r\nDistinti saluti,\r\n{name}\r\nTel. 333 {i:07}\r\n"
     );
     let boundary = format!("----=_Part_{i}_bench");
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         let photo: String = (0..300)
             .map(|k| format!("{:076}\r\n", (k * 31 + i) % 997))
             .collect();
@@ -279,7 +279,7 @@ Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r
 Content-Type: image/jpeg; name=\"foto.jpg\"\r\nContent-Disposition: attachment; filename=\"foto.jpg\"\r\n\
 Content-Transfer-Encoding: base64\r\n\r\n{photo}--{boundary}--\r\n"
         ));
-    } else if i % 2 == 0 {
+    } else if i.is_multiple_of(2) {
         let html = text_body
             .replace("\r\n\r\n", "</p><p>")
             .replace("\r\n", "<br>");

@@ -263,7 +263,15 @@ mod tests {
     #[test]
     fn default_rules_classify_common_complaints() {
         let (conn, c) = default_classifier();
-        let cases: &[(&str, &str, Option<&str>, Option<&str>, Option<&str>)] = &[
+        // (subject, body, category, service, kind)
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        let cases: &[Case] = &[
             (
                 "Attesa infinita",
                 "Sono rimasto in pronto soccorso 9 ore di attesa con mia madre.",

@@ -383,11 +383,7 @@ fn insert_message(
     received_at: &str,
     automatic: Option<AutoKind>,
 ) -> anyhow::Result<i64> {
-    let pec = m
-        .pec
-        .as_ref()
-        .map(|p| serde_json::to_string(p))
-        .transpose()?;
+    let pec = m.pec.as_ref().map(serde_json::to_string).transpose()?;
     let id = sql::insert_inbound_message(
         conn,
         &NewMessage {

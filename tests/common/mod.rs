@@ -323,11 +323,9 @@ impl Daemon {
 
     /// Read-only access to the daemon's database, while it runs.
     pub fn db(&self) -> Connection {
-        let c = Connection::open_with_flags(
-            &self.db_path(),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
+        let c =
+            Connection::open_with_flags(self.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
         c.busy_timeout(Duration::from_secs(10)).unwrap();
         c
     }
