@@ -216,3 +216,49 @@ END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN
     SELECT RAISE(ABORT, 'audit_log is append-only');
 END;
+
+-- migration 2
+
+-- Backoffice accounts. `notify` is the "riceve mail" flag: a mail for every new ticket.
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    email         TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name          TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+    password_hash TEXT NOT NULL,
+    notify        INTEGER NOT NULL DEFAULT 0 CHECK (notify IN (0, 1)),
+    active        INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    created_at    TEXT NOT NULL
+) STRICT;
+
+ALTER TABLE tickets ADD COLUMN assigned_to INTEGER REFERENCES users(id);
+-- The operator who wrote an outbound message.
+ALTER TABLE messages ADD COLUMN author_id INTEGER REFERENCES users(id);
+
+-- Mail to send (DESIGN.md invariant 8): written in the transaction of the change that causes
+-- it, sent at least once by the outbox worker with the same Message-ID every time. Mail that
+-- must not go out (rate limit, bouncing address) stays here as 'suppressed' with the reason.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    ticket_id       INTEGER REFERENCES tickets(id),
+    kind            TEXT NOT NULL
+                    CHECK (kind IN ('ack', 'in_charge', 'answer', 'reopened', 'closed', 'new_ticket')),
+    to_address      TEXT NOT NULL COLLATE NOCASE,
+    subject         TEXT NOT NULL,
+    body_text       TEXT NOT NULL,
+    message_id      TEXT NOT NULL UNIQUE,
+    in_reply_to     TEXT,
+    refs            TEXT,
+    -- Carries Auto-Submitted: auto-replied (everything but an operator's answer).
+    automatic       INTEGER NOT NULL CHECK (automatic IN (0, 1)),
+    state           TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'sent', 'failed', 'suppressed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT
+) STRICT;
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_recipient ON outbox(to_address, created_at);
+CREATE INDEX outbox_ticket ON outbox(ticket_id, id);

@@ -82,7 +82,7 @@ passdb {
 }
 userdb {
   driver = static
-  args = uid=$MAIL_UID gid=$MAIL_UID home=$dir/mail/%d/%n
+  args = uid=$MAIL_UID gid=$MAIL_UID home=$dir/mail/%d/%n allow_all_users=yes
 }
 service imap-login {
   inet_listener imap {
@@ -114,6 +114,8 @@ write_postfix() {
     mkdir -p "$p/queue" "$p/data"
     : > "$p/vmailbox"
     for u in $USERS; do echo "$u OK" >> "$p/vmailbox"; done
+    # Any citizen address gets a mailbox (read from disk; IMAP logins only for $USERS).
+    printf '%s\n' "@example.test OK" "@pec.example.test OK" >> "$p/vmailbox"
     cat > "$p/main.cf" <<CONF
 compatibility_level = 3.6
 config_directory = $p

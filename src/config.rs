@@ -27,6 +27,12 @@ pub struct Config {
     #[serde(default, rename = "mailbox")]
     pub mailboxes: Vec<MailboxConfig>,
     #[serde(default)]
+    pub smtp: SmtpConfig,
+    #[serde(default)]
+    pub notify: NotifyConfig,
+    #[serde(default)]
+    pub web: WebConfig,
+    #[serde(default)]
     pub log: LogConfig,
 }
 
@@ -56,6 +62,10 @@ pub struct TicketsConfig {
     pub number_prefix: String,
     #[serde(default = "default_deadline", deserialize_with = "flex")]
     pub deadline_days: u32,
+    /// A citizen's reply within this many days of closing reopens the ticket; later, it opens
+    /// a new ticket linked to the old one.
+    #[serde(default = "default_reopen_window", deserialize_with = "flex")]
+    pub reopen_window_days: u32,
 }
 
 impl Default for TicketsConfig {
@@ -63,8 +73,182 @@ impl Default for TicketsConfig {
         Self {
             number_prefix: default_prefix(),
             deadline_days: default_deadline(),
+            reopen_window_days: default_reopen_window(),
         }
     }
+}
+
+fn default_reopen_window() -> u32 {
+    60
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailBackend {
+    /// Send through an SMTP server.
+    Smtp,
+    /// Write each mail as an `.eml` file into `file_dir` (for trying ascolto without a server).
+    File,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    #[serde(default = "default_backend")]
+    pub backend: MailBackend,
+    #[serde(default = "default_smtp_host")]
+    pub host: String,
+    #[serde(default = "default_smtp_port", deserialize_with = "flex")]
+    pub port: u16,
+    #[serde(default = "default_smtp_security")]
+    pub security: Security,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The sender of every mail; defaults to the first mailbox's username, so that a citizen's
+    /// "Reply" reaches the watched mailbox.
+    #[serde(default)]
+    pub from_address: Option<String>,
+    #[serde(default = "default_from_name")]
+    pub from_name: String,
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_file_dir")]
+    pub file_dir: PathBuf,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            backend: default_backend(),
+            host: default_smtp_host(),
+            port: default_smtp_port(),
+            security: default_smtp_security(),
+            username: None,
+            password: None,
+            password_file: None,
+            from_address: None,
+            from_name: default_from_name(),
+            ca_file: None,
+            file_dir: default_file_dir(),
+        }
+    }
+}
+
+impl fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("backend", &self.backend)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("from_address", &self.from_address)
+            .field("from_name", &self.from_name)
+            .field("file_dir", &self.file_dir)
+            .finish()
+    }
+}
+
+impl SmtpConfig {
+    /// The sender address (validated at load time).
+    pub fn from(&self) -> &str {
+        self.from_address.as_deref().unwrap_or_default()
+    }
+
+    /// The domain of our Message-IDs: the sender's.
+    pub fn message_id_domain(&self) -> &str {
+        self.from().rsplit_once('@').map_or("localhost", |(_, d)| d)
+    }
+}
+
+fn default_backend() -> MailBackend {
+    MailBackend::File
+}
+fn default_smtp_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_smtp_port() -> u16 {
+    25
+}
+fn default_smtp_security() -> Security {
+    Security::Starttls
+}
+fn default_from_name() -> String {
+    "URP".into()
+}
+fn default_file_dir() -> PathBuf {
+    PathBuf::from("sent-mail")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// A folder with the hospital's own copies of the templates; missing files fall back to
+    /// the built-in ones.
+    #[serde(default)]
+    pub templates_dir: Option<PathBuf>,
+    /// How the office signs its mails.
+    #[serde(default = "default_office")]
+    pub office_name: String,
+    /// Automatic mails (acknowledgements, notices) one address may receive per window; more
+    /// are recorded as suppressed, never sent.
+    #[serde(default = "default_auto_limit", deserialize_with = "flex")]
+    pub auto_reply_limit: u32,
+    #[serde(default = "default_auto_window", deserialize_with = "flex")]
+    pub auto_reply_window_hours: u32,
+    /// Sending attempts before a notification is marked failed for an administrator to see.
+    #[serde(default = "default_attempts", deserialize_with = "flex")]
+    pub max_attempts: u32,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            templates_dir: None,
+            office_name: default_office(),
+            auto_reply_limit: default_auto_limit(),
+            auto_reply_window_hours: default_auto_window(),
+            max_attempts: default_attempts(),
+        }
+    }
+}
+
+fn default_office() -> String {
+    "Ufficio Relazioni con il Pubblico".into()
+}
+fn default_auto_limit() -> u32 {
+    3
+}
+fn default_auto_window() -> u32 {
+    24
+}
+fn default_attempts() -> u32 {
+    12
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// The backoffice's address as operators reach it: links in mails point there.
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            base_url: default_base_url(),
+        }
+    }
+}
+
+fn default_base_url() -> String {
+    "http://127.0.0.1:8080".into()
 }
 
 fn default_prefix() -> String {
@@ -291,6 +475,7 @@ impl Config {
         if self.ingest.batch_size == 0 {
             bail!("key `ingest.batch_size`: must be at least 1");
         }
+        self.resolve_smtp(base_dir)?;
         let mut names = std::collections::HashSet::new();
         for (i, mb) in self.mailboxes.iter_mut().enumerate() {
             let key = format!("mailbox[{i}]");
@@ -326,6 +511,49 @@ impl Config {
                     mb.name
                 ),
             }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn resolve_smtp(&mut self, base_dir: Option<&Path>) -> Result<()> {
+        let smtp = &mut self.smtp;
+        if smtp.from_address.is_none() {
+            smtp.from_address = self.mailboxes.first().map(|m| m.username.clone());
+        }
+        match smtp.from_address.as_deref() {
+            Some(a) if a.contains('@') && !a.contains(char::is_whitespace) => {}
+            Some(a) => bail!("key `smtp.from_address`: {a:?} is not an email address"),
+            None => bail!(
+                "key `smtp.from_address`: no sender for notifications: write `from_address = \"urp@ospedale.example\"` in [smtp] (it defaults to the first mailbox's username)"
+            ),
+        }
+        match (&smtp.password, &smtp.password_file) {
+            (Some(_), Some(_)) => {
+                bail!("key `smtp.password` and `smtp.password_file`: set only one of them")
+            }
+            (None, Some(file)) => {
+                let file = match base_dir {
+                    Some(dir) if file.is_relative() => dir.join(file),
+                    _ => file.clone(),
+                };
+                let secret = std::fs::read_to_string(&file).with_context(|| {
+                    format!("key `smtp.password_file`: cannot read {}", file.display())
+                })?;
+                smtp.password = Some(secret.trim_end_matches(['\r', '\n']).to_string());
+            }
+            _ => {}
+        }
+        if smtp.username.is_some() && smtp.password.is_none() {
+            bail!("key `smtp.password`: `smtp.username` is set but no password: write `password` or `password_file` in [smtp], or set {ENV_PREFIX}SMTP__PASSWORD");
+        }
+        if !(self.web.base_url.starts_with("http://") || self.web.base_url.starts_with("https://"))
+        {
+            bail!(
+                "key `web.base_url`: {:?} must start with http:// or https://",
+                self.web.base_url
+            );
         }
         Ok(())
     }
@@ -476,6 +704,27 @@ password = "s3cret"
     fn a_bad_enum_value_is_named() {
         let e = err(&MINIMAL.replace("\"none\"", "\"ssl\""), &[]);
         assert!(e.contains("mailbox[0].security"), "{e}");
+    }
+
+    #[test]
+    fn notifications_come_from_the_first_mailbox_unless_told_otherwise() {
+        let c = load(MINIMAL, &[]).unwrap();
+        assert_eq!(c.smtp.from(), "urp@hospital.test");
+        assert_eq!(c.smtp.message_id_domain(), "hospital.test");
+        assert_eq!(c.smtp.backend, MailBackend::File);
+        let c = load(
+            MINIMAL,
+            &[("ASCOLTO__SMTP__FROM_ADDRESS", "reclami@asl.example")],
+        )
+        .unwrap();
+        assert_eq!(c.smtp.message_id_domain(), "asl.example");
+        let e = err(
+            MINIMAL,
+            &[("ASCOLTO__SMTP__FROM_ADDRESS", "not an address")],
+        );
+        assert!(e.contains("smtp.from_address"), "{e}");
+        let e = err(MINIMAL, &[("ASCOLTO__SMTP__USERNAME", "u")]);
+        assert!(e.contains("smtp.password"), "{e}");
     }
 
     #[test]

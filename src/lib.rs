@@ -8,6 +8,9 @@
 //! - [`classify`]: the hospital's routing rules, compiled.
 //! - [`tickets`]: ticket numbers, states, kinds, deadlines, Europe/Rome time.
 //! - [`ingest`]: the pipeline (one transaction per batch), the IMAP watcher, archive import.
+//! - [`workflow`]: the ticket's life: taking in charge, answering, closing, reopening.
+//! - [`notify`]: notifications: templates, the outbox, the mailer and its worker.
+//! - [`users`]: backoffice accounts and their passwords (argon2).
 //! - [`export`]: tickets and quarantine as JSON lines or CSV.
 //! - [`serve`]: the daemon: supervised tasks and graceful shutdown.
 #![forbid(unsafe_code)]
@@ -17,6 +20,9 @@ pub mod config;
 pub mod export;
 pub mod ingest;
 pub mod mail;
+pub mod notify;
 pub mod serve;
 pub mod store;
 pub mod tickets;
+pub mod users;
+pub mod workflow;

@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 use ascolto::config::{Config, LogFormat};
 use ascolto::export::{self, Format};
 use ascolto::ingest::{import, Pipeline, Settings};
-use ascolto::{serve, store};
+use ascolto::notify::mailer::{Mailer, Outgoing};
+use ascolto::workflow::Role;
+use ascolto::{serve, store, users};
 
 #[derive(Parser)]
 #[command(
@@ -46,7 +48,38 @@ enum Command {
         what: ExportWhat,
     },
     /// Bring an old archive (an mbox file or a directory of .eml files) through the pipeline.
+    /// Citizens are not mailed about imported complaints.
     Import { path: PathBuf },
+    /// Send a test mail with the [smtp] settings and explain what went wrong, if anything.
+    SendTestEmail { address: String },
+    /// Manage backoffice accounts.
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is read from standard input with --password-stdin,
+    /// otherwise generated and printed once.
+    Add {
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, operator or viewer.
+        #[arg(long)]
+        role: String,
+        /// Receives a mail for every new ticket ("riceve mail").
+        #[arg(long)]
+        notify: bool,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the accounts.
+    List,
+    /// Disable an account (it is kept: the audit log refers to it).
+    Disable { email: String },
 }
 
 #[derive(Subcommand)]
@@ -118,6 +151,56 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::SendTestEmail { address } => {
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            runtime.block_on(send_test_email(&config, &address))
+        }
+        Command::User { action } => {
+            let conn = store::open(&config.database.path)?;
+            match action {
+                UserCommand::Add {
+                    email,
+                    name,
+                    role,
+                    notify,
+                    password_stdin,
+                } => {
+                    let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+                    let (password, generated) = if password_stdin {
+                        let mut line = String::new();
+                        std::io::stdin()
+                            .read_line(&mut line)
+                            .context("reading the password from stdin")?;
+                        (line.trim_end_matches(['\r', '\n']).to_string(), false)
+                    } else {
+                        (users::generate_password(), true)
+                    };
+                    users::add(&conn, "cli", &email, &name, role, notify, &password)?;
+                    println!("user {email} created ({})", role.as_str());
+                    if generated {
+                        println!("password (shown only now): {password}");
+                    }
+                }
+                UserCommand::List => {
+                    for u in store::users::list(&conn)? {
+                        println!(
+                            "{}\t{}\t{}\t{}{}",
+                            u.email,
+                            u.name,
+                            u.role,
+                            if u.notify { "riceve mail" } else { "-" },
+                            if u.active { "" } else { "\tdisabled" }
+                        );
+                    }
+                }
+                UserCommand::Disable { email } => {
+                    users::disable(&conn, "cli", &email)?;
+                    println!("user {email} disabled");
+                }
+            }
+            Ok(())
+        }
         Command::Serve => {
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -130,6 +213,37 @@ fn run(cli: Cli) -> Result<()> {
             })
         }
     }
+}
+
+async fn send_test_email(config: &Config, address: &str) -> Result<()> {
+    let mailer = Mailer::from_config(&config.smtp)?;
+    let from = lettre::message::Mailbox::new(
+        Some(config.smtp.from_name.clone()),
+        config.smtp.from().parse()?,
+    );
+    let mut unique = [0u8; 8];
+    getrandom::fill(&mut unique).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
+    let mail = Outgoing {
+        to: address.to_string(),
+        subject: "Prova di invio da ascolto".into(),
+        body: "Questo è un messaggio di prova inviato da ascolto per verificare le impostazioni di posta.\n".into(),
+        message_id: format!("ascolto.test.{}@{}", hex::encode(unique), config.smtp.message_id_domain()),
+        in_reply_to: None,
+        refs: None,
+        automatic: true,
+    };
+    mailer.send(&from, &mail).await?;
+    match &mailer {
+        Mailer::File(dir) => println!(
+            "written to {} ([smtp] backend = \"file\": nothing was sent)",
+            dir.display()
+        ),
+        _ => println!(
+            "sent to {address} through {}:{}",
+            config.smtp.host, config.smtp.port
+        ),
+    }
+    Ok(())
 }
 
 /// SIGINT or SIGTERM cancels `token`.

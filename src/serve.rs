@@ -1,4 +1,5 @@
-//! The daemon: one supervised watcher task per mailbox, stopped together on shutdown.
+//! The daemon: one supervised watcher task per mailbox and the outbox worker, stopped together
+//! on shutdown.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,6 +11,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::ingest::imap::Watcher;
 use crate::ingest::{Pipeline, Settings};
+use crate::notify::mailer::Mailer;
+use crate::notify::worker::OutboxWorker;
+use crate::notify::Notifier;
 use crate::store::Store;
 
 /// How long tasks get to finish their unit of work after shutdown is asked for. A batch being
@@ -23,7 +27,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     if config.mailboxes.is_empty() {
         tracing::warn!("no [[mailbox]] configured: nothing will be ingested");
     }
-    let pipeline = Arc::new(Mutex::new(Pipeline::new(Settings::from_config(&config))));
+    let notifier = Arc::new(Notifier::from_config(&config)?);
+    let pipeline = Arc::new(Mutex::new(
+        Pipeline::new(Settings::from_config(&config)).with_notifier(notifier),
+    ));
+    let mailer = Mailer::from_config(&config.smtp)?;
+    if let Mailer::File(dir) = &mailer {
+        tracing::warn!(dir = %dir.display(), "[smtp] backend = \"file\": notifications are written there, not sent");
+    }
     let mut tasks = JoinSet::new();
     for mailbox in &config.mailboxes {
         let name = mailbox.name.clone();
@@ -40,7 +51,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
         });
     }
 
-    // Watchers return only on shutdown; one that ends while shutdown has not been asked for has
+    let outbox = OutboxWorker {
+        store: store.clone(),
+        mailer,
+        from: lettre::message::Mailbox::new(
+            Some(config.smtp.from_name.clone()),
+            config.smtp.from().parse()?,
+        ),
+        max_attempts: config.notify.max_attempts,
+    };
+    let token = shutdown.clone();
+    tasks.spawn(async move {
+        outbox.run(token).await;
+        "outbox".to_string()
+    });
+
+    // Tasks return only on shutdown; one that ends while shutdown has not been asked for has
     // panicked. (Once shutdown is asked for, both branches may be ready: that is no failure.)
     let early = tokio::select! {
         biased;
@@ -51,16 +77,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     if let Some(ended) = early {
         shutdown.cancel();
         match ended {
-            Ok(name) => tracing::error!(mailbox = %name, "mailbox watcher stopped unexpectedly"),
-            Err(e) => tracing::error!("mailbox watcher failed: {e}"),
+            Ok(name) => tracing::error!(task = %name, "task stopped unexpectedly"),
+            Err(e) => tracing::error!("task failed: {e}"),
         }
     }
     tracing::info!("shutting down");
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while let Some(ended) = tasks.join_next().await {
             match ended {
-                Ok(name) => tracing::info!(mailbox = %name, "mailbox watcher stopped"),
-                Err(e) => tracing::error!("mailbox watcher failed: {e}"),
+                Ok(name) => tracing::info!(task = %name, "stopped"),
+                Err(e) => tracing::error!("task failed: {e}"),
             }
         }
     })
@@ -71,7 +97,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     // Let the database thread finish what it was given before the process ends.
     store.call(|_| Ok(())).await?;
     if ended_early {
-        bail!("a mailbox watcher stopped unexpectedly");
+        bail!("a task stopped unexpectedly");
     }
     Ok(())
 }

@@ -159,6 +159,7 @@ mod tests {
         let mut pipeline = Pipeline::new(super::super::Settings {
             number_prefix: "URP".into(),
             deadline_days: 30,
+            reopen_window_days: 60,
             own_addresses: vec![],
         });
         let first = import(&mut conn, &mut pipeline, dir.path(), 2).unwrap();

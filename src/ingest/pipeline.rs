@@ -7,14 +7,18 @@ use rusqlite::Connection;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
 use crate::classify::Classifier;
 use crate::mail::auto::{AutoKind, Automatic};
 use crate::mail::thread;
 use crate::mail::{self, ParseError, ParsedMail};
+use crate::notify::{Extra, MailKind, Notifier};
 use crate::store::ingest::{self as sql, NewMessage, NewTicket, TicketRef};
 use crate::store::progress::{self, Progress};
 use crate::store::{self, audit, rules};
 use crate::tickets::{self, TicketNumber};
+use crate::workflow;
 
 /// A message read and hashed, ready to be stored.
 pub struct Prepared {
@@ -67,6 +71,7 @@ pub enum Outcome {
 pub struct Settings {
     pub number_prefix: String,
     pub deadline_days: u32,
+    pub reopen_window_days: u32,
     /// Lower-case.
     pub own_addresses: Vec<String>,
 }
@@ -76,6 +81,7 @@ impl Settings {
         Settings {
             number_prefix: c.tickets.number_prefix.clone(),
             deadline_days: c.tickets.deadline_days,
+            reopen_window_days: c.tickets.reopen_window_days,
             own_addresses: c
                 .ingest
                 .own_addresses
@@ -92,6 +98,9 @@ impl Settings {
 pub struct Pipeline {
     settings: Settings,
     classifier: Classifier,
+    /// Queues the citizen's and operators' mails. None when importing an archive: citizens are
+    /// not mailed about old complaints.
+    notifier: Option<Arc<Notifier>>,
 }
 
 /// How a message joins an existing ticket; recorded in the audit log.
@@ -106,7 +115,14 @@ impl Pipeline {
         Pipeline {
             settings,
             classifier: Classifier::compile(-1, Vec::new()).0,
+            notifier: None,
         }
+    }
+
+    /// The live pipeline: new tickets are acknowledged, operators told, reopenings announced.
+    pub fn with_notifier(mut self, notifier: Arc<Notifier>) -> Pipeline {
+        self.notifier = Some(notifier);
+        self
     }
 
     /// Recompiles the routing rules if they changed since the last batch.
@@ -199,6 +215,9 @@ impl Pipeline {
                     let raw_id = sql::insert_raw(conn, &p.sha256, &p.raw, &origin.label)?;
                     let id =
                         insert_message(conn, m, t.id, raw_id, &received_text, Some(auto.kind))?;
+                    if auto.kind == AutoKind::Bounce {
+                        crate::store::outbox::mark_bouncing(conn, t.id)?;
+                    }
                     audit::record(
                         conn,
                         audit::SYSTEM_INGEST,
@@ -225,6 +244,14 @@ impl Pipeline {
         let raw_id = sql::insert_raw(conn, &p.sha256, &p.raw, &origin.label)?;
         match self.find_thread(conn, m)? {
             Thread::Existing(t, via) => {
+                let closed = t.state == "closed";
+                let window = self.settings.reopen_window_days;
+                if closed
+                    && !workflow::within_reopen_window(t.closed_at.as_deref(), received, window)
+                {
+                    // Too late to reopen: a new ticket, linked to the old one.
+                    return self.create_ticket(conn, m, raw_id, received, Some(t));
+                }
                 let id = insert_message(conn, m, t.id, raw_id, &received_text, None)?;
                 sql::mark_needs_attention(conn, t.id)?;
                 audit::record(
@@ -234,6 +261,9 @@ impl Pipeline {
                     Some(t.id),
                     json!({ "message": id, "threaded_by": via }),
                 )?;
+                if closed {
+                    workflow::reopen_by_citizen(conn, self.notifier.as_deref(), t.id)?;
+                }
                 Ok(Outcome::Threaded { ticket: t.number })
             }
             Thread::New { linked } => self.create_ticket(conn, m, raw_id, received, linked),
@@ -336,6 +366,10 @@ impl Pipeline {
                     "rules": class.rule_ids,
                 }),
             )?;
+        }
+        if let Some(notifier) = &self.notifier {
+            notifier.to_citizen(conn, ticket_id, MailKind::Ack, Extra::default())?;
+            notifier.to_operators(conn, ticket_id)?;
         }
         Ok(Outcome::Created {
             ticket: number,

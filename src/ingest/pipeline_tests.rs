@@ -13,6 +13,7 @@ fn settings() -> Settings {
     Settings {
         number_prefix: "URP".into(),
         deadline_days: 30,
+        reopen_window_days: 60,
         own_addresses: vec!["urp@hospital.test".into()],
     }
 }

@@ -12,6 +12,7 @@ pub struct TicketRef {
     pub thread_token: String,
     pub citizen_email: String,
     pub state: String,
+    pub closed_at: Option<String>,
 }
 
 pub fn raw_exists(conn: &Connection, sha256: &str) -> Result<bool> {
@@ -50,10 +51,11 @@ fn ticket_ref(row: &rusqlite::Row) -> rusqlite::Result<TicketRef> {
         thread_token: row.get(2)?,
         citizen_email: row.get(3)?,
         state: row.get(4)?,
+        closed_at: row.get(5)?,
     })
 }
 
-const TICKET_REF: &str = "SELECT t.id, t.number, t.thread_token, c.email, t.state
+const TICKET_REF: &str = "SELECT t.id, t.number, t.thread_token, c.email, t.state, t.closed_at
     FROM tickets t JOIN contacts c ON c.id = t.contact_id";
 
 pub fn ticket_by_number(conn: &Connection, number: &str) -> Result<Option<TicketRef>> {

@@ -7,9 +7,11 @@
 
 pub mod audit;
 pub mod ingest;
+pub mod outbox;
 pub mod progress;
 pub mod query;
 pub mod rules;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;

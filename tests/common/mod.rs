@@ -161,11 +161,18 @@ password = "secret"
 poll_interval_secs = 1
 {extra_mailbox_keys}
 
+[smtp]
+backend = "smtp"
+host = "127.0.0.1"
+port = {smtp}
+security = "none"
+
 [log]
 level = "info,ascolto=debug"
 "#,
             db = db.display(),
             port = self.imap_port,
+            smtp = self.smtp_port,
         )
     }
 }

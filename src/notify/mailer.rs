@@ -1,0 +1,254 @@
+//! Where mail goes: an SMTP server, a folder of `.eml` files (for trying ascolto without a
+//! server), or memory (unit tests).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::{MailBackend, Security, SmtpConfig};
+
+/// How long one SMTP conversation may take before it counts as failed (and is retried).
+const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One mail, as the outbox holds it.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    /// Without `<>`.
+    pub message_id: String,
+    /// Already bracketed.
+    pub in_reply_to: Option<String>,
+    pub refs: Option<String>,
+    pub automatic: bool,
+}
+
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        advice: Advice,
+    },
+    File(PathBuf),
+    Memory(Arc<Mutex<Vec<Vec<u8>>>>),
+}
+
+/// An SMTP failure, explained; `permanent` for a 5xx refusal.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    pub permanent: bool,
+    pub message: String,
+}
+
+/// Facts about the SMTP settings that turn an error into advice.
+#[derive(Clone, Debug)]
+pub struct Advice {
+    host: String,
+    port: u16,
+    security: Security,
+}
+
+/// `Auto-Submitted: auto-replied` (RFC 3834) on every automatic mail.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-replied".into())
+    }
+}
+
+impl Mailer {
+    pub fn from_config(c: &SmtpConfig) -> Result<Mailer> {
+        Ok(match c.backend {
+            MailBackend::File => Mailer::File(c.file_dir.clone()),
+            MailBackend::Smtp => {
+                let tls_params = || -> Result<TlsParameters> {
+                    let mut b = TlsParameters::builder(c.host.clone());
+                    if let Some(ca) = &c.ca_file {
+                        let pem = std::fs::read(ca).with_context(|| {
+                            format!("key `smtp.ca_file`: cannot read {}", ca.display())
+                        })?;
+                        b = b.add_root_certificate(
+                            Certificate::from_pem(&pem).context("key `smtp.ca_file`")?,
+                        );
+                    }
+                    Ok(b.build_rustls()?)
+                };
+                let mut builder =
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(c.host.clone())
+                        .port(c.port)
+                        .timeout(Some(SMTP_TIMEOUT));
+                builder = match c.security {
+                    Security::None => builder.tls(Tls::None),
+                    Security::Starttls => builder.tls(Tls::Required(tls_params()?)),
+                    Security::Tls => builder.tls(Tls::Wrapper(tls_params()?)),
+                };
+                if let (Some(user), Some(password)) = (&c.username, &c.password) {
+                    builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+                }
+                Mailer::Smtp {
+                    transport: builder.build(),
+                    advice: Advice {
+                        host: c.host.clone(),
+                        port: c.port,
+                        security: c.security,
+                    },
+                }
+            }
+        })
+    }
+
+    pub fn memory() -> (Mailer, Arc<Mutex<Vec<Vec<u8>>>>) {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        (Mailer::Memory(sent.clone()), sent)
+    }
+
+    /// Sends one mail; the error says what to check.
+    pub async fn send(&self, from: &Mailbox, mail: &Outgoing) -> Result<()> {
+        let message = build(from, mail)?;
+        match self {
+            Mailer::Smtp { transport, advice } => {
+                transport.send(message).await.map_err(|e| SendError {
+                    permanent: e.is_permanent(),
+                    message: advice.explain(&e),
+                })?;
+            }
+            Mailer::File(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                // Named by Message-ID: sending again (at least once) rewrites the same file.
+                let name: String = mail
+                    .message_id
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || "._-@".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let tmp = dir.join(format!(".{name}.tmp"));
+                std::fs::write(&tmp, message.formatted())?;
+                std::fs::rename(&tmp, dir.join(format!("{name}.eml")))?;
+            }
+            Mailer::Memory(sent) => sent
+                .lock()
+                .expect("memory mailer lock")
+                .push(message.formatted()),
+        }
+        Ok(())
+    }
+}
+
+fn build(from: &Mailbox, mail: &Outgoing) -> Result<Message> {
+    let to: Mailbox = mail
+        .to
+        .parse()
+        .with_context(|| format!("{:?} is not a valid recipient", mail.to))?;
+    let mut b = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(mail.subject.clone())
+        .message_id(Some(format!("<{}>", mail.message_id)))
+        .header(ContentType::TEXT_PLAIN);
+    if let Some(irt) = &mail.in_reply_to {
+        b = b.in_reply_to(irt.clone());
+    }
+    if let Some(refs) = &mail.refs {
+        b = b.references(refs.clone());
+    }
+    if mail.automatic {
+        b = b.header(AutoSubmitted);
+    }
+    Ok(b.body(mail.body.clone())?)
+}
+
+impl Advice {
+    /// The error, with the usual mistake spelled out where it applies.
+    pub fn explain(&self, e: &lettre::transport::smtp::Error) -> String {
+        let text = format!("{e}");
+        let hint = match (self.port, self.security) {
+            (465, s) if s != Security::Tls => Some("port 465 wants security = \"tls\" (TLS from the first byte)"),
+            (587, s) if s != Security::Starttls => Some("port 587 wants security = \"starttls\""),
+            _ if text.contains("onnection refused") => Some("nothing answers at that host and port: check [smtp] host and port"),
+            _ if e.is_permanent() && text.contains("535") => Some("the server refused the username or password"),
+            _ if e.is_timeout() => Some("the server did not answer in time: check the host, the port and any firewall"),
+            _ if e.is_tls() => Some("the TLS handshake failed: check security (tls for 465, starttls for 587) and ca_file"),
+            _ => None,
+        };
+        match hint {
+            Some(h) => format!("SMTP {}:{}: {text} — {h}", self.host, self.port),
+            None => format!("SMTP {}:{}: {text}", self.host, self.port),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn automatic_mail_carries_auto_submitted_and_threading_headers() {
+        let (mailer, sent) = Mailer::memory();
+        let from: Mailbox = "URP <urp@hospital.test>".parse().unwrap();
+        let mail = Outgoing {
+            to: "maria@example.test".into(),
+            subject: "[URP-2026-000001] Conferma di ricezione: Attesa".into(),
+            body: "Gentile utente, è stata registrata.".into(),
+            message_id: "ascolto.URP-2026-000001.x.y@hospital.test".into(),
+            in_reply_to: Some("<orig@example.test>".into()),
+            refs: Some("<orig@example.test>".into()),
+            automatic: true,
+        };
+        mailer.send(&from, &mail).await.unwrap();
+        let raw = String::from_utf8(sent.lock().unwrap()[0].clone()).unwrap();
+        assert!(raw.contains("Auto-Submitted: auto-replied"), "{raw}");
+        assert!(
+            raw.contains("Message-ID: <ascolto.URP-2026-000001.x.y@hospital.test>"),
+            "{raw}"
+        );
+        assert!(raw.contains("In-Reply-To: <orig@example.test>"), "{raw}");
+        // Parsed back, the Italian text survives the transfer encoding.
+        let parsed = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
+        assert_eq!(
+            parsed.subject(),
+            Some("[URP-2026-000001] Conferma di ricezione: Attesa")
+        );
+        assert!(parsed.body_text(0).unwrap().contains("è stata registrata"));
+
+        mailer
+            .send(
+                &from,
+                &Outgoing {
+                    automatic: false,
+                    ..mail
+                },
+            )
+            .await
+            .unwrap();
+        let raw = String::from_utf8(sent.lock().unwrap()[1].clone()).unwrap();
+        assert!(
+            !raw.contains("Auto-Submitted"),
+            "an operator's answer is not automatic"
+        );
+    }
+}

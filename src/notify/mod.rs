@@ -1,0 +1,284 @@
+//! Notifications (DESIGN.md invariants 5 and 8): composing a mail into the outbox inside the
+//! transaction of the change that causes it ([`Notifier`]), and sending what the outbox holds
+//! ([`worker`], through a [`mailer::Mailer`]).
+
+pub mod mailer;
+pub mod templates;
+pub mod worker;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+use crate::config::Config;
+use crate::mail::thread;
+use crate::store::outbox::{self, NewMail, TicketFacts};
+use crate::tickets::{self, TicketNumber};
+use templates::{MailVars, Templates};
+
+/// The kinds of mail, as stored in `outbox.kind` and named in `templates/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailKind {
+    Ack,
+    InCharge,
+    Answer,
+    Reopened,
+    Closed,
+    NewTicket,
+}
+
+impl MailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::Ack => "ack",
+            MailKind::InCharge => "in_charge",
+            MailKind::Answer => "answer",
+            MailKind::Reopened => "reopened",
+            MailKind::Closed => "closed",
+            MailKind::NewTicket => "new_ticket",
+        }
+    }
+
+    /// Everything but an operator's own answer is an automatic mail (RFC 3834).
+    pub fn automatic(self) -> bool {
+        self != MailKind::Answer
+    }
+}
+
+/// What the caller adds to a mail beyond the ticket's own facts.
+#[derive(Clone, Debug, Default)]
+pub struct Extra {
+    pub answer: Option<String>,
+    pub operator_name: Option<String>,
+    pub outcome: Option<String>,
+}
+
+/// A mail placed in the outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queued {
+    pub outbox_id: i64,
+    pub message_id: String,
+    /// Why it will not be sent, if so.
+    pub suppressed: Option<String>,
+}
+
+/// Composes notifications; used on the database thread, inside the caller's transaction.
+pub struct Notifier {
+    templates: Templates,
+    office: String,
+    domain: String,
+    own_addresses: Vec<String>,
+    deadline_days: u32,
+    reopen_window_days: u32,
+    limit: u32,
+    window_hours: u32,
+    base_url: String,
+}
+
+impl Notifier {
+    pub fn from_config(c: &Config) -> Result<Notifier> {
+        let templates =
+            Templates::load(c.notify.templates_dir.as_deref()).context("notification templates")?;
+        let mut own: Vec<String> = c
+            .ingest
+            .own_addresses
+            .iter()
+            .map(|a| a.to_ascii_lowercase())
+            .collect();
+        own.extend(c.mailboxes.iter().map(|m| m.username.to_ascii_lowercase()));
+        own.push(c.smtp.from().to_ascii_lowercase());
+        Ok(Notifier {
+            templates,
+            office: c.notify.office_name.clone(),
+            domain: c.smtp.message_id_domain().to_string(),
+            own_addresses: own,
+            deadline_days: c.tickets.deadline_days,
+            reopen_window_days: c.tickets.reopen_window_days,
+            limit: c.notify.auto_reply_limit,
+            window_hours: c.notify.auto_reply_window_hours,
+            base_url: c.web.base_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// Queues `kind` to the ticket's citizen. Automatic mail to one of our own addresses, to a
+    /// bouncing address, or beyond the rate limit is recorded as suppressed instead.
+    pub fn to_citizen(
+        &self,
+        conn: &Connection,
+        ticket_id: i64,
+        kind: MailKind,
+        extra: Extra,
+    ) -> Result<Queued> {
+        let t = outbox::ticket_facts(conn, ticket_id)?.context("no such ticket")?;
+        let vars = self.vars(&t, &extra);
+        let (subject, body) = self.templates.render(kind.as_str(), &vars)?;
+        let suppressed = if kind.automatic() {
+            self.suppression(conn, &t)?
+        } else {
+            None
+        };
+        self.queue(
+            conn,
+            &t,
+            kind,
+            &t.citizen_email,
+            &subject,
+            &body,
+            suppressed,
+        )
+    }
+
+    /// Queues "new ticket" to every active operator with the "riceve mail" flag.
+    pub fn to_operators(&self, conn: &Connection, ticket_id: i64) -> Result<Vec<Queued>> {
+        let operators = outbox::notified_operators(conn)?;
+        if operators.is_empty() {
+            return Ok(Vec::new());
+        }
+        let t = outbox::ticket_facts(conn, ticket_id)?.context("no such ticket")?;
+        let vars = self.vars(&t, &Extra::default());
+        let (subject, body) = self.templates.render(MailKind::NewTicket.as_str(), &vars)?;
+        operators
+            .iter()
+            .map(|to| self.queue(conn, &t, MailKind::NewTicket, to, &subject, &body, None))
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn queue(
+        &self,
+        conn: &Connection,
+        t: &TicketFacts,
+        kind: MailKind,
+        to: &str,
+        subject: &str,
+        body: &str,
+        suppressed: Option<String>,
+    ) -> Result<Queued> {
+        let number: TicketNumber = t.number.parse().map_err(anyhow::Error::msg)?;
+        let message_id = thread::outbound_message_id(&number, &t.thread_token, &self.domain);
+        let tag = format!("[{}]", t.number);
+        let subject = if subject.contains(&tag) {
+            subject.to_string()
+        } else {
+            format!("{tag} {subject}")
+        };
+        // Replies thread under the citizen's last message in their mail client.
+        let mut refs: Vec<String> = [&t.first_inbound_id, &t.last_inbound_id]
+            .into_iter()
+            .flatten()
+            .map(|id| format!("<{id}>"))
+            .collect();
+        refs.dedup();
+        let refs = (!refs.is_empty()).then(|| refs.join(" "));
+        let in_reply_to = t.last_inbound_id.as_ref().map(|id| format!("<{id}>"));
+        let outbox_id = outbox::insert(
+            conn,
+            &NewMail {
+                ticket_id: Some(t.id),
+                kind: kind.as_str(),
+                to,
+                subject: &subject,
+                body,
+                message_id: &message_id,
+                in_reply_to: in_reply_to.as_deref(),
+                refs: refs.as_deref(),
+                automatic: kind.automatic(),
+                suppressed: suppressed.as_deref(),
+            },
+        )?;
+        if let Some(reason) = &suppressed {
+            tracing::info!(ticket = %t.number, kind = kind.as_str(), reason = %reason, "notification suppressed");
+        }
+        Ok(Queued {
+            outbox_id,
+            message_id,
+            suppressed,
+        })
+    }
+
+    fn suppression(&self, conn: &Connection, t: &TicketFacts) -> Result<Option<String>> {
+        let to = t.citizen_email.to_ascii_lowercase();
+        if self.own_addresses.contains(&to) {
+            return Ok(Some("the address is one of the hospital's own".into()));
+        }
+        if let Some(since) = &t.bouncing_since {
+            return Ok(Some(format!("the address bounces (since {since})")));
+        }
+        let since = crate::store::time_text(
+            Utc::now() - chrono::Duration::hours(i64::from(self.window_hours)),
+        );
+        let sent = outbox::automatic_since(conn, &t.citizen_email, &since)?;
+        if sent >= i64::from(self.limit) {
+            return Ok(Some(format!(
+                "rate limit: {sent} automatic mails to this address in {} hours",
+                self.window_hours
+            )));
+        }
+        Ok(None)
+    }
+
+    fn vars(&self, t: &TicketFacts, extra: &Extra) -> MailVars {
+        MailVars {
+            number: t.number.clone(),
+            subject: t.subject.clone(),
+            citizen_name: t.citizen_name.clone(),
+            received_at: rome_datetime(&t.received_at),
+            due_date: rome_date(&t.due_at),
+            deadline_days: self.deadline_days,
+            office: self.office.clone(),
+            answer: extra.answer.clone(),
+            operator_name: extra.operator_name.clone(),
+            quoted: t.last_inbound_body.as_deref().map(quote),
+            quoted_date: t.last_inbound_at.as_deref().map(rome_datetime),
+            outcome: extra.outcome.clone(),
+            reopen_window_days: self.reopen_window_days,
+            channel: Some(if t.channel == "pec" {
+                "PEC".into()
+            } else {
+                "email".into()
+            }),
+            kind: t.kind.clone(),
+            category: t.category.clone(),
+            service: t.service.clone(),
+            link: Some(format!("{}/reclami/{}", self.base_url, t.number)),
+        }
+    }
+}
+
+/// The citizen's text quoted as mail clients do, cut to a sensible length.
+fn quote(text: &str) -> String {
+    const MAX_LINES: usize = 40;
+    let mut lines: Vec<String> = text
+        .lines()
+        .take(MAX_LINES)
+        .map(|l| format!("> {l}"))
+        .collect();
+    if text.lines().count() > MAX_LINES {
+        lines.push("> […]".into());
+    }
+    lines.join("\n")
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// "15/01/2026 alle 09:30", Europe/Rome.
+fn rome_datetime(text: &str) -> String {
+    parse_time(text)
+        .map(|t| {
+            tickets::to_rome(t)
+                .format("%d/%m/%Y alle %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// "15/01/2026", Europe/Rome.
+fn rome_date(text: &str) -> String {
+    parse_time(text)
+        .map(|t| tickets::to_rome(t).format("%d/%m/%Y").to_string())
+        .unwrap_or_default()
+}

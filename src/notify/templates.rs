@@ -1,0 +1,174 @@
+//! The notification mails' text: minijinja templates under `templates/`, editable by the
+//! hospital (`[notify] templates_dir`), with the shipped copies built in as the fallback.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+/// Every kind of mail, with its built-in template.
+const BUILTIN: &[(&str, &str)] = &[
+    ("ack", include_str!("../../templates/ack.txt")),
+    ("in_charge", include_str!("../../templates/in_charge.txt")),
+    ("answer", include_str!("../../templates/answer.txt")),
+    ("reopened", include_str!("../../templates/reopened.txt")),
+    ("closed", include_str!("../../templates/closed.txt")),
+    ("new_ticket", include_str!("../../templates/new_ticket.txt")),
+];
+
+/// What a template may use. Every field is always present (null when unknown), so that a
+/// misspelt variable in an edited template is an error at start, not a blank in a mail.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct MailVars {
+    pub number: String,
+    pub subject: String,
+    pub citizen_name: Option<String>,
+    pub received_at: String,
+    pub due_date: String,
+    pub deadline_days: u32,
+    pub office: String,
+    pub answer: Option<String>,
+    pub operator_name: Option<String>,
+    pub quoted: Option<String>,
+    pub quoted_date: Option<String>,
+    pub outcome: Option<String>,
+    pub reopen_window_days: u32,
+    pub channel: Option<String>,
+    pub kind: Option<String>,
+    pub category: Option<String>,
+    pub service: Option<String>,
+    pub link: Option<String>,
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// Loads the templates (the hospital's where present) and renders each once with sample
+    /// values, so that a broken template stops ascolto at start with the file named.
+    pub fn load(dir: Option<&Path>) -> Result<Templates> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_keep_trailing_newline(true);
+        for (name, builtin) in BUILTIN {
+            let custom = dir
+                .map(|d| d.join(format!("{name}.txt")))
+                .filter(|p| p.exists());
+            let (source, origin) = match &custom {
+                Some(path) => (
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?,
+                    path.display().to_string(),
+                ),
+                None => (builtin.to_string(), format!("built-in {name}.txt")),
+            };
+            env.add_template_owned(name.to_string(), source)
+                .with_context(|| format!("template {origin}"))?;
+        }
+        let templates = Templates { env };
+        let sample = MailVars {
+            number: "URP-2026-000001".into(),
+            subject: "Prova".into(),
+            citizen_name: Some("Maria Rossi".into()),
+            received_at: "15/01/2026 alle 09:30".into(),
+            due_date: "14/02/2026".into(),
+            deadline_days: 30,
+            office: "URP".into(),
+            answer: Some("Risposta".into()),
+            operator_name: Some("Operatore".into()),
+            quoted: Some("> testo".into()),
+            quoted_date: Some("15/01/2026".into()),
+            outcome: Some("accolto".into()),
+            reopen_window_days: 60,
+            channel: Some("email".into()),
+            kind: Some("reclamo".into()),
+            category: Some("TEM.02".into()),
+            service: Some("Pronto Soccorso".into()),
+            link: Some("http://localhost/reclami/URP-2026-000001".into()),
+        };
+        for (name, _) in BUILTIN {
+            templates.render(name, &sample).with_context(|| {
+                format!(
+                    "template {name}.txt{}",
+                    dir.map(|d| format!(" in {}", d.display()))
+                        .unwrap_or_default()
+                )
+            })?;
+        }
+        Ok(templates)
+    }
+
+    /// Renders `kind`: the subject (its `Subject:` line) and the body after the blank line.
+    pub fn render(&self, kind: &str, vars: &MailVars) -> Result<(String, String)> {
+        let text = self
+            .env
+            .get_template(kind)
+            .map_err(|e| anyhow!("{e}"))?
+            .render(vars)
+            .map_err(|e| anyhow!("{e:#}"))?;
+        let Some((first, body)) = text.split_once('\n') else {
+            bail!("the template is empty");
+        };
+        let Some(subject) = first.strip_prefix("Subject:") else {
+            bail!("the first line must be `Subject: …`, found {first:?}");
+        };
+        let body = body
+            .strip_prefix('\n')
+            .or_else(|| body.strip_prefix("\r\n"))
+            .unwrap_or(body);
+        Ok((subject.trim().to_string(), body.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_templates_render() {
+        let t = Templates::load(None).unwrap();
+        let vars = MailVars {
+            number: "URP-2026-000007".into(),
+            subject: "Attesa".into(),
+            due_date: "01/02/2026".into(),
+            ..Default::default()
+        };
+        let (subject, body) = t.render("ack", &vars).unwrap();
+        assert_eq!(subject, "Conferma di ricezione: Attesa");
+        assert!(body.starts_with("Gentile utente,"), "{body}");
+        assert!(body.contains("URP-2026-000007") && body.contains("01/02/2026"));
+    }
+
+    #[test]
+    fn a_hospital_template_overrides_and_a_broken_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("ack.txt"),
+            "Subject: Ricevuto {{ number }}\n\nGrazie.\n",
+        )
+        .unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        let (subject, body) = t
+            .render(
+                "ack",
+                &MailVars {
+                    number: "N".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (subject.as_str(), body.as_str()),
+            ("Ricevuto N", "Grazie.\n")
+        );
+
+        std::fs::write(dir.path().join("closed.txt"), "Subject: x\n\n{{ esito }}\n").unwrap();
+        let e = format!("{:#}", Templates::load(Some(dir.path())).err().unwrap());
+        assert!(e.contains("closed.txt") && e.contains("esito"), "{e}");
+        std::fs::write(dir.path().join("closed.txt"), "no subject line\n\nx\n").unwrap();
+        let e = format!("{:#}", Templates::load(Some(dir.path())).err().unwrap());
+        assert!(e.contains("Subject"), "{e}");
+    }
+}

@@ -1,0 +1,207 @@
+//! The outbox and what composing a mail needs to know about a ticket.
+
+use anyhow::Result;
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// A ticket as a notification sees it.
+#[derive(Clone, Debug)]
+pub struct TicketFacts {
+    pub id: i64,
+    pub number: String,
+    pub thread_token: String,
+    pub subject: String,
+    pub state: String,
+    pub citizen_email: String,
+    pub citizen_name: Option<String>,
+    pub bouncing_since: Option<String>,
+    pub received_at: String,
+    pub due_at: String,
+    pub channel: String,
+    pub kind: Option<String>,
+    pub category: Option<String>,
+    pub service: Option<String>,
+    pub closed_at: Option<String>,
+    /// Message-IDs of the citizen's first and last messages (threading headers).
+    pub first_inbound_id: Option<String>,
+    pub last_inbound_id: Option<String>,
+    /// The citizen's last message, for quoting in an answer.
+    pub last_inbound_body: Option<String>,
+    pub last_inbound_at: Option<String>,
+}
+
+pub fn ticket_facts(conn: &Connection, ticket_id: i64) -> Result<Option<TicketFacts>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT t.id, t.number, t.thread_token, t.subject, t.state, c.email, c.name, c.bouncing_since,
+                    t.received_at, t.due_at, t.channel, t.kind,
+                    k.code || ' ' || k.label, s.name, t.closed_at,
+                    (SELECT message_id FROM messages WHERE ticket_id = t.id AND direction = 'in'
+                       AND automatic IS NULL ORDER BY id LIMIT 1),
+                    (SELECT message_id FROM messages WHERE ticket_id = t.id AND direction = 'in'
+                       AND automatic IS NULL ORDER BY id DESC LIMIT 1),
+                    (SELECT body_text FROM messages WHERE ticket_id = t.id AND direction = 'in'
+                       AND automatic IS NULL ORDER BY id DESC LIMIT 1),
+                    (SELECT received_at FROM messages WHERE ticket_id = t.id AND direction = 'in'
+                       AND automatic IS NULL ORDER BY id DESC LIMIT 1)
+             FROM tickets t JOIN contacts c ON c.id = t.contact_id
+             LEFT JOIN categories k ON k.id = t.category_id
+             LEFT JOIN services s ON s.id = t.service_id
+             WHERE t.id = ?1",
+        )?
+        .query_row([ticket_id], |r| {
+            Ok(TicketFacts {
+                id: r.get(0)?,
+                number: r.get(1)?,
+                thread_token: r.get(2)?,
+                subject: r.get(3)?,
+                state: r.get(4)?,
+                citizen_email: r.get(5)?,
+                citizen_name: r.get(6)?,
+                bouncing_since: r.get(7)?,
+                received_at: r.get(8)?,
+                due_at: r.get(9)?,
+                channel: r.get(10)?,
+                kind: r.get(11)?,
+                category: r.get(12)?,
+                service: r.get(13)?,
+                closed_at: r.get(14)?,
+                first_inbound_id: r.get(15)?,
+                last_inbound_id: r.get(16)?,
+                last_inbound_body: r.get(17)?,
+                last_inbound_at: r.get(18)?,
+            })
+        })
+        .optional()?)
+}
+
+pub struct NewMail<'a> {
+    pub ticket_id: Option<i64>,
+    pub kind: &'a str,
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub message_id: &'a str,
+    pub in_reply_to: Option<&'a str>,
+    pub refs: Option<&'a str>,
+    pub automatic: bool,
+    /// `None` to send; `Some(reason)` to record it as suppressed.
+    pub suppressed: Option<&'a str>,
+}
+
+pub fn insert(conn: &Connection, m: &NewMail) -> Result<i64> {
+    let now = super::now_text();
+    conn.prepare_cached(
+        "INSERT INTO outbox (ticket_id, kind, to_address, subject, body_text, message_id, in_reply_to,
+           refs, automatic, state, last_error, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+    )?
+    .execute(params![
+        m.ticket_id,
+        m.kind,
+        m.to,
+        m.subject,
+        m.body,
+        m.message_id,
+        m.in_reply_to,
+        m.refs,
+        m.automatic,
+        if m.suppressed.is_some() { "suppressed" } else { "pending" },
+        m.suppressed,
+        now
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Automatic mails queued or sent to `to` since `since` (the rate limit's count).
+pub fn automatic_since(conn: &Connection, to: &str, since: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM outbox WHERE to_address = ?1 AND automatic = 1
+             AND state IN ('pending', 'sent') AND created_at >= ?2",
+        )?
+        .query_row(params![to, since], |r| r.get(0))?)
+}
+
+/// A mail the worker should try now.
+#[derive(Clone, Debug)]
+pub struct Due {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub refs: Option<String>,
+    pub automatic: bool,
+    pub attempts: u32,
+}
+
+pub fn due(conn: &Connection, now: &str, limit: usize) -> Result<Vec<Due>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, to_address, subject, body_text, message_id, in_reply_to, refs, automatic, attempts
+         FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![now, limit as i64], |r| {
+            Ok(Due {
+                id: r.get(0)?,
+                to: r.get(1)?,
+                subject: r.get(2)?,
+                body: r.get(3)?,
+                message_id: r.get(4)?,
+                in_reply_to: r.get(5)?,
+                refs: r.get(6)?,
+                automatic: r.get(7)?,
+                attempts: r.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub fn mark_sent(conn: &Connection, id: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = ?2, last_error = NULL
+         WHERE id = ?1",
+    )?
+    .execute(params![id, super::now_text()])?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried at `next_attempt_at`, or marked failed for good.
+pub fn mark_attempt_failed(
+    conn: &Connection,
+    id: i64,
+    error: &str,
+    next_attempt_at: &str,
+    give_up: bool,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
+           state = CASE WHEN ?4 THEN 'failed' ELSE state END
+         WHERE id = ?1",
+    )?
+    .execute(params![id, error, next_attempt_at, give_up])?;
+    Ok(())
+}
+
+/// Active operators with the "riceve mail" flag.
+pub fn notified_operators(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT email FROM users WHERE notify = 1 AND active = 1 AND role IN ('admin', 'operator') ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
+}
+
+/// A bounce of our mail: the citizen's address stops getting automatic mail.
+pub fn mark_bouncing(conn: &Connection, ticket_id: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE contacts SET bouncing_since = coalesce(bouncing_since, ?2)
+         WHERE id = (SELECT contact_id FROM tickets WHERE id = ?1)",
+    )?
+    .execute(params![ticket_id, super::now_text()])?;
+    Ok(())
+}

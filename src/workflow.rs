@@ -1,0 +1,371 @@
+//! The ticket's life, from the hospital's procedure (DESIGN.md "Ticket life"):
+//! `pending → in_charge → answered → closed`, and back to `answered` when the citizen writes to
+//! a closed ticket within the reopen window.
+//!
+//! Each transition is one function over `&Connection`, to be called inside a transaction (use
+//! [`in_transaction`]): it checks the role and the state, changes the ticket, writes the audit
+//! log with its author, and queues the citizen's mail in the outbox — all or nothing.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::json;
+
+use crate::notify::{Extra, MailKind, Notifier, Queued};
+use crate::store::{self, audit};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Operator,
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "operator" => Ok(Role::Operator),
+            "viewer" => Ok(Role::Viewer),
+            _ => Err(format!("unknown role {s:?}: admin, operator or viewer")),
+        }
+    }
+}
+
+/// Who acts: a signed-in backoffice user.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+}
+
+impl Actor {
+    /// How the audit log names this actor.
+    pub fn audit_name(&self) -> String {
+        format!("user:{}", self.id)
+    }
+}
+
+/// esito
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Accolto,
+    ParzialmenteAccolto,
+    NonAccolto,
+    NonDiCompetenza,
+    Altro,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accolto => "accolto",
+            Outcome::ParzialmenteAccolto => "parzialmente_accolto",
+            Outcome::NonAccolto => "non_accolto",
+            Outcome::NonDiCompetenza => "non_di_competenza",
+            Outcome::Altro => "altro",
+        }
+    }
+
+    /// As the citizen reads it.
+    pub fn label_it(self) -> &'static str {
+        match self {
+            Outcome::Accolto => "accolto",
+            Outcome::ParzialmenteAccolto => "parzialmente accolto",
+            Outcome::NonAccolto => "non accolto",
+            Outcome::NonDiCompetenza => "non di competenza",
+            Outcome::Altro => "altro",
+        }
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Outcome::Accolto,
+            Outcome::ParzialmenteAccolto,
+            Outcome::NonAccolto,
+            Outcome::NonDiCompetenza,
+            Outcome::Altro,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+        .ok_or_else(|| format!("unknown outcome {s:?}"))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("no such ticket")]
+    NotFound,
+    #[error("a user with role {role} may not {action}")]
+    Forbidden {
+        role: &'static str,
+        action: &'static str,
+    },
+    #[error("ticket {number} is {state}: cannot {action}")]
+    WrongState {
+        number: String,
+        state: String,
+        action: &'static str,
+    },
+    #[error("{0}")]
+    Invalid(&'static str),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<rusqlite::Error> for WorkflowError {
+    fn from(e: rusqlite::Error) -> Self {
+        WorkflowError::Other(e.into())
+    }
+}
+
+type Result<T, E = WorkflowError> = std::result::Result<T, E>;
+
+/// Runs `f` in a transaction committed only if it succeeds.
+pub fn in_transaction<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    let tx = conn.transaction()?;
+    let out = f(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+struct Current {
+    number: String,
+    state: String,
+}
+
+fn current(conn: &Connection, ticket_id: i64) -> Result<Current> {
+    conn.query_row(
+        "SELECT number, state FROM tickets WHERE id = ?1",
+        [ticket_id],
+        |r| {
+            Ok(Current {
+                number: r.get(0)?,
+                state: r.get(1)?,
+            })
+        },
+    )
+    .optional()?
+    .ok_or(WorkflowError::NotFound)
+}
+
+/// The id of the ticket with this number.
+pub fn ticket_id(conn: &Connection, number: &str) -> Result<i64> {
+    conn.query_row("SELECT id FROM tickets WHERE number = ?1", [number], |r| {
+        r.get(0)
+    })
+    .optional()?
+    .ok_or(WorkflowError::NotFound)
+}
+
+fn refuse_viewer(actor: &Actor, action: &'static str) -> Result<()> {
+    if actor.role == Role::Viewer {
+        return Err(WorkflowError::Forbidden {
+            role: actor.role.as_str(),
+            action,
+        });
+    }
+    Ok(())
+}
+
+/// Someone opens the ticket: the view is audited (health data), and an operator's (or
+/// administrator's) first opening takes it in charge. A viewer's never does.
+pub fn view(conn: &Connection, notifier: &Notifier, actor: &Actor, ticket_id: i64) -> Result<()> {
+    let t = current(conn, ticket_id)?;
+    audit::record(
+        conn,
+        &actor.audit_name(),
+        "ticket.viewed",
+        Some(ticket_id),
+        json!({}),
+    )?;
+    if actor.role != Role::Viewer && t.state == "pending" {
+        take_in_charge(conn, notifier, actor, ticket_id)?;
+    }
+    Ok(())
+}
+
+/// `pending → in_charge`; the citizen is told.
+pub fn take_in_charge(
+    conn: &Connection,
+    notifier: &Notifier,
+    actor: &Actor,
+    ticket_id: i64,
+) -> Result<Queued> {
+    const ACTION: &str = "take the ticket in charge";
+    refuse_viewer(actor, ACTION)?;
+    let t = current(conn, ticket_id)?;
+    if t.state != "pending" {
+        return Err(WorkflowError::WrongState {
+            number: t.number,
+            state: t.state,
+            action: ACTION,
+        });
+    }
+    conn.execute(
+        "UPDATE tickets SET state = 'in_charge', taken_in_charge_at = ?2,
+           assigned_to = coalesce(assigned_to, ?3), updated_at = ?2 WHERE id = ?1",
+        params![ticket_id, store::now_text(), actor.id],
+    )?;
+    audit::record(
+        conn,
+        &actor.audit_name(),
+        "ticket.taken_in_charge",
+        Some(ticket_id),
+        json!({}),
+    )?;
+    Ok(notifier.to_citizen(conn, ticket_id, MailKind::InCharge, Extra::default())?)
+}
+
+/// The operator's answer goes to the citizen (not marked automatic) and the ticket becomes
+/// `answered`. Answering a pending ticket takes it in charge first.
+pub fn answer(
+    conn: &Connection,
+    notifier: &Notifier,
+    actor: &Actor,
+    ticket_id: i64,
+    text: &str,
+) -> Result<Queued> {
+    const ACTION: &str = "answer";
+    refuse_viewer(actor, ACTION)?;
+    if text.trim().is_empty() {
+        return Err(WorkflowError::Invalid("the answer is empty"));
+    }
+    let t = current(conn, ticket_id)?;
+    match t.state.as_str() {
+        "closed" => {
+            return Err(WorkflowError::WrongState {
+                number: t.number,
+                state: t.state,
+                action: ACTION,
+            })
+        }
+        "pending" => {
+            take_in_charge(conn, notifier, actor, ticket_id)?;
+        }
+        _ => {}
+    }
+    let extra = Extra {
+        answer: Some(text.to_string()),
+        operator_name: Some(actor.name.clone()),
+        ..Default::default()
+    };
+    let queued = notifier.to_citizen(conn, ticket_id, MailKind::Answer, extra)?;
+    let now = store::now_text();
+    conn.execute(
+        "INSERT INTO messages (ticket_id, direction, message_id, subject, body_text, received_at, created_at, author_id)
+         SELECT ?1, 'out', o.message_id, o.subject, ?2, ?3, ?3, ?4 FROM outbox o WHERE o.id = ?5",
+        params![ticket_id, text, now, actor.id, queued.outbox_id],
+    )?;
+    let message = conn.last_insert_rowid();
+    conn.execute(
+        "UPDATE tickets SET state = 'answered', first_answered_at = coalesce(first_answered_at, ?2),
+           needs_attention = 0, updated_at = ?2 WHERE id = ?1",
+        params![ticket_id, now],
+    )?;
+    audit::record(
+        conn,
+        &actor.audit_name(),
+        "ticket.answered",
+        Some(ticket_id),
+        json!({ "message": message, "outbox": queued.outbox_id }),
+    )?;
+    Ok(queued)
+}
+
+/// Closes the ticket with its outcome; only the backoffice closes.
+pub fn close(
+    conn: &Connection,
+    notifier: &Notifier,
+    actor: &Actor,
+    ticket_id: i64,
+    outcome: Outcome,
+) -> Result<Queued> {
+    const ACTION: &str = "close the ticket";
+    refuse_viewer(actor, ACTION)?;
+    let t = current(conn, ticket_id)?;
+    if t.state == "closed" {
+        return Err(WorkflowError::WrongState {
+            number: t.number,
+            state: t.state,
+            action: ACTION,
+        });
+    }
+    conn.execute(
+        "UPDATE tickets SET state = 'closed', closed_at = ?2, outcome = ?3, needs_attention = 0,
+           updated_at = ?2 WHERE id = ?1",
+        params![ticket_id, store::now_text(), outcome.as_str()],
+    )?;
+    audit::record(
+        conn,
+        &actor.audit_name(),
+        "ticket.closed",
+        Some(ticket_id),
+        json!({ "outcome": outcome.as_str() }),
+    )?;
+    let extra = Extra {
+        outcome: Some(outcome.label_it().to_string()),
+        ..Default::default()
+    };
+    Ok(notifier.to_citizen(conn, ticket_id, MailKind::Closed, extra)?)
+}
+
+/// Whether a citizen's message at `now` still reopens a ticket closed at `closed_at`.
+pub fn within_reopen_window(closed_at: Option<&str>, now: DateTime<Utc>, window_days: u32) -> bool {
+    let Some(closed) = closed_at.and_then(|c| DateTime::parse_from_rfc3339(c).ok()) else {
+        return true;
+    };
+    now - closed.with_timezone(&Utc) <= chrono::Duration::days(i64::from(window_days))
+}
+
+/// The citizen wrote to a closed ticket within the window: back to `answered` ("torna in
+/// attesa di risposta"), the reopening counted, the ticket flagged. Ingest calls this.
+pub fn reopen_by_citizen(
+    conn: &Connection,
+    notifier: Option<&Notifier>,
+    ticket_id: i64,
+) -> Result<()> {
+    let t = current(conn, ticket_id)?;
+    if t.state != "closed" {
+        return Err(WorkflowError::WrongState {
+            number: t.number,
+            state: t.state,
+            action: "reopen",
+        });
+    }
+    conn.execute(
+        "UPDATE tickets SET state = 'answered', reopen_count = reopen_count + 1, closed_at = NULL,
+           needs_attention = 1, updated_at = ?2 WHERE id = ?1",
+        params![ticket_id, store::now_text()],
+    )?;
+    audit::record(
+        conn,
+        audit::SYSTEM_INGEST,
+        "ticket.reopened",
+        Some(ticket_id),
+        json!({}),
+    )?;
+    if let Some(n) = notifier {
+        n.to_citizen(conn, ticket_id, MailKind::Reopened, Extra::default())?;
+    }
+    Ok(())
+}
