@@ -5,6 +5,7 @@
 #   deploy/mailservers.sh start DIR      start both servers with config and data under DIR
 #   deploy/mailservers.sh stop DIR       stop the servers started in DIR (by PID)
 #   deploy/mailservers.sh imap-stop DIR  stop only Dovecot (an IMAP outage); imap-start DIR restarts it
+#   deploy/mailservers.sh smtp-stop DIR  stop only Postfix (an SMTP outage); smtp-start DIR restarts it
 #
 # Ports come from the environment (defaults in brackets): IMAP_PORT [10143], IMAPS_PORT [10993],
 # SMTP_PORT [10025], LMTP_PORT [10024]. Accounts (all with password "secret" unless MAIL_PASSWORD
@@ -271,5 +272,14 @@ case "${1:-}" in
         . "$2/servers.env"
         start_dovecot "$2" && wait_port "$IMAP_PORT" || die "dovecot did not come back"
         ;;
-    *) die "usage: $0 install | start DIR | stop DIR | imap-stop DIR | imap-start DIR" ;;
+    # Take SMTP away and bring it back (notification delivery tests).
+    smtp-stop) [ -n "${2:-}" ] || die "usage: $0 smtp-stop DIR"; postfix -c "$2/postfix" stop >/dev/null 2>&1 || true ;;
+    smtp-start)
+        [ -n "${2:-}" ] || die "usage: $0 smtp-start DIR"
+        # shellcheck disable=SC1091
+        . "$2/servers.env"
+        script -qec "postfix -c $2/postfix start" /dev/null </dev/null >"$2/postfix/stderr" 2>&1 || die "postfix did not start"
+        wait_port "$SMTP_PORT" || die "postfix did not come back"
+        ;;
+    *) die "usage: $0 install | start DIR | stop DIR | imap-stop DIR | imap-start DIR | smtp-stop DIR | smtp-start DIR" ;;
 esac

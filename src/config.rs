@@ -195,8 +195,9 @@ pub struct NotifyConfig {
     /// How the office signs its mails.
     #[serde(default = "default_office")]
     pub office_name: String,
-    /// Automatic mails (acknowledgements, notices) one address may receive per window; more
-    /// are recorded as suppressed, never sent.
+    /// Mails answering inbound mail (acknowledgements, reopenings) one address may receive per
+    /// window; more are recorded as suppressed, never sent. Notices of operators' actions are
+    /// not counted.
     #[serde(default = "default_auto_limit", deserialize_with = "flex")]
     pub auto_reply_limit: u32,
     #[serde(default = "default_auto_window", deserialize_with = "flex")]

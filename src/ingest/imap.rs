@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::UnsolicitedResponse;
 use async_imap::{Client, Session};
 use chrono::Utc;
 use futures::StreamExt;
@@ -149,10 +150,14 @@ impl Watcher {
                 .catch_up(&mut session, uidvalidity, last_uid, shutdown)
                 .await?;
             last_uid = outcome.last_uid;
-            while session.unsolicited_responses.try_recv().is_ok() {}
             if shutdown.is_cancelled() {
                 let _ = timeout(Duration::from_secs(2), session.logout()).await;
                 return Ok(());
+            }
+            // Mail announced while we were fetching (an untagged EXISTS) may not have been in
+            // that fetch: fetch again rather than wait for news that already came.
+            if new_mail_announced(|| session.unsolicited_responses.try_recv().ok()) {
+                continue;
             }
             if idle {
                 session = match self.wait_idle(session, shutdown).await? {
@@ -430,14 +435,19 @@ impl Watcher {
         session: ImapSession,
         shutdown: &CancellationToken,
     ) -> Result<Option<ImapSession>> {
+        // Untagged responses that arrive while IDLE starts go to this channel, not to `wait`.
+        let unsolicited = session.unsolicited_responses.clone();
         let mut handle = session.idle();
         timeout(NETWORK_TIMEOUT, handle.init())
             .await
             .context("IDLE timed out")??;
-        let result = {
+        let result = if new_mail_announced(|| unsolicited.try_recv().ok()) {
+            Some(Ok(IdleResponse::Timeout))
+        } else {
             let (wait, _stop) = handle.wait_with_timeout(IDLE_REFRESH);
             tokio::select! {
                 r = wait => Some(r),
+                _ = unsolicited.recv() => Some(Ok(IdleResponse::Timeout)),
                 _ = sleep(IDLE_REFRESH) => Some(Ok(IdleResponse::Timeout)),
                 _ = shutdown.cancelled() => None,
             }
@@ -453,6 +463,18 @@ impl Watcher {
             }
         }
     }
+}
+
+/// Drains the unsolicited responses; whether any announced new mail (EXISTS or RECENT).
+fn new_mail_announced(mut next: impl FnMut() -> Option<UnsolicitedResponse>) -> bool {
+    let mut announced = false;
+    while let Some(response) = next() {
+        announced |= matches!(
+            response,
+            UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+        );
+    }
+    announced
 }
 
 struct Fetched {

@@ -43,6 +43,12 @@ impl MailKind {
     pub fn automatic(self) -> bool {
         self != MailKind::Answer
     }
+
+    /// Sent because mail came in (so a loop or a mail-bomb could drive it): rate-limited.
+    /// Notices of an operator's action are not.
+    pub fn answers_inbound(self) -> bool {
+        matches!(self, MailKind::Ack | MailKind::Reopened)
+    }
 }
 
 /// What the caller adds to a mail beyond the ticket's own facts.
@@ -113,7 +119,7 @@ impl Notifier {
         let vars = self.vars(&t, &extra);
         let (subject, body) = self.templates.render(kind.as_str(), &vars)?;
         let suppressed = if kind.automatic() {
-            self.suppression(conn, &t)?
+            self.suppression(conn, &t, kind)?
         } else {
             None
         };
@@ -196,7 +202,12 @@ impl Notifier {
         })
     }
 
-    fn suppression(&self, conn: &Connection, t: &TicketFacts) -> Result<Option<String>> {
+    fn suppression(
+        &self,
+        conn: &Connection,
+        t: &TicketFacts,
+        kind: MailKind,
+    ) -> Result<Option<String>> {
         let to = t.citizen_email.to_ascii_lowercase();
         if self.own_addresses.contains(&to) {
             return Ok(Some("the address is one of the hospital's own".into()));
@@ -204,13 +215,16 @@ impl Notifier {
         if let Some(since) = &t.bouncing_since {
             return Ok(Some(format!("the address bounces (since {since})")));
         }
+        if !kind.answers_inbound() {
+            return Ok(None);
+        }
         let since = crate::store::time_text(
             Utc::now() - chrono::Duration::hours(i64::from(self.window_hours)),
         );
-        let sent = outbox::automatic_since(conn, &t.citizen_email, &since)?;
+        let sent = outbox::replies_to_inbound_since(conn, &t.citizen_email, &since)?;
         if sent >= i64::from(self.limit) {
             return Ok(Some(format!(
-                "rate limit: {sent} automatic mails to this address in {} hours",
+                "rate limit: {sent} acknowledgements to this address in {} hours",
                 self.window_hours
             )));
         }

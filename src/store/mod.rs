@@ -109,14 +109,21 @@ pub fn schema_version() -> i64 {
 }
 
 /// Brings the database up to [`schema_version`], one transaction per migration.
+///
+/// Each step takes the write lock first (`BEGIN IMMEDIATE`) and reads the version inside it:
+/// two processes starting at once (the daemon and `ascolto user add`, say) then migrate one
+/// after the other instead of both applying the same migration.
 pub fn migrate(conn: &mut Connection) -> Result<i64> {
-    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let latest = schema_version();
-    if current > latest {
-        bail!("the database has schema version {current}, newer than this ascolto ({latest}): upgrade ascolto");
-    }
-    for (number, sql) in migrations().into_iter().filter(|m| m.0 > current) {
-        let tx = conn.transaction()?;
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if current > latest {
+            bail!("the database has schema version {current}, newer than this ascolto ({latest}): upgrade ascolto");
+        }
+        let Some((number, sql)) = migrations().into_iter().find(|m| m.0 > current) else {
+            return Ok(latest);
+        };
         tx.execute_batch(&sql)
             .with_context(|| format!("migration {number} failed"))?;
         if number == 1 {
@@ -127,7 +134,6 @@ pub fn migrate(conn: &mut Connection) -> Result<i64> {
         tx.commit()?;
         tracing::info!(version = number, "database migrated");
     }
-    Ok(latest)
 }
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -235,6 +241,26 @@ mod tests {
         let conn = open_in_memory().unwrap();
         let rules = rules::load(&conn).unwrap();
         assert!(rules.len() >= 20);
+    }
+
+    #[test]
+    fn processes_opening_a_new_database_at_once_migrate_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("race.sqlite3");
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || open(&path).map(|_| ()))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+        let conn = open(&path).unwrap();
+        let cats: i64 = conn
+            .query_row("SELECT count(*) FROM categories", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(cats, 28, "the defaults were loaded exactly once");
     }
 
     #[tokio::test]

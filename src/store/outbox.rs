@@ -112,11 +112,12 @@ pub fn insert(conn: &Connection, m: &NewMail) -> Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
-/// Automatic mails queued or sent to `to` since `since` (the rate limit's count).
-pub fn automatic_since(conn: &Connection, to: &str, since: &str) -> Result<i64> {
+/// Mails answering inbound mail (acknowledgements, reopenings) queued or sent to `to` since
+/// `since`: the rate limit's count.
+pub fn replies_to_inbound_since(conn: &Connection, to: &str, since: &str) -> Result<i64> {
     Ok(conn
         .prepare_cached(
-            "SELECT count(*) FROM outbox WHERE to_address = ?1 AND automatic = 1
+            "SELECT count(*) FROM outbox WHERE to_address = ?1 AND kind IN ('ack', 'reopened')
              AND state IN ('pending', 'sent') AND created_at >= ?2",
         )?
         .query_row(params![to, since], |r| r.get(0))?)

@@ -80,21 +80,70 @@ impl MailServers {
     }
 
     pub fn stop_imap(&self) {
-        let out = self.script("imap-stop");
+        self.script_ok("imap-stop");
+    }
+
+    pub fn start_imap(&self) {
+        self.script_ok("imap-start");
+    }
+
+    fn script_ok(&self, command: &str) {
+        let out = self.script(command);
         assert!(
             out.status.success(),
-            "{}",
+            "{command}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
 
-    pub fn start_imap(&self) {
-        let out = self.script("imap-start");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    pub fn stop_smtp(&self) {
+        self.script_ok("smtp-stop");
+    }
+
+    pub fn start_smtp(&self) {
+        self.script_ok("smtp-start");
+    }
+
+    /// Every message in `user`'s INBOX, read over IMAP as the citizen's mail client would.
+    pub fn imap_messages(&self, user: &str) -> Vec<Vec<u8>> {
+        imap_fetch_all(self.imap_port, user, "secret")
+    }
+
+    /// Every message delivered to `user`, read from the Maildir on disk (any address).
+    pub fn maildir_messages(&self, user: &str) -> Vec<Vec<u8>> {
+        let (local, domain) = user.split_once('@').unwrap();
+        let maildir = self
+            .dir
+            .path()
+            .join("mail")
+            .join(domain)
+            .join(local)
+            .join("Maildir");
+        let mut files: Vec<PathBuf> = ["new", "cur"]
+            .iter()
+            .filter_map(|d| std::fs::read_dir(maildir.join(d)).ok())
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        files.iter().filter_map(|f| std::fs::read(f).ok()).collect()
+    }
+
+    /// Waits until `user` has at least `n` messages (read from disk); returns them.
+    pub fn wait_for_mail(&self, user: &str, n: usize) -> Vec<Vec<u8>> {
+        let start = Instant::now();
+        loop {
+            let got = self.maildir_messages(user);
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "waited for {n} mails to {user}, got {}",
+                got.len()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     pub fn ca_file(&self) -> PathBuf {
@@ -458,4 +507,116 @@ fn now_nanos() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos()
+}
+
+/// A minimal IMAP client: LOGIN, EXAMINE INBOX, UID FETCH 1:* BODY.PEEK[]; returns the bodies.
+pub fn imap_fetch_all(port: u16, user: &str, password: &str) -> Vec<Vec<u8>> {
+    use std::io::Read;
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut r = BufReader::new(stream.try_clone().unwrap());
+    let mut w = stream;
+    let mut greeting = Vec::new();
+    r.read_until(b'\n', &mut greeting).unwrap();
+    let mut bodies = Vec::new();
+    for (tag, cmd) in [
+        ("a", format!("LOGIN {user} {password}")),
+        ("b", "EXAMINE INBOX".to_string()),
+        ("c", "UID FETCH 1:* BODY.PEEK[]".to_string()),
+        ("d", "LOGOUT".to_string()),
+    ] {
+        w.write_all(format!("{tag} {cmd}\r\n").as_bytes()).unwrap();
+        loop {
+            let mut line = Vec::new();
+            r.read_until(b'\n', &mut line).unwrap();
+            assert!(!line.is_empty(), "IMAP connection closed");
+            // A literal {N} ends the line: its N bytes are a message body.
+            if let Some(len) = literal_len(&line) {
+                let mut body = vec![0; len];
+                r.read_exact(&mut body).unwrap();
+                bodies.push(body);
+                continue;
+            }
+            if line.starts_with(format!("{tag} ").as_bytes()) {
+                let ok = line.starts_with(format!("{tag} OK").as_bytes());
+                assert!(
+                    ok || tag == "b",
+                    "IMAP {cmd}: {}",
+                    String::from_utf8_lossy(&line)
+                );
+                if !ok {
+                    return Vec::new(); // no INBOX yet: no mail
+                }
+                break;
+            }
+        }
+    }
+    bodies
+}
+
+fn literal_len(line: &[u8]) -> Option<usize> {
+    let line = line.strip_suffix(b"\r\n")?.strip_suffix(b"}")?;
+    let open = line.iter().rposition(|&b| b == b'{')?;
+    std::str::from_utf8(&line[open + 1..]).ok()?.parse().ok()
+}
+
+/// Header `name` of a raw message (first occurrence, unfolded), if present.
+pub fn header(raw: &[u8], name: &str) -> Option<String> {
+    let m = mail_parser::MessageParser::default().parse(raw)?;
+    m.header_raw(name)
+        .map(|v| v.trim().replace("\r\n", "").replace('\n', ""))
+}
+
+/// The decoded subject of a raw message.
+pub fn subject(raw: &[u8]) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw)
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl Daemon {
+    /// Creates a backoffice account through the command line; returns its id.
+    pub fn add_user(&self, email: &str, role: &str, notify: bool) -> i64 {
+        let mut c = self.command();
+        c.args([
+            "user",
+            "add",
+            email,
+            "--name",
+            "Operatore Prova",
+            "--role",
+            role,
+        ]);
+        if notify {
+            c.arg("--notify");
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.db()
+            .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    }
+
+    /// Runs a workflow step as the backoffice will: in a transaction on the daemon's database,
+    /// with the daemon's own configuration; the daemon's outbox worker sends the mail.
+    pub fn act<T>(
+        &self,
+        f: impl FnOnce(
+            &Connection,
+            &ascolto::notify::Notifier,
+        ) -> Result<T, ascolto::workflow::WorkflowError>,
+    ) -> T {
+        let config = ascolto::config::Config::load(&self.config_path()).unwrap();
+        let notifier = ascolto::notify::Notifier::from_config(&config).unwrap();
+        let mut conn = Connection::open(self.db_path()).unwrap();
+        conn.busy_timeout(Duration::from_secs(30)).unwrap();
+        ascolto::workflow::in_transaction(&mut conn, |c| f(c, &notifier)).unwrap()
+    }
 }

@@ -1,0 +1,365 @@
+//! The ticket's life and its mails, against real Dovecot and Postfix: the citizen only ever uses
+//! a mail client; operators act through the workflow functions the backoffice will call.
+
+mod common;
+
+use std::time::Duration;
+
+use ascolto::workflow::{self, Actor, Outcome, Role};
+use common::{header, subject, Daemon, MailServers};
+
+const URP: &str = "urp@hospital.test";
+const CITIZEN: &str = "citizen@example.test";
+
+fn running(servers: &MailServers) -> Daemon {
+    let mut d = Daemon::new(|db| servers.config(db, ""));
+    d.start();
+    d
+}
+
+fn operator(d: &Daemon) -> Actor {
+    let id = d.add_user("operator@hospital.test", "operator", true);
+    Actor {
+        id,
+        name: "Operatore Prova".into(),
+        role: Role::Operator,
+    }
+}
+
+fn only_ticket(d: &Daemon) -> (i64, String) {
+    d.db()
+        .query_row("SELECT id, number FROM tickets", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap()
+}
+
+/// The decoded text of a raw message.
+fn body(raw: &[u8]) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw)
+        .unwrap()
+        .body_text(0)
+        .unwrap()
+        .into_owned()
+}
+
+/// A reply built from `original` as a mail client builds one.
+fn reply_to(original: &[u8], from: &str, prefix: &str, text: &str) -> Vec<u8> {
+    let id = header(original, "Message-ID").unwrap();
+    let refs = header(original, "References")
+        .map(|r| format!("{r} {id}"))
+        .unwrap_or_else(|| id.clone());
+    let quoted: String = mail_parser::MessageParser::default()
+        .parse(original)
+        .unwrap()
+        .body_text(0)
+        .unwrap()
+        .lines()
+        .map(|l| format!("> {l}\r\n"))
+        .collect();
+    format!(
+        "From: {from}\r\nTo: {URP}\r\nSubject: {prefix} {}\r\nIn-Reply-To: {id}\r\nReferences: {refs}\r\n\
+Message-ID: <reply.{}@example.test>\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{text}\r\n\r\n{quoted}",
+        subject(original),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_whole_ticket_life_by_mail() {
+    let servers = MailServers::start();
+    let d = running(&servers);
+    let op = operator(&d);
+
+    servers.send_complaint(
+        CITIZEN,
+        "Attesa al CUP",
+        "Ho atteso due ore allo sportello del CUP.",
+    );
+    d.wait_for_count("SELECT count(*) FROM tickets", 1);
+    let (id, number) = only_ticket(&d);
+
+    // The acknowledgement reaches the citizen's own mailbox, read over IMAP.
+    servers.wait_for_mail(CITIZEN, 1);
+    let inbox = servers.imap_messages(CITIZEN);
+    assert_eq!(inbox.len(), 1);
+    let ack = &inbox[0];
+    assert!(
+        subject(ack).starts_with(&format!("[{number}] ")),
+        "{}",
+        subject(ack)
+    );
+    assert_eq!(
+        header(ack, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    assert!(header(ack, "Message-ID")
+        .unwrap()
+        .starts_with(&format!("<ascolto.{number}.")));
+    // The operators with "riceve mail" are told, with a link to the ticket.
+    let notice = &servers.wait_for_mail("operator@hospital.test", 1)[0];
+    assert!(
+        body(notice).contains(&format!("/reclami/{number}")),
+        "{}",
+        body(notice)
+    );
+
+    // The operator opens the ticket (taking it in charge) and answers.
+    d.act(|c, n| workflow::view(c, n, &op, id));
+    d.act(|c, n| {
+        workflow::answer(
+            c,
+            n,
+            &op,
+            id,
+            "Gentile utente, abbiamo verificato i tempi di attesa.",
+        )
+    });
+    let mails = servers.wait_for_mail(CITIZEN, 3);
+    let answer = mails
+        .iter()
+        .find(|m| subject(m).contains("Risposta"))
+        .expect("the answer");
+    assert!(mails.iter().any(|m| subject(m).contains("Presa in carico")));
+    assert_eq!(
+        header(answer, "Auto-Submitted"),
+        None,
+        "an operator's answer is not automatic"
+    );
+    assert!(header(answer, "In-Reply-To").is_some());
+    let state = || d.ticket(&number)["state"].as_str().unwrap().to_string();
+    assert_eq!(state(), "answered");
+
+    // The citizen presses "Reply"; the reply threads into the ticket.
+    servers.send(
+        CITIZEN,
+        URP,
+        &reply_to(answer, CITIZEN, "R:", "Grazie, ma l'attesa resta lunga."),
+    );
+    d.wait_for_count("SELECT count(*) FROM messages WHERE direction = 'in'", 2);
+    assert_eq!(d.count("SELECT count(*) FROM tickets"), 1);
+    assert_eq!(d.count("SELECT needs_attention FROM tickets"), 1);
+
+    // Closed with an outcome; the citizen is told.
+    d.act(|c, n| workflow::close(c, n, &op, id, Outcome::ParzialmenteAccolto));
+    let mails = servers.wait_for_mail(CITIZEN, 4);
+    let closed = mails
+        .iter()
+        .find(|m| subject(m).contains("Pratica chiusa"))
+        .expect("the closing notice");
+    assert!(
+        body(closed).contains("parzialmente accolto"),
+        "{}",
+        body(closed)
+    );
+
+    // The citizen replies to the closing notice: the ticket reopens.
+    servers.send(
+        CITIZEN,
+        URP,
+        &reply_to(closed, CITIZEN, "Re:", "Non sono d'accordo."),
+    );
+    d.wait_for_count("SELECT reopen_count FROM tickets", 1);
+    assert_eq!(state(), "answered");
+    assert_eq!(d.count("SELECT count(*) FROM tickets"), 1);
+    let mails = servers.wait_for_mail(CITIZEN, 5);
+    assert!(mails
+        .iter()
+        .any(|m| subject(m).contains("Pratica riaperta")));
+
+    // Every step is in the audit log, with its author.
+    let db = d.db();
+    let mut stmt = db
+        .prepare("SELECT actor, action FROM audit_log WHERE ticket_id = ?1 ORDER BY id")
+        .unwrap();
+    let log: Vec<(String, String)> = stmt
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let user = format!("user:{}", op.id);
+    let expected: Vec<(&str, &str)> = vec![
+        ("system:ingest", "ticket.created"),
+        ("system:ingest", "ticket.classified"),
+        (&user, "ticket.viewed"),
+        (&user, "ticket.taken_in_charge"),
+        (&user, "ticket.answered"),
+        ("system:ingest", "message.received"),
+        (&user, "ticket.closed"),
+        ("system:ingest", "message.received"),
+        ("system:ingest", "ticket.reopened"),
+    ];
+    let got: Vec<(&str, &str)> = log.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    assert_eq!(got, expected);
+    // Every mail went out exactly once.
+    assert_eq!(
+        d.count("SELECT count(*) FROM outbox WHERE state <> 'sent'"),
+        0
+    );
+}
+
+#[test]
+fn a_viewer_opening_a_ticket_does_not_take_it_in_charge_and_cannot_act() {
+    let servers = MailServers::start();
+    let d = running(&servers);
+    servers.send_complaint(CITIZEN, "Prova", "testo");
+    d.wait_for_count("SELECT count(*) FROM tickets", 1);
+    let (id, number) = only_ticket(&d);
+    let viewer = Actor {
+        id: d.add_user("asl@hospital.test", "viewer", false),
+        name: "ASL".into(),
+        role: Role::Viewer,
+    };
+    d.act(|c, n| workflow::view(c, n, &viewer, id));
+    assert_eq!(d.ticket(&number)["state"], "pending");
+    let config = ascolto::config::Config::load(&d.config_path()).unwrap();
+    let notifier = ascolto::notify::Notifier::from_config(&config).unwrap();
+    let conn = rusqlite::Connection::open(d.db_path()).unwrap();
+    let refused = workflow::answer(&conn, &notifier, &viewer, id, "no");
+    assert!(
+        matches!(refused, Err(workflow::WorkflowError::Forbidden { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        d.count("SELECT count(*) FROM audit_log WHERE action = 'ticket.viewed'"),
+        1
+    );
+}
+
+#[test]
+fn auto_replies_and_bounces_to_our_mail_get_nothing_back() {
+    let servers = MailServers::start();
+    let d = running(&servers);
+    servers.send_complaint(CITIZEN, "Reclamo", "testo");
+    let ack = servers.wait_for_mail(CITIZEN, 1).remove(0);
+    let ack_id = header(&ack, "Message-ID").unwrap();
+    let ack_id = ack_id.trim_matches(['<', '>']);
+    for name in ["out-of-office.eml", "bounce.eml"] {
+        let raw = String::from_utf8(common::fixture(name))
+            .unwrap()
+            .replace("{{REF}}", ack_id);
+        servers.send("mailer-daemon@example.test", URP, raw.as_bytes());
+    }
+    d.wait_for_count(
+        "SELECT count(*) FROM messages WHERE automatic IS NOT NULL",
+        2,
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(d.count("SELECT count(*) FROM tickets"), 1);
+    assert_eq!(
+        d.count("SELECT count(*) FROM outbox WHERE to_address <> 'operator@hospital.test'"),
+        1,
+        "only the ack"
+    );
+    assert_eq!(servers.maildir_messages(CITIZEN).len(), 1);
+    assert_eq!(
+        servers.maildir_messages("mario.bianchi@example.test").len(),
+        0
+    );
+    // The bounce marks the citizen's address: no more automatic mail to it.
+    assert_eq!(
+        d.count("SELECT count(*) FROM contacts WHERE bouncing_since IS NOT NULL"),
+        1
+    );
+}
+
+#[test]
+fn a_mail_bomb_gets_no_more_acknowledgements_than_the_rate_limit() {
+    const N: usize = 50;
+    let servers = MailServers::start();
+    let d = running(&servers);
+    let bomber = "bomber@example.test";
+    for i in 0..N {
+        servers.send_complaint(bomber, &format!("Messaggio {i}"), "spam");
+    }
+    d.wait_for_count("SELECT count(*) FROM tickets", N as i64);
+    d.wait_for_count("SELECT count(*) FROM outbox WHERE state = 'sent'", 3);
+    std::thread::sleep(Duration::from_secs(2));
+    let limit = 3; // [notify] auto_reply_limit's default
+    assert_eq!(
+        d.count("SELECT count(*) FROM outbox WHERE state = 'sent'"),
+        limit
+    );
+    assert_eq!(
+        d.count("SELECT count(*) FROM outbox WHERE state = 'suppressed'"),
+        N as i64 - limit
+    );
+    assert_eq!(servers.maildir_messages(bomber).len(), limit as usize);
+}
+
+#[test]
+fn notifications_wait_for_smtp_and_survive_a_kill() {
+    let servers = MailServers::start();
+    let mut d = running(&servers);
+    servers.stop_smtp();
+    // Complaints keep arriving (straight into the mailbox) while SMTP is down.
+    let citizens: Vec<String> = (0..4).map(|i| format!("c{i}@example.test")).collect();
+    for c in &citizens {
+        servers.deliver_to_maildir(URP, &common::complaint(c, "Durante il guasto", "x"));
+    }
+    d.wait_for_count("SELECT count(*) FROM tickets", 4);
+    d.wait_for_count("SELECT count(*) FROM outbox WHERE attempts > 0", 4);
+    assert_eq!(
+        d.count("SELECT count(*) FROM outbox WHERE state = 'sent'"),
+        0
+    );
+    // Killed between the commit and the send: the mail waits in the outbox.
+    d.kill();
+    servers.start_smtp();
+    d.start();
+    d.wait_for_count("SELECT count(*) FROM outbox WHERE state = 'sent'", 4);
+    for c in &citizens {
+        let mails = servers.wait_for_mail(c, 1);
+        std::thread::sleep(Duration::from_millis(300));
+        let ids: std::collections::HashSet<String> = servers
+            .maildir_messages(c)
+            .iter()
+            .map(|m| header(m, "Message-ID").unwrap())
+            .collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "{c} got {} mails with {} Message-IDs",
+            mails.len(),
+            ids.len()
+        );
+    }
+}
+
+#[test]
+fn strangers_cannot_thread_into_or_reopen_a_ticket() {
+    let servers = MailServers::start();
+    let d = running(&servers);
+    let op = operator(&d);
+    servers.send_complaint(CITIZEN, "Reclamo riservato", "dati sanitari");
+    d.wait_for_count("SELECT count(*) FROM tickets", 1);
+    let (id, number) = only_ticket(&d);
+    d.act(|c, n| workflow::close(c, n, &op, id, Outcome::Accolto));
+
+    // Knowing the number is not enough…
+    servers.send_complaint(
+        "other@example.test",
+        &format!("Re: [{number}] riaprite"),
+        "riaprite",
+    );
+    // …nor is a Message-ID of our shape with a forged token.
+    let forged = ascolto::mail::thread::outbound_message_id(
+        &number.parse().unwrap(),
+        &ascolto::mail::thread::new_token(),
+        "hospital.test",
+    );
+    let raw = format!(
+        "From: other@example.test\r\nTo: {URP}\r\nSubject: Re: conferma\r\nIn-Reply-To: <{forged}>\r\n\
+Message-ID: <forged-1@example.test>\r\n\r\nriaprite\r\n"
+    );
+    servers.send("other@example.test", URP, raw.as_bytes());
+    d.wait_for_count("SELECT count(*) FROM tickets", 3);
+    assert_eq!(d.ticket(&number)["state"], "closed");
+    assert_eq!(d.ticket(&number)["inbound_messages"], 1);
+    assert_eq!(
+        d.count(&format!("SELECT reopen_count FROM tickets WHERE id = {id}")),
+        0
+    );
+}
