@@ -46,6 +46,14 @@ security = "tls"
 ca_file = "$dir/mail/tls/ca.crt"
 username = "pec@hospital.test"
 password = "secret"
+
+# Notifications go through the local Postfix into the citizens' test mailboxes.
+[smtp]
+backend = "smtp"
+host = "127.0.0.1"
+port = $SMTP_PORT
+security = "none"
+from_address = "urp@hospital.test"
 CONF
 "$bin" --config "$dir/config.toml" check-config
 
@@ -76,6 +84,9 @@ done
 echo
 "$bin" --config "$dir/config.toml" export tickets --format table
 echo
+acks() { find "$dir/mail/mail/example.test" "$dir/mail/mail/pec.example.test" -path '*/Maildir/new/*' -type f 2>/dev/null | wc -l; }
+for _ in $(seq 100); do [ "$(acks)" -ge "$sent" ] && break; sleep 0.1; done
+echo "Acknowledgements delivered to the citizens' mailboxes: $(acks) (under $dir/mail/mail/example.test/)"
 echo "Database: $dir/ascolto.sqlite3   Config: $dir/config.toml   Log: $dir/ascolto.log"
 if [ "${QUICKSTART_EXIT:-0}" = 1 ]; then
     [ "$n" -ge "$sent" ] || { echo "quickstart: only $n of $sent tickets arrived" >&2; exit 1; }

@@ -363,3 +363,151 @@ Message-ID: <forged-1@example.test>\r\n\r\nriaprite\r\n"
         0
     );
 }
+
+#[test]
+fn send_test_email_delivers_or_explains() {
+    let servers = MailServers::start();
+    let d = Daemon::new(|db| servers.config(db, ""));
+    let out = d
+        .command()
+        .args(["send-test-email", CITIZEN])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mail = servers.wait_for_mail(CITIZEN, 1).remove(0);
+    assert_eq!(subject(&mail), "Prova di invio da ascolto");
+
+    // Implicit TLS against a plain port: the error says what to check.
+    let out = d
+        .command()
+        .args(["send-test-email", CITIZEN])
+        .env("ASCOLTO__SMTP__SECURITY", "tls")
+        .env("ASCOLTO__SMTP__PORT", "465")
+        .env("ASCOLTO__SMTP__HOST", "127.0.0.1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("127.0.0.1:465"), "{e}");
+    let out = d
+        .command()
+        .args(["send-test-email", CITIZEN])
+        .env("ASCOLTO__SMTP__SECURITY", "none")
+        .env("ASCOLTO__SMTP__PORT", "587")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("587 wants security = \"starttls\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn user_commands_add_list_and_disable() {
+    let d = Daemon::new(|db| {
+        format!(
+            "[database]\npath = \"{}\"\n[smtp]\nfrom_address = \"urp@hospital.test\"\n",
+            db.display()
+        )
+    });
+    let mut add = d
+        .command()
+        .args([
+            "user",
+            "add",
+            "admin@hospital.test",
+            "--name",
+            "Amministratrice",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"una-password-lunga\n")
+        .unwrap();
+    let out = add.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("una-password-lunga"));
+    let hash: String = d
+        .db()
+        .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert!(ascolto::users::verify_password("una-password-lunga", &hash));
+
+    let out = d
+        .command()
+        .args([
+            "user",
+            "add",
+            "op@hospital.test",
+            "--name",
+            "Op",
+            "--role",
+            "operator",
+            "--notify",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let generated = said
+        .lines()
+        .find_map(|l| l.strip_prefix("password (shown only now): "))
+        .expect(&said);
+    let hash: String = d
+        .db()
+        .query_row(
+            "SELECT password_hash FROM users WHERE email = 'op@hospital.test'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(ascolto::users::verify_password(generated, &hash));
+
+    let bad = d
+        .command()
+        .args([
+            "user",
+            "add",
+            "x@hospital.test",
+            "--name",
+            "X",
+            "--role",
+            "boss",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !bad.status.success()
+            && String::from_utf8_lossy(&bad.stderr).contains("admin, operator or viewer")
+    );
+
+    assert!(d
+        .command()
+        .args(["user", "disable", "op@hospital.test"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let list =
+        String::from_utf8(d.command().args(["user", "list"]).output().unwrap().stdout).unwrap();
+    assert!(
+        list.contains("admin@hospital.test\tAmministratrice\tadmin"),
+        "{list}"
+    );
+    assert!(
+        list.contains("op@hospital.test\tOp\toperator\triceve mail\tdisabled"),
+        "{list}"
+    );
+}

@@ -444,3 +444,43 @@ fn rules_edited_in_the_database_apply_to_the_next_batch() {
         1
     );
 }
+
+#[test]
+fn a_reply_to_a_closed_ticket_reopens_it_within_the_window_and_opens_a_new_one_after() {
+    let mut h = Harness::new();
+    let n = created(&h.ingest(fixture("plain.eml")));
+    let reply = |subject: &str| mail("maria.rossi@example.test", subject, "", "Ancora io.");
+    h.conn
+        .execute(
+            "UPDATE tickets SET state = 'closed', closed_at = '2026-02-20T09:00:00Z'",
+            [],
+        )
+        .unwrap();
+    // Received 2026-03-02 (the harness's INTERNALDATE): 10 days after closing.
+    assert_eq!(
+        h.ingest(reply(&format!("Re: [{n}]"))),
+        Outcome::Threaded { ticket: n.clone() }
+    );
+    let (state, reopened): (String, i64) = h
+        .conn
+        .query_row(
+            "SELECT state, reopen_count FROM tickets WHERE number = ?1",
+            [&n],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((state.as_str(), reopened), ("answered", 1));
+
+    // Closed 90 days before: a new ticket, linked to the old one.
+    h.conn
+        .execute(
+            "UPDATE tickets SET state = 'closed', closed_at = '2025-12-01T09:00:00Z'",
+            [],
+        )
+        .unwrap();
+    match h.ingest(reply(&format!("Re: [{n}] di nuovo"))) {
+        Outcome::Created { linked_to, .. } => assert_eq!(linked_to, Some(n.clone())),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.count("SELECT reopen_count FROM tickets WHERE id = 1"), 1);
+}

@@ -18,6 +18,8 @@ pub struct TicketRow {
     pub service_name: Option<String>,
     pub citizen_email: String,
     pub citizen_name: Option<String>,
+    /// Our mail to the citizen bounced: automatic mail to them has stopped.
+    pub citizen_bouncing: bool,
     pub subject: String,
     pub received_at: String,
     pub due_at: String,
@@ -28,6 +30,7 @@ pub struct TicketRow {
     pub inbound_messages: i64,
     /// Every message on the ticket, in and out, automatic included.
     pub messages: i64,
+    pub reopen_count: i64,
 }
 
 pub fn tickets(conn: &Connection, each: &mut dyn FnMut(TicketRow) -> Result<()>) -> Result<()> {
@@ -36,7 +39,8 @@ pub fn tickets(conn: &Connection, each: &mut dyn FnMut(TicketRow) -> Result<()>)
                 t.subject, t.received_at, t.due_at, t.channel = 'pec', t.needs_attention, l.number,
                 (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id AND m.direction = 'in'
                    AND m.automatic IS NULL),
-                (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id)
+                (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id),
+                c.bouncing_since IS NOT NULL, t.reopen_count
          FROM tickets t
          JOIN contacts c ON c.id = t.contact_id
          LEFT JOIN categories k ON k.id = t.category_id
@@ -64,6 +68,8 @@ pub fn tickets(conn: &Connection, each: &mut dyn FnMut(TicketRow) -> Result<()>)
             linked_to: r.get(14)?,
             inbound_messages: r.get(15)?,
             messages: r.get(16)?,
+            citizen_bouncing: r.get(17)?,
+            reopen_count: r.get(18)?,
         })?;
     }
     Ok(())
