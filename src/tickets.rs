@@ -110,6 +110,41 @@ pub fn due_at(received_at: DateTime<Utc>, deadline_days: u32) -> DateTime<Utc> {
     received_at + Duration::days(i64::from(deadline_days))
 }
 
+/// Where a ticket stands against its deadline: derived from `due_at`, never stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deadline {
+    Overdue {
+        days: i64,
+    },
+    /// Due within [`NEAR_DUE_DAYS`].
+    DueSoon {
+        days: i64,
+    },
+    OnTime {
+        days: i64,
+    },
+}
+
+/// "Near due" is within this many days (the dashboard's "in scadenza entro 7 giorni").
+pub const NEAR_DUE_DAYS: i64 = 7;
+
+pub fn deadline(due_at: DateTime<Utc>, now: DateTime<Utc>) -> Deadline {
+    let left = due_at - now;
+    if left < Duration::zero() {
+        Deadline::Overdue {
+            days: (-left).num_days(),
+        }
+    } else if left <= Duration::days(NEAR_DUE_DAYS) {
+        Deadline::DueSoon {
+            days: left.num_days(),
+        }
+    } else {
+        Deadline::OnTime {
+            days: left.num_days(),
+        }
+    }
+}
+
 /// The UTC offset of Europe/Rome at `t`, in hours: +2 from 01:00 UTC on the last Sunday of
 /// March to 01:00 UTC on the last Sunday of October (the EU rule since 1996), else +1.
 pub fn rome_offset_hours(t: DateTime<Utc>) -> i64 {
@@ -185,6 +220,23 @@ mod tests {
     fn new_year_in_rome_comes_before_new_year_in_utc() {
         assert_eq!(rome_year(utc("2026-12-31T22:59:59Z")), 2026);
         assert_eq!(rome_year(utc("2026-12-31T23:00:00Z")), 2027);
+    }
+
+    #[test]
+    fn overdue_and_near_due_are_derived() {
+        let due = utc("2026-02-09T09:00:00Z");
+        assert_eq!(
+            deadline(due, utc("2026-01-10T09:00:00Z")),
+            Deadline::OnTime { days: 30 }
+        );
+        assert_eq!(
+            deadline(due, utc("2026-02-03T09:00:00Z")),
+            Deadline::DueSoon { days: 6 }
+        );
+        assert_eq!(
+            deadline(due, utc("2026-02-12T10:00:00Z")),
+            Deadline::Overdue { days: 3 }
+        );
     }
 
     #[test]

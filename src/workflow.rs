@@ -369,3 +369,219 @@ pub fn reopen_by_citizen(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{prepare, Origin, Pipeline, Settings};
+
+    struct World {
+        conn: Connection,
+        notifier: Notifier,
+        ticket: i64,
+        op: Actor,
+        viewer: Actor,
+    }
+
+    fn world() -> World {
+        let config = crate::config::Config::from_sources(
+            "[[mailbox]]\nname = \"urp\"\nhost = \"h\"\nport = 143\nsecurity = \"none\"\nusername = \"urp@hospital.test\"\npassword = \"x\"\n",
+            &Default::default(),
+            None,
+        )
+        .unwrap();
+        let notifier = Notifier::from_config(&config).unwrap();
+        let mut conn = store::open_in_memory().unwrap();
+        let raw = b"From: Maria <maria@example.test>\r\nSubject: Attesa\r\nMessage-ID: <m1@example.test>\r\n\r\nAttesa lunga.\r\n";
+        Pipeline::new(Settings::from_config(&config))
+            .with_notifier(std::sync::Arc::new(Notifier::from_config(&config).unwrap()))
+            .store_batch(
+                &mut conn,
+                &[(
+                    prepare(raw.to_vec()),
+                    Origin {
+                        label: "t".into(),
+                        internal_date: None,
+                    },
+                )],
+                None,
+            )
+            .unwrap();
+        let op = crate::users::add(
+            &conn,
+            "test",
+            "op@hospital.test",
+            "Op",
+            Role::Operator,
+            false,
+            "password-lunga",
+        )
+        .unwrap();
+        let viewer = crate::users::add(
+            &conn,
+            "test",
+            "v@hospital.test",
+            "V",
+            Role::Viewer,
+            false,
+            "password-lunga",
+        )
+        .unwrap();
+        World {
+            conn,
+            notifier,
+            ticket: 1,
+            op: Actor {
+                id: op,
+                name: "Op".into(),
+                role: Role::Operator,
+            },
+            viewer: Actor {
+                id: viewer,
+                name: "V".into(),
+                role: Role::Viewer,
+            },
+        }
+    }
+
+    fn state(w: &World) -> String {
+        w.conn
+            .query_row("SELECT state FROM tickets WHERE id = 1", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn outbox_kinds(w: &World) -> Vec<String> {
+        let mut st = w
+            .conn
+            .prepare("SELECT kind FROM outbox ORDER BY id")
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn taking_in_charge_only_from_pending_and_never_by_a_viewer() {
+        let w = world();
+        let refused = take_in_charge(&w.conn, &w.notifier, &w.viewer, w.ticket);
+        assert!(
+            matches!(refused, Err(WorkflowError::Forbidden { .. })),
+            "{refused:?}"
+        );
+        view(&w.conn, &w.notifier, &w.viewer, w.ticket).unwrap();
+        assert_eq!(
+            state(&w),
+            "pending",
+            "a viewer's opening takes nothing in charge"
+        );
+        view(&w.conn, &w.notifier, &w.op, w.ticket).unwrap();
+        assert_eq!(state(&w), "in_charge");
+        let again = take_in_charge(&w.conn, &w.notifier, &w.op, w.ticket);
+        assert!(
+            matches!(again, Err(WorkflowError::WrongState { .. })),
+            "{again:?}"
+        );
+        assert_eq!(outbox_kinds(&w), ["ack", "in_charge"]);
+    }
+
+    #[test]
+    fn answering_stores_the_message_and_queues_a_non_automatic_mail() {
+        let w = world();
+        assert!(matches!(
+            answer(&w.conn, &w.notifier, &w.op, w.ticket, "  "),
+            Err(WorkflowError::Invalid(_))
+        ));
+        let q = answer(
+            &w.conn,
+            &w.notifier,
+            &w.op,
+            w.ticket,
+            "Risposta dell'ufficio.",
+        )
+        .unwrap();
+        assert_eq!(state(&w), "answered");
+        // Answering a pending ticket took it in charge first.
+        assert_eq!(outbox_kinds(&w), ["ack", "in_charge", "answer"]);
+        let (automatic, irt, subject): (bool, String, String) = w
+            .conn
+            .query_row(
+                "SELECT automatic, in_reply_to, subject FROM outbox WHERE id = ?1",
+                [q.outbox_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert!(!automatic);
+        assert_eq!(irt, "<m1@example.test>");
+        assert!(
+            subject.starts_with("[URP-") && subject.contains("Attesa"),
+            "{subject}"
+        );
+        let (dir, author): (String, i64) = w
+            .conn
+            .query_row(
+                "SELECT direction, author_id FROM messages WHERE message_id = ?1",
+                [&q.message_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((dir.as_str(), author), ("out", w.op.id));
+    }
+
+    #[test]
+    fn closing_records_the_outcome_once_and_reopening_counts() {
+        let w = world();
+        close(
+            &w.conn,
+            &w.notifier,
+            &w.op,
+            w.ticket,
+            Outcome::NonDiCompetenza,
+        )
+        .unwrap();
+        assert_eq!(state(&w), "closed");
+        assert!(matches!(
+            close(&w.conn, &w.notifier, &w.op, w.ticket, Outcome::Accolto),
+            Err(WorkflowError::WrongState { .. })
+        ));
+        assert!(matches!(
+            answer(&w.conn, &w.notifier, &w.op, w.ticket, "x"),
+            Err(WorkflowError::WrongState { .. })
+        ));
+        reopen_by_citizen(&w.conn, Some(&w.notifier), w.ticket).unwrap();
+        let (state, reopened, outcome): (String, i64, String) = w
+            .conn
+            .query_row(
+                "SELECT state, reopen_count, outcome FROM tickets WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (state.as_str(), reopened, outcome.as_str()),
+            ("answered", 1, "non_di_competenza")
+        );
+        assert_eq!(outbox_kinds(&w), ["ack", "closed", "reopened"]);
+        let authors: Vec<String> = {
+            let mut st = w
+                .conn
+                .prepare(
+                    "SELECT actor || ' ' || action FROM audit_log WHERE ticket_id = 1 ORDER BY id",
+                )
+                .unwrap();
+            st.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(authors.last().unwrap(), "system:ingest ticket.reopened");
+        assert!(authors.contains(&format!("user:{} ticket.closed", w.op.id)));
+    }
+
+    #[test]
+    fn the_reopen_window_is_measured_from_closing() {
+        let now: DateTime<Utc> = "2026-03-02T09:00:00Z".parse().unwrap();
+        assert!(within_reopen_window(Some("2026-01-02T09:00:00Z"), now, 60));
+        assert!(!within_reopen_window(Some("2026-01-01T08:59:59Z"), now, 60));
+    }
+}
