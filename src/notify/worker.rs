@@ -7,7 +7,7 @@ use chrono::Utc;
 use lettre::message::Mailbox;
 use tokio_util::sync::CancellationToken;
 
-use super::mailer::{Mailer, Outgoing};
+use super::mailer::Mailer;
 use crate::store::{outbox, Store};
 
 /// How often the outbox is looked at: a notification leaves within about this long of its
@@ -42,17 +42,8 @@ impl OutboxWorker {
             .await?;
         let mut out = PollOutcome::default();
         for mail in due {
-            let outgoing = Outgoing {
-                to: mail.to.clone(),
-                subject: mail.subject.clone(),
-                body: mail.body.clone(),
-                message_id: mail.message_id.clone(),
-                in_reply_to: mail.in_reply_to.clone(),
-                refs: mail.refs.clone(),
-                automatic: mail.automatic,
-            };
             let id = mail.id;
-            match self.mailer.send(&self.from, &outgoing).await {
+            match self.mailer.send(&self.from, &mail.mail).await {
                 Ok(()) => {
                     self.store.call(move |c| outbox::mark_sent(c, id)).await?;
                     tracing::info!(outbox = id, "notification sent");

@@ -3,6 +3,8 @@
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::notify::mailer::Outgoing;
+
 /// A ticket as a notification sees it.
 #[derive(Clone, Debug)]
 pub struct TicketFacts {
@@ -127,14 +129,8 @@ pub fn replies_to_inbound_since(conn: &Connection, to: &str, since: &str) -> Res
 #[derive(Clone, Debug)]
 pub struct Due {
     pub id: i64,
-    pub to: String,
-    pub subject: String,
-    pub body: String,
-    pub message_id: String,
-    pub in_reply_to: Option<String>,
-    pub refs: Option<String>,
-    pub automatic: bool,
     pub attempts: u32,
+    pub mail: Outgoing,
 }
 
 pub fn due(conn: &Connection, now: &str, limit: usize) -> Result<Vec<Due>> {
@@ -146,14 +142,16 @@ pub fn due(conn: &Connection, now: &str, limit: usize) -> Result<Vec<Due>> {
         .query_map(params![now, limit as i64], |r| {
             Ok(Due {
                 id: r.get(0)?,
-                to: r.get(1)?,
-                subject: r.get(2)?,
-                body: r.get(3)?,
-                message_id: r.get(4)?,
-                in_reply_to: r.get(5)?,
-                refs: r.get(6)?,
-                automatic: r.get(7)?,
                 attempts: r.get(8)?,
+                mail: Outgoing {
+                    to: r.get(1)?,
+                    subject: r.get(2)?,
+                    body: r.get(3)?,
+                    message_id: r.get(4)?,
+                    in_reply_to: r.get(5)?,
+                    refs: r.get(6)?,
+                    automatic: r.get(7)?,
+                },
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

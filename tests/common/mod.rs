@@ -109,16 +109,20 @@ impl MailServers {
         imap_fetch_all(self.imap_port, user, "secret")
     }
 
-    /// Every message delivered to `user`, read from the Maildir on disk (any address).
-    pub fn maildir_messages(&self, user: &str) -> Vec<Vec<u8>> {
+    /// Where `user`'s mail is stored on disk.
+    pub fn maildir(&self, user: &str) -> PathBuf {
         let (local, domain) = user.split_once('@').unwrap();
-        let maildir = self
-            .dir
+        self.dir
             .path()
             .join("mail")
             .join(domain)
             .join(local)
-            .join("Maildir");
+            .join("Maildir")
+    }
+
+    /// Every message delivered to `user`, read from the Maildir on disk (any address).
+    pub fn maildir_messages(&self, user: &str) -> Vec<Vec<u8>> {
+        let maildir = self.maildir(user);
         let mut files: Vec<PathBuf> = ["new", "cur"]
             .iter()
             .filter_map(|d| std::fs::read_dir(maildir.join(d)).ok())
@@ -164,13 +168,7 @@ impl MailServers {
     pub fn deliver_to_maildir(&self, user: &str, raw: &[u8]) {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let (local, domain) = user.split_once('@').unwrap();
-        let maildir = self
-            .dir
-            .path()
-            .join("mail")
-            .join(domain)
-            .join(local)
-            .join("Maildir");
+        let maildir = self.maildir(user);
         let mut p = self.dir.path().join("mail");
         for part in [domain, local, "Maildir"] {
             p = p.join(part);
