@@ -59,10 +59,17 @@ fn main() {
     let mut peak_kb = 0;
     let mut last = None;
     for _ in 0..3 {
+        // Acknowledgements are composed in the measured transaction, and written as files
+        // rather than delivered: 10,000 SMTP deliveries on the same 2 cores would measure Postfix.
         let mut d = Daemon::new(|db| {
+            let sent = db.parent().unwrap().join("sent-mail");
             servers
                 .config(db, "")
                 .replace("batch_size = 50", "batch_size = 200")
+                .replace(
+                    "backend = \"smtp\"",
+                    &format!("backend = \"file\"\nfile_dir = \"{}\"", sent.display()),
+                )
         });
         let start = Instant::now();
         d.start();

@@ -41,12 +41,15 @@ impl OutboxWorker {
             .call(|c| outbox::due(c, &crate::store::now_text(), BATCH))
             .await?;
         let mut out = PollOutcome::default();
+        // Marked sent together after the round: one trip to the database thread, which ingest
+        // shares. A crash before that re-sends them, with the same Message-IDs.
+        let mut sent = Vec::new();
         for mail in due {
             let id = mail.id;
             match self.mailer.send(&self.from, &mail.mail).await {
                 Ok(()) => {
-                    self.store.call(move |c| outbox::mark_sent(c, id)).await?;
                     tracing::info!(outbox = id, "notification sent");
+                    sent.push(id);
                     out.sent += 1;
                 }
                 Err(e) => {
@@ -82,6 +85,11 @@ impl OutboxWorker {
                     out.failed += 1;
                 }
             }
+        }
+        if !sent.is_empty() {
+            self.store
+                .call(move |c| outbox::mark_sent(c, &sent))
+                .await?;
         }
         Ok(out)
     }

@@ -158,12 +158,20 @@ pub fn due(conn: &Connection, now: &str, limit: usize) -> Result<Vec<Due>> {
     Ok(rows)
 }
 
-pub fn mark_sent(conn: &Connection, id: i64) -> Result<()> {
-    conn.prepare_cached(
-        "UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = ?2, last_error = NULL
-         WHERE id = ?1",
-    )?
-    .execute(params![id, super::now_text()])?;
+/// Marks mails sent, in one transaction.
+pub fn mark_sent(conn: &mut Connection, ids: &[i64]) -> Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = ?2, last_error = NULL
+             WHERE id = ?1",
+        )?;
+        let now = super::now_text();
+        for id in ids {
+            stmt.execute(params![id, now])?;
+        }
+    }
+    tx.commit()?;
     Ok(())
 }
 
