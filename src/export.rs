@@ -6,7 +6,7 @@ use anyhow::Result;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::store::query::{self, QuarantineRow, TicketRow};
+use crate::store::query::{self, OutboxRow, QuarantineRow, TicketRow};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -73,6 +73,36 @@ impl Tabular for QuarantineRow {
             self.reason,
         ]
     }
+}
+
+impl Tabular for OutboxRow {
+    const HEADER: &'static [&'static str] = &[
+        "id",
+        "ticket",
+        "kind",
+        "to",
+        "state",
+        "attempts",
+        "created_at",
+        "last_error",
+    ];
+
+    fn cells(self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.ticket.unwrap_or_else(|| "-".into()),
+            self.kind,
+            self.to,
+            self.state,
+            self.attempts.to_string(),
+            self.created_at,
+            self.last_error.unwrap_or_default(),
+        ]
+    }
+}
+
+pub fn outbox(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<()> {
+    write(format, out, |each| query::outbox(conn, each))
 }
 
 pub fn tickets(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<()> {

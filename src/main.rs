@@ -92,6 +92,11 @@ enum ExportWhat {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
     },
+    /// Notifications: sent, pending (with the last error), failed, or suppressed (with why).
+    Outbox {
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+    },
 }
 
 fn main() -> ExitCode {
@@ -134,6 +139,7 @@ fn run(cli: Cli) -> Result<()> {
             match what {
                 ExportWhat::Tickets { format } => export::tickets(&conn, format, &mut out),
                 ExportWhat::Quarantine { format } => export::quarantine(&conn, format, &mut out),
+                ExportWhat::Outbox { format } => export::outbox(&conn, format, &mut out),
             }
         }
         Command::Import { path } => {

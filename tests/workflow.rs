@@ -287,6 +287,27 @@ fn a_mail_bomb_gets_no_more_acknowledgements_than_the_rate_limit() {
         N as i64 - limit
     );
     assert_eq!(servers.maildir_messages(bomber).len(), limit as usize);
+    // An administrator sees why the others were not sent.
+    let out = d
+        .command()
+        .args(["export", "outbox", "--format", "json"])
+        .output()
+        .unwrap();
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let suppressed: Vec<_> = rows.iter().filter(|r| r["state"] == "suppressed").collect();
+    assert_eq!(suppressed.len(), N - limit as usize);
+    assert!(
+        suppressed[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("rate limit"),
+        "{:?}",
+        suppressed[0]
+    );
 }
 
 #[test]

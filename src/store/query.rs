@@ -109,3 +109,45 @@ pub fn quarantine(
     }
     Ok(())
 }
+
+/// A notification as exported: what was (or will be, or will never be) sent, and why not.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub ticket: Option<String>,
+    pub kind: String,
+    pub to: String,
+    pub subject: String,
+    pub state: String,
+    pub attempts: i64,
+    /// For failed and pending mail the last error; for suppressed mail the reason.
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    pub message_id: String,
+}
+
+pub fn outbox(conn: &Connection, each: &mut dyn FnMut(OutboxRow) -> Result<()>) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT o.id, t.number, o.kind, o.to_address, o.subject, o.state, o.attempts, o.last_error,
+                o.created_at, o.sent_at, o.message_id
+         FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id ORDER BY o.id",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        each(OutboxRow {
+            id: r.get(0)?,
+            ticket: r.get(1)?,
+            kind: r.get(2)?,
+            to: r.get(3)?,
+            subject: r.get(4)?,
+            state: r.get(5)?,
+            attempts: r.get(6)?,
+            last_error: r.get(7)?,
+            created_at: r.get(8)?,
+            sent_at: r.get(9)?,
+            message_id: r.get(10)?,
+        })?;
+    }
+    Ok(())
+}
