@@ -96,8 +96,16 @@ impl OutboxWorker {
 
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
-            if let Err(e) = self.poll_once().await {
-                tracing::error!("outbox: {e:#}");
+            let full_round = match self.poll_once().await {
+                Ok(round) => round.sent + round.failed >= BATCH,
+                Err(e) => {
+                    tracing::error!("outbox: {e:#}");
+                    false
+                }
+            };
+            // More may be waiting (a burst, or the backlog after an SMTP outage): go on at once.
+            if full_round && !shutdown.is_cancelled() {
+                continue;
             }
             tokio::select! {
                 _ = tokio::time::sleep(POLL_INTERVAL) => {}
