@@ -7,6 +7,7 @@
 //! - [`mail`]: reading inbound mail: parsing, PEC envelopes, automatic mail, threading proofs.
 //! - [`classify`]: the hospital's routing rules, compiled.
 //! - [`tickets`]: ticket numbers, states, kinds, deadlines, Europe/Rome time.
+//! - [`texts`]: the Italian labels operators and citizens read (mail texts are in `templates/`).
 //! - [`ingest`]: the pipeline (one transaction per batch), the IMAP watcher, archive import.
 //! - [`workflow`]: the ticket's life: taking in charge, answering, closing, reopening.
 //! - [`notify`]: notifications: templates, the outbox, the mailer and its worker.
@@ -23,6 +24,7 @@ pub mod mail;
 pub mod notify;
 pub mod serve;
 pub mod store;
+pub mod texts;
 pub mod tickets;
 pub mod users;
 pub mod workflow;

@@ -59,16 +59,6 @@ impl State {
             State::Closed => "closed",
         }
     }
-
-    /// The label the hospital's procedure uses.
-    pub fn label_it(self) -> &'static str {
-        match self {
-            State::Pending => "In attesa di elaborazione",
-            State::InCharge => "Presa in carico",
-            State::Answered => "In attesa di risposta",
-            State::Closed => "Chiuso",
-        }
-    }
 }
 
 /// tipologia

@@ -79,17 +79,6 @@ impl Outcome {
             Outcome::Altro => "altro",
         }
     }
-
-    /// As the citizen reads it.
-    pub fn label_it(self) -> &'static str {
-        match self {
-            Outcome::Accolto => "accolto",
-            Outcome::ParzialmenteAccolto => "parzialmente accolto",
-            Outcome::NonAccolto => "non accolto",
-            Outcome::NonDiCompetenza => "non di competenza",
-            Outcome::Altro => "altro",
-        }
-    }
 }
 
 impl FromStr for Outcome {
@@ -323,7 +312,7 @@ pub fn close(
         json!({ "outcome": outcome.as_str() }),
     )?;
     let extra = Extra {
-        outcome: Some(outcome.label_it().to_string()),
+        outcome: Some(crate::texts::outcome(outcome).to_string()),
         ..Default::default()
     };
     Ok(notifier.to_citizen(conn, ticket_id, MailKind::Closed, extra)?)

@@ -86,7 +86,9 @@ impl Settings {
                 .ingest
                 .own_addresses
                 .iter()
-                .chain(c.mailboxes.iter().map(|m| &m.username))
+                .map(String::as_str)
+                .chain(c.mailboxes.iter().map(|m| m.username.as_str()))
+                .chain(std::iter::once(c.smtp.from()))
                 .filter(|a| a.contains('@'))
                 .map(|a| a.trim().to_ascii_lowercase())
                 .collect(),

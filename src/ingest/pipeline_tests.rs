@@ -484,3 +484,19 @@ fn a_reply_to_a_closed_ticket_reopens_it_within_the_window_and_opens_a_new_one_a
     }
     assert_eq!(h.count("SELECT reopen_count FROM tickets WHERE id = 1"), 1);
 }
+
+#[test]
+fn the_notification_sender_counts_as_one_of_our_addresses() {
+    let config = crate::config::Config::from_sources(
+        "[[mailbox]]\nname = \"urp\"\nhost = \"h\"\nport = 143\nsecurity = \"none\"\n\
+         username = \"urp@hospital.test\"\npassword = \"x\"\n[smtp]\nfrom_address = \"NoReply@hospital.test\"\n",
+        &Default::default(),
+        None,
+    )
+    .unwrap();
+    let s = Settings::from_config(&config);
+    assert!(s.own_addresses.contains(&"urp@hospital.test".to_string()));
+    assert!(s
+        .own_addresses
+        .contains(&"noreply@hospital.test".to_string()));
+}
