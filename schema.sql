@@ -262,3 +262,60 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
 CREATE INDEX outbox_recipient ON outbox(to_address, created_at);
 CREATE INDEX outbox_ticket ON outbox(ticket_id, id);
+
+-- migration 3
+
+-- Backoffice sign-in: one row per signed-in browser. The cookie holds a random secret; only
+-- its SHA-256 is stored, so a copy of the database signs nobody in.
+CREATE TABLE sessions (
+    id_hash      TEXT PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users(id),
+    -- The token every form of this session carries (CSRF).
+    csrf         TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    expires_at   TEXT NOT NULL
+) STRICT;
+CREATE INDEX sessions_user ON sessions(user_id);
+
+-- Internal notes: operators' remarks on a ticket, never sent to the citizen.
+CREATE TABLE notes (
+    id         INTEGER PRIMARY KEY,
+    ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+    author_id  INTEGER NOT NULL REFERENCES users(id),
+    body       TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX notes_ticket ON notes(ticket_id, id);
+
+-- A ticket merged into another: its messages and notes moved there, it is closed, and mail
+-- threading that still names it lands on the surviving ticket.
+ALTER TABLE tickets ADD COLUMN merged_into INTEGER REFERENCES tickets(id);
+
+-- The dashboard's counts by state, kept by triggers so that they cost nothing on a large
+-- database.
+CREATE TABLE ticket_state_counts (
+    state TEXT PRIMARY KEY,
+    n     INTEGER NOT NULL
+) STRICT;
+INSERT INTO ticket_state_counts (state, n)
+    SELECT s.state, (SELECT count(*) FROM tickets t WHERE t.state = s.state)
+    FROM (SELECT 'pending' AS state UNION ALL SELECT 'in_charge' UNION ALL SELECT 'answered'
+          UNION ALL SELECT 'closed') s;
+CREATE TRIGGER tickets_count_ins AFTER INSERT ON tickets BEGIN
+    UPDATE ticket_state_counts SET n = n + 1 WHERE state = new.state;
+END;
+CREATE TRIGGER tickets_count_upd AFTER UPDATE OF state ON tickets WHEN old.state != new.state BEGIN
+    UPDATE ticket_state_counts SET n = n - 1 WHERE state = old.state;
+    UPDATE ticket_state_counts SET n = n + 1 WHERE state = new.state;
+END;
+CREATE TRIGGER tickets_count_del AFTER DELETE ON tickets BEGIN
+    UPDATE ticket_state_counts SET n = n - 1 WHERE state = old.state;
+END;
+
+-- What the dashboard and the queues read: open tickets are few, closed ones many.
+CREATE INDEX tickets_open_due ON tickets(due_at) WHERE state != 'closed';
+CREATE INDEX tickets_open_received ON tickets(received_at) WHERE state != 'closed';
+CREATE INDEX tickets_assigned ON tickets(assigned_to, received_at);
+CREATE INDEX tickets_kind ON tickets(kind, received_at);
+CREATE INDEX audit_log_at ON audit_log(at);

@@ -15,6 +15,14 @@ if ! dpkg -s ca-certificates >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ca-certificates >/dev/null
 fi
 
+# Headless Chromium and its WebDriver for the backoffice's browser test; wrk for its benchmark.
+for pkg in chromium chromium-driver; do
+    if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+        break
+    fi
+done
+
 if ! command -v cargo >/dev/null; then
     echo "deploy/test.sh: cargo not found: install Rust (rustup) first" >&2
     exit 1

@@ -180,6 +180,19 @@ impl Classifier {
     }
 }
 
+/// Whether a pattern compiles as the classifier would compile it; the error says why not.
+pub fn check_pattern(pattern: &str) -> anyhow::Result<()> {
+    if pattern.trim().is_empty() {
+        anyhow::bail!("the pattern is empty");
+    }
+    regex::RegexBuilder::new(&prepare_pattern(pattern))
+        .case_insensitive(true)
+        .size_limit(1 << 20)
+        .build()
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("invalid pattern: {e}"))
+}
+
 /// A rule's pattern as matched: folded like the text, with ASCII word boundaries.
 fn prepare_pattern(pattern: &str) -> String {
     fold(pattern)

@@ -235,17 +235,40 @@ fn default_attempts() -> u32 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebConfig {
-    /// The backoffice's address as operators reach it: links in mails point there.
+    /// Where the backoffice listens. Put a TLS reverse proxy in front of anything but loopback.
+    #[serde(default = "default_bind")]
+    pub bind: std::net::SocketAddr,
+    /// The backoffice's address as operators reach it: links in mails point there, forms are
+    /// accepted only from this origin, and cookies are `Secure` when it is https.
     #[serde(default = "default_base_url")]
     pub base_url: String,
+    /// A session unused this long signs out.
+    #[serde(default = "default_idle")]
+    pub session_idle_minutes: u32,
+    /// A session ends this long after sign-in, however busy.
+    #[serde(default = "default_session_hours")]
+    pub session_max_hours: u32,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
         Self {
+            bind: default_bind(),
             base_url: default_base_url(),
+            session_idle_minutes: default_idle(),
+            session_max_hours: default_session_hours(),
         }
     }
+}
+
+fn default_bind() -> std::net::SocketAddr {
+    ([127, 0, 0, 1], 8080).into()
+}
+fn default_idle() -> u32 {
+    120
+}
+fn default_session_hours() -> u32 {
+    12
 }
 
 fn default_base_url() -> String {

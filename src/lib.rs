@@ -27,4 +27,5 @@ pub mod store;
 pub mod texts;
 pub mod tickets;
 pub mod users;
+pub mod web;
 pub mod workflow;

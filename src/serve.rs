@@ -1,5 +1,5 @@
-//! The daemon: one supervised watcher task per mailbox and the outbox worker, stopped together
-//! on shutdown.
+//! The daemon: one supervised watcher task per mailbox, the outbox worker and the backoffice,
+//! stopped together on shutdown.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,13 +29,28 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     }
     let notifier = Arc::new(Notifier::from_config(&config)?);
     let pipeline = Arc::new(Mutex::new(
-        Pipeline::new(Settings::from_config(&config)).with_notifier(notifier),
+        Pipeline::new(Settings::from_config(&config)).with_notifier(notifier.clone()),
     ));
     let mailer = Mailer::from_config(&config.smtp)?;
     if let Mailer::File(dir) = &mailer {
         tracing::warn!(dir = %dir.display(), "[smtp] backend = \"file\": notifications are written there, not sent");
     }
     let mut tasks = JoinSet::new();
+    // The backoffice binds first: a port already taken stops the start with a clear error.
+    let web = crate::web::serve(
+        &config,
+        store.clone(),
+        notifier,
+        pipeline.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+    tasks.spawn(async move {
+        if let Err(e) = web.await {
+            tracing::error!("the backoffice stopped: {e}");
+        }
+        "web".to_string()
+    });
     for mailbox in &config.mailboxes {
         let name = mailbox.name.clone();
         let watcher = Watcher::new(

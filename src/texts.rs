@@ -34,3 +34,107 @@ pub fn kind(k: Kind) -> &'static str {
         Kind::Suggerimento => "Suggerimento",
     }
 }
+
+/// Why the backoffice refused a workflow step, as the operator reads it.
+pub fn workflow_error(e: &crate::workflow::WorkflowError) -> String {
+    use crate::workflow::WorkflowError as E;
+    match e {
+        E::NotFound => "Reclamo non trovato.".into(),
+        E::Forbidden { .. } => "Il tuo ruolo non consente questa operazione.".into(),
+        E::WrongState { number, state, .. } => {
+            let label = state.parse().map(self::state).unwrap_or("?");
+            format!("Il reclamo {number} è nello stato «{label}»: l'operazione non è possibile.")
+        }
+        E::Invalid(reason) => match *reason {
+            "the answer is empty" => "La risposta è vuota.".into(),
+            "the note is empty" => "La nota è vuota.".into(),
+            "unknown category (choose a sub-category)" => {
+                "Classificazione non valida: scegli una sottocategoria.".into()
+            }
+            "unknown service" => "Servizio non valido.".into(),
+            "tickets are assigned to active operators only" => {
+                "Il reclamo si assegna solo a un operatore attivo.".into()
+            }
+            "a ticket cannot be merged into itself" => {
+                "Un reclamo non può essere unito a se stesso.".into()
+            }
+            "this ticket has already been merged" => "Questo reclamo è già stato unito.".into(),
+            "the target ticket has itself been merged into another" => {
+                "Il reclamo di destinazione è stato a sua volta unito a un altro.".into()
+            }
+            _ => "Dati non validi.".into(),
+        },
+        E::Other(_) => "Errore interno.".into(),
+    }
+}
+
+/// An audit log action as the history reads it.
+pub fn audit_action(action: &str) -> &str {
+    match action {
+        "ticket.created" => "Reclamo creato",
+        "ticket.viewed" => "Aperto",
+        "ticket.taken_in_charge" => "Preso in carico",
+        "ticket.answered" => "Risposta inviata",
+        "ticket.closed" => "Chiuso",
+        "ticket.reopened" => "Riaperto dal cittadino",
+        "ticket.classified" => "Classificazione modificata",
+        "ticket.note_added" => "Nota interna aggiunta",
+        "ticket.merged_into" => "Unito in un altro reclamo",
+        "ticket.merged_from" => "Ricevuto un reclamo unito",
+        "ticket.attachment_downloaded" => "Allegato scaricato",
+        "ticket.original_downloaded" => "Messaggio originale scaricato",
+        "message.received" => "Messaggio del cittadino",
+        "message.automatic" => "Messaggio automatico ricevuto",
+        "user.login" => "Accesso",
+        "user.logout" => "Uscita",
+        "user.login_failed" => "Accesso non riuscito",
+        "user.created" => "Utente creato",
+        "user.updated" => "Utente modificato",
+        "user.disabled" => "Utente disattivato",
+        "user.password_reset" => "Password reimpostata",
+        "quarantine.added" => "Messaggio in quarantena",
+        "quarantine.retried" => "Quarantena: rielaborato",
+        "quarantine.discarded" => "Quarantena: scartato",
+        "outbox.retried" => "Email rimessa in coda",
+        "quarantine.downloaded" => "Quarantena: originale scaricato",
+        "service.created" => "Servizio creato",
+        "service.updated" => "Servizio modificato",
+        "category.created" => "Voce di classificazione creata",
+        "category.updated" => "Voce di classificazione modificata",
+        "category.deleted" => "Voce di classificazione eliminata",
+        "rule.created" => "Regola creata",
+        "rule.updated" => "Regola modificata",
+        "rule.deleted" => "Regola eliminata",
+        "rule.moved" => "Regola spostata",
+        other => other,
+    }
+}
+
+/// Why an administrator's change was refused, as they read it. The store says it in English
+/// (logs, CLI); known reasons are translated, anything else is shown with a lead-in.
+pub fn admin_error(reason: &str) -> String {
+    let known = [
+        ("is already used", "Il codice è già usato."),
+        ("code and name are required", "Codice e nome sono obbligatori; il codice usa maiuscole, cifre, '.', '-', '_'."),
+        ("code and label are required", "Codice e descrizione sono obbligatori; il codice usa maiuscole, cifre, '.', '-', '_'."),
+        ("the name is required", "Il nome è obbligatorio."),
+        ("the parent must be a macro-category", "La voce superiore deve essere una macrocategoria."),
+        ("the category is in use", "La voce è in uso: disattivala invece di eliminarla."),
+        ("the rule needs a name", "La regola deve avere un nome."),
+        ("unknown field", "Campo non valido."),
+        ("the rule must set", "La regola deve impostare almeno una classificazione, un servizio o una tipologia."),
+        ("the pattern is empty", "L'espressione è vuota."),
+        ("invalid pattern", "Espressione regolare non valida."),
+        ("only a failed notification", "Si rimettono in coda solo le email non consegnate."),
+        ("you cannot remove your own", "Non puoi togliere a te stesso l'amministrazione o l'accesso."),
+        ("no such", "Elemento non trovato."),
+        ("already exists", "Esiste già un utente con questa email."),
+        ("is not an email address", "Indirizzo email non valido."),
+        ("the name must not be empty", "Il nome è obbligatorio."),
+    ];
+    known
+        .iter()
+        .find(|(k, _)| reason.contains(k))
+        .map(|(_, it)| (*it).to_string())
+        .unwrap_or_else(|| format!("Operazione non riuscita ({reason})."))
+}

@@ -61,6 +61,16 @@ impl State {
     }
 }
 
+impl FromStr for State {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [State::Pending, State::InCharge, State::Answered, State::Closed]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown state {s:?}"))
+    }
+}
+
 /// tipologia
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -166,6 +176,13 @@ pub fn to_rome(t: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
     offset.from_utc_datetime(&t.naive_utc())
 }
 
+/// The instant a day begins in Europe/Rome. Clocks change at 01:00 UTC, never at midnight, so
+/// the offset an hour before local midnight is the day's.
+pub fn rome_midnight_utc(day: NaiveDate) -> DateTime<Utc> {
+    let local = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
+    local - Duration::hours(rome_offset_hours(local - Duration::hours(1)))
+}
+
 /// The year a ticket received at `t` is numbered and counted in.
 pub fn rome_year(t: DateTime<Utc>) -> i32 {
     to_rome(t).year()
@@ -204,6 +221,17 @@ mod tests {
         assert_eq!(rome_offset_hours(utc("2026-10-25T00:59:59Z")), 2);
         assert_eq!(rome_offset_hours(utc("2026-10-25T01:00:00Z")), 1);
         assert_eq!(rome_offset_hours(utc("2026-01-15T12:00:00Z")), 1);
+    }
+
+    #[test]
+    fn a_rome_day_starts_at_the_right_utc_instant() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(rome_midnight_utc(d("2026-01-15")), utc("2026-01-14T23:00:00Z"));
+        assert_eq!(rome_midnight_utc(d("2026-07-15")), utc("2026-07-14T22:00:00Z"));
+        // The day of the spring change begins in winter time, the day after in summer time.
+        assert_eq!(rome_midnight_utc(d("2026-03-29")), utc("2026-03-28T23:00:00Z"));
+        assert_eq!(rome_midnight_utc(d("2026-03-30")), utc("2026-03-29T22:00:00Z"));
+        assert_eq!(rome_midnight_utc(d("2026-10-26")), utc("2026-10-25T23:00:00Z"));
     }
 
     #[test]

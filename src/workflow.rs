@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::notify::{Extra, MailKind, Notifier, Queued};
 use crate::store::{self, audit};
+use crate::tickets::Kind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -316,6 +317,177 @@ pub fn close(
         ..Default::default()
     };
     Ok(notifier.to_citizen(conn, ticket_id, MailKind::Closed, extra)?)
+}
+
+/// An internal note: for colleagues, never sent to the citizen.
+pub fn add_note(conn: &Connection, actor: &Actor, ticket_id: i64, body: &str) -> Result<i64> {
+    refuse_viewer(actor, "write a note")?;
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(WorkflowError::Invalid("the note is empty"));
+    }
+    current(conn, ticket_id)?;
+    conn.execute(
+        "INSERT INTO notes (ticket_id, author_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![ticket_id, actor.id, body, store::now_text()],
+    )?;
+    let note = conn.last_insert_rowid();
+    audit::record(
+        conn,
+        &actor.audit_name(),
+        "ticket.note_added",
+        Some(ticket_id),
+        json!({ "note": note }),
+    )?;
+    Ok(note)
+}
+
+/// What an operator may set on a ticket by hand. `None` clears the field.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Classification {
+    pub kind: Option<Kind>,
+    pub category_id: Option<i64>,
+    pub service_id: Option<i64>,
+    pub assigned_to: Option<i64>,
+}
+
+/// Reclassifies and (re)assigns a ticket; each field that changes is audited with its old and
+/// new value (ids and codes, no personal data). Returns whether anything changed.
+pub fn classify(
+    conn: &Connection,
+    actor: &Actor,
+    ticket_id: i64,
+    new: &Classification,
+) -> Result<bool> {
+    refuse_viewer(actor, "classify a ticket")?;
+    let old: (Option<String>, Option<i64>, Option<i64>, Option<i64>) = conn
+        .query_row(
+            "SELECT kind, category_id, service_id, assigned_to FROM tickets WHERE id = ?1",
+            [ticket_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?
+        .ok_or(WorkflowError::NotFound)?;
+    let check = |sql: &str, id: Option<i64>, what: &'static str| -> Result<()> {
+        match id {
+            Some(id) if !conn.prepare_cached(sql)?.exists([id])? => {
+                Err(WorkflowError::Invalid(what))
+            }
+            _ => Ok(()),
+        }
+    };
+    check(
+        "SELECT 1 FROM categories WHERE id = ?1 AND parent_id IS NOT NULL",
+        new.category_id,
+        "unknown category (choose a sub-category)",
+    )?;
+    check("SELECT 1 FROM services WHERE id = ?1", new.service_id, "unknown service")?;
+    check(
+        "SELECT 1 FROM users WHERE id = ?1 AND active = 1 AND role != 'viewer'",
+        new.assigned_to,
+        "tickets are assigned to active operators only",
+    )?;
+    let kind = new.kind.map(Kind::as_str);
+    let mut changes = serde_json::Map::new();
+    if old.0.as_deref() != kind {
+        changes.insert("kind".into(), json!([old.0, kind]));
+    }
+    if old.1 != new.category_id {
+        changes.insert("category".into(), json!([old.1, new.category_id]));
+    }
+    if old.2 != new.service_id {
+        changes.insert("service".into(), json!([old.2, new.service_id]));
+    }
+    if old.3 != new.assigned_to {
+        changes.insert("assigned_to".into(), json!([old.3, new.assigned_to]));
+    }
+    if changes.is_empty() {
+        return Ok(false);
+    }
+    conn.execute(
+        "UPDATE tickets SET kind = ?2, category_id = ?3, service_id = ?4, assigned_to = ?5,
+           updated_at = ?6 WHERE id = ?1",
+        params![
+            ticket_id,
+            kind,
+            new.category_id,
+            new.service_id,
+            new.assigned_to,
+            store::now_text()
+        ],
+    )?;
+    audit::record(
+        conn,
+        &actor.audit_name(),
+        "ticket.classified",
+        Some(ticket_id),
+        serde_json::Value::Object(changes),
+    )?;
+    Ok(true)
+}
+
+/// Merges ticket `from` into `into` (the same complaint written twice): `from`'s messages and
+/// notes move to `into`, `from` is closed as merged, and mail that still names `from` threads
+/// into `into`. No mail goes to the citizen.
+pub fn merge(conn: &Connection, actor: &Actor, from: i64, into: i64) -> Result<()> {
+    refuse_viewer(actor, "merge tickets")?;
+    if from == into {
+        return Err(WorkflowError::Invalid("a ticket cannot be merged into itself"));
+    }
+    let merged = |id: i64| -> Result<Option<i64>> {
+        conn.query_row("SELECT merged_into FROM tickets WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or(WorkflowError::NotFound)
+    };
+    if merged(from)?.is_some() {
+        return Err(WorkflowError::Invalid("this ticket has already been merged"));
+    }
+    if merged(into)?.is_some() {
+        return Err(WorkflowError::Invalid(
+            "the target ticket has itself been merged into another",
+        ));
+    }
+    let now = store::now_text();
+    conn.execute(
+        "UPDATE messages SET ticket_id = ?2 WHERE ticket_id = ?1",
+        params![from, into],
+    )?;
+    conn.execute(
+        "UPDATE notes SET ticket_id = ?2 WHERE ticket_id = ?1",
+        params![from, into],
+    )?;
+    // Tickets merged earlier into `from` follow it, so that merges never chain.
+    conn.execute(
+        "UPDATE tickets SET merged_into = ?2 WHERE merged_into = ?1",
+        params![from, into],
+    )?;
+    conn.execute(
+        "UPDATE tickets SET needs_attention = max(needs_attention,
+           (SELECT needs_attention FROM tickets WHERE id = ?1)), updated_at = ?3 WHERE id = ?2",
+        params![from, into, now],
+    )?;
+    conn.execute(
+        "UPDATE tickets SET merged_into = ?2, state = 'closed', closed_at = ?3, needs_attention = 0,
+           updated_at = ?3 WHERE id = ?1",
+        params![from, into, now],
+    )?;
+    audit::record(
+        conn,
+        &actor.audit_name(),
+        "ticket.merged_into",
+        Some(from),
+        json!({ "into": into }),
+    )?;
+    audit::record(
+        conn,
+        &actor.audit_name(),
+        "ticket.merged_from",
+        Some(into),
+        json!({ "from": from }),
+    )?;
+    Ok(())
 }
 
 /// Whether a citizen's message at `now` still reopens a ticket closed at `closed_at`.

@@ -3,7 +3,7 @@
 //! runs on the database thread.
 
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -153,7 +153,7 @@ impl Pipeline {
         for (prepared, origin) in items {
             let attempt = {
                 let sp = tx.savepoint()?;
-                match self.store_one(&sp, prepared, origin) {
+                match self.store_one(&sp, prepared, origin, false) {
                     Ok(outcome) => sp.commit().map(|_| outcome).map_err(anyhow::Error::from),
                     Err(e) => Err(e), // dropping the savepoint rolls it back
                 }
@@ -179,13 +179,67 @@ impl Pipeline {
         Ok(outcomes)
     }
 
+    /// Runs a quarantined message through the pipeline again (after a rule, a fix or a new
+    /// ticket made it storable). On success the quarantine entry is resolved and the outcome
+    /// returned; if it would be quarantined again nothing changes and the reason is returned.
+    pub fn retry_quarantined(
+        &mut self,
+        conn: &mut Connection,
+        quarantine_id: i64,
+        actor: &str,
+    ) -> anyhow::Result<Result<Outcome, String>> {
+        self.refresh_rules(conn)?;
+        let tx = conn.transaction()?;
+        let Some((raw, source, received)) = tx
+            .query_row(
+                "SELECT r.bytes, r.source, q.received_at FROM quarantine q
+                 JOIN raw_mail r ON r.id = q.raw_id WHERE q.id = ?1 AND q.resolved_at IS NULL",
+                [quarantine_id],
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+            )
+            .optional()?
+        else {
+            return Ok(Err("no such open quarantine entry".into()));
+        };
+        let origin = Origin {
+            label: source,
+            internal_date: DateTime::parse_from_rfc3339(&received)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+        };
+        let outcome = self.store_one(&tx, &prepare(raw), &origin, true)?;
+        if let Outcome::Quarantined { reason, .. } = outcome {
+            return Ok(Err(reason)); // dropping the transaction forgets the new entry
+        }
+        let resolution = match &outcome {
+            Outcome::Created { ticket, .. }
+            | Outcome::Threaded { ticket }
+            | Outcome::Automatic { ticket } => format!("retried: {ticket}"),
+            _ => "retried: duplicate".into(),
+        };
+        tx.execute(
+            "UPDATE quarantine SET resolved_at = ?2, resolution = ?3 WHERE id = ?1",
+            params![quarantine_id, store::now_text(), resolution],
+        )?;
+        audit::record(
+            &tx,
+            actor,
+            "quarantine.retried",
+            None,
+            json!({ "quarantine": quarantine_id }),
+        )?;
+        tx.commit()?;
+        Ok(Ok(outcome))
+    }
+
     fn store_one(
         &self,
         conn: &Connection,
         p: &Prepared,
         origin: &Origin,
+        retry: bool,
     ) -> anyhow::Result<Outcome> {
-        if sql::raw_exists(conn, &p.sha256)? {
+        if !retry && sql::raw_exists(conn, &p.sha256)? {
             return Ok(Outcome::Duplicate);
         }
         let m = match &p.parsed {

@@ -100,6 +100,21 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
     })
 }
 
+/// The bytes of the attachment at `position` among the citizen's message's attachments (inside
+/// postacert.eml for PEC), as [`ParsedMail::attachments`] lists them.
+pub fn attachment_bytes(raw: &[u8], position: usize) -> Option<Vec<u8>> {
+    let outer = MessageParser::default().parse(raw)?;
+    let content: &Message = match pec::envelope_kind(&outer) {
+        Some(kind) if auto::detect(&outer, raw).0.is_none() => pec::unwrap(&outer, kind)?.0,
+        _ => &outer,
+    };
+    let part = content.attachments().nth(position)?;
+    Some(match &part.body {
+        PartType::Message(m) => m.raw_message().to_vec(),
+        _ => part.contents().to_vec(),
+    })
+}
+
 fn first_address(addr: Option<&mail_parser::Address>) -> (Option<String>, Option<String>) {
     let Some(first) = addr.and_then(|a| a.first()) else {
         return (None, None);

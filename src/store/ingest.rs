@@ -21,7 +21,11 @@ pub fn raw_exists(conn: &Connection, sha256: &str) -> Result<bool> {
         .exists([sha256])?)
 }
 
+/// Stores the raw bytes, or finds them when already stored (a quarantined message retried).
 pub fn insert_raw(conn: &Connection, sha256: &str, bytes: &[u8], source: &str) -> Result<i64> {
+    if let Some(id) = raw_id_by_hash(conn, sha256)? {
+        return Ok(id);
+    }
     conn.prepare_cached(
         "INSERT INTO raw_mail (sha256, size, bytes, source, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -55,8 +59,11 @@ fn ticket_ref(row: &rusqlite::Row) -> rusqlite::Result<TicketRef> {
     })
 }
 
-const TICKET_REF: &str = "SELECT t.id, t.number, t.thread_token, c.email, t.state, t.closed_at
-    FROM tickets t JOIN contacts c ON c.id = t.contact_id";
+/// A ticket merged into another resolves to the surviving ticket (`f`), while the proof of
+/// belonging (the token, the citizen) stays the one of the ticket the mail names (`t`).
+const TICKET_REF: &str = "SELECT f.id, f.number, t.thread_token, c.email, f.state, f.closed_at
+    FROM tickets t JOIN tickets f ON f.id = coalesce(t.merged_into, t.id)
+    JOIN contacts c ON c.id = t.contact_id";
 
 pub fn ticket_by_number(conn: &Connection, number: &str) -> Result<Option<TicketRef>> {
     Ok(conn

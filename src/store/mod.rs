@@ -5,12 +5,15 @@
 //! through [`Store`], which runs closures on one dedicated writer thread: SQLite allows one writer
 //! at a time anyway, and the async runtime never blocks on disk.
 
+pub mod admin;
 pub mod audit;
+pub mod backoffice;
 pub mod ingest;
 pub mod outbox;
 pub mod progress;
 pub mod query;
 pub mod rules;
+pub mod sessions;
 pub mod users;
 
 use std::path::{Path, PathBuf};

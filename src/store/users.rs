@@ -63,8 +63,41 @@ pub fn list(conn: &Connection) -> Result<Vec<UserRow>> {
 
 /// Returns whether a user was disabled.
 pub fn disable(conn: &Connection, email: &str) -> Result<bool> {
-    Ok(conn.execute(
+    let changed = conn.execute(
         "UPDATE users SET active = 0 WHERE email = ?1 AND active = 1",
         [email],
-    )? > 0)
+    )? > 0;
+    conn.execute(
+        "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE email = ?1)",
+        [email],
+    )?;
+    Ok(changed)
+}
+
+pub fn by_id(conn: &Connection, id: i64) -> Result<Option<UserRow>> {
+    Ok(conn
+        .query_row(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"), [id], row)
+        .optional()?)
+}
+
+/// Sets role, "riceve mail" and active; the user is signed out everywhere when their role or
+/// access changes.
+pub fn update(conn: &Connection, id: i64, role: &str, notify: bool, active: bool) -> Result<()> {
+    let before = by_id(conn, id)?;
+    conn.execute(
+        "UPDATE users SET role = ?2, notify = ?3, active = ?4 WHERE id = ?1",
+        params![id, role, notify, active],
+    )?;
+    if before.is_some_and(|b| b.role != role || (b.active && !active)) {
+        super::sessions::delete_for_user(conn, id)?;
+    }
+    Ok(())
+}
+
+pub fn set_password_hash(conn: &Connection, id: i64, hash: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+        params![id, hash],
+    )?;
+    super::sessions::delete_for_user(conn, id)
 }

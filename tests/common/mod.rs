@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod http;
+
 use rusqlite::Connection;
 
 /// Generous: tests must not fail because the machine is slow, only because something is wrong.
@@ -287,6 +289,8 @@ pub fn smtp_send(port: u16, from: &str, to: &str, raw: &[u8]) -> std::io::Result
 pub struct Daemon {
     pub dir: tempfile::TempDir,
     child: Option<Child>,
+    /// The backoffice's port (given through the environment, so every config gets one).
+    pub web_port: u16,
 }
 
 impl Daemon {
@@ -297,7 +301,16 @@ impl Daemon {
             .unwrap();
         let text = config(&dir.path().join("ascolto.sqlite3"));
         std::fs::write(dir.path().join("config.toml"), text).unwrap();
-        Daemon { dir, child: None }
+        Daemon {
+            dir,
+            child: None,
+            web_port: free_port(),
+        }
+    }
+
+    /// The backoffice's address, as `[web] base_url` says it.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.web_port)
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -313,6 +326,8 @@ impl Daemon {
         c.arg("--config")
             .arg(self.config_path())
             .env_remove("RUST_LOG")
+            .env("ASCOLTO__WEB__BIND", format!("127.0.0.1:{}", self.web_port))
+            .env("ASCOLTO__WEB__BASE_URL", self.base_url())
             .stdin(Stdio::null());
         c
     }
@@ -599,6 +614,26 @@ impl Daemon {
             .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
                 r.get(0)
             })
+            .unwrap()
+    }
+
+    /// Creates an account with a known password (read from standard input, as an
+    /// administrator's script would); returns its id.
+    pub fn add_user_with_password(&self, email: &str, role: &str, password: &str) -> i64 {
+        use std::io::Write;
+        let mut child = self
+            .command()
+            .args(["user", "add", email, "--name", &format!("Utente {role}"), "--role", role, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        self.db()
+            .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| r.get(0))
             .unwrap()
     }
 

@@ -1,0 +1,763 @@
+//! The backoffice's read queries: the ticket list with its filters, the dashboard's queues, one
+//! ticket with its thread and history, and the administration lists.
+//!
+//! Every query is shaped for a database of a million tickets: lists walk an index in the order
+//! they show and stop at a page; counts stop at [`COUNT_CAP`]; the dashboard's counts by state
+//! come from a table the triggers keep.
+
+use anyhow::Result;
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::tickets::{rome_midnight_utc, NEAR_DUE_DAYS};
+
+/// Lists count their rows up to this many and then say "more than".
+pub const COUNT_CAP: usize = 10_000;
+pub const PAGE_SIZE: usize = 50;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// Most recently received first.
+    #[default]
+    Newest,
+    Oldest,
+    /// Nearest deadline first.
+    Deadline,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Sort {
+        match s {
+            "meno_recenti" => Sort::Oldest,
+            "scadenza" => Sort::Deadline,
+            _ => Sort::Newest,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Newest => "recenti",
+            Sort::Oldest => "meno_recenti",
+            Sort::Deadline => "scadenza",
+        }
+    }
+}
+
+/// The list's filters, already validated (the web layer parses the query string).
+#[derive(Clone, Debug, Default)]
+pub struct Filters {
+    pub state: Option<String>,
+    pub kind: Option<String>,
+    /// A category code: a macro-category includes its sub-categories.
+    pub category: Option<String>,
+    /// Tickets with no category yet ("da classificare"), open ones.
+    pub unclassified: bool,
+    pub service: Option<i64>,
+    pub operator: Option<i64>,
+    pub attention: bool,
+    pub overdue: bool,
+    pub due_soon: bool,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// Words searched in subjects and bodies.
+    pub search: Option<String>,
+    pub sort: Sort,
+}
+
+/// One row of a ticket list.
+#[derive(Clone, Debug)]
+pub struct ListRow {
+    pub number: String,
+    pub state: String,
+    pub kind: Option<String>,
+    pub category_code: Option<String>,
+    pub category_label: Option<String>,
+    pub citizen_name: Option<String>,
+    pub citizen_email: String,
+    pub subject: String,
+    pub received_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub answered: bool,
+    pub needs_attention: bool,
+    pub pec: bool,
+}
+
+/// Turns words typed by a person into an FTS5 query: every word must appear, each taken
+/// literally (quotes doubled), so that no FTS5 syntax reaches the engine. None when no word.
+pub fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-')
+        .flat_map(|w| w.split(['\'', '-']))
+        .filter(|w| !w.is_empty())
+        .take(12)
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+struct Where {
+    clauses: Vec<String>,
+    params: Vec<Value>,
+}
+
+impl Where {
+    fn push(&mut self, clause: &str, values: impl IntoIterator<Item = Value>) {
+        let mut clause = clause.to_string();
+        for v in values {
+            self.params.push(v);
+            clause = clause.replacen("?", &format!("?{}", self.params.len()), 1);
+        }
+        self.clauses.push(clause);
+    }
+}
+
+fn where_clause(f: &Filters, now: DateTime<Utc>) -> Where {
+    let mut w = Where {
+        clauses: vec!["t.merged_into IS NULL".into()],
+        params: Vec::new(),
+    };
+    let text = |s: &str| Value::Text(s.to_string());
+    // Open-ticket filters name the partial indexes' condition literally so that the planner
+    // may use them.
+    let open = f.attention || f.overdue || f.due_soon || f.unclassified;
+    if let Some(state) = &f.state {
+        w.push("t.state = ?", [text(state)]);
+    }
+    if open {
+        w.push("t.state != 'closed'", []);
+    }
+    if let Some(kind) = &f.kind {
+        w.push("t.kind = ?", [text(kind)]);
+    }
+    if let Some(code) = &f.category {
+        w.push(
+            "t.category_id IN (SELECT id FROM categories WHERE code = ?
+              OR parent_id = (SELECT id FROM categories WHERE code = ?))",
+            [text(code), text(code)],
+        );
+    }
+    if f.unclassified {
+        w.push("t.category_id IS NULL", []);
+    }
+    if let Some(service) = f.service {
+        w.push("t.service_id = ?", [Value::Integer(service)]);
+    }
+    if let Some(op) = f.operator {
+        w.push("t.assigned_to = ?", [Value::Integer(op)]);
+    }
+    if f.attention {
+        w.push("t.needs_attention = 1", []);
+    }
+    let now_text = super::time_text(now);
+    if f.overdue {
+        w.push(
+            "t.first_answered_at IS NULL AND t.due_at < ?",
+            [text(&now_text)],
+        );
+    }
+    if f.due_soon {
+        let soon = super::time_text(now + chrono::Duration::days(NEAR_DUE_DAYS));
+        w.push(
+            "t.first_answered_at IS NULL AND t.due_at >= ? AND t.due_at <= ?",
+            [text(&now_text), text(&soon)],
+        );
+    }
+    if let Some(from) = f.from {
+        w.push(
+            "t.received_at >= ?",
+            [text(&super::time_text(rome_midnight_utc(from)))],
+        );
+    }
+    if let Some(to) = f.to.and_then(|d| d.succ_opt()) {
+        w.push(
+            "t.received_at < ?",
+            [text(&super::time_text(rome_midnight_utc(to)))],
+        );
+    }
+    if let Some(q) = f.search.as_deref().and_then(fts_query) {
+        w.push(
+            "t.id IN (SELECT m.ticket_id FROM messages m WHERE m.id IN
+               (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?))",
+            [Value::Text(q)],
+        );
+    }
+    w
+}
+
+const LIST_COLUMNS: &str = "t.number, t.state, t.kind, k.code, k.label, c.name, c.email, t.subject,
+    t.received_at, t.due_at, t.first_answered_at IS NOT NULL, t.needs_attention, t.channel = 'pec'";
+
+fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
+    let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
+        let s: String = r.get(i)?;
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into()))
+    };
+    Ok(ListRow {
+        number: r.get(0)?,
+        state: r.get(1)?,
+        kind: r.get(2)?,
+        category_code: r.get(3)?,
+        category_label: r.get(4)?,
+        citizen_name: r.get(5)?,
+        citizen_email: r.get(6)?,
+        subject: r.get(7)?,
+        received_at: time(8)?,
+        due_at: time(9)?,
+        answered: r.get(10)?,
+        needs_attention: r.get(11)?,
+        pec: r.get(12)?,
+    })
+}
+
+/// One page of tickets matching `f`, and how many match (capped at [`COUNT_CAP`] + 1).
+pub fn list(
+    conn: &Connection,
+    f: &Filters,
+    now: DateTime<Utc>,
+    page: usize,
+    page_size: usize,
+) -> Result<(Vec<ListRow>, usize)> {
+    let w = where_clause(f, now);
+    let cond = w.clauses.join(" AND ");
+    let order = match f.sort {
+        Sort::Newest => "t.received_at DESC, t.id DESC",
+        Sort::Oldest => "t.received_at, t.id",
+        Sort::Deadline => "t.due_at, t.id",
+    };
+    let sql = format!(
+        "SELECT {LIST_COLUMNS} FROM tickets t
+         JOIN contacts c ON c.id = t.contact_id
+         LEFT JOIN categories k ON k.id = t.category_id
+         WHERE {cond} ORDER BY {order} LIMIT {page_size} OFFSET {}",
+        page * page_size
+    );
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(rusqlite::params_from_iter(&w.params), list_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let count_sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM tickets t WHERE {cond} LIMIT {})",
+        COUNT_CAP + 1
+    );
+    let total: i64 = conn.prepare_cached(&count_sql)?.query_row(
+        rusqlite::params_from_iter(&w.params),
+        |r| r.get(0),
+    )?;
+    Ok((rows, total as usize))
+}
+
+/// The dashboard: counts by state and the queues that need someone now.
+#[derive(Debug)]
+pub struct Dashboard {
+    pub by_state: Vec<(String, i64)>,
+    /// (queue, its filter, first rows, how many)
+    pub queues: Vec<(Queue, Vec<ListRow>, usize)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queue {
+    Attention,
+    Unclassified,
+    Overdue,
+    DueSoon,
+    New,
+}
+
+impl Queue {
+    pub const ALL: [Queue; 5] = [
+        Queue::Attention,
+        Queue::Overdue,
+        Queue::DueSoon,
+        Queue::Unclassified,
+        Queue::New,
+    ];
+
+    pub fn filters(self) -> Filters {
+        let mut f = Filters::default();
+        match self {
+            Queue::Attention => f.attention = true,
+            Queue::Unclassified => f.unclassified = true,
+            Queue::Overdue => {
+                f.overdue = true;
+                f.sort = Sort::Deadline
+            }
+            Queue::DueSoon => {
+                f.due_soon = true;
+                f.sort = Sort::Deadline
+            }
+            Queue::New => {
+                f.state = Some("pending".into());
+                f.sort = Sort::Oldest
+            }
+        }
+        f
+    }
+}
+
+pub fn dashboard(conn: &Connection, now: DateTime<Utc>, rows: usize) -> Result<Dashboard> {
+    let by_state = conn
+        .prepare_cached("SELECT state, n FROM ticket_state_counts")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut queues = Vec::new();
+    for q in Queue::ALL {
+        let (list, total) = list(conn, &q.filters(), now, 0, rows)?;
+        queues.push((q, list, total));
+    }
+    Ok(Dashboard { by_state, queues })
+}
+
+/// One ticket as its page shows it.
+#[derive(Clone, Debug)]
+pub struct TicketDetail {
+    pub id: i64,
+    pub number: String,
+    pub state: String,
+    pub kind: Option<String>,
+    pub category_id: Option<i64>,
+    pub category_code: Option<String>,
+    pub category_label: Option<String>,
+    pub service_id: Option<i64>,
+    pub service_name: Option<String>,
+    pub assigned_to: Option<i64>,
+    pub assigned_name: Option<String>,
+    pub citizen_email: String,
+    pub citizen_name: Option<String>,
+    pub citizen_bouncing: bool,
+    pub subject: String,
+    pub received_at: String,
+    pub due_at: String,
+    pub channel: String,
+    pub needs_attention: bool,
+    pub taken_in_charge_at: Option<String>,
+    pub first_answered_at: Option<String>,
+    pub closed_at: Option<String>,
+    pub outcome: Option<String>,
+    pub reopen_count: i64,
+    pub linked_to: Option<String>,
+    pub merged_into: Option<String>,
+    /// Tickets that name this one: linked to it or merged into it.
+    pub related: Vec<(String, &'static str)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AttachmentView {
+    pub id: i64,
+    pub filename: Option<String>,
+    pub content_type: String,
+    pub size: i64,
+}
+
+/// One entry of the thread: a message (in or out) or an internal note.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub at: String,
+    pub kind: EntryKind,
+    pub author: Option<String>,
+    pub author_email: Option<String>,
+    pub subject: Option<String>,
+    pub body: String,
+    pub attachments: Vec<AttachmentView>,
+    /// The message's id when its original is kept.
+    pub raw_message: Option<i64>,
+    /// The PEC facts (JSON) when it came by certified mail.
+    pub pec: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    Inbound,
+    Outbound,
+    /// An auto-reply, bounce or PEC receipt: folded in the page.
+    Automatic,
+    Note,
+}
+
+#[derive(Clone, Debug)]
+pub struct HistoryRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
+pub fn ticket(conn: &Connection, number: &str) -> Result<Option<TicketDetail>> {
+    let Some(mut t) = conn
+        .prepare_cached(
+            "SELECT t.id, t.number, t.state, t.kind, t.category_id, k.code, k.label, t.service_id,
+                    s.name, t.assigned_to, u.name, c.email, c.name, c.bouncing_since IS NOT NULL,
+                    t.subject, t.received_at, t.due_at, t.channel, t.needs_attention,
+                    t.taken_in_charge_at, t.first_answered_at, t.closed_at, t.outcome,
+                    t.reopen_count, l.number, mi.number
+             FROM tickets t
+             JOIN contacts c ON c.id = t.contact_id
+             LEFT JOIN categories k ON k.id = t.category_id
+             LEFT JOIN services s ON s.id = t.service_id
+             LEFT JOIN users u ON u.id = t.assigned_to
+             LEFT JOIN tickets l ON l.id = t.linked_ticket_id
+             LEFT JOIN tickets mi ON mi.id = t.merged_into
+             WHERE t.number = ?1",
+        )?
+        .query_row([number], |r| {
+            Ok(TicketDetail {
+                id: r.get(0)?,
+                number: r.get(1)?,
+                state: r.get(2)?,
+                kind: r.get(3)?,
+                category_id: r.get(4)?,
+                category_code: r.get(5)?,
+                category_label: r.get(6)?,
+                service_id: r.get(7)?,
+                service_name: r.get(8)?,
+                assigned_to: r.get(9)?,
+                assigned_name: r.get(10)?,
+                citizen_email: r.get(11)?,
+                citizen_name: r.get(12)?,
+                citizen_bouncing: r.get(13)?,
+                subject: r.get(14)?,
+                received_at: r.get(15)?,
+                due_at: r.get(16)?,
+                channel: r.get(17)?,
+                needs_attention: r.get(18)?,
+                taken_in_charge_at: r.get(19)?,
+                first_answered_at: r.get(20)?,
+                closed_at: r.get(21)?,
+                outcome: r.get(22)?,
+                reopen_count: r.get(23)?,
+                linked_to: r.get(24)?,
+                merged_into: r.get(25)?,
+                related: Vec::new(),
+            })
+        })
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    t.related = conn
+        .prepare_cached(
+            "SELECT number, merged_into = ?1 FROM tickets
+             WHERE linked_ticket_id = ?1 OR merged_into = ?1 ORDER BY id LIMIT 100",
+        )?
+        .query_map([t.id], |r| {
+            let merged: bool = r.get(1)?;
+            Ok((r.get(0)?, if merged { "merged" } else { "linked" }))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Some(t))
+}
+
+/// The ticket's messages and notes in time order.
+pub fn thread(conn: &Connection, ticket_id: i64) -> Result<Vec<Entry>> {
+    let mut attachments: std::collections::HashMap<i64, Vec<AttachmentView>> =
+        Default::default();
+    {
+        let mut st = conn.prepare_cached(
+            "SELECT a.message_id, a.id, a.filename, a.content_type, a.size FROM attachments a
+             JOIN messages m ON m.id = a.message_id WHERE m.ticket_id = ?1 ORDER BY a.position",
+        )?;
+        let mut rows = st.query([ticket_id])?;
+        while let Some(r) = rows.next()? {
+            attachments.entry(r.get(0)?).or_default().push(AttachmentView {
+                id: r.get(1)?,
+                filename: r.get(2)?,
+                content_type: r.get(3)?,
+                size: r.get(4)?,
+            });
+        }
+    }
+    let mut entries = Vec::new();
+    let mut st = conn.prepare_cached(
+        "SELECT m.id, m.direction, m.automatic, coalesce(m.from_name, u.name), m.from_email,
+                m.subject, m.body_text, m.received_at, m.raw_id IS NOT NULL, m.pec
+         FROM messages m LEFT JOIN users u ON u.id = m.author_id
+         WHERE m.ticket_id = ?1 ORDER BY m.received_at, m.id",
+    )?;
+    let mut rows = st.query([ticket_id])?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        let direction: String = r.get(1)?;
+        let automatic: Option<String> = r.get(2)?;
+        let has_raw: bool = r.get(8)?;
+        entries.push(Entry {
+            kind: match (direction.as_str(), automatic) {
+                (_, Some(_)) => EntryKind::Automatic,
+                ("out", None) => EntryKind::Outbound,
+                _ => EntryKind::Inbound,
+            },
+            author: r.get(3)?,
+            author_email: r.get(4)?,
+            subject: r.get(5)?,
+            body: r.get(6)?,
+            at: r.get(7)?,
+            attachments: attachments.remove(&id).unwrap_or_default(),
+            raw_message: has_raw.then_some(id),
+            pec: r.get(9)?,
+        });
+    }
+    let mut st = conn.prepare_cached(
+        "SELECT n.created_at, u.name, u.email, n.body FROM notes n JOIN users u ON u.id = n.author_id
+         WHERE n.ticket_id = ?1 ORDER BY n.id",
+    )?;
+    let mut rows = st.query([ticket_id])?;
+    while let Some(r) = rows.next()? {
+        entries.push(Entry {
+            at: r.get(0)?,
+            kind: EntryKind::Note,
+            author: r.get(1)?,
+            author_email: r.get(2)?,
+            subject: None,
+            body: r.get(3)?,
+            attachments: Vec::new(),
+            raw_message: None,
+            pec: None,
+        });
+    }
+    // RFC 3339 UTC texts of one width sort as times; the sort is stable, so messages keep
+    // their order among equal times.
+    entries.sort_by(|a, b| a.at.cmp(&b.at));
+    Ok(entries)
+}
+
+/// How an audit log actor reads: a user's name, or the system part.
+const ACTOR_NAME: &str = "coalesce((SELECT u.name FROM users u WHERE 'user:' || u.id = a.actor), a.actor)";
+
+/// The ticket's history from the audit log, views included.
+pub fn history(conn: &Connection, ticket_id: i64) -> Result<Vec<HistoryRow>> {
+    let sql = format!(
+        "SELECT a.at, {ACTOR_NAME}, a.action, coalesce(a.detail, '') FROM audit_log a
+         WHERE a.ticket_id = ?1 ORDER BY a.id"
+    );
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map([ticket_id], |r| {
+            Ok(HistoryRow {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                detail: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The audit log, newest first, filtered by action prefix, actor and ticket number.
+pub fn audit_log(
+    conn: &Connection,
+    action: Option<&str>,
+    actor: Option<i64>,
+    ticket: Option<&str>,
+    page: usize,
+    page_size: usize,
+) -> Result<Vec<(HistoryRow, Option<String>)>> {
+    let sql = format!(
+        "SELECT a.at, {ACTOR_NAME}, a.action, coalesce(a.detail, ''), t.number FROM audit_log a
+         LEFT JOIN tickets t ON t.id = a.ticket_id
+         WHERE (?1 IS NULL OR a.action LIKE ?1 || '%')
+           AND (?2 IS NULL OR a.actor = 'user:' || ?2)
+           AND (?3 IS NULL OR a.ticket_id = (SELECT id FROM tickets WHERE number = ?3))
+         ORDER BY a.id DESC LIMIT {page_size} OFFSET {}",
+        page * page_size
+    );
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(params![action, actor, ticket], |r| {
+            Ok((
+                HistoryRow {
+                    at: r.get(0)?,
+                    actor: r.get(1)?,
+                    action: r.get(2)?,
+                    detail: r.get(3)?,
+                },
+                r.get(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// A choice in a select: (id, code, label, active, parent code).
+#[derive(Clone, Debug)]
+pub struct Category {
+    pub id: i64,
+    pub code: String,
+    pub label: String,
+    pub parent_id: Option<i64>,
+    pub position: i64,
+    pub active: bool,
+    /// Tickets or rules use it: it can be deactivated, not deleted.
+    pub used: bool,
+}
+
+pub fn categories(conn: &Connection) -> Result<Vec<Category>> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT c.id, c.code, c.label, c.parent_id, c.position, c.active,
+                    EXISTS (SELECT 1 FROM tickets t WHERE t.category_id = c.id)
+                    OR EXISTS (SELECT 1 FROM routing_rules r WHERE r.category_id = c.id)
+                    OR EXISTS (SELECT 1 FROM categories s WHERE s.parent_id = c.id)
+             FROM categories c
+             ORDER BY coalesce((SELECT p.position FROM categories p WHERE p.id = c.parent_id), c.position),
+                      coalesce((SELECT p.code FROM categories p WHERE p.id = c.parent_id), c.code),
+                      c.parent_id IS NOT NULL, c.position, c.code",
+        )?
+        .query_map([], |r| {
+            Ok(Category {
+                id: r.get(0)?,
+                code: r.get(1)?,
+                label: r.get(2)?,
+                parent_id: r.get(3)?,
+                position: r.get(4)?,
+                active: r.get(5)?,
+                used: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub active: bool,
+}
+
+pub fn services(conn: &Connection) -> Result<Vec<Service>> {
+    let rows = conn
+        .prepare_cached("SELECT id, code, name, active FROM services ORDER BY name")?
+        .query_map([], |r| {
+            Ok(Service {
+                id: r.get(0)?,
+                code: r.get(1)?,
+                name: r.get(2)?,
+                active: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Users who can be assigned a ticket (and appear in the operator filter).
+pub fn operators(conn: &Connection) -> Result<Vec<(i64, String)>> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT id, name FROM users WHERE role != 'viewer' AND active = 1 ORDER BY name",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The raw bytes of an inbound message of a ticket (the `.eml`).
+pub fn raw_of_message(
+    conn: &Connection,
+    ticket_id: i64,
+    message_id: i64,
+) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT r.bytes FROM messages m JOIN raw_mail r ON r.id = m.raw_id
+             WHERE m.id = ?1 AND m.ticket_id = ?2",
+        )?
+        .query_row([message_id, ticket_id], |r| r.get(0))
+        .optional()?)
+}
+
+/// An attachment's position and its message's raw bytes, if it belongs to the ticket.
+pub fn attachment_source(
+    conn: &Connection,
+    ticket_id: i64,
+    attachment_id: i64,
+) -> Result<Option<(i64, Option<String>, Vec<u8>)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT a.position, a.filename, r.bytes FROM attachments a
+             JOIN messages m ON m.id = a.message_id JOIN raw_mail r ON r.id = m.raw_id
+             WHERE a.id = ?1 AND m.ticket_id = ?2",
+        )?
+        .query_row([attachment_id, ticket_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?)
+}
+
+/// Notifications someone may need to look at: pending, failed and suppressed, newest first.
+pub fn outbox_attention(conn: &Connection, limit: usize) -> Result<Vec<super::query::OutboxRow>> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT o.id, t.number, o.kind, o.to_address, o.subject, o.state, o.attempts,
+                    o.last_error, o.created_at, o.sent_at, o.message_id
+             FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id
+             WHERE o.state IN ('pending', 'failed', 'suppressed') ORDER BY o.id DESC LIMIT ?1",
+        )?
+        .query_map([limit as i64], |r| {
+            Ok(super::query::OutboxRow {
+                id: r.get(0)?,
+                ticket: r.get(1)?,
+                kind: r.get(2)?,
+                to: r.get(3)?,
+                subject: r.get(4)?,
+                state: r.get(5)?,
+                attempts: r.get(6)?,
+                last_error: r.get(7)?,
+                created_at: r.get(8)?,
+                sent_at: r.get(9)?,
+                message_id: r.get(10)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_words_never_reach_fts5_as_syntax() {
+        assert_eq!(fts_query("  "), None);
+        assert_eq!(fts_query("bagni sporchi").unwrap(), "\"bagni\" \"sporchi\"");
+        assert_eq!(
+            fts_query("dell'ospedale NEAR(a b) \"x").unwrap(),
+            "\"dell\" \"ospedale\" \"NEAR\" \"a\" \"b\" \"x\""
+        );
+        assert_eq!(fts_query("OR AND *").unwrap(), "\"OR\" \"AND\"");
+    }
+
+    #[test]
+    fn list_filters_and_counts() {
+        let conn = crate::store::open_in_memory().unwrap();
+        let now: DateTime<Utc> = "2026-05-20T10:00:00Z".parse().unwrap();
+        conn.execute_batch(
+            "INSERT INTO contacts (id, email, name, created_at) VALUES (1, 'a@x.test', 'A', '2026-01-01T00:00:00Z');
+             INSERT INTO tickets (number, year, seq, thread_token, state, contact_id, subject, received_at, due_at, channel, created_at, updated_at, category_id)
+             VALUES ('URP-2026-000001', 2026, 1, 't', 'pending', 1, 'Bagni sporchi', '2026-04-01T08:00:00Z', '2026-05-01T08:00:00Z', 'email', 'x', 'x', NULL),
+                    ('URP-2026-000002', 2026, 2, 't', 'closed', 1, 'Grazie', '2026-05-10T08:00:00Z', '2026-06-09T08:00:00Z', 'email', 'x', 'x', (SELECT id FROM categories WHERE code = 'REL.01')),
+                    ('URP-2026-000003', 2026, 3, 't', 'in_charge', 1, 'Attesa', '2026-05-15T08:00:00Z', '2026-05-25T08:00:00Z', 'pec', 'x', 'x', NULL);
+             INSERT INTO messages (ticket_id, direction, subject, body_text, received_at, created_at)
+             VALUES (1, 'in', 'Bagni sporchi', 'Il bagno del reparto era sporchissimo', '2026-04-01T08:00:00Z', 'x');",
+        )
+        .unwrap();
+        let numbers = |f: &Filters| -> (Vec<String>, usize) {
+            let (rows, n) = list(&conn, f, now, 0, 10).unwrap();
+            (rows.into_iter().map(|r| r.number[9..].to_string()).collect(), n)
+        };
+        assert_eq!(numbers(&Filters::default()), (vec!["000003".into(), "000002".into(), "000001".into()], 3));
+        assert_eq!(numbers(&Queue::Overdue.filters()).0, ["000001"]);
+        assert_eq!(numbers(&Queue::DueSoon.filters()).0, ["000003"]);
+        assert_eq!(numbers(&Queue::Unclassified.filters()).0, ["000003", "000001"]);
+        let f = Filters { category: Some("REL".into()), ..Default::default() };
+        assert_eq!(numbers(&f).0, ["000002"]);
+        let f = Filters { search: Some("sporchissimo".into()), ..Default::default() };
+        assert_eq!(numbers(&f).0, ["000001"]);
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let f = Filters { from: d("2026-05-10"), to: d("2026-05-14"), ..Default::default() };
+        assert_eq!(numbers(&f).0, ["000002"]);
+        let counts = dashboard(&conn, now, 5).unwrap().by_state;
+        assert!(counts.contains(&("pending".into(), 1)) && counts.contains(&("closed".into(), 1)), "{counts:?}");
+    }
+}

@@ -1,0 +1,355 @@
+//! The backoffice: server-rendered HTML (axum + maud), no JavaScript, Italian UI.
+//!
+//! Every request passes [`guard`]: it finds the session, and for a POST checks the Origin and
+//! the form's CSRF token before any handler runs. Handlers state who may call them by the type
+//! of their extractor ([`auth::AnyUser`], [`auth::Staff`], [`auth::AdminUser`]); a handler
+//! without one is public, and only the sign-in page and the static files are.
+//!
+//! Writes go through [`Store::call`] (the one writer thread, the workflow functions); reads
+//! run on a small pool of read-only connections ([`Readers`]), which WAL lets run beside the
+//! writer.
+
+mod admin;
+pub mod auth;
+mod tickets;
+mod ui;
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use rusqlite::Connection;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::ingest::Pipeline;
+use crate::notify::Notifier;
+use crate::store::Store;
+use crate::workflow::WorkflowError;
+
+/// Forms larger than this are refused (an answer of a few pages is far below it).
+const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub readers: Arc<Readers>,
+    pub notifier: Arc<Notifier>,
+    pub pipeline: Arc<Mutex<Pipeline>>,
+    pub settings: Arc<Settings>,
+    pub throttle: Arc<auth::Throttle>,
+}
+
+/// The web settings, derived from the config once.
+#[derive(Debug)]
+pub struct Settings {
+    /// `scheme://host[:port]` of `base_url`: the only origin forms are accepted from.
+    pub origin: String,
+    pub secure_cookies: bool,
+    pub idle: chrono::Duration,
+    pub max_age: chrono::Duration,
+    pub office_name: String,
+    pub number_prefix: String,
+}
+
+impl Settings {
+    pub fn from_config(c: &Config) -> Settings {
+        let base = c.web.base_url.trim_end_matches('/');
+        let origin = match base.find("://") {
+            Some(i) => match base[i + 3..].find('/') {
+                Some(j) => base[..i + 3 + j].to_string(),
+                None => base.to_string(),
+            },
+            None => base.to_string(),
+        };
+        Settings {
+            secure_cookies: origin.starts_with("https://"),
+            origin: origin.to_ascii_lowercase(),
+            idle: chrono::Duration::minutes(i64::from(c.web.session_idle_minutes)),
+            max_age: chrono::Duration::hours(i64::from(c.web.session_max_hours)),
+            office_name: c.notify.office_name.clone(),
+            number_prefix: c.tickets.number_prefix.clone(),
+        }
+    }
+}
+
+/// Read-only connections for the pages' queries, reused across requests.
+pub struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    pub fn new(path: PathBuf) -> Readers {
+        Readers {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` on a read-only connection on the blocking pool.
+    pub async fn read<F, R>(self: &Arc<Self>, f: F) -> Result<R>
+    where
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = this.idle.lock().unwrap().pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => crate::store::open_read_only(&this.path)?,
+            };
+            let out = f(&conn);
+            this.idle.lock().unwrap().push(conn);
+            out
+        })
+        .await
+        .context("a database read panicked")?
+    }
+}
+
+/// A failed request, as the person sees it.
+#[derive(Debug)]
+pub enum WebError {
+    NotFound,
+    Forbidden,
+    /// The request cannot be carried out; the message is shown (Italian).
+    Refused(String),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for WebError {
+    fn from(e: anyhow::Error) -> Self {
+        WebError::Internal(e)
+    }
+}
+
+impl From<WorkflowError> for WebError {
+    fn from(e: WorkflowError) -> Self {
+        match e {
+            WorkflowError::NotFound => WebError::NotFound,
+            WorkflowError::Forbidden { .. } => WebError::Forbidden,
+            WorkflowError::Other(e) => WebError::Internal(e),
+            other => WebError::Refused(crate::texts::workflow_error(&other)),
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            WebError::NotFound => (StatusCode::NOT_FOUND, "Pagina non trovata.".to_string()),
+            WebError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "Il tuo ruolo non consente questa operazione.".to_string(),
+            ),
+            WebError::Refused(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
+            WebError::Internal(e) => {
+                tracing::error!("backoffice request failed: {e:#}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Si è verificato un errore interno: l'operazione non è stata eseguita. \
+                     Riprova; se l'errore si ripete, avvisa l'amministratore di sistema."
+                        .to_string(),
+                )
+            }
+        };
+        (status, ui::message_page(status, &message)).into_response()
+    }
+}
+
+pub type WebResult<T> = std::result::Result<T, WebError>;
+
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/", get(tickets::dashboard))
+        .route("/accedi", get(auth::login_page).post(auth::login))
+        .route("/esci", post(auth::logout))
+        .route("/reclami", get(tickets::list))
+        .route("/reclami/{number}", get(tickets::show))
+        .route("/reclami/{number}/risposta", post(tickets::answer))
+        .route("/reclami/{number}/nota", post(tickets::note))
+        .route("/reclami/{number}/classificazione", post(tickets::classify))
+        .route("/reclami/{number}/chiusura", post(tickets::close))
+        .route("/reclami/{number}/unione", post(tickets::merge))
+        .route(
+            "/reclami/{number}/messaggi/{id}/originale",
+            get(tickets::original),
+        )
+        .route("/reclami/{number}/allegati/{id}", get(tickets::attachment))
+        .route("/amministrazione", get(admin::index))
+        .route(
+            "/amministrazione/utenti",
+            get(admin::users).post(admin::user_add),
+        )
+        .route("/amministrazione/utenti/{id}", post(admin::user_update))
+        .route(
+            "/amministrazione/utenti/{id}/password",
+            post(admin::user_password),
+        )
+        .route(
+            "/amministrazione/servizi",
+            get(admin::services).post(admin::service_add),
+        )
+        .route("/amministrazione/servizi/{id}", post(admin::service_update))
+        .route(
+            "/amministrazione/categorie",
+            get(admin::categories).post(admin::category_add),
+        )
+        .route(
+            "/amministrazione/categorie/{id}",
+            post(admin::category_update),
+        )
+        .route(
+            "/amministrazione/regole",
+            get(admin::rules).post(admin::rule_add),
+        )
+        .route("/amministrazione/regole/{id}", post(admin::rule_update))
+        .route("/amministrazione/regole/{id}/sposta", post(admin::rule_move))
+        .route("/amministrazione/quarantena", get(admin::quarantine))
+        .route(
+            "/amministrazione/quarantena/{id}/originale",
+            get(admin::quarantine_raw),
+        )
+        .route(
+            "/amministrazione/quarantena/{id}/riprova",
+            post(admin::quarantine_retry),
+        )
+        .route(
+            "/amministrazione/quarantena/{id}/scarta",
+            post(admin::quarantine_discard),
+        )
+        .route("/amministrazione/posta", get(admin::outbox))
+        .route(
+            "/amministrazione/posta/{id}/riprova",
+            post(admin::outbox_retry),
+        )
+        .route("/amministrazione/registro", get(admin::audit))
+        .route("/static/ascolto.css", get(stylesheet))
+        .fallback(|| async { WebError::NotFound })
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("ascolto.css"),
+    )
+        .into_response()
+}
+
+/// Headers every response carries: no scripts at all, no framing, no sniffing, no caching of
+/// pages that hold health data.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+fn secure_headers(resp: &mut Response) {
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+}
+
+/// Finds the session; refuses a POST from another origin or without its form's CSRF token.
+async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
+    let session = match auth::session_of(&app, req.headers()).await {
+        Ok(s) => s,
+        Err(e) => return WebError::Internal(e).into_response(),
+    };
+    let mut req = req;
+    if req.method() == Method::POST {
+        if !auth::origin_allowed(&app.settings, req.headers()) {
+            tracing::warn!(path = %req.uri().path(), "POST refused: foreign or missing Origin");
+            return refused_form();
+        }
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ui::message_page(StatusCode::PAYLOAD_TOO_LARGE, "Il testo inviato è troppo lungo."),
+            )
+                .into_response();
+        };
+        let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+            .ok()
+            .and_then(|fields| fields.into_iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v));
+        let expected = if parts.uri.path() == "/accedi" {
+            auth::login_csrf_cookie(&parts.headers)
+        } else {
+            session.as_ref().map(|s| s.csrf.clone())
+        };
+        let ok = matches!((&sent, &expected), (Some(s), Some(e)) if auth::constant_time_eq(s, e));
+        if !ok {
+            tracing::warn!(path = %parts.uri.path(), "POST refused: missing or wrong CSRF token");
+            return refused_form();
+        }
+        req = Request::from_parts(parts, Body::from(bytes));
+    }
+    req.extensions_mut().insert(auth::Current(session));
+    let mut resp = next.run(req).await;
+    secure_headers(&mut resp);
+    resp
+}
+
+fn refused_form() -> Response {
+    let mut resp = (
+        StatusCode::FORBIDDEN,
+        ui::message_page(
+            StatusCode::FORBIDDEN,
+            "Il modulo è scaduto o non proviene da questo sito: ricarica la pagina e riprova.",
+        ),
+    )
+        .into_response();
+    secure_headers(&mut resp);
+    resp
+}
+
+/// Serves the backoffice on `[web] bind` until `shutdown`; in-flight requests finish.
+pub async fn serve(
+    config: &Config,
+    store: Store,
+    notifier: Arc<Notifier>,
+    pipeline: Arc<Mutex<Pipeline>>,
+    shutdown: CancellationToken,
+) -> Result<impl std::future::Future<Output = std::io::Result<()>>> {
+    let listener = tokio::net::TcpListener::bind(config.web.bind)
+        .await
+        .with_context(|| format!("cannot listen on {} (key `web.bind`)", config.web.bind))?;
+    tracing::info!(address = %listener.local_addr()?, base_url = %config.web.base_url, "backoffice listening");
+    let app = App {
+        readers: Arc::new(Readers::new(store.path().to_path_buf())),
+        store,
+        notifier,
+        pipeline,
+        settings: Arc::new(Settings::from_config(config)),
+        throttle: Arc::new(auth::Throttle::default()),
+    };
+    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    Ok(axum::serve(listener, service)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .into_future())
+}

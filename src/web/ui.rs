@@ -1,0 +1,256 @@
+//! The page frame and the small pieces every page uses: Italian dates and numbers, labels,
+//! state badges. Every string from a citizen goes through maud's escaping; nothing here uses
+//! `PreEscaped` on data.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use maud::{html, Markup, DOCTYPE};
+
+use super::auth::Session;
+use crate::texts;
+use crate::tickets::{self, Deadline};
+
+/// Which part of the site a page belongs to (the navigation marks it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Dashboard,
+    Tickets,
+    Admin,
+}
+
+pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> Markup {
+    let nav_item = |s: Section, href: &str, label: &str| {
+        html! {
+            li {
+                @if s == section {
+                    a href=(href) aria-current="page" { (label) }
+                } @else {
+                    a href=(href) { (label) }
+                }
+            }
+        }
+    };
+    html! {
+        (DOCTYPE)
+        html lang="it" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · ascolto" }
+                link rel="stylesheet" href="/static/ascolto.css";
+            }
+            body {
+                a.skip href="#contenuto" { "Vai al contenuto" }
+                header.top {
+                    nav aria-label="Navigazione principale" {
+                        span.brand { "ascolto" }
+                        ul {
+                            (nav_item(Section::Dashboard, "/", "Cruscotto"))
+                            (nav_item(Section::Tickets, "/reclami", "Reclami"))
+                            @if session.is_admin() {
+                                (nav_item(Section::Admin, "/amministrazione", "Amministrazione"))
+                            }
+                        }
+                    }
+                    div.who {
+                        span { (session.actor.name) " · " (role_label(session.actor.role.as_str())) }
+                        form method="post" action="/esci" {
+                            (csrf(session))
+                            button.link type="submit" { "Esci" }
+                        }
+                    }
+                }
+                main #contenuto tabindex="-1" {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// The hidden CSRF field every form carries.
+pub fn csrf(session: &Session) -> Markup {
+    html! { input type="hidden" name="_csrf" value=(session.csrf); }
+}
+
+pub fn login_page(office: &str, token: &str, dopo: &str, error: Option<&str>) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="it" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Accesso · ascolto" }
+                link rel="stylesheet" href="/static/ascolto.css";
+            }
+            body {
+                main.login #contenuto {
+                    h1 { "ascolto" }
+                    p { (office) }
+                    @if let Some(e) = error {
+                        p.error role="alert" { (e) }
+                    }
+                    form method="post" action="/accedi" {
+                        input type="hidden" name="_csrf" value=(token);
+                        input type="hidden" name="dopo" value=(dopo);
+                        p {
+                            label for="email" { "Email" }
+                            input #email type="email" name="email" autocomplete="username" required autofocus;
+                        }
+                        p {
+                            label for="password" { "Password" }
+                            input #password type="password" name="password" autocomplete="current-password" required;
+                        }
+                        button type="submit" { "Accedi" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A page with one message, for errors and refusals; it needs no session.
+pub fn message_page(status: StatusCode, message: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="it" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Errore " (status.as_u16()) " · ascolto" }
+                link rel="stylesheet" href="/static/ascolto.css";
+            }
+            body {
+                main.login #contenuto {
+                    h1 { "ascolto" }
+                    p.error role="alert" { (message) }
+                    p { a href="/" { "Torna al cruscotto" } }
+                }
+            }
+        }
+    }
+}
+
+pub fn role_label(role: &str) -> &'static str {
+    match role {
+        "admin" => "Amministratore",
+        "operator" => "Utente reclamo",
+        "viewer" => "Utente ASL",
+        _ => "?",
+    }
+}
+
+pub fn state_label(state: &str) -> &'static str {
+    state
+        .parse()
+        .map(texts::state)
+        .unwrap_or("?")
+}
+
+pub fn kind_label(kind: Option<&str>) -> &'static str {
+    kind.and_then(|k| k.parse().ok())
+        .map(texts::kind)
+        .unwrap_or("Non indicata")
+}
+
+pub fn outcome_label(outcome: &str) -> &'static str {
+    outcome
+        .parse()
+        .map(texts::outcome)
+        .unwrap_or("?")
+}
+
+pub fn state_badge(state: &str) -> Markup {
+    html! { span class={"badge state-" (state)} { (state_label(state)) } }
+}
+
+/// "31/03/2026 23:30", Europe/Rome.
+pub fn datetime(t: DateTime<Utc>) -> String {
+    tickets::to_rome(t).format("%d/%m/%Y %H:%M").to_string()
+}
+
+/// A stored RFC 3339 time, formatted; unreadable text is shown as is.
+pub fn stored_datetime(s: &str) -> String {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| datetime(t.with_timezone(&Utc)))
+        .unwrap_or_else(|_| s.to_string())
+}
+
+/// 1234567 → "1.234.567".
+pub fn number(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// A size in bytes as people read it: "12,3 kB".
+pub fn size(bytes: i64) -> String {
+    let b = bytes as f64;
+    if b < 1000.0 {
+        format!("{bytes} B")
+    } else if b < 1_000_000.0 {
+        format!("{:.1} kB", b / 1000.0).replace('.', ",")
+    } else {
+        format!("{:.1} MB", b / 1_000_000.0).replace('.', ",")
+    }
+}
+
+/// Days left to the deadline, or late, for a ticket not yet answered.
+pub fn deadline_cell(due_at: DateTime<Utc>, answered: bool, state: &str) -> Markup {
+    if answered || state == "closed" {
+        return html! { span.muted { "risposto" } };
+    }
+    match tickets::deadline(due_at, Utc::now()) {
+        Deadline::Overdue { days } => html! {
+            span.overdue { "scaduto da " (days) (if days == 1 { " giorno" } else { " giorni" }) }
+        },
+        Deadline::DueSoon { days } => html! {
+            span.duesoon { (days) (if days == 1 { " giorno" } else { " giorni" }) }
+        },
+        Deadline::OnTime { days } => html! { span { (days) " giorni" } },
+    }
+}
+
+/// Percent-encodes a query-string value.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn italian_numbers_and_sizes() {
+        assert_eq!(number(0), "0");
+        assert_eq!(number(999), "999");
+        assert_eq!(number(1000), "1.000");
+        assert_eq!(number(1234567), "1.234.567");
+        assert_eq!(size(12_345), "12,3 kB");
+    }
+
+    #[test]
+    fn dates_are_shown_in_rome_time() {
+        let t: DateTime<Utc> = "2026-03-31T23:30:00Z".parse().unwrap();
+        assert_eq!(datetime(t), "01/04/2026 01:30");
+    }
+}

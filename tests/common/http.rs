@@ -1,0 +1,159 @@
+//! A browser-like HTTP client for the backoffice tests: one cookie jar, no redirects followed
+//! (the tests look at them), the Origin header a browser sends with forms.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+pub struct Response {
+    pub status: u16,
+    pub location: Option<String>,
+    pub headers: HashMap<String, Vec<String>>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+}
+
+pub struct Client {
+    pub base: String,
+    agent: ureq::Agent,
+    pub cookies: HashMap<String, String>,
+    /// The Origin header sent with POSTs (None: send none).
+    pub origin: Option<String>,
+}
+
+/// The value of the first `name="_csrf"` hidden field in a page.
+pub fn csrf_of(html: &str) -> Option<String> {
+    let at = html.find("name=\"_csrf\" value=\"")? + "name=\"_csrf\" value=\"".len();
+    Some(html[at..].split('"').next()?.to_string())
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        Client {
+            base: base.to_string(),
+            agent: ureq::AgentBuilder::new()
+                .redirects(0)
+                .timeout(Duration::from_secs(60))
+                .build(),
+            cookies: HashMap::new(),
+            origin: Some(base.to_string()),
+        }
+    }
+
+    /// Waits until the daemon's backoffice answers.
+    pub fn wait_ready(base: &str) {
+        let deadline = Instant::now() + super::PATIENCE;
+        let c = Client::new(base);
+        loop {
+            if c.get("/accedi").status == 200 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the backoffice did not start at {base}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn finish(&mut self, result: Result<ureq::Response, ureq::Error>) -> Response {
+        let resp = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("request failed: {e}"),
+        };
+        let mut headers: HashMap<String, Vec<String>> = HashMap::new();
+        for name in resp.headers_names() {
+            let values = resp.all(&name).into_iter().map(str::to_string).collect();
+            headers.insert(name.to_ascii_lowercase(), values);
+        }
+        for c in headers.get("set-cookie").cloned().unwrap_or_default() {
+            let first = c.split(';').next().unwrap_or_default();
+            if let Some((k, v)) = first.split_once('=') {
+                if v.is_empty() || c.contains("Max-Age=0") {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        let status = resp.status();
+        let location = resp.header("location").map(str::to_string);
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).unwrap();
+        Response { status, location, headers, body }
+    }
+
+    fn get_inner(&mut self, path: &str) -> Response {
+        let mut req = self.agent.get(&format!("{}{path}", self.base));
+        if !self.cookies.is_empty() {
+            req = req.set("Cookie", &self.cookie_header());
+        }
+        let r = req.call();
+        self.finish(r)
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        // A GET keeps the jar as it is (pages never set cookies but the sign-in page).
+        let mut me = Client {
+            base: self.base.clone(),
+            agent: self.agent.clone(),
+            cookies: self.cookies.clone(),
+            origin: self.origin.clone(),
+        };
+        me.get_inner(path)
+    }
+
+    pub fn get_mut(&mut self, path: &str) -> Response {
+        self.get_inner(path)
+    }
+
+    /// Posts a form as written; `_csrf` is not added.
+    pub fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let mut req = self.agent.post(&format!("{}{path}", self.base));
+        if !self.cookies.is_empty() {
+            req = req.set("Cookie", &self.cookie_header());
+        }
+        if let Some(o) = &self.origin {
+            req = req.set("Origin", o);
+        }
+        let r = req.send_form(fields);
+        self.finish(r)
+    }
+
+    /// Posts a form the way the page would: with the CSRF token of the page at `form_page`.
+    pub fn post(&mut self, form_page: &str, path: &str, fields: &[(&str, &str)]) -> Response {
+        let page = self.get_mut(form_page).text();
+        let token = csrf_of(&page).unwrap_or_else(|| panic!("no form token on {form_page}"));
+        let mut all = vec![("_csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all)
+    }
+
+    /// Signs in; panics unless the backoffice accepted the password.
+    pub fn sign_in(base: &str, email: &str, password: &str) -> Client {
+        let mut c = Client::new(base);
+        let r = c.try_sign_in(email, password);
+        assert_eq!(r.status, 303, "sign-in of {email} refused: {}", r.text());
+        c
+    }
+
+    pub fn try_sign_in(&mut self, email: &str, password: &str) -> Response {
+        self.post("/accedi", "/accedi", &[("email", email), ("password", password)])
+    }
+}

@@ -1,0 +1,397 @@
+//! The backoffice over HTTP, as browsers and attackers reach it: the real daemon, its real
+//! database, every route tried by every role.
+
+mod common;
+
+use common::http::{csrf_of, Client};
+use common::{complaint, Daemon};
+
+const PASSWORD: &str = "una-password-lunga";
+
+struct Office {
+    daemon: Daemon,
+    /// Ticket numbers imported, in order.
+    tickets: Vec<String>,
+}
+
+impl Office {
+    fn url(&self) -> String {
+        self.daemon.base_url()
+    }
+    fn sign_in(&self, role: &str) -> Client {
+        Client::sign_in(&self.url(), &format!("{role}@hospital.test"), PASSWORD)
+    }
+    fn state(&self, number: &str) -> String {
+        self.daemon
+            .db()
+            .query_row("SELECT state FROM tickets WHERE number = ?1", [number], |r| r.get(0))
+            .unwrap()
+    }
+}
+
+/// A daemon with no mailbox (the backoffice needs none), `messages` imported as tickets, and
+/// one account per role: admin@, operator@, viewer@hospital.test.
+fn office(messages: &[Vec<u8>]) -> Office {
+    let mut daemon = Daemon::new(|db| {
+        let dir = db.parent().unwrap();
+        format!(
+            "[database]\npath = \"{}\"\n\n[smtp]\nbackend = \"file\"\nfile_dir = \"{}\"\nfrom_address = \"urp@hospital.test\"\n",
+            db.display(),
+            dir.join("sent").display()
+        )
+    });
+    let inbox = daemon.dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    for (i, m) in messages.iter().enumerate() {
+        std::fs::write(inbox.join(format!("{i:04}.eml")), m).unwrap();
+    }
+    let out = daemon.command().arg("import").arg(&inbox).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for role in ["admin", "operator", "viewer"] {
+        daemon.add_user_with_password(&format!("{role}@hospital.test"), role, PASSWORD);
+    }
+    daemon.start();
+    Client::wait_ready(&daemon.base_url());
+    let tickets = {
+        let db = daemon.db();
+        let mut st = db.prepare("SELECT number FROM tickets ORDER BY id").unwrap();
+        st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    Office { daemon, tickets }
+}
+
+fn complaints(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| complaint(&format!("cittadino{i}@example.test"), &format!("Reclamo numero {i}"), "Attesa di sei ore in pronto soccorso."))
+        .collect()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cell {
+    /// 200 with a page.
+    Page,
+    /// 303 somewhere else than the sign-in page: the change was made.
+    Done,
+    /// 303 to the sign-in page.
+    SignIn,
+    /// 403.
+    Refused,
+}
+use Cell::*;
+
+/// Every route × (anonymous, viewer, operator, admin). `{T}` is a ticket of the caller's own
+/// (so that one role's change does not get in another's way), `{U}` the viewer's user id,
+/// `{Q}` a quarantine entry, `{O}` a failed notification, `{R}` a rule, `{S}` a service,
+/// `{C}` a category.
+const MATRIX: &[(&str, &str, &[(&str, &str)], [Cell; 4])] = &[
+    ("GET", "/", &[], [SignIn, Page, Page, Page]),
+    ("GET", "/reclami", &[], [SignIn, Page, Page, Page]),
+    ("GET", "/reclami?q=pronto&stato=pending", &[], [SignIn, Page, Page, Page]),
+    ("GET", "/reclami/{T}", &[], [SignIn, Page, Page, Page]),
+    ("GET", "/reclami/{T}/messaggi/{M}/originale", &[], [SignIn, Page, Page, Page]),
+    ("POST", "/reclami/{T}/nota", &[("testo", "nota")], [Refused, Refused, Done, Done]),
+    ("POST", "/reclami/{T}/classificazione", &[("tipologia", "reclamo")], [Refused, Refused, Done, Done]),
+    ("POST", "/reclami/{T}/risposta", &[("testo", "Gentile utente, ...")], [Refused, Refused, Done, Done]),
+    ("POST", "/reclami/{T}/chiusura", &[("esito", "accolto")], [Refused, Refused, Done, Done]),
+    ("POST", "/reclami/{T2}/unione", &[("destinazione", "{T3}")], [Refused, Refused, Done, Done]),
+    ("GET", "/amministrazione", &[], [SignIn, Refused, Refused, Page]),
+    ("GET", "/amministrazione/utenti", &[], [SignIn, Refused, Refused, Page]),
+    ("POST", "/amministrazione/utenti", &[("email", "nuovo{N}@hospital.test"), ("nome", "Nuovo"), ("ruolo", "viewer")], [Refused, Refused, Refused, Page]),
+    ("POST", "/amministrazione/utenti/{U}", &[("ruolo", "viewer"), ("attivo", "1")], [Refused, Refused, Refused, Done]),
+    ("POST", "/amministrazione/utenti/{U}/password", &[], [Refused, Refused, Refused, Page]),
+    ("GET", "/amministrazione/servizi", &[], [SignIn, Refused, Refused, Page]),
+    ("POST", "/amministrazione/servizi", &[("codice", "NUOVO{N}"), ("nome", "Nuovo servizio")], [Refused, Refused, Refused, Done]),
+    ("POST", "/amministrazione/servizi/{S}", &[("nome", "Pronto soccorso"), ("attivo", "1")], [Refused, Refused, Refused, Done]),
+    ("GET", "/amministrazione/categorie", &[], [SignIn, Refused, Refused, Page]),
+    ("POST", "/amministrazione/categorie", &[("codice", "ALT.9{N}"), ("descrizione", "Altro ancora"), ("padre", "{CP}")], [Refused, Refused, Refused, Done]),
+    ("POST", "/amministrazione/categorie/{C}", &[("codice", "ALT.01"), ("descrizione", "Altro"), ("attivo", "1")], [Refused, Refused, Refused, Done]),
+    ("GET", "/amministrazione/regole", &[], [SignIn, Refused, Refused, Page]),
+    ("GET", "/amministrazione/regole?prova_campo=text&prova_espressione=pronto", &[], [SignIn, Refused, Refused, Page]),
+    ("POST", "/amministrazione/regole", &[("nome", "Prova"), ("campo", "subject"), ("espressione", "parcheggio"), ("tipologia", "segnalazione"), ("attiva", "1")], [Refused, Refused, Refused, Done]),
+    ("POST", "/amministrazione/regole/{R}", &[("nome", "Regola"), ("campo", "text"), ("espressione", "\\bbagn"), ("tipologia", "reclamo"), ("attiva", "1"), ("azione", "salva")], [Refused, Refused, Refused, Done]),
+    ("POST", "/amministrazione/regole/{R}/sposta", &[("verso", "giu")], [Refused, Refused, Refused, Done]),
+    ("GET", "/amministrazione/quarantena", &[], [SignIn, Refused, Refused, Page]),
+    ("GET", "/amministrazione/quarantena/{Q}/originale", &[], [SignIn, Refused, Refused, Page]),
+    ("POST", "/amministrazione/quarantena/{Q}/scarta", &[], [Refused, Refused, Refused, Done]),
+    ("GET", "/amministrazione/posta", &[], [SignIn, Refused, Refused, Page]),
+    ("POST", "/amministrazione/posta/{O}/riprova", &[], [Refused, Refused, Refused, Done]),
+    ("GET", "/amministrazione/registro?azione=ticket.", &[], [SignIn, Refused, Refused, Page]),
+    ("POST", "/esci", &[], [Refused, Done, Done, Done]),
+];
+
+#[test]
+fn every_route_checks_every_role() {
+    let mut messages = complaints(12);
+    messages.push(b"this is not an email at all".to_vec());
+    let o = office(&messages);
+    let db = o.daemon.db();
+    let id = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let viewer_id = id("SELECT id FROM users WHERE email = 'viewer@hospital.test'");
+    let quarantine = id("SELECT id FROM quarantine");
+    let rule = id("SELECT min(id) FROM routing_rules");
+    let service = id("SELECT id FROM services WHERE code = 'PS'");
+    let category = id("SELECT id FROM categories WHERE code = 'ALT.01'");
+    let macro_cat = id("SELECT id FROM categories WHERE code = 'ALT'");
+
+    let roles = ["anonymous", "viewer", "operator", "admin"];
+    for (r, role) in roles.iter().enumerate() {
+        // Each role works its own three tickets; each failed mail is its own.
+        let own = |k: usize| o.tickets[r * 3 + k].clone();
+        let message = id(&format!(
+            "SELECT m.id FROM messages m JOIN tickets t ON t.id = m.ticket_id WHERE t.number = '{}'",
+            own(0)
+        ));
+        db.execute(
+            "INSERT INTO outbox (ticket_id, kind, to_address, subject, body_text, message_id, automatic, state, next_attempt_at, created_at)
+             VALUES (NULL, 'ack', 'x@example.test', 's', 'b', ?1, 1, 'failed', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            [format!("failed-{role}@hospital.test")],
+        )
+        .unwrap();
+        let outbox = db.last_insert_rowid();
+        let fill = |s: &str| {
+            s.replace("{T}", &own(0))
+                .replace("{T2}", &own(1))
+                .replace("{T3}", &own(2))
+                .replace("{M}", &message.to_string())
+                .replace("{U}", &viewer_id.to_string())
+                .replace("{Q}", &quarantine.to_string())
+                .replace("{O}", &outbox.to_string())
+                .replace("{R}", &rule.to_string())
+                .replace("{S}", &service.to_string())
+                .replace("{CP}", &macro_cat.to_string())
+                .replace("{C}", &category.to_string())
+                .replace("{N}", &r.to_string())
+        };
+        let mut client = if *role == "anonymous" {
+            Client::new(&o.url())
+        } else {
+            o.sign_in(role)
+        };
+        // The token of this session, taken from a page this role may see.
+        let token = if *role == "anonymous" {
+            "no-session".to_string()
+        } else {
+            csrf_of(&client.get("/").text()).expect("every page carries the logout form's token")
+        };
+        for (method, path, fields, expected) in MATRIX {
+            let path = fill(path);
+            let resp = if *method == "GET" {
+                client.get(&path)
+            } else {
+                let values: Vec<String> = fields.iter().map(|(_, v)| fill(v)).collect();
+                let mut form: Vec<(&str, &str)> = vec![("_csrf", token.as_str())];
+                form.extend(fields.iter().zip(&values).map(|((k, _), v)| (*k, v.as_str())));
+                client.post_raw(&path, &form)
+            };
+            let got = match (resp.status, resp.location.as_deref()) {
+                (200, _) => Page,
+                (303, Some(l)) if l.starts_with("/accedi") => SignIn,
+                (303, _) => Done,
+                (403, _) => Refused,
+                (s, l) => panic!("{role} {method} {path}: unexpected {s} {l:?}: {}", resp.text()),
+            };
+            assert_eq!(got, expected[r], "{role} {method} {path}: {}", resp.text().chars().take(600).collect::<String>());
+            // The admin was given back their page, not another's.
+            if got == Page && *method == "GET" {
+                assert!(resp.header("content-security-policy").is_some(), "{path}");
+            }
+        }
+    }
+    // The workflow really ran for the operator: answered, then closed; the viewer's ticket
+    // was opened but not taken in charge.
+    assert_eq!(o.state(&o.tickets[6]), "closed");
+    assert_eq!(o.state(&o.tickets[3]), "pending", "a viewer's opening takes nothing in charge");
+    let merged: Option<String> = db
+        .query_row(
+            "SELECT m.number FROM tickets t JOIN tickets m ON m.id = t.merged_into WHERE t.number = ?1",
+            [&o.tickets[7]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(merged.as_deref(), Some(o.tickets[8].as_str()));
+    // Every view by anyone is in the audit log, the viewer's included.
+    let views = id(&format!(
+        "SELECT count(*) FROM audit_log WHERE action = 'ticket.viewed' AND ticket_id = (SELECT id FROM tickets WHERE number = '{}')",
+        o.tickets[3]
+    ));
+    assert!(views >= 1);
+}
+
+#[test]
+fn forms_need_their_token_and_their_origin() {
+    let o = office(&complaints(1));
+    let number = &o.tickets[0];
+    let mut c = o.sign_in("operator");
+    let page = c.get(&format!("/reclami/{number}")).text();
+    let token = csrf_of(&page).unwrap();
+    let note = format!("/reclami/{number}/nota");
+    let notes = || o.daemon.count("SELECT count(*) FROM notes");
+
+    assert_eq!(c.post_raw(&note, &[("testo", "senza token")]).status, 403);
+    assert_eq!(c.post_raw(&note, &[("_csrf", "0".repeat(64).as_str()), ("testo", "token falso")]).status, 403);
+    c.origin = Some("http://evil.example.test".into());
+    assert_eq!(c.post_raw(&note, &[("_csrf", &token), ("testo", "altra origine")]).status, 403);
+    c.origin = None;
+    assert_eq!(c.post_raw(&note, &[("_csrf", &token), ("testo", "nessuna origine")]).status, 403);
+    assert_eq!(notes(), 0, "no refused form changed anything");
+    c.origin = Some(o.url());
+    assert_eq!(c.post_raw(&note, &[("_csrf", &token), ("testo", "giusto")]).status, 303);
+    assert_eq!(notes(), 1);
+
+    // Another user's token is not this session's.
+    let admin = o.sign_in("admin");
+    let admin_token = csrf_of(&admin.get("/").text()).unwrap();
+    assert_eq!(c.post_raw(&note, &[("_csrf", &admin_token), ("testo", "token altrui")]).status, 403);
+
+    // The sign-in form has its own token, tied to its cookie.
+    let mut stranger = Client::new(&o.url());
+    let r = stranger.post_raw("/accedi", &[("_csrf", "abc"), ("email", "operator@hospital.test"), ("password", PASSWORD)]);
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn sessions_are_safe_cookies_that_end() {
+    let o = office(&complaints(1));
+    let mut c = Client::new(&o.url());
+    c.get_mut("/accedi");
+    let r = c.try_sign_in("operator@hospital.test", PASSWORD);
+    assert_eq!(r.status, 303);
+    let cookie = r.headers["set-cookie"].iter().find(|c| c.starts_with("ascolto_sessione=")).unwrap().clone();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "base_url is http here");
+    let before = c.cookies["ascolto_sessione"].clone();
+    assert_eq!(c.get("/").status, 200);
+    // Signing in again makes a new session.
+    c.try_sign_in("operator@hospital.test", PASSWORD);
+    assert_ne!(c.cookies["ascolto_sessione"], before);
+    // The database holds no session secret.
+    let stored: i64 = o.daemon.count(&format!(
+        "SELECT count(*) FROM sessions WHERE id_hash = '{}'",
+        c.cookies["ascolto_sessione"]
+    ));
+    assert_eq!(stored, 0);
+    // Logging out ends it for good, even for a stolen copy of the cookie.
+    let stolen = c.cookies.clone();
+    assert_eq!(c.post("/", "/esci", &[]).status, 303);
+    let mut thief = Client::new(&o.url());
+    thief.cookies = stolen;
+    assert_eq!(thief.get("/").status, 303);
+    // A disabled user is signed out at once.
+    let c = o.sign_in("viewer");
+    let out = o.daemon.command().args(["user", "disable", "viewer@hospital.test"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(c.get("/reclami").location.as_deref(), Some("/accedi?dopo=/reclami"));
+}
+
+#[test]
+fn failed_sign_ins_are_throttled_without_locking_out_for_long() {
+    let o = office(&complaints(1));
+    let mut c = Client::new(&o.url());
+    for _ in 0..5 {
+        assert_eq!(c.try_sign_in("operator@hospital.test", "sbagliata").status, 401);
+    }
+    // The sixth attempt waits, even with the right password…
+    let r = c.try_sign_in("operator@hospital.test", PASSWORD);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("Troppi tentativi"));
+    // …another account is not affected, and unknown accounts answer like wrong passwords.
+    assert_eq!(c.try_sign_in("nessuno@hospital.test", "x").status, 401);
+    assert_eq!(Client::new(&o.url()).try_sign_in("admin@hospital.test", PASSWORD).status, 303);
+    assert!(o.daemon.count("SELECT count(*) FROM audit_log WHERE action = 'user.login_failed'") >= 6);
+}
+
+/// A ticket written by an attacker: script tags, event handlers and javascript: links in the
+/// subject, the name, the body (plain and HTML) and an attachment's name.
+fn hostile() -> Vec<u8> {
+    let mut m = String::new();
+    m.push_str("From: \"<script>alert('nome')</script>\" <evil@example.test>\r\n");
+    m.push_str("To: urp@hospital.test\r\n");
+    m.push_str("Subject: <script>alert('oggetto')</script><img src=x onerror=alert(1)>\r\n");
+    m.push_str("Message-ID: <hostile-1@example.test>\r\n");
+    m.push_str("MIME-Version: 1.0\r\n");
+    m.push_str("Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n");
+    m.push_str("--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n");
+    m.push_str("<p>Pagina <a href=\"javascript:alert('link')\">clicca</a></p><img src=\"http://tracker.example.test/p.gif\" onerror=\"alert(2)\"><script>alert('corpo')</script>\r\n");
+    m.push_str("--b\r\nContent-Type: text/html; name=\"<script>x</script>.html\"\r\nContent-Disposition: attachment; filename=\"<script>x</script>.html\"\r\n\r\n");
+    m.push_str("<html><script>alert('allegato')</script></html>\r\n");
+    m.push_str("--b--\r\n");
+    m.into_bytes()
+}
+
+#[test]
+fn hostile_content_renders_inert() {
+    let o = office(&[hostile()]);
+    let number = &o.tickets[0];
+    for role in ["viewer", "operator"] {
+        let c = o.sign_in(role);
+        for path in ["/".to_string(), "/reclami".to_string(), format!("/reclami/{number}")] {
+            let r = c.get(&path);
+            assert_eq!(r.status, 200);
+            let html = r.text();
+            assert!(!html.to_lowercase().contains("<script"), "{path}: a script tag got through");
+            assert!(!html.contains("<img"), "{path}: an image tag got through");
+            assert!(!html.contains("onerror="), "{path}: an event handler got through as markup");
+            assert!(!html.contains("href=\"javascript:"), "{path}: a javascript: link got through");
+            let csp = r.header("content-security-policy").unwrap();
+            assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+            assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        }
+        let page = c.get(&format!("/reclami/{number}")).text();
+        assert!(page.contains("&lt;script&gt;alert('oggetto')&lt;/script&gt;"), "the subject is shown, escaped");
+        assert!(page.contains("clicca"), "the HTML body is shown as text");
+        // The attachment is a download, never a page.
+        let link_at = page.find("/allegati/").expect("attachment link");
+        let link: String = page[link_at..].chars().take_while(|c| *c != '"').collect();
+        let r = c.get(&format!("/reclami/{number}{link}"));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+        let disposition = r.header("content-disposition").unwrap();
+        assert!(disposition.starts_with("attachment;") && !disposition.contains('<'), "{disposition}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert!(r.text().contains("alert('allegato')"), "the bytes are the attachment's");
+    }
+}
+
+#[test]
+fn the_list_filters_searches_and_pages() {
+    let mut messages = complaints(60);
+    messages.push(complaint("maria@example.test", "Parcheggio", "Il parcheggio multipiano era chiuso senza preavviso."));
+    let o = office(&messages);
+    let c = o.sign_in("viewer");
+    let page = c.get("/reclami?q=multipiano").text();
+    assert!(page.contains("1 reclami"), "{page}");
+    assert!(page.contains(&o.tickets[60]));
+    // 61 tickets: two pages of 50, the second with 11 rows.
+    let first = c.get("/reclami").text();
+    assert!(first.contains("61 reclami") && first.contains("pagina=2"));
+    let second = c.get("/reclami?pagina=2").text();
+    assert_eq!(second.matches("<tr").count(), 1 + 11, "header row + 11 tickets");
+    // Oldest first puts the first import on top.
+    let oldest = c.get("/reclami?ordine=meno_recenti").text();
+    let first_row = oldest.find("<tbody").unwrap();
+    assert!(oldest[first_row..].find(&o.tickets[0]).unwrap() < oldest[first_row..].find(&o.tickets[1]).unwrap());
+    // FTS syntax typed by a person is just words.
+    assert_eq!(c.get("/reclami?q=%22NEAR(%20*").status, 200);
+    // Italian dates on the page.
+    assert!(regex_like_date(&first), "dates are dd/mm/yyyy");
+}
+
+fn regex_like_date(html: &str) -> bool {
+    html.as_bytes().windows(10).any(|w| {
+        w[2] == b'/' && w[5] == b'/' && w.iter().enumerate().all(|(i, b)| i == 2 || i == 5 || b.is_ascii_digit())
+    })
+}
+
+#[test]
+fn viewers_see_no_form_that_changes_anything() {
+    let o = office(&complaints(1));
+    let number = &o.tickets[0];
+    let c = o.sign_in("viewer");
+    let page = c.get(&format!("/reclami/{number}")).text();
+    assert_eq!(page.matches("method=\"post\"").count(), 1, "only the logout form");
+    assert!(page.contains("action=\"/esci\""));
+    let op = o.sign_in("operator");
+    let page = op.get(&format!("/reclami/{number}")).text();
+    assert!(page.contains("/risposta") && page.contains("/chiusura") && page.contains("/nota"));
+    assert_eq!(o.state(number), "in_charge", "the operator's opening took it in charge");
+}
