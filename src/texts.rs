@@ -115,18 +115,39 @@ pub fn audit_action(action: &str) -> &str {
 pub fn admin_error(reason: &str) -> String {
     let known = [
         ("is already used", "Il codice è già usato."),
-        ("code and name are required", "Codice e nome sono obbligatori; il codice usa maiuscole, cifre, '.', '-', '_'."),
-        ("code and label are required", "Codice e descrizione sono obbligatori; il codice usa maiuscole, cifre, '.', '-', '_'."),
+        (
+            "code and name are required",
+            "Codice e nome sono obbligatori; il codice usa maiuscole, cifre, '.', '-', '_'.",
+        ),
+        (
+            "code and label are required",
+            "Codice e descrizione sono obbligatori; il codice usa maiuscole, cifre, '.', '-', '_'.",
+        ),
         ("the name is required", "Il nome è obbligatorio."),
-        ("the parent must be a macro-category", "La voce superiore deve essere una macrocategoria."),
-        ("the category is in use", "La voce è in uso: disattivala invece di eliminarla."),
+        (
+            "the parent must be a macro-category",
+            "La voce superiore deve essere una macrocategoria.",
+        ),
+        (
+            "the category is in use",
+            "La voce è in uso: disattivala invece di eliminarla.",
+        ),
         ("the rule needs a name", "La regola deve avere un nome."),
         ("unknown field", "Campo non valido."),
-        ("the rule must set", "La regola deve impostare almeno una classificazione, un servizio o una tipologia."),
+        (
+            "the rule must set",
+            "La regola deve impostare almeno una classificazione, un servizio o una tipologia.",
+        ),
         ("the pattern is empty", "L'espressione è vuota."),
         ("invalid pattern", "Espressione regolare non valida."),
-        ("only a failed notification", "Si rimettono in coda solo le email non consegnate."),
-        ("you cannot remove your own", "Non puoi togliere a te stesso l'amministrazione o l'accesso."),
+        (
+            "only a failed notification",
+            "Si rimettono in coda solo le email non consegnate.",
+        ),
+        (
+            "you cannot remove your own",
+            "Non puoi togliere a te stesso l'amministrazione o l'accesso.",
+        ),
         ("no such", "Elemento non trovato."),
         ("already exists", "Esiste già un utente con questa email."),
         ("is not an email address", "Indirizzo email non valido."),

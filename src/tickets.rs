@@ -64,10 +64,15 @@ impl State {
 impl FromStr for State {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [State::Pending, State::InCharge, State::Answered, State::Closed]
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| format!("unknown state {s:?}"))
+        [
+            State::Pending,
+            State::InCharge,
+            State::Answered,
+            State::Closed,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+        .ok_or_else(|| format!("unknown state {s:?}"))
     }
 }
 
@@ -226,12 +231,27 @@ mod tests {
     #[test]
     fn a_rome_day_starts_at_the_right_utc_instant() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        assert_eq!(rome_midnight_utc(d("2026-01-15")), utc("2026-01-14T23:00:00Z"));
-        assert_eq!(rome_midnight_utc(d("2026-07-15")), utc("2026-07-14T22:00:00Z"));
+        assert_eq!(
+            rome_midnight_utc(d("2026-01-15")),
+            utc("2026-01-14T23:00:00Z")
+        );
+        assert_eq!(
+            rome_midnight_utc(d("2026-07-15")),
+            utc("2026-07-14T22:00:00Z")
+        );
         // The day of the spring change begins in winter time, the day after in summer time.
-        assert_eq!(rome_midnight_utc(d("2026-03-29")), utc("2026-03-28T23:00:00Z"));
-        assert_eq!(rome_midnight_utc(d("2026-03-30")), utc("2026-03-29T22:00:00Z"));
-        assert_eq!(rome_midnight_utc(d("2026-10-26")), utc("2026-10-25T23:00:00Z"));
+        assert_eq!(
+            rome_midnight_utc(d("2026-03-29")),
+            utc("2026-03-28T23:00:00Z")
+        );
+        assert_eq!(
+            rome_midnight_utc(d("2026-03-30")),
+            utc("2026-03-29T22:00:00Z")
+        );
+        assert_eq!(
+            rome_midnight_utc(d("2026-10-26")),
+            utc("2026-10-25T23:00:00Z")
+        );
     }
 
     #[test]

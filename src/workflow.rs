@@ -381,7 +381,11 @@ pub fn classify(
         new.category_id,
         "unknown category (choose a sub-category)",
     )?;
-    check("SELECT 1 FROM services WHERE id = ?1", new.service_id, "unknown service")?;
+    check(
+        "SELECT 1 FROM services WHERE id = ?1",
+        new.service_id,
+        "unknown service",
+    )?;
     check(
         "SELECT 1 FROM users WHERE id = ?1 AND active = 1 AND role != 'viewer'",
         new.assigned_to,
@@ -432,7 +436,9 @@ pub fn classify(
 pub fn merge(conn: &Connection, actor: &Actor, from: i64, into: i64) -> Result<()> {
     refuse_viewer(actor, "merge tickets")?;
     if from == into {
-        return Err(WorkflowError::Invalid("a ticket cannot be merged into itself"));
+        return Err(WorkflowError::Invalid(
+            "a ticket cannot be merged into itself",
+        ));
     }
     let merged = |id: i64| -> Result<Option<i64>> {
         conn.query_row("SELECT merged_into FROM tickets WHERE id = ?1", [id], |r| {
@@ -442,7 +448,9 @@ pub fn merge(conn: &Connection, actor: &Actor, from: i64, into: i64) -> Result<(
         .ok_or(WorkflowError::NotFound)
     };
     if merged(from)?.is_some() {
-        return Err(WorkflowError::Invalid("this ticket has already been merged"));
+        return Err(WorkflowError::Invalid(
+            "this ticket has already been merged",
+        ));
     }
     if merged(into)?.is_some() {
         return Err(WorkflowError::Invalid(

@@ -195,7 +195,13 @@ impl Pipeline {
                 "SELECT r.bytes, r.source, q.received_at FROM quarantine q
                  JOIN raw_mail r ON r.id = q.raw_id WHERE q.id = ?1 AND q.resolved_at IS NULL",
                 [quarantine_id],
-                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
             )
             .optional()?
         else {

@@ -33,11 +33,23 @@ pub fn service_add(conn: &Connection, actor: &str, code: &str, name: &str) -> Re
         params![code, name.trim()],
     )?;
     let id = conn.last_insert_rowid();
-    audit::record(conn, actor, "service.created", None, json!({ "service": id, "code": code }))?;
+    audit::record(
+        conn,
+        actor,
+        "service.created",
+        None,
+        json!({ "service": id, "code": code }),
+    )?;
     Ok(id)
 }
 
-pub fn service_update(conn: &Connection, actor: &str, id: i64, name: &str, active: bool) -> Result<()> {
+pub fn service_update(
+    conn: &Connection,
+    actor: &str,
+    id: i64,
+    name: &str,
+    active: bool,
+) -> Result<()> {
     if name.trim().is_empty() {
         bail!("the name is required");
     }
@@ -48,7 +60,13 @@ pub fn service_update(conn: &Connection, actor: &str, id: i64, name: &str, activ
     {
         bail!("no such service");
     }
-    audit::record(conn, actor, "service.updated", None, json!({ "service": id, "active": active }))
+    audit::record(
+        conn,
+        actor,
+        "service.updated",
+        None,
+        json!({ "service": id, "active": active }),
+    )
 }
 
 pub fn category_add(
@@ -65,7 +83,11 @@ pub fn category_add(
         bail!("the code {code} is already used");
     }
     if let Some(p) = parent {
-        if !exists(conn, "SELECT 1 FROM categories WHERE id = ?1 AND parent_id IS NULL", [p])? {
+        if !exists(
+            conn,
+            "SELECT 1 FROM categories WHERE id = ?1 AND parent_id IS NULL",
+            [p],
+        )? {
             bail!("the parent must be a macro-category");
         }
     }
@@ -79,7 +101,13 @@ pub fn category_add(
         params![code, parent, label.trim(), position],
     )?;
     let id = conn.last_insert_rowid();
-    audit::record(conn, actor, "category.created", None, json!({ "category": id, "code": code }))?;
+    audit::record(
+        conn,
+        actor,
+        "category.created",
+        None,
+        json!({ "category": id, "code": code }),
+    )?;
     Ok(id)
 }
 
@@ -96,13 +124,21 @@ pub fn category_update(
     if !valid_code(code) || label.trim().is_empty() {
         bail!("code and label are required; the code has capital letters, digits, '.', '-', '_'");
     }
-    if exists(conn, "SELECT 1 FROM categories WHERE code = ?1 AND id != ?2", params![code, id])? {
+    if exists(
+        conn,
+        "SELECT 1 FROM categories WHERE code = ?1 AND id != ?2",
+        params![code, id],
+    )? {
         bail!("the code {code} is already used");
     }
     let old: Option<String> = conn
-        .query_row("SELECT code FROM categories WHERE id = ?1", [id], |r| r.get(0))
+        .query_row("SELECT code FROM categories WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
         .optional()?;
-    let Some(old) = old else { bail!("no such category") };
+    let Some(old) = old else {
+        bail!("no such category")
+    };
     conn.execute(
         "UPDATE categories SET code = ?2, label = ?3, active = ?4 WHERE id = ?1",
         params![id, code, label.trim(), active],
@@ -119,13 +155,23 @@ pub fn category_update(
 /// Deletes a category nothing uses (no ticket, rule or sub-category).
 pub fn category_delete(conn: &Connection, actor: &str, id: i64) -> Result<()> {
     let used = exists(conn, "SELECT 1 FROM tickets WHERE category_id = ?1", [id])?
-        || exists(conn, "SELECT 1 FROM routing_rules WHERE category_id = ?1", [id])?
+        || exists(
+            conn,
+            "SELECT 1 FROM routing_rules WHERE category_id = ?1",
+            [id],
+        )?
         || exists(conn, "SELECT 1 FROM categories WHERE parent_id = ?1", [id])?;
     if used {
         bail!("the category is in use: deactivate it instead");
     }
     conn.execute("DELETE FROM categories WHERE id = ?1", [id])?;
-    audit::record(conn, actor, "category.deleted", None, json!({ "category": id }))
+    audit::record(
+        conn,
+        actor,
+        "category.deleted",
+        None,
+        json!({ "category": id }),
+    )
 }
 
 /// A rule as the administrator writes it.
@@ -176,12 +222,27 @@ pub fn rule_update(conn: &Connection, actor: &str, id: i64, r: &RuleInput) -> Re
     if conn.execute(
         "UPDATE routing_rules SET name = ?2, field = ?3, pattern = ?4, category_id = ?5,
            service_id = ?6, kind = ?7, active = ?8 WHERE id = ?1",
-        params![id, r.name.trim(), r.field, r.pattern, r.category_id, r.service_id, r.kind, r.active],
+        params![
+            id,
+            r.name.trim(),
+            r.field,
+            r.pattern,
+            r.category_id,
+            r.service_id,
+            r.kind,
+            r.active
+        ],
     )? == 0
     {
         bail!("no such rule");
     }
-    audit::record(conn, actor, "rule.updated", None, json!({ "rule": id, "active": r.active }))
+    audit::record(
+        conn,
+        actor,
+        "rule.updated",
+        None,
+        json!({ "rule": id, "active": r.active }),
+    )
 }
 
 pub fn rule_delete(conn: &Connection, actor: &str, id: i64) -> Result<()> {
@@ -195,8 +256,14 @@ pub fn rule_move(conn: &Connection, actor: &str, id: i64, up: bool) -> Result<()
         .prepare("SELECT id FROM routing_rules ORDER BY priority, id")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    let Some(i) = ids.iter().position(|x| *x == id) else { bail!("no such rule") };
-    let j = if up { i.checked_sub(1) } else { Some(i + 1).filter(|j| *j < ids.len()) };
+    let Some(i) = ids.iter().position(|x| *x == id) else {
+        bail!("no such rule")
+    };
+    let j = if up {
+        i.checked_sub(1)
+    } else {
+        Some(i + 1).filter(|j| *j < ids.len())
+    };
     let Some(j) = j else { return Ok(()) };
     ids.swap(i, j);
     for (n, rid) in ids.iter().enumerate() {
@@ -205,7 +272,13 @@ pub fn rule_move(conn: &Connection, actor: &str, id: i64, up: bool) -> Result<()
             params![rid, (n as i64 + 1) * 10],
         )?;
     }
-    audit::record(conn, actor, "rule.moved", None, json!({ "rule": id, "up": up }))
+    audit::record(
+        conn,
+        actor,
+        "rule.moved",
+        None,
+        json!({ "rule": id, "up": up }),
+    )
 }
 
 pub fn quarantine_discard(conn: &Connection, actor: &str, id: i64) -> Result<()> {
@@ -216,20 +289,38 @@ pub fn quarantine_discard(conn: &Connection, actor: &str, id: i64) -> Result<()>
     {
         bail!("no such open quarantine entry");
     }
-    audit::record(conn, actor, "quarantine.discarded", None, json!({ "quarantine": id }))
+    audit::record(
+        conn,
+        actor,
+        "quarantine.discarded",
+        None,
+        json!({ "quarantine": id }),
+    )
 }
 
 /// Puts a failed notification back in the queue, to be sent at once.
 pub fn outbox_retry(conn: &Connection, actor: &str, id: i64) -> Result<()> {
     let ticket: Option<Option<i64>> = conn
-        .query_row("SELECT ticket_id FROM outbox WHERE id = ?1 AND state = 'failed'", [id], |r| r.get(0))
+        .query_row(
+            "SELECT ticket_id FROM outbox WHERE id = ?1 AND state = 'failed'",
+            [id],
+            |r| r.get(0),
+        )
         .optional()?;
-    let Some(ticket) = ticket else { bail!("only a failed notification can be sent again") };
+    let Some(ticket) = ticket else {
+        bail!("only a failed notification can be sent again")
+    };
     conn.execute(
         "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?2 WHERE id = ?1",
         params![id, super::now_text()],
     )?;
-    audit::record(conn, actor, "outbox.retried", ticket, json!({ "outbox": id }))
+    audit::record(
+        conn,
+        actor,
+        "outbox.retried",
+        ticket,
+        json!({ "outbox": id }),
+    )
 }
 
 /// Sets a user's role, "riceve mail" flag and access. An administrator cannot take away their
@@ -259,7 +350,10 @@ pub fn user_update(
 }
 
 /// Tickets for the "test this rule" box: the most recent `limit`, with the first message.
-pub fn recent_for_rule_test(conn: &Connection, limit: usize) -> Result<Vec<(String, String, String, String)>> {
+pub fn recent_for_rule_test(
+    conn: &Connection,
+    limit: usize,
+) -> Result<Vec<(String, String, String, String)>> {
     let rows = conn
         .prepare(
             "SELECT t.number, t.subject,
@@ -267,7 +361,9 @@ pub fn recent_for_rule_test(conn: &Connection, limit: usize) -> Result<Vec<(Stri
                               AND m.direction = 'in' ORDER BY m.id LIMIT 1), ''), c.email
              FROM tickets t JOIN contacts c ON c.id = t.contact_id ORDER BY t.id DESC LIMIT ?1",
         )?
-        .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map([limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }

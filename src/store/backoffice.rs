@@ -102,12 +102,18 @@ struct Where {
 
 impl Where {
     fn push(&mut self, clause: &str, values: impl IntoIterator<Item = Value>) {
-        let mut clause = clause.to_string();
-        for v in values {
-            self.params.push(v);
-            clause = clause.replacen("?", &format!("?{}", self.params.len()), 1);
+        // Each bare `?` becomes the number of the value it takes.
+        let mut values = values.into_iter();
+        let mut out = String::new();
+        for (i, piece) in clause.split('?').enumerate() {
+            if i > 0 {
+                self.params
+                    .push(values.next().expect("a value for every placeholder"));
+                out.push_str(&format!("?{}", self.params.len()));
+            }
+            out.push_str(piece);
         }
-        self.clauses.push(clause);
+        self.clauses.push(out);
     }
 }
 
@@ -192,7 +198,9 @@ fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
         let s: String = r.get(i)?;
         DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into()))
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+            })
     };
     Ok(ListRow {
         number: r.get(0)?,
@@ -241,10 +249,9 @@ pub fn list(
         "SELECT count(*) FROM (SELECT 1 FROM tickets t WHERE {cond} LIMIT {})",
         COUNT_CAP + 1
     );
-    let total: i64 = conn.prepare_cached(&count_sql)?.query_row(
-        rusqlite::params_from_iter(&w.params),
-        |r| r.get(0),
-    )?;
+    let total: i64 = conn
+        .prepare_cached(&count_sql)?
+        .query_row(rusqlite::params_from_iter(&w.params), |r| r.get(0))?;
     Ok((rows, total as usize))
 }
 
@@ -450,8 +457,7 @@ pub fn ticket(conn: &Connection, number: &str) -> Result<Option<TicketDetail>> {
 
 /// The ticket's messages and notes in time order.
 pub fn thread(conn: &Connection, ticket_id: i64) -> Result<Vec<Entry>> {
-    let mut attachments: std::collections::HashMap<i64, Vec<AttachmentView>> =
-        Default::default();
+    let mut attachments: std::collections::HashMap<i64, Vec<AttachmentView>> = Default::default();
     {
         let mut st = conn.prepare_cached(
             "SELECT a.message_id, a.id, a.filename, a.content_type, a.size FROM attachments a
@@ -459,12 +465,15 @@ pub fn thread(conn: &Connection, ticket_id: i64) -> Result<Vec<Entry>> {
         )?;
         let mut rows = st.query([ticket_id])?;
         while let Some(r) = rows.next()? {
-            attachments.entry(r.get(0)?).or_default().push(AttachmentView {
-                id: r.get(1)?,
-                filename: r.get(2)?,
-                content_type: r.get(3)?,
-                size: r.get(4)?,
-            });
+            attachments
+                .entry(r.get(0)?)
+                .or_default()
+                .push(AttachmentView {
+                    id: r.get(1)?,
+                    filename: r.get(2)?,
+                    content_type: r.get(3)?,
+                    size: r.get(4)?,
+                });
         }
     }
     let mut entries = Vec::new();
@@ -521,7 +530,8 @@ pub fn thread(conn: &Connection, ticket_id: i64) -> Result<Vec<Entry>> {
 }
 
 /// How an audit log actor reads: a user's name, or the system part.
-const ACTOR_NAME: &str = "coalesce((SELECT u.name FROM users u WHERE 'user:' || u.id = a.actor), a.actor)";
+const ACTOR_NAME: &str =
+    "coalesce((SELECT u.name FROM users u WHERE 'user:' || u.id = a.actor), a.actor)";
 
 /// The ticket's history from the audit log, views included.
 pub fn history(conn: &Connection, ticket_id: i64) -> Result<Vec<HistoryRow>> {
@@ -744,20 +754,44 @@ mod tests {
         .unwrap();
         let numbers = |f: &Filters| -> (Vec<String>, usize) {
             let (rows, n) = list(&conn, f, now, 0, 10).unwrap();
-            (rows.into_iter().map(|r| r.number[9..].to_string()).collect(), n)
+            (
+                rows.into_iter()
+                    .map(|r| r.number[9..].to_string())
+                    .collect(),
+                n,
+            )
         };
-        assert_eq!(numbers(&Filters::default()), (vec!["000003".into(), "000002".into(), "000001".into()], 3));
+        assert_eq!(
+            numbers(&Filters::default()),
+            (vec!["000003".into(), "000002".into(), "000001".into()], 3)
+        );
         assert_eq!(numbers(&Queue::Overdue.filters()).0, ["000001"]);
         assert_eq!(numbers(&Queue::DueSoon.filters()).0, ["000003"]);
-        assert_eq!(numbers(&Queue::Unclassified.filters()).0, ["000003", "000001"]);
-        let f = Filters { category: Some("REL".into()), ..Default::default() };
+        assert_eq!(
+            numbers(&Queue::Unclassified.filters()).0,
+            ["000003", "000001"]
+        );
+        let f = Filters {
+            category: Some("REL".into()),
+            ..Default::default()
+        };
         assert_eq!(numbers(&f).0, ["000002"]);
-        let f = Filters { search: Some("sporchissimo".into()), ..Default::default() };
+        let f = Filters {
+            search: Some("sporchissimo".into()),
+            ..Default::default()
+        };
         assert_eq!(numbers(&f).0, ["000001"]);
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
-        let f = Filters { from: d("2026-05-10"), to: d("2026-05-14"), ..Default::default() };
+        let f = Filters {
+            from: d("2026-05-10"),
+            to: d("2026-05-14"),
+            ..Default::default()
+        };
         assert_eq!(numbers(&f).0, ["000002"]);
         let counts = dashboard(&conn, now, 5).unwrap().by_state;
-        assert!(counts.contains(&("pending".into(), 1)) && counts.contains(&("closed".into(), 1)), "{counts:?}");
+        assert!(
+            counts.contains(&("pending".into(), 1)) && counts.contains(&("closed".into(), 1)),
+            "{counts:?}"
+        );
     }
 }

@@ -76,7 +76,11 @@ pub fn disable(conn: &Connection, email: &str) -> Result<bool> {
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<UserRow>> {
     Ok(conn
-        .query_row(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"), [id], row)
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+            [id],
+            row,
+        )
         .optional()?)
 }
 

@@ -18,7 +18,8 @@ use crate::workflow::Role;
 const RULE_TEST_TICKETS: usize = 500;
 
 fn flag(v: &Option<String>) -> bool {
-    v.as_deref().is_some_and(|v| matches!(v, "1" | "on" | "true"))
+    v.as_deref()
+        .is_some_and(|v| matches!(v, "1" | "on" | "true"))
 }
 
 fn opt_id(v: &str) -> WebResult<Option<i64>> {
@@ -78,7 +79,8 @@ pub async fn index(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult
     let (quarantined, failed, pending) = app
         .readers
         .read(|conn| {
-            let n = |sql: &str| -> anyhow::Result<i64> { Ok(conn.query_row(sql, [], |r| r.get(0))?) };
+            let n =
+                |sql: &str| -> anyhow::Result<i64> { Ok(conn.query_row(sql, [], |r| r.get(0))?) };
             Ok((
                 n("SELECT count(*) FROM quarantine WHERE resolved_at IS NULL")?,
                 n("SELECT count(*) FROM outbox WHERE state = 'failed'")?,
@@ -99,7 +101,10 @@ pub async fn index(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult
 // ---- users ----
 
 pub async fn users(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult<Markup> {
-    let users = app.readers.read(|conn| crate::store::users::list(conn)).await?;
+    let users = app
+        .readers
+        .read(|conn| crate::store::users::list(conn))
+        .await?;
     let roles = ["admin", "operator", "viewer"];
     let body = html! {
         div.tablewrap {
@@ -176,10 +181,22 @@ pub async fn user_add(
     AdminUser(s): AdminUser,
     Form(f): Form<UserAddForm>,
 ) -> WebResult<Markup> {
-    let role: Role = f.ruolo.parse().map_err(|_| WebError::Refused("Ruolo non valido.".into()))?;
+    let role: Role = f
+        .ruolo
+        .parse()
+        .map_err(|_| WebError::Refused("Ruolo non valido.".into()))?;
     let password = crate::users::generate_password();
-    let (actor, email, name, notify, pw) = (s.actor.audit_name(), f.email.clone(), f.nome, flag(&f.notifica), password.clone());
-    change(&app, move |conn| crate::users::add(conn, &actor, &email, &name, role, notify, &pw)).await?;
+    let (actor, email, name, notify, pw) = (
+        s.actor.audit_name(),
+        f.email.clone(),
+        f.nome,
+        flag(&f.notifica),
+        password.clone(),
+    );
+    change(&app, move |conn| {
+        crate::users::add(conn, &actor, &email, &name, role, notify, &pw)
+    })
+    .await?;
     Ok(password_page(&s, f.email.trim(), &password))
 }
 
@@ -196,9 +213,15 @@ pub async fn user_update(
     Path(id): Path<i64>,
     Form(f): Form<UserForm>,
 ) -> WebResult<Response> {
-    let role: Role = f.ruolo.parse().map_err(|_| WebError::Refused("Ruolo non valido.".into()))?;
+    let role: Role = f
+        .ruolo
+        .parse()
+        .map_err(|_| WebError::Refused("Ruolo non valido.".into()))?;
     let (me, notify, active) = (s.actor.id, flag(&f.notifica), flag(&f.attivo));
-    change(&app, move |conn| sql::user_update(conn, me, id, role.as_str(), notify, active)).await?;
+    change(&app, move |conn| {
+        sql::user_update(conn, me, id, role.as_str(), notify, active)
+    })
+    .await?;
     Ok(back("/amministrazione/utenti"))
 }
 
@@ -216,9 +239,16 @@ pub async fn user_password(
     };
     let actor = s.actor.audit_name();
     let email = change(&app, move |conn| {
-        let user = crate::store::users::by_id(conn, id)?.ok_or_else(|| anyhow::anyhow!("no such user"))?;
+        let user =
+            crate::store::users::by_id(conn, id)?.ok_or_else(|| anyhow::anyhow!("no such user"))?;
         crate::store::users::set_password_hash(conn, id, &hash)?;
-        crate::store::audit::record(conn, &actor, "user.password_reset", None, serde_json::json!({ "user": id }))?;
+        crate::store::audit::record(
+            conn,
+            &actor,
+            "user.password_reset",
+            None,
+            serde_json::json!({ "user": id }),
+        )?;
         Ok(user.email)
     })
     .await?;
@@ -275,7 +305,10 @@ pub async fn service_add(
     Form(f): Form<ServiceAddForm>,
 ) -> WebResult<Response> {
     let actor = s.actor.audit_name();
-    change(&app, move |conn| sql::service_add(conn, &actor, f.codice.trim(), &f.nome)).await?;
+    change(&app, move |conn| {
+        sql::service_add(conn, &actor, f.codice.trim(), &f.nome)
+    })
+    .await?;
     Ok(back("/amministrazione/servizi"))
 }
 
@@ -292,7 +325,10 @@ pub async fn service_update(
     Form(f): Form<ServiceForm>,
 ) -> WebResult<Response> {
     let (actor, active) = (s.actor.audit_name(), flag(&f.attivo));
-    change(&app, move |conn| sql::service_update(conn, &actor, id, &f.nome, active)).await?;
+    change(&app, move |conn| {
+        sql::service_update(conn, &actor, id, &f.nome, active)
+    })
+    .await?;
     Ok(back("/amministrazione/servizi"))
 }
 
@@ -368,7 +404,10 @@ pub async fn category_add(
 ) -> WebResult<Response> {
     let actor = s.actor.audit_name();
     let parent = opt_id(&f.padre)?;
-    change(&app, move |conn| sql::category_add(conn, &actor, f.codice.trim(), &f.descrizione, parent)).await?;
+    change(&app, move |conn| {
+        sql::category_add(conn, &actor, f.codice.trim(), &f.descrizione, parent)
+    })
+    .await?;
     Ok(back("/amministrazione/categorie"))
 }
 
@@ -394,7 +433,10 @@ pub async fn category_update(
     if f.azione == "elimina" {
         change(&app, move |conn| sql::category_delete(conn, &actor, id)).await?;
     } else {
-        change(&app, move |conn| sql::category_update(conn, &actor, id, f.codice.trim(), &f.descrizione, active)).await?;
+        change(&app, move |conn| {
+            sql::category_update(conn, &actor, id, f.codice.trim(), &f.descrizione, active)
+        })
+        .await?;
     }
     Ok(back("/amministrazione/categorie"))
 }
@@ -443,7 +485,12 @@ fn rule_test(
     }
     Ok(tickets
         .iter()
-        .filter(|(_, subject, body, sender)| !classifier.classify(subject, body, sender).rule_ids.is_empty())
+        .filter(|(_, subject, body, sender)| {
+            !classifier
+                .classify(subject, body, sender)
+                .rule_ids
+                .is_empty()
+        })
         .map(|(n, subject, _, _)| (n.clone(), subject.clone()))
         .collect())
 }
@@ -456,45 +503,87 @@ pub async fn rules(
     let (rules, cats, services, recent) = app
         .readers
         .read(|conn| {
-            let rules: Vec<(i64, String, String, String, Option<i64>, Option<i64>, Option<String>, bool)> = conn
+            let rules: Vec<(
+                i64,
+                String,
+                String,
+                String,
+                Option<i64>,
+                Option<i64>,
+                Option<String>,
+                bool,
+            )> = conn
                 .prepare(
                     "SELECT id, name, field, pattern, category_id, service_id, kind, active
                      FROM routing_rules ORDER BY priority, id",
                 )?
                 .query_map([], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
-            Ok((rules, q::categories(conn)?, q::services(conn)?, sql::recent_for_rule_test(conn, RULE_TEST_TICKETS)?))
+            Ok((
+                rules,
+                q::categories(conn)?,
+                q::services(conn)?,
+                sql::recent_for_rule_test(conn, RULE_TEST_TICKETS)?,
+            ))
         })
         .await?;
     // The box tests what was typed, or an existing rule when one is named.
-    let (field, pattern) = match t.prova_regola.parse::<i64>().ok().and_then(|id| rules.iter().find(|r| r.0 == id)) {
+    let (field, pattern) = match t
+        .prova_regola
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| rules.iter().find(|r| r.0 == id))
+    {
         Some(r) => (r.2.clone(), r.3.clone()),
         None => (t.prova_campo.clone(), t.prova_espressione.clone()),
     };
-    let tested = (!pattern.is_empty()).then(|| rule_test(if field.is_empty() { "text" } else { &field }, &pattern, &recent));
-    let category_options = |selected: Option<i64>| html! {
-        option value="" { "—" }
-        @for c in cats.iter().filter(|c| c.parent_id.is_some() && (c.active || selected == Some(c.id))) {
-            option value=(c.id) selected[selected == Some(c.id)] { (c.code) " – " (c.label) }
+    let tested = (!pattern.is_empty()).then(|| {
+        rule_test(
+            if field.is_empty() { "text" } else { &field },
+            &pattern,
+            &recent,
+        )
+    });
+    let category_options = |selected: Option<i64>| {
+        html! {
+            option value="" { "—" }
+            @for c in cats.iter().filter(|c| c.parent_id.is_some() && (c.active || selected == Some(c.id))) {
+                option value=(c.id) selected[selected == Some(c.id)] { (c.code) " – " (c.label) }
+            }
         }
     };
-    let service_options = |selected: Option<i64>| html! {
-        option value="" { "—" }
-        @for sv in services.iter().filter(|sv| sv.active || selected == Some(sv.id)) {
-            option value=(sv.id) selected[selected == Some(sv.id)] { (sv.name) }
+    let service_options = |selected: Option<i64>| {
+        html! {
+            option value="" { "—" }
+            @for sv in services.iter().filter(|sv| sv.active || selected == Some(sv.id)) {
+                option value=(sv.id) selected[selected == Some(sv.id)] { (sv.name) }
+            }
         }
     };
-    let kind_options = |selected: Option<&str>| html! {
-        option value="" { "—" }
-        @for k in ["reclamo", "segnalazione", "elogio", "suggerimento"] {
-            option value=(k) selected[selected == Some(k)] { (ui::kind_label(Some(k))) }
+    let kind_options = |selected: Option<&str>| {
+        html! {
+            option value="" { "—" }
+            @for k in ["reclamo", "segnalazione", "elogio", "suggerimento"] {
+                option value=(k) selected[selected == Some(k)] { (ui::kind_label(Some(k))) }
+            }
         }
     };
-    let field_options = |selected: &str| html! {
-        @for f in ["text", "subject", "body", "sender"] {
-            option value=(f) selected[selected == f] { (field_label(f)) }
+    let field_options = |selected: &str| {
+        html! {
+            @for f in ["text", "subject", "body", "sender"] {
+                option value=(f) selected[selected == f] { (field_label(f)) }
+            }
         }
     };
     let body = html! {
@@ -721,10 +810,19 @@ pub async fn quarantine_raw(
     let actor = s.actor.audit_name();
     app.store
         .call(move |conn| {
-            crate::store::audit::record(conn, &actor, "quarantine.downloaded", None, serde_json::json!({ "quarantine": id }))
+            crate::store::audit::record(
+                conn,
+                &actor,
+                "quarantine.downloaded",
+                None,
+                serde_json::json!({ "quarantine": id }),
+            )
         })
         .await?;
-    Ok(super::tickets::download(&format!("quarantena-{id}.eml"), raw))
+    Ok(super::tickets::download(
+        &format!("quarantena-{id}.eml"),
+        raw,
+    ))
 }
 
 pub async fn quarantine_retry(
@@ -844,7 +942,14 @@ pub async fn audit(
         .readers
         .read(move |conn| {
             Ok((
-                q::audit_log(conn, action.as_deref(), user, ticket.as_deref(), page - 1, AUDIT_PAGE)?,
+                q::audit_log(
+                    conn,
+                    action.as_deref(),
+                    user,
+                    ticket.as_deref(),
+                    page - 1,
+                    AUDIT_PAGE,
+                )?,
                 crate::store::users::list(conn)?,
             ))
         })

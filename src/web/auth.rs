@@ -180,10 +180,7 @@ impl IntoResponse for Refusal {
 }
 
 fn signed_in(parts: &Parts, allowed: &[Role]) -> Result<Session, Refusal> {
-    let current = parts
-        .extensions
-        .get::<Current>()
-        .and_then(|c| c.0.clone());
+    let current = parts.extensions.get::<Current>().and_then(|c| c.0.clone());
     match current {
         None => {
             // Only a page view comes back after signing in; a form post is lost anyway.
@@ -327,7 +324,12 @@ pub async fn login_page(
     login_form(&app.settings, q.dopo.as_deref(), None, StatusCode::OK)
 }
 
-fn login_form(settings: &Settings, dopo: Option<&str>, error: Option<&str>, status: StatusCode) -> Response {
+fn login_form(
+    settings: &Settings,
+    dopo: Option<&str>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let token = random_hex(32);
     let mut resp = (
         status,
@@ -362,7 +364,12 @@ pub async fn login(
             "Troppi tentativi non riusciti. Riprova tra {minutes} minut{}.",
             if minutes == 1 { "o" } else { "i" }
         );
-        return Ok(login_form(&app.settings, form.dopo.as_deref(), Some(&msg), StatusCode::TOO_MANY_REQUESTS));
+        return Ok(login_form(
+            &app.settings,
+            form.dopo.as_deref(),
+            Some(&msg),
+            StatusCode::TOO_MANY_REQUESTS,
+        ));
     }
     let creds = {
         let email = email.clone();
@@ -374,16 +381,23 @@ pub async fn login(
     const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ";
     let (user_id, stored_hash) = creds.clone().unwrap_or((0, DUMMY.to_string()));
     let password = form.password;
-    let ok = tokio::task::spawn_blocking(move || crate::users::verify_password(&password, &stored_hash))
-        .await
-        .map_err(|e| anyhow::anyhow!("password check: {e}"))?
-        && creds.is_some();
+    let ok =
+        tokio::task::spawn_blocking(move || crate::users::verify_password(&password, &stored_hash))
+            .await
+            .map_err(|e| anyhow::anyhow!("password check: {e}"))?
+            && creds.is_some();
     if !ok {
         app.throttle.failed(&email, ip);
         tracing::warn!(%ip, "sign-in failed");
         app.store
             .call(move |conn| {
-                audit::record(conn, "web:anonymous", "user.login_failed", None, json!({ "user": (user_id != 0).then_some(user_id) }))
+                audit::record(
+                    conn,
+                    "web:anonymous",
+                    "user.login_failed",
+                    None,
+                    json!({ "user": (user_id != 0).then_some(user_id) }),
+                )
             })
             .await?;
         return Ok(login_form(
@@ -404,7 +418,13 @@ pub async fn login(
             let now = store::time_text(now);
             sessions::purge(conn, &now, &idle_since)?;
             sessions::insert(conn, &id_hash, user_id, &csrf, &now, &expires)?;
-            audit::record(conn, &format!("user:{user_id}"), "user.login", None, json!({}))
+            audit::record(
+                conn,
+                &format!("user:{user_id}"),
+                "user.login",
+                None,
+                json!({}),
+            )
         })
         .await?;
     tracing::info!(user = user_id, %ip, "signed in");
@@ -455,7 +475,10 @@ mod tests {
             t.failed("op@h.test", ip);
         }
         let wait = t.wait("op@h.test", ip).unwrap();
-        assert!(wait <= MAX_ACCOUNT_WAIT && wait > Duration::from_secs(200), "{wait:?}");
+        assert!(
+            wait <= MAX_ACCOUNT_WAIT && wait > Duration::from_secs(200),
+            "{wait:?}"
+        );
         // Another account from another address is not affected.
         assert_eq!(t.wait("other@h.test", [10, 0, 0, 1].into()), None);
         t.succeeded("op@h.test", ip);
@@ -476,7 +499,10 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
-        assert_eq!(safe_target(Some("/reclami?stato=pending")), "/reclami?stato=pending");
+        assert_eq!(
+            safe_target(Some("/reclami?stato=pending")),
+            "/reclami?stato=pending"
+        );
         assert_eq!(safe_target(Some("//evil.test/x")), "/");
         assert_eq!(safe_target(Some("https://evil.test")), "/");
         assert_eq!(safe_target(Some("/\\evil.test")), "/");
@@ -495,9 +521,15 @@ mod tests {
         };
         let mut h = HeaderMap::new();
         assert!(!origin_allowed(&s, &h), "no Origin and no Referer");
-        h.insert(header::REFERER, "https://urp.example.test/reclami".parse().unwrap());
+        h.insert(
+            header::REFERER,
+            "https://urp.example.test/reclami".parse().unwrap(),
+        );
         assert!(origin_allowed(&s, &h));
-        h.insert(header::REFERER, "https://urp.example.test.evil.test/".parse().unwrap());
+        h.insert(
+            header::REFERER,
+            "https://urp.example.test.evil.test/".parse().unwrap(),
+        );
         assert!(!origin_allowed(&s, &h));
         h.insert(header::ORIGIN, "https://evil.test".parse().unwrap());
         assert!(!origin_allowed(&s, &h));

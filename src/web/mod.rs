@@ -216,7 +216,10 @@ pub fn router(app: App) -> Router {
             get(admin::rules).post(admin::rule_add),
         )
         .route("/amministrazione/regole/{id}", post(admin::rule_update))
-        .route("/amministrazione/regole/{id}/sposta", post(admin::rule_move))
+        .route(
+            "/amministrazione/regole/{id}/sposta",
+            post(admin::rule_move),
+        )
         .route("/amministrazione/quarantena", get(admin::quarantine))
         .route(
             "/amministrazione/quarantena/{id}/originale",
@@ -255,12 +258,16 @@ async fn stylesheet() -> Response {
 
 /// Headers every response carries: no scripts at all, no framing, no sniffing, no caching of
 /// pages that hold health data.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+const CSP: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
 fn secure_headers(resp: &mut Response) {
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -290,13 +297,21 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
             return (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                ui::message_page(StatusCode::PAYLOAD_TOO_LARGE, "Il testo inviato è troppo lungo."),
+                ui::message_page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Il testo inviato è troppo lungo.",
+                ),
             )
                 .into_response();
         };
         let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
             .ok()
-            .and_then(|fields| fields.into_iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v));
+            .and_then(|fields| {
+                fields
+                    .into_iter()
+                    .find(|(k, _)| k == "_csrf")
+                    .map(|(_, v)| v)
+            });
         let expected = if parts.uri.path() == "/accedi" {
             auth::login_csrf_cookie(&parts.headers)
         } else {

@@ -675,7 +675,12 @@ async fn act<T: Send + 'static>(
     app: &App,
     s: &Session,
     number: &str,
-    f: impl FnOnce(&rusqlite::Connection, &crate::notify::Notifier, &workflow::Actor, i64) -> Result<T, workflow::WorkflowError>
+    f: impl FnOnce(
+            &rusqlite::Connection,
+            &crate::notify::Notifier,
+            &workflow::Actor,
+            i64,
+        ) -> Result<T, workflow::WorkflowError>
         + Send
         + 'static,
 ) -> WebResult<T> {
@@ -698,7 +703,10 @@ pub async fn answer(
     Path(number): Path<String>,
     Form(form): Form<TextForm>,
 ) -> WebResult<Response> {
-    act(&app, &s, &number, move |c, n, a, id| workflow::answer(c, n, a, id, &form.testo)).await?;
+    act(&app, &s, &number, move |c, n, a, id| {
+        workflow::answer(c, n, a, id, &form.testo)
+    })
+    .await?;
     Ok(back_to(&number))
 }
 
@@ -708,7 +716,10 @@ pub async fn note(
     Path(number): Path<String>,
     Form(form): Form<TextForm>,
 ) -> WebResult<Response> {
-    act(&app, &s, &number, move |c, _, a, id| workflow::add_note(c, a, id, &form.testo)).await?;
+    act(&app, &s, &number, move |c, _, a, id| {
+        workflow::add_note(c, a, id, &form.testo)
+    })
+    .await?;
     Ok(back_to(&number))
 }
 
@@ -733,19 +744,28 @@ pub async fn classify(
     let id = |v: &str| -> WebResult<Option<i64>> {
         match v.trim() {
             "" => Ok(None),
-            v => v.parse().map(Some).map_err(|_| WebError::Refused("Valore non valido.".into())),
+            v => v
+                .parse()
+                .map(Some)
+                .map_err(|_| WebError::Refused("Valore non valido.".into())),
         }
     };
     let c = Classification {
         kind: match form.tipologia.trim() {
             "" => None,
-            k => Some(k.parse().map_err(|_| WebError::Refused("Tipologia non valida.".into()))?),
+            k => Some(
+                k.parse()
+                    .map_err(|_| WebError::Refused("Tipologia non valida.".into()))?,
+            ),
         },
         category_id: id(&form.categoria)?,
         service_id: id(&form.servizio)?,
         assigned_to: id(&form.operatore)?,
     };
-    act(&app, &s, &number, move |conn, _, a, tid| workflow::classify(conn, a, tid, &c)).await?;
+    act(&app, &s, &number, move |conn, _, a, tid| {
+        workflow::classify(conn, a, tid, &c)
+    })
+    .await?;
     Ok(back_to(&number))
 }
 
@@ -764,7 +784,10 @@ pub async fn close(
         .esito
         .parse()
         .map_err(|_| WebError::Refused("Scegli l'esito della chiusura.".into()))?;
-    act(&app, &s, &number, move |c, n, a, id| workflow::close(c, n, a, id, outcome)).await?;
+    act(&app, &s, &number, move |c, n, a, id| {
+        workflow::close(c, n, a, id, outcome)
+    })
+    .await?;
     Ok(back_to(&number))
 }
 
@@ -787,7 +810,10 @@ pub async fn merge(
             .await?
             .ok_or_else(|| WebError::Refused(format!("Il reclamo {target} non esiste.")))?
     };
-    act(&app, &s, &number, move |c, _, a, id| workflow::merge(c, a, id, into)).await?;
+    act(&app, &s, &number, move |c, _, a, id| {
+        workflow::merge(c, a, id, into)
+    })
+    .await?;
     Ok(back_to(&target))
 }
 
@@ -795,9 +821,19 @@ pub async fn merge(
 pub(super) fn download(filename: &str, bytes: Vec<u8>) -> Response {
     let ascii: String = filename
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    let ascii = if ascii.trim().is_empty() { "allegato".to_string() } else { ascii };
+    let ascii = if ascii.trim().is_empty() {
+        "allegato".to_string()
+    } else {
+        ascii
+    };
     let disposition = format!(
         "attachment; filename=\"{}\"; filename*=UTF-8''{}",
         ascii,
@@ -813,7 +849,13 @@ pub(super) fn download(filename: &str, bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
-async fn audit_download(app: &App, s: &Session, ticket: i64, what: &'static str, id: i64) -> WebResult<()> {
+async fn audit_download(
+    app: &App,
+    s: &Session,
+    ticket: i64,
+    what: &'static str,
+    id: i64,
+) -> WebResult<()> {
     let actor = s.actor.audit_name();
     app.store
         .call(move |conn| audit::record(conn, &actor, what, Some(ticket), json!({ "id": id })))

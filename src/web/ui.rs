@@ -142,10 +142,7 @@ pub fn role_label(role: &str) -> &'static str {
 }
 
 pub fn state_label(state: &str) -> &'static str {
-    state
-        .parse()
-        .map(texts::state)
-        .unwrap_or("?")
+    state.parse().map(texts::state).unwrap_or("?")
 }
 
 pub fn kind_label(kind: Option<&str>) -> &'static str {
@@ -155,10 +152,7 @@ pub fn kind_label(kind: Option<&str>) -> &'static str {
 }
 
 pub fn outcome_label(outcome: &str) -> &'static str {
-    outcome
-        .parse()
-        .map(texts::outcome)
-        .unwrap_or("?")
+    outcome.parse().map(texts::outcome).unwrap_or("?")
 }
 
 pub fn state_badge(state: &str) -> Markup {

@@ -623,7 +623,16 @@ impl Daemon {
         use std::io::Write;
         let mut child = self
             .command()
-            .args(["user", "add", email, "--name", &format!("Utente {role}"), "--role", role, "--password-stdin"])
+            .args([
+                "user",
+                "add",
+                email,
+                "--name",
+                &format!("Utente {role}"),
+                "--role",
+                role,
+                "--password-stdin",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -631,9 +640,15 @@ impl Daemon {
             .unwrap();
         writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.db()
-            .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| r.get(0))
+            .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
+                r.get(0)
+            })
             .unwrap()
     }
 
