@@ -152,7 +152,8 @@ fn where_clause(f: &Filters, now: DateTime<Utc>) -> Where {
         w.push("t.assigned_to = ?", [Value::Integer(op)]);
     }
     if f.attention {
-        w.push("t.needs_attention = 1", []);
+        // A citizen wrote to a ticket already in work (new tickets are the "new" queue).
+        w.push("t.needs_attention = 1 AND t.state != 'pending'", []);
     }
     let now_text = super::time_text(now);
     if f.overdue {

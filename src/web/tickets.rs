@@ -232,7 +232,7 @@ fn ticket_table(rows: &[ListRow], sort: Option<(&ListQuery, Sort)>) -> Markup {
                 }
                 tbody {
                     @for r in rows {
-                        tr.attention[r.needs_attention && r.state != "closed"] {
+                        tr.attention[r.needs_attention && r.state != "closed" && r.state != "pending"] {
                             td { a href={"/reclami/" (r.number)} { (r.number) } @if r.pec { " " abbr.pec title="Posta elettronica certificata" { "PEC" } } }
                             td { (ui::datetime(r.received_at)) }
                             td { (ui::deadline_cell(r.due_at, r.answered, &r.state)) }
@@ -244,7 +244,7 @@ fn ticket_table(rows: &[ListRow], sort: Option<(&ListQuery, Sort)>) -> Markup {
                                     _ => { span.muted { "da classificare" } }
                                 }
                             }
-                            td { (ui::state_badge(&r.state)) @if r.needs_attention && r.state != "closed" { " " span.flag { "nuovo messaggio" } } }
+                            td { (ui::state_badge(&r.state)) @if r.needs_attention && r.state != "closed" && r.state != "pending" { " " span.flag { "nuovo messaggio" } } }
                         }
                     }
                 }
