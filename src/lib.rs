@@ -18,6 +18,7 @@
 
 pub mod classify;
 pub mod config;
+pub mod demo;
 pub mod export;
 pub mod ingest;
 pub mod mail;

@@ -52,6 +52,18 @@ enum Command {
     Import { path: PathBuf },
     /// Send a test mail with the [smtp] settings and explain what went wrong, if anything.
     SendTestEmail { address: String },
+    /// Fill an empty database with synthetic tickets, for benchmarks and demonstrations
+    /// (never on a real database: it refuses one that has tickets).
+    GenerateDemo {
+        /// How many tickets.
+        #[arg(long)]
+        tickets: usize,
+        /// Spread over this many years up to now.
+        #[arg(long, default_value_t = 5)]
+        years: i64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Manage backoffice accounts.
     User {
         #[command(subcommand)]
@@ -154,6 +166,21 @@ fn run(cli: Cli) -> Result<()> {
                 r.automatic,
                 r.duplicates,
                 r.quarantined
+            );
+            Ok(())
+        }
+        Command::GenerateDemo {
+            tickets,
+            years,
+            seed,
+        } => {
+            let mut conn = store::open(&config.database.path)?;
+            let started = std::time::Instant::now();
+            ascolto::demo::generate(&mut conn, tickets, years.max(1), chrono::Utc::now(), seed)?;
+            println!(
+                "generated {tickets} tickets in {} in {:.1} s",
+                config.database.path.display(),
+                started.elapsed().as_secs_f64()
             );
             Ok(())
         }

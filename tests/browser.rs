@@ -26,7 +26,11 @@ struct Browser {
 
 impl Browser {
     fn start() -> Browser {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -34,7 +38,9 @@ impl Browser {
             .spawn()
             .expect("chromedriver (Debian's chromium-driver) is installed by deploy/test.sh");
         let base = format!("http://127.0.0.1:{port}");
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build();
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(120))
+            .build();
         let deadline = Instant::now() + PATIENCE;
         while agent.get(&format!("{base}/status")).call().is_err() {
             assert!(Instant::now() < deadline, "chromedriver did not start");
@@ -55,7 +61,12 @@ impl Browser {
             .into_json()
             .unwrap();
         let session = resp["value"]["sessionId"].as_str().unwrap().to_string();
-        Browser { driver, base, session, agent }
+        Browser {
+            driver,
+            base,
+            session,
+            agent,
+        }
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -67,7 +78,10 @@ impl Browser {
         };
         match resp {
             Ok(r) => r.into_json::<Value>().unwrap()["value"].clone(),
-            Err(ureq::Error::Status(code, r)) => panic!("WebDriver {method} {path}: {code} {}", r.into_string().unwrap_or_default()),
+            Err(ureq::Error::Status(code, r)) => panic!(
+                "WebDriver {method} {path}: {code} {}",
+                r.into_string().unwrap_or_default()
+            ),
             Err(e) => panic!("WebDriver {method} {path}: {e}"),
         }
     }
@@ -77,8 +91,15 @@ impl Browser {
     }
 
     fn find(&self, css: &str) -> String {
-        let v = self.call("POST", "/element", Some(json!({ "using": "css selector", "value": css })));
-        v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}")).to_string()
+        let v = self.call(
+            "POST",
+            "/element",
+            Some(json!({ "using": "css selector", "value": css })),
+        );
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}"))
+            .to_string()
     }
 
     fn click(&self, css: &str) {
@@ -88,12 +109,19 @@ impl Browser {
 
     fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css);
-        self.call("POST", &format!("/element/{e}/value"), Some(json!({ "text": text })));
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        );
     }
 
     fn text(&self, css: &str) -> String {
         let e = self.find(css);
-        self.call("GET", &format!("/element/{e}/text"), None).as_str().unwrap().to_string()
+        self.call("GET", &format!("/element/{e}/text"), None)
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     fn url(&self) -> String {
@@ -137,7 +165,10 @@ fn base64_decode(s: &str) -> Vec<u8> {
     let digits: Vec<u32> = s.bytes().filter_map(value).collect();
     let mut out = Vec::with_capacity(digits.len() * 3 / 4);
     for chunk in digits.chunks(4) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, d)| acc | d << (18 - 6 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, d)| acc | d << (18 - 6 * i));
         out.push((n >> 16) as u8);
         if chunk.len() > 2 {
             out.push((n >> 8) as u8);
@@ -173,9 +204,17 @@ fn an_operator_finds_answers_and_closes_a_complaint_in_chromium() {
     d.wait_for_count("SELECT count(*) FROM tickets", 2);
     let number: String = d
         .db()
-        .query_row("SELECT number FROM tickets WHERE subject = 'Ascensore fermo'", [], |r| r.get(0))
+        .query_row(
+            "SELECT number FROM tickets WHERE subject = 'Ascensore fermo'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    d.add_user_with_password("operatrice@hospital.test", "operator", "password-della-operatrice");
+    d.add_user_with_password(
+        "operatrice@hospital.test",
+        "operator",
+        "password-della-operatrice",
+    );
 
     let b = Browser::start();
     b.go(&format!("{}/reclami", d.base_url()));
@@ -183,7 +222,9 @@ fn an_operator_finds_answers_and_closes_a_complaint_in_chromium() {
     b.type_into("#email", "operatrice@hospital.test");
     b.type_into("#password", "password-della-operatrice");
     b.click("main form button[type=submit]");
-    wait_until("the list after signing in", || b.url().ends_with("/reclami"));
+    wait_until("the list after signing in", || {
+        b.url().ends_with("/reclami")
+    });
 
     b.go(&format!("{}/", d.base_url()));
     assert_eq!(b.text("main h1"), "Cruscotto");
@@ -201,33 +242,61 @@ fn an_operator_finds_answers_and_closes_a_complaint_in_chromium() {
 
     b.click(&format!("table.tickets a[href=\"/reclami/{number}\"]"));
     wait_until("the ticket page", || b.url().ends_with(&number));
-    assert!(b.text("main").contains("Presa in carico"), "opening it took it in charge");
+    assert!(
+        b.text("main").contains("Presa in carico"),
+        "opening it took it in charge"
+    );
     b.screenshot("backoffice-reclamo.png");
 
-    b.type_into("#risposta", "Gentile signora, l'ascensore è stato riparato e verificato. Ci scusiamo.");
+    b.type_into(
+        "#risposta",
+        "Gentile signora, l'ascensore è stato riparato e verificato. Ci scusiamo.",
+    );
     b.click("form[action$=\"/risposta\"] button");
-    wait_until("the answered state", || b.text("p.subject-line").contains("In attesa di risposta"));
+    wait_until("the answered state", || {
+        b.text("p.subject-line").contains("In attesa di risposta")
+    });
     let state = |d: &Daemon| -> String {
-        d.db().query_row("SELECT state FROM tickets WHERE number = ?1", [&number], |r| r.get(0)).unwrap()
+        d.db()
+            .query_row(
+                "SELECT state FROM tickets WHERE number = ?1",
+                [&number],
+                |r| r.get(0),
+            )
+            .unwrap()
     };
     assert_eq!(state(&d), "answered");
-    assert!(b.text("main").contains("l'ascensore è stato riparato"), "the answer is in the thread");
+    assert!(
+        b.text("main").contains("l'ascensore è stato riparato"),
+        "the answer is in the thread"
+    );
 
     // The answer reached the citizen's mailbox (after the acknowledgement and the in-charge notice).
     let mails = servers.wait_for_mail(CITIZEN, 3);
     assert!(
-        mails.iter().any(|m| String::from_utf8_lossy(m).contains("riparato")
-            || mail_parser::MessageParser::default().parse(m).and_then(|p| p.body_text(0).map(|t| t.contains("riparato"))).unwrap_or(false)),
+        mails
+            .iter()
+            .any(|m| String::from_utf8_lossy(m).contains("riparato")
+                || mail_parser::MessageParser::default()
+                    .parse(m)
+                    .and_then(|p| p.body_text(0).map(|t| t.contains("riparato")))
+                    .unwrap_or(false)),
         "the citizen got the answer"
     );
 
     b.click("#esito option[value=\"accolto\"]");
     b.click("form[action$=\"/chiusura\"] button");
-    wait_until("the closed state", || b.text("p.subject-line").contains("Chiuso"));
+    wait_until("the closed state", || {
+        b.text("p.subject-line").contains("Chiuso")
+    });
     assert_eq!(state(&d), "closed");
     let outcome: String = d
         .db()
-        .query_row("SELECT outcome FROM tickets WHERE number = ?1", [&number], |r| r.get(0))
+        .query_row(
+            "SELECT outcome FROM tickets WHERE number = ?1",
+            [&number],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(outcome, "accolto");
     b.screenshot("backoffice-reclamo-chiuso.png");

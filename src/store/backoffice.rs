@@ -98,6 +98,9 @@ pub fn fts_query(text: &str) -> Option<String> {
 struct Where {
     clauses: Vec<String>,
     params: Vec<Value>,
+    /// The partial index of an open-ticket queue, named to the planner: without statistics it
+    /// would rather walk a large index on state or category.
+    index: Option<&'static str>,
 }
 
 impl Where {
@@ -117,10 +120,47 @@ impl Where {
     }
 }
 
-fn where_clause(f: &Filters, now: DateTime<Utc>) -> Where {
+/// Full-text search considers the most recent messages that match, at most this many: a word
+/// in a tenth of a million complaints would otherwise make every search sort them all.
+pub const SEARCH_CAP: usize = 1_000;
+
+/// The tickets of the most recent messages matching the search (at most [`SEARCH_CAP`]
+/// messages), and whether there were more.
+fn search(conn: &Connection, query: &str) -> Result<(Vec<i64>, bool)> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT m.ticket_id FROM messages m WHERE m.id IN
+           (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1
+            ORDER BY rowid DESC LIMIT {})",
+        SEARCH_CAP + 1
+    ))?;
+    let mut ids: Vec<i64> = st
+        .query_map([query], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let capped = ids.len() > SEARCH_CAP;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok((ids, capped))
+}
+
+fn where_clause(
+    f: &Filters,
+    category_ids: Option<&[i64]>,
+    found: Option<&[i64]>,
+    now: DateTime<Utc>,
+) -> Where {
+    // Merged tickets stay listed (closed, with where they went): they are records too.
     let mut w = Where {
-        clauses: vec!["t.merged_into IS NULL".into()],
+        clauses: vec!["1".into()],
         params: Vec::new(),
+        index: if f.attention {
+            Some("tickets_attention")
+        } else if f.overdue || f.due_soon {
+            Some("tickets_unanswered_due")
+        } else if f.unclassified {
+            Some("tickets_unclassified")
+        } else {
+            None
+        },
     };
     let text = |s: &str| Value::Text(s.to_string());
     // Open-ticket filters name the partial indexes' condition literally so that the planner
@@ -135,12 +175,14 @@ fn where_clause(f: &Filters, now: DateTime<Utc>) -> Where {
     if let Some(kind) = &f.kind {
         w.push("t.kind = ?", [text(kind)]);
     }
-    if let Some(code) = &f.category {
-        w.push(
-            "t.category_id IN (SELECT id FROM categories WHERE code = ?
-              OR parent_id = (SELECT id FROM categories WHERE code = ?))",
-            [text(code), text(code)],
-        );
+    match category_ids {
+        None => {}
+        // One sub-category: an equality, so that its index also gives the order.
+        Some([id]) => w.push("t.category_id = ?", [Value::Integer(*id)]),
+        Some(ids) => {
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            w.push(&format!("t.category_id IN ({})", list.join(", ")), []);
+        }
     }
     if f.unclassified {
         w.push("t.category_id IS NULL", []);
@@ -153,7 +195,10 @@ fn where_clause(f: &Filters, now: DateTime<Utc>) -> Where {
     }
     if f.attention {
         // A citizen wrote to a ticket already in work (new tickets are the "new" queue).
-        w.push("t.needs_attention = 1 AND t.state != 'pending'", []);
+        w.push(
+            "t.needs_attention = 1 AND t.state IN ('in_charge', 'answered')",
+            [],
+        );
     }
     let now_text = super::time_text(now);
     if f.overdue {
@@ -181,12 +226,10 @@ fn where_clause(f: &Filters, now: DateTime<Utc>) -> Where {
             [text(&super::time_text(rome_midnight_utc(to)))],
         );
     }
-    if let Some(q) = f.search.as_deref().and_then(fts_query) {
-        w.push(
-            "t.id IN (SELECT m.ticket_id FROM messages m WHERE m.id IN
-               (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?))",
-            [Value::Text(q)],
-        );
+    if let Some(ids) = found {
+        // Ids the database gave, so they can be written into the statement.
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        w.push(&format!("t.id IN ({})", list.join(",")), []);
     }
     w
 }
@@ -220,26 +263,75 @@ fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
     })
 }
 
-/// One page of tickets matching `f`, and how many match (capped at [`COUNT_CAP`] + 1).
+/// One page of a list.
+#[derive(Debug)]
+pub struct Page {
+    pub rows: Vec<ListRow>,
+    /// How many tickets match, counted up to [`COUNT_CAP`] + 1.
+    pub total: usize,
+    /// The search matched more than [`SEARCH_CAP`] messages: only the most recent count.
+    pub search_capped: bool,
+}
+
+/// One page of tickets matching `f`.
 pub fn list(
     conn: &Connection,
     f: &Filters,
     now: DateTime<Utc>,
     page: usize,
     page_size: usize,
-) -> Result<(Vec<ListRow>, usize)> {
-    let w = where_clause(f, now);
+) -> Result<Page> {
+    let category_ids: Option<Vec<i64>> = match &f.category {
+        Some(code) => Some(
+            conn.prepare_cached(
+                "SELECT id FROM categories WHERE code = ?1
+                 OR parent_id = (SELECT id FROM categories WHERE code = ?1) ORDER BY id",
+            )?
+            .query_map([code], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?,
+        ),
+        None => None,
+    };
+    if category_ids.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(Page {
+            rows: Vec::new(),
+            total: 0,
+            search_capped: false,
+        });
+    }
+    let (found, search_capped) = match f.search.as_deref().and_then(fts_query) {
+        Some(q) => {
+            let (ids, capped) = search(conn, &q)?;
+            (Some(ids), capped)
+        }
+        None => (None, false),
+    };
+    if found.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(Page {
+            rows: Vec::new(),
+            total: 0,
+            search_capped,
+        });
+    }
+    let w = where_clause(f, category_ids.as_deref(), found.as_deref(), now);
     let cond = w.clauses.join(" AND ");
+    let from = match w.index {
+        Some(index) => format!("tickets t INDEXED BY {index}"),
+        None => "tickets t".to_string(),
+    };
     let order = match f.sort {
         Sort::Newest => "t.received_at DESC, t.id DESC",
         Sort::Oldest => "t.received_at, t.id",
         Sort::Deadline => "t.due_at, t.id",
     };
+    // The page's ids first (narrow rows to sort), then their columns.
     let sql = format!(
-        "SELECT {LIST_COLUMNS} FROM tickets t
+        "SELECT {LIST_COLUMNS} FROM
+           (SELECT t.id FROM {from} WHERE {cond} ORDER BY {order} LIMIT {page_size} OFFSET {}) p
+         JOIN tickets t ON t.id = p.id
          JOIN contacts c ON c.id = t.contact_id
          LEFT JOIN categories k ON k.id = t.category_id
-         WHERE {cond} ORDER BY {order} LIMIT {page_size} OFFSET {}",
+         ORDER BY {order}",
         page * page_size
     );
     let rows = conn
@@ -247,13 +339,17 @@ pub fn list(
         .query_map(rusqlite::params_from_iter(&w.params), list_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let count_sql = format!(
-        "SELECT count(*) FROM (SELECT 1 FROM tickets t WHERE {cond} LIMIT {})",
+        "SELECT count(*) FROM (SELECT 1 FROM {from} WHERE {cond} LIMIT {})",
         COUNT_CAP + 1
     );
     let total: i64 = conn
         .prepare_cached(&count_sql)?
         .query_row(rusqlite::params_from_iter(&w.params), |r| r.get(0))?;
-    Ok((rows, total as usize))
+    Ok(Page {
+        rows,
+        total: total as usize,
+        search_capped,
+    })
 }
 
 /// The dashboard: counts by state and the queues that need someone now.
@@ -311,8 +407,8 @@ pub fn dashboard(conn: &Connection, now: DateTime<Utc>, rows: usize) -> Result<D
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut queues = Vec::new();
     for q in Queue::ALL {
-        let (list, total) = list(conn, &q.filters(), now, 0, rows)?;
-        queues.push((q, list, total));
+        let page = list(conn, &q.filters(), now, 0, rows)?;
+        queues.push((q, page.rows, page.total));
     }
     Ok(Dashboard { by_state, queues })
 }
@@ -445,8 +541,8 @@ pub fn ticket(conn: &Connection, number: &str) -> Result<Option<TicketDetail>> {
     };
     t.related = conn
         .prepare_cached(
-            "SELECT number, merged_into = ?1 FROM tickets
-             WHERE linked_ticket_id = ?1 OR merged_into = ?1 ORDER BY id LIMIT 100",
+            "SELECT number, 1 FROM tickets WHERE merged_into = ?1
+             UNION ALL SELECT number, 0 FROM tickets WHERE linked_ticket_id = ?1 LIMIT 100",
         )?
         .query_map([t.id], |r| {
             let merged: bool = r.get(1)?;
@@ -754,12 +850,13 @@ mod tests {
         )
         .unwrap();
         let numbers = |f: &Filters| -> (Vec<String>, usize) {
-            let (rows, n) = list(&conn, f, now, 0, 10).unwrap();
+            let p = list(&conn, f, now, 0, 10).unwrap();
             (
-                rows.into_iter()
+                p.rows
+                    .into_iter()
                     .map(|r| r.number[9..].to_string())
                     .collect(),
-                n,
+                p.total,
             )
         };
         assert_eq!(

@@ -260,14 +260,13 @@ pub async fn list(
 ) -> WebResult<Markup> {
     let filters = query.filters();
     let page = query.page();
-    let (rows, total, categories, services, operators) = {
+    let (found, categories, services, operators) = {
         let filters = filters.clone();
         app.readers
             .read(move |conn| {
-                let (rows, total) = q::list(conn, &filters, Utc::now(), page - 1, PAGE_SIZE)?;
+                let found = q::list(conn, &filters, Utc::now(), page - 1, PAGE_SIZE)?;
                 Ok((
-                    rows,
-                    total,
+                    found,
                     q::categories(conn)?,
                     q::services(conn)?,
                     q::operators(conn)?,
@@ -275,6 +274,7 @@ pub async fn list(
             })
             .await?
     };
+    let (rows, total) = (found.rows, found.total);
     let selected = |a: &str, b: &str| a == b;
     let body = html! {
         form.filters method="get" action="/reclami" role="search" {
@@ -352,6 +352,12 @@ pub async fn list(
             }
         }
         p role="status" { (count_text(total)) " reclami" @if total > 0 { ", pagina " (page) } }
+        @if found.search_capped {
+            p.muted {
+                "Le parole cercate compaiono in moltissimi messaggi: sono considerati solo i "
+                (ui::number(q::SEARCH_CAP as i64)) " messaggi più recenti. Aggiungi parole per restringere la ricerca."
+            }
+        }
         @if !rows.is_empty() {
             (ticket_table(&rows, Some((&query, filters.sort))))
         }

@@ -1,0 +1,271 @@
+//! The backoffice on a database of 1,000,000 tickets, measured over HTTP with wrk at 8
+//! concurrent connections: median and p95 latency of the dashboard, the list with a filter, the
+//! list with a full-text search and the ticket page, and the daemon's peak RSS.
+//!
+//!     cargo bench --bench web
+//!
+//! The database is generated once by `ascolto generate-demo --tickets 1000000` into
+//! `target/bench-web/` (about 1.1 GB, 2–3 minutes) and reused; ASCOLTO_BENCH_TICKETS changes the
+//! size, ASCOLTO_BENCH_SECONDS the length of each run (default 15). Needs Debian's `wrk`.
+//! Targets (issue 4): p95 under 50 ms for the dashboard, the list and the ticket page, under
+//! 150 ms for full-text search; RSS under 200 MB.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ascolto");
+const PASSWORD: &str = "password-del-benchmark";
+
+fn ascolto(config: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--config").arg(config);
+    c
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn rss_peak_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+struct Figures {
+    p50: f64,
+    p95: f64,
+    rps: f64,
+    requests: u64,
+}
+
+fn wrk(url: &str, cookie: &str, seconds: u32, paths: Option<&Path>) -> Figures {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/web/report.lua");
+    let mut c = Command::new("wrk");
+    c.args(["-t2", "-c8", &format!("-d{seconds}s"), "--timeout", "10s"])
+        .arg("-s")
+        .arg(&script)
+        .args(["-H", &format!("Cookie: {cookie}")])
+        .arg(url);
+    if let Some(p) = paths {
+        c.env("PATHS", p);
+    }
+    let out = c.output().expect("wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("RESULT "))
+        .unwrap_or_else(|| panic!("wrk said: {text}{}", String::from_utf8_lossy(&out.stderr)));
+    let field = |k: &str| -> f64 {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(field("errors"), 0.0, "{url}: failed requests: {line}");
+    Figures {
+        p50: field("p50_ms"),
+        p95: field("p95_ms"),
+        rps: field("rps"),
+        requests: field("requests") as u64,
+    }
+}
+
+fn main() {
+    let tickets: usize = std::env::var("ASCOLTO_BENCH_TICKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let seconds: u32 = std::env::var("ASCOLTO_BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-web/{tickets}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("db.sqlite3");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\npath = \"{}\"\n\n[web]\nbind = \"127.0.0.1:{port}\"\nbase_url = \"{base}\"\n\n[smtp]\nfrom_address = \"urp@hospital.test\"\nfile_dir = \"{}\"\n\n[log]\nlevel = \"warn\"\n",
+            db.display(),
+            dir.join("sent").display()
+        ),
+    )
+    .unwrap();
+    if !db.exists() {
+        println!("generating {tickets} tickets into {} (once)…", db.display());
+        let status = ascolto(&config)
+            .args(["generate-demo", "--tickets", &tickets.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut add = ascolto(&config)
+            .args([
+                "user",
+                "add",
+                "asl@hospital.test",
+                "--name",
+                "Benchmark",
+                "--role",
+                "viewer",
+                "--password-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+        assert!(add.wait().unwrap().success());
+    }
+    let daemon = Daemon(
+        ascolto(&config)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the daemon did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Sign in as the ASL viewer: reading the ticket page still writes its audit entry, but
+    // takes nothing in charge, so runs can be repeated on the same database.
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let login = agent.get(&format!("{base}/accedi")).call().unwrap();
+    let login_cookie = login
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = login.into_string().unwrap();
+    let token = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let signed = match agent
+        .post(&format!("{base}/accedi"))
+        .set("Cookie", &login_cookie)
+        .set("Origin", &base)
+        .send_form(&[
+            ("_csrf", &token),
+            ("email", "asl@hospital.test"),
+            ("password", PASSWORD),
+        ]) {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(signed.status(), 303, "sign-in refused");
+    let cookie = signed
+        .all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("ascolto_sessione="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // Ticket pages: a thousand tickets spread over the whole database.
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let numbers: Vec<String> = conn
+        .prepare("SELECT number FROM tickets WHERE id % (SELECT max(1, count(*) / 1000) FROM tickets) = 0 LIMIT 1000")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let fts_matches: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '\"ascensore\"'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    drop(conn);
+    let paths = dir.join("ticket-paths.txt");
+    std::fs::write(
+        &paths,
+        numbers
+            .iter()
+            .map(|n| format!("/reclami/{n}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+
+    println!("backoffice on {tickets} tickets, wrk -t2 -c8 -d{seconds}s:");
+    let runs: [(&str, String, Option<&Path>, f64); 5] = [
+        ("dashboard", format!("{base}/"), None, 50.0),
+        (
+            "list, filter by category",
+            format!("{base}/reclami?categoria=TEM.02"),
+            None,
+            50.0,
+        ),
+        (
+            "list, filter by state + overdue",
+            format!("{base}/reclami?stato=in_charge&scaduti=1"),
+            None,
+            50.0,
+        ),
+        (
+            "list, full-text search",
+            format!("{base}/reclami?q=ascensore"),
+            None,
+            150.0,
+        ),
+        (
+            "ticket page",
+            format!("{base}/"),
+            Some(paths.as_path()),
+            50.0,
+        ),
+    ];
+    for (name, url, paths, target) in &runs {
+        let f = wrk(url, &cookie, seconds, *paths);
+        println!(
+            "  {name:<34} median {:>7.2} ms   p95 {:>7.2} ms  (target {target} ms: {})   {:>7.1} req/s  {} requests",
+            f.p50,
+            f.p95,
+            if f.p95 < *target { "met" } else { "NOT met" },
+            f.rps,
+            f.requests
+        );
+    }
+    println!("  (full-text search word \"ascensore\" is in {fts_matches} messages)");
+    let rss = rss_peak_mb(daemon.0.id());
+    println!(
+        "  daemon peak RSS {rss:.1} MB (target 200 MB: {})",
+        if rss < 200.0 { "met" } else { "NOT met" }
+    );
+}
