@@ -88,6 +88,10 @@ acks() { find "$dir/mail/mail/example.test" "$dir/mail/mail/pec.example.test" -p
 for _ in $(seq 100); do [ "$(acks)" -ge "$sent" ] && break; sleep 0.1; done
 echo "Acknowledgements delivered to the citizens' mailboxes: $(acks) (under $dir/mail/mail/example.test/)"
 echo "Database: $dir/ascolto.sqlite3   Config: $dir/config.toml   Log: $dir/ascolto.log"
+# The first administrator, as an IT department creates it; the password is printed once.
+admin_password=$("$bin" --config "$dir/config.toml" user add admin@hospital.test --name "Amministratore URP" --role admin | sed -n 's/^password (shown only now): //p')
+echo
+echo "Backoffice: http://127.0.0.1:8080/  (sign in as admin@hospital.test, password: $admin_password)"
 if [ "${QUICKSTART_EXIT:-0}" = 1 ]; then
     [ "$n" -ge "$sent" ] || { echo "quickstart: only $n of $sent tickets arrived" >&2; exit 1; }
     exit 0

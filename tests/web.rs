@@ -102,7 +102,15 @@ use Cell::*;
 /// (so that one role's change does not get in another's way), `{U}` the viewer's user id,
 /// `{Q}` a quarantine entry, `{O}` a failed notification, `{R}` a rule, `{S}` a service,
 /// `{C}` a category.
-const MATRIX: &[(&str, &str, &[(&str, &str)], [Cell; 4])] = &[
+/// (method, path, form fields, expected for anonymous, viewer, operator, admin)
+type Route = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    [Cell; 4],
+);
+
+const MATRIX: &[Route] = &[
     ("GET", "/", &[], [SignIn, Page, Page, Page]),
     ("GET", "/reclami", &[], [SignIn, Page, Page, Page]),
     (

@@ -774,12 +774,20 @@ pub fn raw_of_message(
         .optional()?)
 }
 
-/// An attachment's position and its message's raw bytes, if it belongs to the ticket.
+/// Where an attachment's bytes are: its position among its message's attachments, inside
+/// that message's raw bytes.
+pub struct AttachmentSource {
+    pub position: i64,
+    pub filename: Option<String>,
+    pub raw: Vec<u8>,
+}
+
+/// An attachment's source, if it belongs to the ticket.
 pub fn attachment_source(
     conn: &Connection,
     ticket_id: i64,
     attachment_id: i64,
-) -> Result<Option<(i64, Option<String>, Vec<u8>)>> {
+) -> Result<Option<AttachmentSource>> {
     Ok(conn
         .prepare_cached(
             "SELECT a.position, a.filename, r.bytes FROM attachments a
@@ -787,9 +795,49 @@ pub fn attachment_source(
              WHERE a.id = ?1 AND m.ticket_id = ?2",
         )?
         .query_row([attachment_id, ticket_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok(AttachmentSource {
+                position: r.get(0)?,
+                filename: r.get(1)?,
+                raw: r.get(2)?,
+            })
         })
         .optional()?)
+}
+
+/// A routing rule as the administration page shows it, inactive ones included.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub id: i64,
+    pub name: String,
+    pub field: String,
+    pub pattern: String,
+    pub category_id: Option<i64>,
+    pub service_id: Option<i64>,
+    pub kind: Option<String>,
+    pub active: bool,
+}
+
+/// Every rule, in the order they apply.
+pub fn rules(conn: &Connection) -> Result<Vec<Rule>> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT id, name, field, pattern, category_id, service_id, kind, active
+             FROM routing_rules ORDER BY priority, id",
+        )?
+        .query_map([], |r| {
+            Ok(Rule {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                field: r.get(2)?,
+                pattern: r.get(3)?,
+                category_id: r.get(4)?,
+                service_id: r.get(5)?,
+                kind: r.get(6)?,
+                active: r.get(7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 /// Notifications someone may need to look at: pending, failed and suppressed, newest first.

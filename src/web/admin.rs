@@ -101,10 +101,7 @@ pub async fn index(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult
 // ---- users ----
 
 pub async fn users(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult<Markup> {
-    let users = app
-        .readers
-        .read(|conn| crate::store::users::list(conn))
-        .await?;
+    let users = app.readers.read(crate::store::users::list).await?;
     let roles = ["admin", "operator", "viewer"];
     let body = html! {
         div.tablewrap {
@@ -258,7 +255,7 @@ pub async fn user_password(
 // ---- services ----
 
 pub async fn services(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult<Markup> {
-    let services = app.readers.read(|conn| q::services(conn)).await?;
+    let services = app.readers.read(q::services).await?;
     let body = html! {
         div.tablewrap {
             table {
@@ -335,7 +332,7 @@ pub async fn service_update(
 // ---- categories ----
 
 pub async fn categories(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult<Markup> {
-    let cats = app.readers.read(|conn| q::categories(conn)).await?;
+    let cats = app.readers.read(q::categories).await?;
     let body = html! {
         p { "Una voce usata da reclami o regole non si elimina: si disattiva, così i reclami passati e le statistiche mantengono il loro codice." }
         div.tablewrap {
@@ -503,33 +500,7 @@ pub async fn rules(
     let (rules, cats, services, recent) = app
         .readers
         .read(|conn| {
-            let rules: Vec<(
-                i64,
-                String,
-                String,
-                String,
-                Option<i64>,
-                Option<i64>,
-                Option<String>,
-                bool,
-            )> = conn
-                .prepare(
-                    "SELECT id, name, field, pattern, category_id, service_id, kind, active
-                     FROM routing_rules ORDER BY priority, id",
-                )?
-                .query_map([], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
+            let rules = q::rules(conn)?;
             Ok((
                 rules,
                 q::categories(conn)?,
@@ -543,9 +514,9 @@ pub async fn rules(
         .prova_regola
         .parse::<i64>()
         .ok()
-        .and_then(|id| rules.iter().find(|r| r.0 == id))
+        .and_then(|id| rules.iter().find(|r| r.id == id))
     {
-        Some(r) => (r.2.clone(), r.3.clone()),
+        Some(r) => (r.field.clone(), r.pattern.clone()),
         None => (t.prova_campo.clone(), t.prova_espressione.clone()),
     };
     let tested = (!pattern.is_empty()).then(|| {
@@ -608,7 +579,7 @@ pub async fn rules(
         }
         h2 { "Regole" }
         @for (i, r) in rules.iter().enumerate() {
-            @let (id, name, field, pattern, cat, svc, kind, active) = r;
+            @let q::Rule { id, name, field, pattern, category_id: cat, service_id: svc, kind, active } = r;
             form.rule method="post" action={"/amministrazione/regole/" (id)} {
                 (csrf(&s))
                 fieldset {

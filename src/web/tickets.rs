@@ -890,13 +890,14 @@ pub async fn attachment(
     Path((number, attachment)): Path<(String, i64)>,
 ) -> WebResult<Response> {
     let ticket = ticket_id(&app, &number).await?;
-    let (position, filename, raw) = app
+    let source = app
         .readers
         .read(move |conn| q::attachment_source(conn, ticket, attachment))
         .await?
         .ok_or(WebError::NotFound)?;
+    let filename = source.filename.clone();
     let bytes = tokio::task::spawn_blocking(move || {
-        crate::mail::parse::attachment_bytes(&raw, position as usize)
+        crate::mail::parse::attachment_bytes(&source.raw, source.position as usize)
     })
     .await
     .map_err(|e| anyhow::anyhow!("extracting an attachment: {e}"))?
