@@ -213,7 +213,11 @@ impl Pipeline {
                 .ok()
                 .map(|t| t.with_timezone(&Utc)),
         };
-        let outcome = self.store_one(&tx, &prepare(raw), &origin, true)?;
+        let outcome = match self.store_one(&tx, &prepare(raw), &origin, true) {
+            Ok(o) => o,
+            // Still failing to store: the transaction is dropped, the entry stays.
+            Err(e) => return Ok(Err(format!("could not be stored: {e:#}"))),
+        };
         if let Outcome::Quarantined { reason, .. } = outcome {
             return Ok(Err(reason)); // dropping the transaction forgets the new entry
         }

@@ -500,3 +500,122 @@ fn the_notification_sender_counts_as_one_of_our_addresses() {
         .own_addresses
         .contains(&"noreply@hospital.test".to_string()));
 }
+
+#[test]
+fn a_quarantined_message_is_retried_once_the_fault_is_gone() {
+    let mut h = Harness::new();
+    h.conn
+        .execute_batch(
+            "CREATE TRIGGER sabotage BEFORE INSERT ON tickets WHEN new.subject = 'boom'
+             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+        )
+        .unwrap();
+    let Outcome::Quarantined { id, .. } = h.ingest(mail("a@example.test", "boom", "", "x")) else {
+        panic!("quarantined expected")
+    };
+    // Still failing: nothing changes, the reason is told.
+    let again = h
+        .pipeline
+        .retry_quarantined(&mut h.conn, id, "user:1")
+        .unwrap();
+    assert!(
+        matches!(&again, Err(r) if r.contains("disk on fire")),
+        "{again:?}"
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM quarantine WHERE resolved_at IS NULL"),
+        1
+    );
+    h.conn.execute_batch("DROP TRIGGER sabotage").unwrap();
+    let done = h
+        .pipeline
+        .retry_quarantined(&mut h.conn, id, "user:1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(created(&done), "URP-2026-000001");
+    assert_eq!(
+        h.count("SELECT count(*) FROM quarantine WHERE resolved_at IS NULL"),
+        0
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM raw_mail"),
+        1,
+        "the same raw bytes, not a copy"
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM audit_log WHERE action = 'quarantine.retried' AND actor = 'user:1'"),
+        1
+    );
+    // An unparseable message stays in quarantine.
+    let Outcome::Quarantined { id, .. } = h.ingest(fixture("malformed.eml")) else {
+        panic!()
+    };
+    assert!(h
+        .pipeline
+        .retry_quarantined(&mut h.conn, id, "user:1")
+        .unwrap()
+        .is_err());
+}
+
+#[test]
+fn mail_naming_a_merged_ticket_threads_into_the_surviving_one() {
+    let mut h = Harness::new();
+    let first = created(&h.ingest(fixture("plain.eml")));
+    let second = created(&h.ingest(mail(
+        "Maria Rossi <maria.rossi@example.test>",
+        "Ancora attesa",
+        "",
+        "Scrivo di nuovo.",
+    )));
+    let op = crate::workflow::Actor {
+        id: crate::users::add(
+            &h.conn,
+            "test",
+            "op@hospital.test",
+            "Op",
+            crate::workflow::Role::Operator,
+            false,
+            "password-lunga",
+        )
+        .unwrap(),
+        name: "Op".into(),
+        role: crate::workflow::Role::Operator,
+    };
+    let (a, b) = (1, 2);
+    crate::workflow::merge(&h.conn, &op, b, a).unwrap();
+    assert_eq!(
+        h.count("SELECT count(*) FROM messages WHERE ticket_id = 2"),
+        0
+    );
+    assert_eq!(
+        h.count("SELECT state = 'closed' AND merged_into = 1 FROM tickets WHERE id = 2"),
+        1
+    );
+    assert!(
+        crate::workflow::merge(&h.conn, &op, a, b).is_err(),
+        "no merging into a merged ticket"
+    );
+    // The citizen answers the second ticket's mail: it lands on the first.
+    let number: TicketNumber = second.parse().unwrap();
+    let ours = thread::outbound_message_id(&number, &h.token(&second), "hospital.test");
+    let reply = mail(
+        "maria.rossi@example.test",
+        "Re: Ancora attesa",
+        &format!("In-Reply-To: <{ours}>\r\n"),
+        "Grazie",
+    );
+    assert_eq!(
+        h.ingest(reply),
+        Outcome::Threaded {
+            ticket: first.clone()
+        }
+    );
+    // And by number in the subject, from the citizen.
+    let by_number = mail(
+        "maria.rossi@example.test",
+        &format!("Re: [{second}]"),
+        "",
+        "Altro dettaglio",
+    );
+    assert_eq!(h.ingest(by_number), Outcome::Threaded { ticket: first });
+}
