@@ -94,6 +94,7 @@ pub fn audit_action(action: &str) -> &str {
         "user.password_reset" => "Password reimpostata",
         "quarantine.added" => "Messaggio in quarantena",
         "quarantine.retried" => "Quarantena: rielaborato",
+        "quarantine.retry_failed" => "Quarantena: rielaborazione non riuscita",
         "quarantine.discarded" => "Quarantena: scartato",
         "outbox.retried" => "Email rimessa in coda",
         "quarantine.downloaded" => "Quarantena: originale scaricato",
@@ -139,7 +140,10 @@ pub fn admin_error(reason: &str) -> String {
             "La regola deve impostare almeno una classificazione, un servizio o una tipologia.",
         ),
         ("the pattern is empty", "L'espressione è vuota."),
-        ("invalid pattern", "Espressione regolare non valida."),
+        (
+            "invalid pattern",
+            "Espressione regolare non valida: correggila e riprova.",
+        ),
         (
             "only a failed notification",
             "Si rimettono in coda solo le email non consegnate.",

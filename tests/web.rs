@@ -725,3 +725,111 @@ fn viewers_see_no_form_that_changes_anything() {
         "the operator's opening took it in charge"
     );
 }
+
+#[test]
+fn administrators_manage_people_rules_and_quarantine() {
+    let mut messages = complaints(3);
+    messages.push(common::fixture("malformed.eml"));
+    let o = office(&messages);
+    let mut admin = o.sign_in("admin");
+
+    // A new operator: the password is shown once, and it works.
+    let r = admin.post(
+        "/amministrazione/utenti",
+        "/amministrazione/utenti",
+        &[
+            ("email", "nuova@hospital.test"),
+            ("nome", "Nuova Operatrice"),
+            ("ruolo", "operator"),
+        ],
+    );
+    assert_eq!(r.status, 200);
+    let page = r.text();
+    let at = page
+        .find("<code class=\"password\">")
+        .expect("the password is shown")
+        + 23;
+    let password: String = page[at..].chars().take_while(|c| *c != '<').collect();
+    assert_eq!(password.len(), 20);
+    Client::sign_in(&o.url(), "nuova@hospital.test", &password);
+    // An administrator cannot lock themselves out.
+    let me: i64 = o
+        .daemon
+        .db()
+        .query_row(
+            "SELECT id FROM users WHERE email = 'admin@hospital.test'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let r = admin.post(
+        "/amministrazione/utenti",
+        &format!("/amministrazione/utenti/{me}"),
+        &[("ruolo", "viewer"), ("attivo", "1")],
+    );
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text().contains("Non puoi togliere a te stesso"),
+        "{}",
+        r.text()
+    );
+
+    // The rule test box: every complaint speaks of "pronto soccorso", none of "parcheggio".
+    let page = admin
+        .get("/amministrazione/regole?prova_campo=body&prova_espressione=pronto%5Cs%2Bsoccorso")
+        .text();
+    assert!(page.contains("3 reclami su 3 corrispondono"), "{page}");
+    let page = admin
+        .get("/amministrazione/regole?prova_campo=text&prova_espressione=parcheggio")
+        .text();
+    assert!(page.contains("0 reclami su 3 corrispondono"));
+    let page = admin
+        .get("/amministrazione/regole?prova_campo=text&prova_espressione=%28")
+        .text();
+    assert!(page.contains("Espressione non valida"));
+    // A rule that does not compile is refused, in Italian.
+    let r = admin.post(
+        "/amministrazione/regole",
+        "/amministrazione/regole",
+        &[
+            ("nome", "rotta"),
+            ("campo", "text"),
+            ("espressione", "(unclosed"),
+            ("tipologia", "reclamo"),
+            ("attiva", "1"),
+        ],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("Espressione regolare non valida"));
+
+    // Quarantine: an unparseable message cannot be retried into a ticket; it can be discarded.
+    let q: i64 = o
+        .daemon
+        .db()
+        .query_row("SELECT id FROM quarantine", [], |r| r.get(0))
+        .unwrap();
+    let r = admin.post(
+        "/amministrazione/quarantena",
+        &format!("/amministrazione/quarantena/{q}/riprova"),
+        &[],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("non può ancora diventare un reclamo"));
+    let raw = admin.get(&format!("/amministrazione/quarantena/{q}/originale"));
+    assert_eq!(
+        raw.body,
+        common::fixture("malformed.eml"),
+        "the original, byte for byte"
+    );
+    let r = admin.post(
+        "/amministrazione/quarantena",
+        &format!("/amministrazione/quarantena/{q}/scarta"),
+        &[],
+    );
+    assert_eq!(r.status, 303);
+    assert!(admin
+        .get("/amministrazione/quarantena")
+        .text()
+        .contains("Nessun messaggio in quarantena"));
+    assert!(o.daemon.count("SELECT count(*) FROM audit_log WHERE action LIKE 'quarantine.%' AND actor LIKE 'user:%'") >= 3);
+}

@@ -213,14 +213,27 @@ impl Pipeline {
                 .ok()
                 .map(|t| t.with_timezone(&Utc)),
         };
-        let outcome = match self.store_one(&tx, &prepare(raw), &origin, true) {
-            Ok(o) => o,
-            // Still failing to store: the transaction is dropped, the entry stays.
-            Err(e) => return Ok(Err(format!("could not be stored: {e:#}"))),
+        let failure = match self.store_one(&tx, &prepare(raw), &origin, true) {
+            Ok(Outcome::Quarantined { reason, .. }) => Err(reason),
+            Ok(o) => Ok(o),
+            Err(e) => Err(format!("could not be stored: {e:#}")),
         };
-        if let Outcome::Quarantined { reason, .. } = outcome {
-            return Ok(Err(reason)); // dropping the transaction forgets the new entry
-        }
+        let outcome = match failure {
+            Ok(o) => o,
+            Err(reason) => {
+                // Still failing: the attempt is rolled back (the entry stays as it was), and
+                // recorded.
+                drop(tx);
+                audit::record(
+                    conn,
+                    actor,
+                    "quarantine.retry_failed",
+                    None,
+                    json!({ "quarantine": quarantine_id }),
+                )?;
+                return Ok(Err(reason));
+            }
+        };
         let resolution = match &outcome {
             Outcome::Created { ticket, .. }
             | Outcome::Threaded { ticket }

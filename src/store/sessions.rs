@@ -94,3 +94,39 @@ pub fn credentials(conn: &Connection, email: &str) -> Result<Option<(i64, String
         )
         .optional()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_end_when_idle_expired_or_the_user_is_disabled() {
+        let conn = crate::store::open_in_memory().unwrap();
+        let user =
+            crate::store::users::insert(&conn, "a@h.test", "A", "operator", "x", false).unwrap();
+        insert(
+            &conn,
+            "h1",
+            user,
+            "c",
+            "2026-01-01T10:00:00Z",
+            "2026-01-01T22:00:00Z",
+        )
+        .unwrap();
+        let at = |now: &str, idle_since: &str| get(&conn, "h1", now, idle_since).unwrap().is_some();
+        assert!(at("2026-01-01T11:00:00Z", "2026-01-01T09:00:00Z"));
+        // Idle: last seen before the idle limit.
+        assert!(!at("2026-01-01T12:30:00Z", "2026-01-01T10:30:00Z"));
+        touch(&conn, "h1", "2026-01-01T12:00:00Z").unwrap();
+        assert!(at("2026-01-01T12:30:00Z", "2026-01-01T10:30:00Z"));
+        // Absolute expiry, however busy.
+        assert!(!at("2026-01-01T22:00:00Z", "2026-01-01T21:00:00Z"));
+        crate::store::users::disable(&conn, "a@h.test").unwrap();
+        assert!(!at("2026-01-01T12:30:00Z", "2026-01-01T10:30:00Z"));
+        assert_eq!(
+            purge(&conn, "2026-01-02T00:00:00Z", "2026-01-01T23:00:00Z").unwrap(),
+            0,
+            "disabling deleted it already"
+        );
+    }
+}
