@@ -670,7 +670,7 @@ fn the_list_filters_searches_and_pages() {
     let o = office(&messages);
     let c = o.sign_in("viewer");
     let page = c.get("/reclami?q=multipiano").text();
-    assert!(page.contains("1 reclami"), "{page}");
+    assert!(page.contains("1 reclamo,"), "{page}");
     assert!(page.contains(&o.tickets[60]));
     // 61 tickets: two pages of 50, the second with 11 rows.
     let first = c.get("/reclami").text();

@@ -351,7 +351,7 @@ pub async fn list(
                 a href="/reclami" { "Azzera filtri" }
             }
         }
-        p role="status" { (count_text(total)) " reclami" @if total > 0 { ", pagina " (page) } }
+        p role="status" { (count_text(total)) (if total == 1 { " reclamo" } else { " reclami" }) @if total > 0 { ", pagina " (page) } }
         @if found.search_capped {
             p.muted {
                 "Le parole cercate compaiono in moltissimi messaggi: sono considerati solo i "
