@@ -77,13 +77,34 @@ fn configure(conn: &Connection) -> Result<()> {
     // WAL: readers (exports, the backoffice) never block the writer. synchronous=NORMAL is
     // durable across process crashes in WAL mode; only an OS crash can lose the last commits,
     // which ingest then fetches again from the server (progress moves with the data).
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    set_wal(conn)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Ingest opens a savepoint per message; its statement journal belongs in memory, not in a
     // temporary file written on every insert.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
+}
+
+/// Switches a new database to WAL. The switch needs an exclusive lock and SQLite does not wait
+/// for it (no busy handler), so two processes opening a new database together (the daemon
+/// starting while `ascolto user add` runs) would see "database is locked": wait here instead.
+fn set_wal(conn: &Connection) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let mode: rusqlite::Result<String> =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0));
+        match mode {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e).context("cannot switch the database to WAL"),
+        }
+    }
 }
 
 /// The numbered migrations in `schema.sql`, in order: each starts at a line that is exactly
@@ -248,22 +269,25 @@ mod tests {
 
     #[test]
     fn processes_opening_a_new_database_at_once_migrate_it_once() {
+        // Several rounds: the switch to WAL and the migrations race differently each time.
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("race.sqlite3");
-        let handles: Vec<_> = (0..4)
-            .map(|_| {
-                let path = path.clone();
-                std::thread::spawn(move || open(&path).map(|_| ()))
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap().unwrap();
+        for round in 0..20 {
+            let path = dir.path().join(format!("race-{round}.sqlite3"));
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let path = path.clone();
+                    std::thread::spawn(move || open(&path).map(|_| ()))
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+            let conn = open(&path).unwrap();
+            let cats: i64 = conn
+                .query_row("SELECT count(*) FROM categories", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(cats, 28, "the defaults were loaded exactly once");
         }
-        let conn = open(&path).unwrap();
-        let cats: i64 = conn
-            .query_row("SELECT count(*) FROM categories", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(cats, 28, "the defaults were loaded exactly once");
     }
 
     #[tokio::test]
