@@ -165,7 +165,9 @@ fn where_clause(
     let text = |s: &str| Value::Text(s.to_string());
     // Open-ticket filters name the partial indexes' condition literally so that the planner
     // may use them.
-    let open = f.attention || f.overdue || f.due_soon || f.unclassified;
+    // (The attention queue's own condition already excludes closed tickets; a term its partial
+    // index does not imply would cost a table lookup per row.)
+    let open = f.overdue || f.due_soon || f.unclassified;
     if let Some(state) = &f.state {
         w.push("t.state = ?", [text(state)]);
     }

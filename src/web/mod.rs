@@ -97,26 +97,50 @@ impl Readers {
         }
     }
 
-    /// Runs `f` on a read-only connection on the blocking pool.
+    /// Runs `f` on a read-only connection on the blocking pool. A read that meets SQLite's
+    /// rare immediate SQLITE_BUSY of WAL mode (a reader arriving while the WAL is being reset
+    /// or recovered, where no busy handler is called) is run again.
     pub async fn read<F, R>(self: &Arc<Self>, f: F) -> Result<R>
     where
-        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+        F: Fn(&Connection) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = this.idle.lock().unwrap().pop();
-            let conn = match conn {
-                Some(c) => c,
-                None => crate::store::open_read_only(&this.path)?,
-            };
-            let out = f(&conn);
-            this.idle.lock().unwrap().push(conn);
-            out
+            let mut attempt = 0;
+            loop {
+                let conn = this.idle.lock().unwrap().pop();
+                let out = match conn {
+                    Some(c) => Ok(c),
+                    None => crate::store::open_read_only(&this.path),
+                }
+                .and_then(|conn| {
+                    let out = f(&conn);
+                    this.idle.lock().unwrap().push(conn);
+                    out
+                });
+                match out {
+                    Err(e) if attempt < 5 && is_busy(&e) => {
+                        attempt += 1;
+                        tracing::debug!(attempt, "database busy for a read; again");
+                        std::thread::sleep(std::time::Duration::from_millis(10 * attempt));
+                    }
+                    other => return other,
+                }
+            }
         })
         .await
         .context("a database read panicked")?
     }
+}
+
+fn is_busy(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::DatabaseBusy
+        )
+    })
 }
 
 /// A failed request, as the person sees it.
