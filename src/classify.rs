@@ -419,6 +419,7 @@ mod tests {
                 category_id: Some(1),
                 service_id: None,
                 kind: None,
+                active: true,
             },
             RuleRow {
                 id: 2,
@@ -428,6 +429,7 @@ mod tests {
                 category_id: None,
                 service_id: None,
                 kind: Some("segnalazione".into()),
+                active: true,
             },
         ];
         let (c, errors) = Classifier::compile(1, rows);

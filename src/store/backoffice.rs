@@ -806,42 +806,6 @@ pub fn attachment_source(
         .optional()?)
 }
 
-/// A routing rule as the administration page shows it, inactive ones included.
-#[derive(Clone, Debug)]
-pub struct Rule {
-    pub id: i64,
-    pub name: String,
-    pub field: String,
-    pub pattern: String,
-    pub category_id: Option<i64>,
-    pub service_id: Option<i64>,
-    pub kind: Option<String>,
-    pub active: bool,
-}
-
-/// Every rule, in the order they apply.
-pub fn rules(conn: &Connection) -> Result<Vec<Rule>> {
-    let rows = conn
-        .prepare_cached(
-            "SELECT id, name, field, pattern, category_id, service_id, kind, active
-             FROM routing_rules ORDER BY priority, id",
-        )?
-        .query_map([], |r| {
-            Ok(Rule {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                field: r.get(2)?,
-                pattern: r.get(3)?,
-                category_id: r.get(4)?,
-                service_id: r.get(5)?,
-                kind: r.get(6)?,
-                active: r.get(7)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
-}
-
 /// Notifications someone may need to look at: pending, failed and suppressed, newest first.
 pub fn outbox_attention(conn: &Connection, limit: usize) -> Result<Vec<super::query::OutboxRow>> {
     let rows = conn

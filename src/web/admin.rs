@@ -474,6 +474,7 @@ fn rule_test(
         category_id: None,
         service_id: None,
         kind: Some("reclamo".into()),
+        active: true,
     };
     crate::classify::check_pattern(pattern).map_err(|e| e.to_string())?;
     let (classifier, errors) = Classifier::compile(0, vec![row]);
@@ -500,7 +501,7 @@ pub async fn rules(
     let (rules, cats, services, recent) = app
         .readers
         .read(|conn| {
-            let rules = q::rules(conn)?;
+            let rules = crate::store::rules::all(conn)?;
             Ok((
                 rules,
                 q::categories(conn)?,
@@ -579,7 +580,7 @@ pub async fn rules(
         }
         h2 { "Regole" }
         @for (i, r) in rules.iter().enumerate() {
-            @let q::Rule { id, name, field, pattern, category_id: cat, service_id: svc, kind, active } = r;
+            @let RuleRow { id, name, field, pattern, category_id: cat, service_id: svc, kind, active } = r;
             form.rule method="post" action={"/amministrazione/regole/" (id)} {
                 (csrf(&s))
                 fieldset {
