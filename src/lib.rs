@@ -24,6 +24,7 @@ pub mod ingest;
 pub mod mail;
 pub mod notify;
 pub mod serve;
+pub mod stats;
 pub mod store;
 pub mod texts;
 pub mod tickets;

@@ -1,0 +1,542 @@
+//! The figures of the monthly and annual reports, from one set of queries.
+//!
+//! A period is a range of days in Europe/Rome time: a ticket belongs to it when it was received
+//! (for PEC: at the certified time, which ingest stores as `received_at`) from the first day's
+//! midnight in Rome to the midnight after the last day. Tickets merged into another are the same
+//! complaint counted once, so they are left out. A ticket's category, service, kind, state and
+//! outcome are the ones it has now.
+//!
+//! Percentiles use the nearest-rank method (the smallest value with at least p% of the values at
+//! or below it), so that every figure can be counted by hand; the median is the 50th.
+
+use anyhow::Result;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::store;
+use crate::tickets::{rome_midnight_utc, to_rome};
+
+/// Which tickets: received on the days `from..=to` (Rome), optionally of one service or one
+/// category (a macro-category includes its sub-categories).
+#[derive(Clone, Debug)]
+pub struct Scope {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub service: Option<i64>,
+    pub category: Option<String>,
+}
+
+impl Scope {
+    pub fn month(year: i32, month: u32) -> Option<Scope> {
+        let from = NaiveDate::from_ymd_opt(year, month, 1)?;
+        let next = if month == 12 {
+            NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+        } else {
+            NaiveDate::from_ymd_opt(year, month + 1, 1)?
+        };
+        Some(Scope {
+            from,
+            to: next.pred_opt()?,
+            service: None,
+            category: None,
+        })
+    }
+
+    pub fn year(year: i32) -> Option<Scope> {
+        Some(Scope {
+            from: NaiveDate::from_ymd_opt(year, 1, 1)?,
+            to: NaiveDate::from_ymd_opt(year, 12, 31)?,
+            service: None,
+            category: None,
+        })
+    }
+
+    fn bounds(&self) -> (String, String) {
+        let end = self.to.succ_opt().unwrap_or(self.to);
+        (
+            store::time_text(rome_midnight_utc(self.from)),
+            store::time_text(rome_midnight_utc(end)),
+        )
+    }
+
+    /// The whole calendar year this scope lies in, if it is exactly one.
+    pub fn whole_year(&self) -> Option<i32> {
+        (self.from.month() == 1
+            && self.from.day() == 1
+            && self.to.month() == 12
+            && self.to.day() == 31
+            && self.from.year() == self.to.year())
+        .then_some(self.from.year())
+    }
+}
+
+/// A labelled count and its share of the period's tickets.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Count {
+    /// The code as stored ("reclamo", "TEM.02", "PS", "accolto", …); "" when not set.
+    pub key: String,
+    pub label: String,
+    pub n: usize,
+    /// Of the period's total, in percent, one decimal.
+    pub share: f64,
+}
+
+/// A category line: macro-categories carry the sum of their sub-categories.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CategoryCount {
+    pub code: String,
+    pub label: String,
+    /// 1 for a macro-category, 2 for a sub-category; 0 for "not classified".
+    pub level: u8,
+    pub n: usize,
+    pub share: f64,
+}
+
+/// Days from receipt to a step, over the tickets that reached it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Times {
+    pub n: usize,
+    pub median_days: Option<f64>,
+    pub p90_days: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LateTicket {
+    pub number: String,
+    pub received_at: String,
+    pub due_at: String,
+    /// None: still not answered.
+    pub answered_at: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MonthRow {
+    pub month: u32,
+    pub total: usize,
+    pub by_kind: Vec<usize>,
+    pub answered_on_time: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub total: usize,
+    pub by_kind: Vec<Count>,
+    pub by_category: Vec<CategoryCount>,
+    pub by_service: Vec<Count>,
+    pub by_state: Vec<Count>,
+    pub by_outcome: Vec<Count>,
+    pub by_channel: Vec<Count>,
+    pub to_charge: Times,
+    pub to_first_answer: Times,
+    pub to_close: Times,
+    /// Tickets whose answer was due by now or that were answered: the base of the share.
+    pub deadline_base: usize,
+    pub answered_on_time: usize,
+    pub on_time_share: Option<f64>,
+    /// Answered late, or not answered and past the deadline.
+    pub late: Vec<LateTicket>,
+    pub reopened: usize,
+    pub reopened_share: f64,
+    /// Received in the period and not closed at its end.
+    pub open_at_end: usize,
+    /// For a whole year: month by month (kinds in [`KINDS`] order), and last year's total.
+    pub months: Option<Vec<MonthRow>>,
+    pub previous_year_total: Option<usize>,
+}
+
+pub const KINDS: [&str; 4] = ["reclamo", "segnalazione", "elogio", "suggerimento"];
+const STATES: [&str; 4] = ["pending", "in_charge", "answered", "closed"];
+const OUTCOMES: [&str; 5] = [
+    "accolto",
+    "parzialmente_accolto",
+    "non_accolto",
+    "non_di_competenza",
+    "altro",
+];
+
+struct Row {
+    number: String,
+    received: DateTime<Utc>,
+    received_text: String,
+    due_text: String,
+    kind: Option<String>,
+    category_id: Option<i64>,
+    service_id: Option<i64>,
+    state: String,
+    outcome: Option<String>,
+    pec: bool,
+    to_charge: Option<f64>,
+    to_answer: Option<f64>,
+    to_close: Option<f64>,
+    answered_at: Option<String>,
+    on_time: Option<bool>,
+    overdue: bool,
+    reopened: bool,
+    closed_by_end: bool,
+}
+
+fn percent(n: usize, total: usize) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        (n as f64 * 1000.0 / total as f64).round() / 10.0
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    Some((sorted[rank - 1] * 10.0).round() / 10.0)
+}
+
+fn times(mut values: Vec<f64>) -> Times {
+    values.sort_by(f64::total_cmp);
+    Times {
+        n: values.len(),
+        median_days: percentile(&values, 50.0),
+        p90_days: percentile(&values, 90.0),
+    }
+}
+
+fn category_ids(conn: &Connection, code: &str) -> Result<Vec<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM categories WHERE code = ?1
+             OR parent_id = (SELECT id FROM categories WHERE code = ?1)",
+        )?
+        .query_map([code], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+fn rows(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Vec<Row>> {
+    let (from, to) = scope.bounds();
+    let mut cond =
+        String::from("t.received_at >= ?1 AND t.received_at < ?2 AND t.merged_into IS NULL");
+    if let Some(s) = scope.service {
+        cond.push_str(&format!(" AND t.service_id = {s}"));
+    }
+    if let Some(code) = &scope.category {
+        let ids: Vec<String> = category_ids(conn, code)?
+            .iter()
+            .map(i64::to_string)
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        cond.push_str(&format!(" AND t.category_id IN ({})", ids.join(",")));
+    }
+    // Days are computed by SQLite (julianday) so that the figures are the database's own.
+    let sql = format!(
+        "SELECT t.number, t.received_at, t.due_at, t.kind, t.category_id, t.service_id, t.state,
+                t.outcome, t.channel = 'pec',
+                julianday(t.taken_in_charge_at) - julianday(t.received_at),
+                julianday(t.first_answered_at) - julianday(t.received_at),
+                julianday(t.closed_at) - julianday(t.received_at),
+                t.first_answered_at,
+                t.first_answered_at <= t.due_at,
+                t.first_answered_at IS NULL AND t.due_at < ?3,
+                t.reopen_count > 0,
+                t.closed_at IS NOT NULL AND t.closed_at < ?2
+         FROM tickets t WHERE {cond}"
+    );
+    let now = store::time_text(now);
+    let mut st = conn.prepare_cached(&sql)?;
+    let out = st
+        .query_map([&from, &to, &now], |r| {
+            let received_text: String = r.get(1)?;
+            Ok(Row {
+                number: r.get(0)?,
+                received: DateTime::parse_from_rfc3339(&received_text)
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or_default(),
+                received_text,
+                due_text: r.get(2)?,
+                kind: r.get(3)?,
+                category_id: r.get(4)?,
+                service_id: r.get(5)?,
+                state: r.get(6)?,
+                outcome: r.get(7)?,
+                pec: r.get(8)?,
+                to_charge: r.get(9)?,
+                to_answer: r.get(10)?,
+                to_close: r.get(11)?,
+                answered_at: r.get(12)?,
+                on_time: r.get(13)?,
+                overdue: r.get(14)?,
+                reopened: r.get(15)?,
+                closed_by_end: r.get(16)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(out)
+}
+
+fn counted(
+    keys: &[&str],
+    label: impl Fn(&str) -> String,
+    values: impl Iterator<Item = Option<String>>,
+    total: usize,
+) -> Vec<Count> {
+    let mut n = vec![0usize; keys.len()];
+    let mut unset = 0;
+    for v in values {
+        match v.and_then(|v| keys.iter().position(|k| *k == v)) {
+            Some(i) => n[i] += 1,
+            None => unset += 1,
+        }
+    }
+    let mut out: Vec<Count> = keys
+        .iter()
+        .zip(n)
+        .map(|(k, n)| Count {
+            key: k.to_string(),
+            label: label(k),
+            n,
+            share: percent(n, total),
+        })
+        .collect();
+    if unset > 0 {
+        out.push(Count {
+            key: String::new(),
+            label: "Non indicato".into(),
+            n: unset,
+            share: percent(unset, total),
+        });
+    }
+    out
+}
+
+/// Every figure of the period.
+pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Report> {
+    let rows = rows(conn, scope, now)?;
+    let total = rows.len();
+    let label_of = |f: fn(&str) -> &'static str| move |k: &str| f(k).to_string();
+
+    let by_kind = counted(
+        &KINDS,
+        label_of(|k| crate::texts::kind(k.parse().unwrap())),
+        rows.iter().map(|r| r.kind.clone()),
+        total,
+    );
+    let by_state = counted(
+        &STATES,
+        label_of(|s| crate::texts::state(s.parse().unwrap())),
+        rows.iter().map(|r| Some(r.state.clone())),
+        total,
+    );
+    let by_outcome = counted(
+        &OUTCOMES,
+        label_of(|o| crate::texts::outcome(o.parse().unwrap())),
+        rows.iter()
+            .filter(|r| r.state == "closed")
+            .map(|r| r.outcome.clone()),
+        total,
+    );
+    let by_channel = counted(
+        &["email", "pec"],
+        |k| {
+            if k == "pec" {
+                "PEC".into()
+            } else {
+                "Email".into()
+            }
+        },
+        rows.iter()
+            .map(|r| Some(if r.pec { "pec" } else { "email" }.to_string())),
+        total,
+    );
+
+    // Categories: every active or used code, macro lines summing their subs.
+    let cats = store::backoffice::categories(conn)?;
+    let mut per_cat = std::collections::HashMap::<i64, usize>::new();
+    let mut unclassified = 0;
+    for r in &rows {
+        match r.category_id {
+            Some(id) => *per_cat.entry(id).or_default() += 1,
+            None => unclassified += 1,
+        }
+    }
+    let mut by_category = Vec::new();
+    for c in cats.iter().filter(|c| c.parent_id.is_none()) {
+        let subs: Vec<_> = cats.iter().filter(|s| s.parent_id == Some(c.id)).collect();
+        let n = per_cat.get(&c.id).copied().unwrap_or(0)
+            + subs
+                .iter()
+                .map(|s| per_cat.get(&s.id).copied().unwrap_or(0))
+                .sum::<usize>();
+        if n == 0 && !c.active {
+            continue;
+        }
+        by_category.push(CategoryCount {
+            code: c.code.clone(),
+            label: c.label.clone(),
+            level: 1,
+            n,
+            share: percent(n, total),
+        });
+        for s in subs {
+            let n = per_cat.get(&s.id).copied().unwrap_or(0);
+            if n == 0 && !s.active {
+                continue;
+            }
+            by_category.push(CategoryCount {
+                code: s.code.clone(),
+                label: s.label.clone(),
+                level: 2,
+                n,
+                share: percent(n, total),
+            });
+        }
+    }
+    if unclassified > 0 {
+        by_category.push(CategoryCount {
+            code: String::new(),
+            label: "Da classificare".into(),
+            level: 0,
+            n: unclassified,
+            share: percent(unclassified, total),
+        });
+    }
+
+    let services = store::backoffice::services(conn)?;
+    let mut per_service = std::collections::HashMap::<Option<i64>, usize>::new();
+    for r in &rows {
+        *per_service.entry(r.service_id).or_default() += 1;
+    }
+    let mut by_service: Vec<Count> = services
+        .iter()
+        .filter_map(|s| {
+            let n = per_service.get(&Some(s.id)).copied().unwrap_or(0);
+            (n > 0 || s.active).then(|| Count {
+                key: s.code.clone(),
+                label: s.name.clone(),
+                n,
+                share: percent(n, total),
+            })
+        })
+        .collect();
+    by_service.sort_by(|a, b| b.n.cmp(&a.n).then(a.label.cmp(&b.label)));
+    if let Some(n) = per_service.get(&None) {
+        by_service.push(Count {
+            key: String::new(),
+            label: "Nessun servizio indicato".into(),
+            n: *n,
+            share: percent(*n, total),
+        });
+    }
+
+    let deadline_base = rows
+        .iter()
+        .filter(|r| r.on_time.is_some() || r.overdue)
+        .count();
+    let answered_on_time = rows.iter().filter(|r| r.on_time == Some(true)).count();
+    let mut late: Vec<LateTicket> = rows
+        .iter()
+        .filter(|r| r.on_time == Some(false) || r.overdue)
+        .map(|r| LateTicket {
+            number: r.number.clone(),
+            received_at: r.received_text.clone(),
+            due_at: r.due_text.clone(),
+            answered_at: r.answered_at.clone(),
+        })
+        .collect();
+    late.sort_by(|a, b| a.number.cmp(&b.number));
+    let reopened = rows.iter().filter(|r| r.reopened).count();
+
+    let months = scope.whole_year().map(|_| {
+        let mut months: Vec<MonthRow> = (1..=12)
+            .map(|m| MonthRow {
+                month: m,
+                total: 0,
+                by_kind: vec![0; KINDS.len()],
+                answered_on_time: 0,
+            })
+            .collect();
+        for r in &rows {
+            let m = &mut months[to_rome(r.received).month0() as usize];
+            m.total += 1;
+            if let Some(i) = r
+                .kind
+                .as_deref()
+                .and_then(|k| KINDS.iter().position(|x| *x == k))
+            {
+                m.by_kind[i] += 1;
+            }
+            if r.on_time == Some(true) {
+                m.answered_on_time += 1;
+            }
+        }
+        months
+    });
+    let previous_year_total = match scope.whole_year() {
+        Some(y) => {
+            let mut prev = Scope::year(y - 1).expect("a valid year");
+            prev.service = scope.service;
+            prev.category = scope.category.clone();
+            Some(count(conn, &prev)?)
+        }
+        None => None,
+    };
+
+    Ok(Report {
+        from: scope.from,
+        to: scope.to,
+        total,
+        by_kind,
+        by_category,
+        by_service,
+        by_state,
+        by_outcome,
+        by_channel,
+        to_charge: times(rows.iter().filter_map(|r| r.to_charge).collect()),
+        to_first_answer: times(rows.iter().filter_map(|r| r.to_answer).collect()),
+        to_close: times(
+            rows.iter()
+                .filter(|r| r.state == "closed")
+                .filter_map(|r| r.to_close)
+                .collect(),
+        ),
+        deadline_base,
+        answered_on_time,
+        on_time_share: (deadline_base > 0).then(|| percent(answered_on_time, deadline_base)),
+        late,
+        reopened,
+        reopened_share: percent(reopened, total),
+        open_at_end: rows.iter().filter(|r| !r.closed_by_end).count(),
+        months,
+        previous_year_total,
+    })
+}
+
+/// How many tickets the scope holds.
+pub fn count(conn: &Connection, scope: &Scope) -> Result<usize> {
+    let (from, to) = scope.bounds();
+    let mut sql = String::from(
+        "SELECT count(*) FROM tickets t WHERE t.received_at >= ?1 AND t.received_at < ?2 AND t.merged_into IS NULL",
+    );
+    if let Some(s) = scope.service {
+        sql.push_str(&format!(" AND t.service_id = {s}"));
+    }
+    if let Some(code) = &scope.category {
+        let ids: Vec<String> = category_ids(conn, code)?
+            .iter()
+            .map(i64::to_string)
+            .collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        sql.push_str(&format!(" AND t.category_id IN ({})", ids.join(",")));
+    }
+    let n: i64 = conn.query_row(&sql, [&from, &to], |r| r.get(0))?;
+    Ok(n as usize)
+}
+
+#[cfg(test)]
+#[path = "stats_tests.rs"]
+mod tests;

@@ -1,0 +1,475 @@
+//! The statistics against a hand-counted fixture: every expected figure below was counted from
+//! the table of tickets in `fixture()`, not computed.
+
+use super::*;
+
+/// (seq, received UTC, kind, category, service, state, outcome, channel,
+///  days to charge, days to first answer, days to closing, reopened, merged into seq)
+type T = (
+    i64,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    bool,
+    Option<i64>,
+);
+
+const TICKETS: &[T] = &[
+    // March 2026 in Rome time: 1, 2, 3, 5, 6, 7, 10 (8 is merged into 1).
+    (
+        1,
+        "2026-03-01T00:30:00Z",
+        Some("reclamo"),
+        Some("TEM.02"),
+        Some("PS"),
+        "closed",
+        Some("accolto"),
+        "email",
+        Some(1.0),
+        Some(10.0),
+        Some(12.0),
+        false,
+        None,
+    ),
+    // 23:30 UTC on 28 February is 00:30 on 1 March in Rome (winter time).
+    (
+        2,
+        "2026-02-28T23:30:00Z",
+        Some("segnalazione"),
+        Some("ALB.01"),
+        None,
+        "closed",
+        Some("non_accolto"),
+        "email",
+        Some(2.0),
+        Some(40.0),
+        Some(41.0),
+        false,
+        None,
+    ),
+    // 21:30 UTC on 31 March is 23:30 in Rome (summer time): still March.
+    (
+        3,
+        "2026-03-31T21:30:00Z",
+        Some("elogio"),
+        Some("REL.01"),
+        Some("PS"),
+        "answered",
+        None,
+        "email",
+        Some(0.5),
+        Some(5.0),
+        None,
+        false,
+        None,
+    ),
+    // 22:30 UTC on 31 March is 00:30 on 1 April in Rome: April. PEC.
+    (
+        4,
+        "2026-03-31T22:30:00Z",
+        Some("reclamo"),
+        Some("TEM.02"),
+        Some("PS"),
+        "pending",
+        None,
+        "pec",
+        None,
+        None,
+        None,
+        false,
+        None,
+    ),
+    // Either side of the change to summer time (01:00 UTC on 29 March).
+    (
+        5,
+        "2026-03-29T00:30:00Z",
+        Some("reclamo"),
+        None,
+        None,
+        "in_charge",
+        None,
+        "email",
+        Some(3.0),
+        None,
+        None,
+        false,
+        None,
+    ),
+    (
+        6,
+        "2026-03-29T01:30:00Z",
+        Some("suggerimento"),
+        Some("INF.02"),
+        Some("CUP"),
+        "closed",
+        Some("altro"),
+        "email",
+        Some(1.0),
+        Some(2.0),
+        Some(20.0),
+        true,
+        None,
+    ),
+    // PEC, answered a little before the 30th day.
+    (
+        7,
+        "2026-03-15T10:00:00Z",
+        Some("reclamo"),
+        Some("TEM.01"),
+        Some("CUP"),
+        "closed",
+        Some("parzialmente_accolto"),
+        "pec",
+        Some(1.0),
+        Some(29.9),
+        Some(30.0),
+        false,
+        None,
+    ),
+    (
+        8,
+        "2026-03-10T10:00:00Z",
+        Some("reclamo"),
+        Some("TEM.02"),
+        Some("PS"),
+        "closed",
+        None,
+        "email",
+        Some(1.0),
+        None,
+        Some(1.0),
+        false,
+        Some(1),
+    ),
+    (
+        9,
+        "2026-04-01T00:00:00Z",
+        Some("reclamo"),
+        Some("TEM.02"),
+        Some("PS"),
+        "closed",
+        Some("accolto"),
+        "email",
+        Some(1.0),
+        Some(3.0),
+        Some(4.0),
+        false,
+        None,
+    ),
+    (
+        10,
+        "2026-03-20T09:00:00Z",
+        None,
+        Some("ALB.01"),
+        None,
+        "pending",
+        None,
+        "email",
+        None,
+        None,
+        None,
+        false,
+        None,
+    ),
+    // Year edges: 23:30 UTC on 31 December 2025 is already 2026 in Rome; the same in 2026 is 2027.
+    (
+        11,
+        "2025-12-31T23:30:00Z",
+        Some("reclamo"),
+        None,
+        None,
+        "pending",
+        None,
+        "email",
+        None,
+        None,
+        None,
+        false,
+        None,
+    ),
+    (
+        12,
+        "2026-12-31T23:30:00Z",
+        Some("reclamo"),
+        None,
+        None,
+        "pending",
+        None,
+        "email",
+        None,
+        None,
+        None,
+        false,
+        None,
+    ),
+    (
+        13,
+        "2025-06-01T10:00:00Z",
+        Some("elogio"),
+        None,
+        None,
+        "closed",
+        Some("accolto"),
+        "email",
+        Some(1.0),
+        Some(1.0),
+        Some(1.0),
+        false,
+        None,
+    ),
+    (
+        14,
+        "2025-12-31T22:30:00Z",
+        Some("reclamo"),
+        None,
+        None,
+        "closed",
+        Some("accolto"),
+        "email",
+        Some(1.0),
+        Some(1.0),
+        Some(1.0),
+        false,
+        None,
+    ),
+];
+
+fn fixture() -> Connection {
+    let conn = store::open_in_memory().unwrap();
+    conn.execute(
+        "INSERT INTO contacts (id, email, created_at) VALUES (1, 'c@example.test', '2025-01-01T00:00:00Z')",
+        [],
+    )
+    .unwrap();
+    let at = |received: &str, days: Option<f64>| -> Option<String> {
+        let t: DateTime<Utc> = received.parse().unwrap();
+        days.map(|d| store::time_text(t + chrono::Duration::seconds((d * 86400.0) as i64)))
+    };
+    for (
+        seq,
+        received,
+        kind,
+        cat,
+        svc,
+        state,
+        outcome,
+        channel,
+        charge,
+        answer,
+        close,
+        reopened,
+        merged,
+    ) in TICKETS
+    {
+        conn.execute(
+            "INSERT INTO tickets (id, number, year, seq, thread_token, state, kind, category_id, service_id,
+               contact_id, subject, received_at, due_at, channel, taken_in_charge_at, first_answered_at,
+               closed_at, outcome, reopen_count, merged_into, created_at, updated_at)
+             VALUES (?1, 'URP-X-' || printf('%06d', ?1), 2026, ?1, 't', ?2, ?3,
+               (SELECT id FROM categories WHERE code = ?4), (SELECT id FROM services WHERE code = ?5),
+               1, 's', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?6, ?6)",
+            rusqlite::params![
+                seq,
+                state,
+                kind,
+                cat,
+                svc,
+                received,
+                at(received, Some(30.0)),
+                channel,
+                at(received, *charge),
+                at(received, *answer),
+                at(received, *close),
+                outcome,
+                *reopened as i64,
+                merged,
+            ],
+        )
+        .unwrap();
+    }
+    conn
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-22T12:00:00Z".parse().unwrap()
+}
+
+fn n_of(counts: &[Count]) -> Vec<(&str, usize)> {
+    counts.iter().map(|c| (c.key.as_str(), c.n)).collect()
+}
+
+#[test]
+fn a_month_counted_by_hand() {
+    let conn = fixture();
+    let r = report(&conn, &Scope::month(2026, 3).unwrap(), now()).unwrap();
+    assert_eq!(
+        r.total, 7,
+        "1, 2, 3, 5, 6, 7, 10: not 4 (April in Rome), not 8 (merged)"
+    );
+    assert_eq!(
+        n_of(&r.by_kind),
+        [
+            ("reclamo", 3),
+            ("segnalazione", 1),
+            ("elogio", 1),
+            ("suggerimento", 1),
+            ("", 1)
+        ]
+    );
+    assert_eq!(r.by_kind[0].share, 42.9);
+    let cats: Vec<(&str, u8, usize)> = r
+        .by_category
+        .iter()
+        .filter(|c| c.n > 0)
+        .map(|c| (c.code.as_str(), c.level, c.n))
+        .collect();
+    assert_eq!(
+        cats,
+        [
+            ("REL", 1, 1),
+            ("REL.01", 2, 1),
+            ("INF", 1, 1),
+            ("INF.02", 2, 1),
+            ("TEM", 1, 2),
+            ("TEM.01", 2, 1),
+            ("TEM.02", 2, 1),
+            ("ALB", 1, 2),
+            ("ALB.01", 2, 2),
+            ("", 0, 1),
+        ]
+    );
+    let services: Vec<(&str, usize)> = n_of(&r.by_service)
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(services, [("CUP", 2), ("PS", 2), ("", 3)]);
+    assert_eq!(
+        n_of(&r.by_state),
+        [
+            ("pending", 1),
+            ("in_charge", 1),
+            ("answered", 1),
+            ("closed", 4)
+        ]
+    );
+    assert_eq!(
+        n_of(&r.by_outcome),
+        [
+            ("accolto", 1),
+            ("parzialmente_accolto", 1),
+            ("non_accolto", 1),
+            ("non_di_competenza", 0),
+            ("altro", 1)
+        ]
+    );
+    assert_eq!(n_of(&r.by_channel), [("email", 6), ("pec", 1)]);
+    // Days to taking in charge: 0.5 1 1 1 2 3 → median (3rd of 6) 1, p90 (6th) 3.
+    assert_eq!(
+        r.to_charge,
+        Times {
+            n: 6,
+            median_days: Some(1.0),
+            p90_days: Some(3.0)
+        }
+    );
+    // To the first answer: 2 5 10 29.9 40 → median 10, p90 (5th of 5) 40.
+    assert_eq!(
+        r.to_first_answer,
+        Times {
+            n: 5,
+            median_days: Some(10.0),
+            p90_days: Some(40.0)
+        }
+    );
+    // To closing (closed tickets): 12 20 30 41 → median (2nd of 4) 20, p90 (4th) 41.
+    assert_eq!(
+        r.to_close,
+        Times {
+            n: 4,
+            median_days: Some(20.0),
+            p90_days: Some(41.0)
+        }
+    );
+    // Answered (1, 2, 3, 6, 7) or past the deadline unanswered (5, 10); on time: 1, 3, 6, 7.
+    assert_eq!(
+        (r.deadline_base, r.answered_on_time, r.on_time_share),
+        (7, 4, Some(57.1))
+    );
+    let late: Vec<(&str, bool)> = r
+        .late
+        .iter()
+        .map(|l| (&l.number[6..], l.answered_at.is_some()))
+        .collect();
+    assert_eq!(
+        late,
+        [("000002", true), ("000005", false), ("000010", false)]
+    );
+    assert_eq!((r.reopened, r.reopened_share), (1, 14.3));
+    // Closed before 1 April in Rome: only 1 (on 13 March); 2, 6, 7 closed in April.
+    assert_eq!(r.open_at_end, 6);
+    assert_eq!(r.months, None);
+}
+
+#[test]
+fn a_year_counted_by_hand_month_by_month_and_against_the_last() {
+    let conn = fixture();
+    let r = report(&conn, &Scope::year(2026).unwrap(), now()).unwrap();
+    assert_eq!(
+        r.total, 10,
+        "11 (new year's eve in UTC), March's 7, April's 4 and 9; not 12"
+    );
+    let months = r.months.unwrap();
+    let totals: Vec<usize> = months.iter().map(|m| m.total).collect();
+    assert_eq!(totals, [1, 0, 7, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(months[2].by_kind, [3, 1, 1, 1]);
+    assert_eq!(months[3].by_kind, [2, 0, 0, 0]);
+    assert_eq!(months[2].answered_on_time, 4);
+    assert_eq!(
+        r.previous_year_total,
+        Some(2),
+        "13 and 14 (23:30 on 31 December in Rome)"
+    );
+}
+
+#[test]
+fn an_empty_period_and_narrower_scopes() {
+    let conn = fixture();
+    let r = report(&conn, &Scope::month(2026, 2).unwrap(), now()).unwrap();
+    assert_eq!(r.total, 0);
+    assert!(r.by_kind.iter().all(|c| c.n == 0 && c.share == 0.0));
+    assert_eq!(
+        r.to_first_answer,
+        Times {
+            n: 0,
+            median_days: None,
+            p90_days: None
+        }
+    );
+    assert_eq!(r.on_time_share, None);
+    assert!(r.late.is_empty());
+
+    let conn_ps: i64 = conn
+        .query_row("SELECT id FROM services WHERE code = 'PS'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let mut march = Scope::month(2026, 3).unwrap();
+    march.service = Some(conn_ps);
+    assert_eq!(report(&conn, &march, now()).unwrap().total, 2, "1 and 3");
+    march.service = None;
+    march.category = Some("TEM".into());
+    assert_eq!(
+        report(&conn, &march, now()).unwrap().total,
+        2,
+        "1 (TEM.02) and 7 (TEM.01)"
+    );
+    march.category = Some("TEM.01".into());
+    assert_eq!(count(&conn, &march).unwrap(), 1);
+}
