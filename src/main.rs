@@ -109,6 +109,16 @@ enum ExportWhat {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
     },
+    /// The statistics of a year (or of one month of it, with --month): JSON, or every table
+    /// of the statistics page as CSV (RFC 4180), one after the other, each under a `# name` line.
+    Stats {
+        #[arg(long)]
+        year: i32,
+        #[arg(long)]
+        month: Option<u32>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+    },
 }
 
 fn main() -> ExitCode {
@@ -152,6 +162,11 @@ fn run(cli: Cli) -> Result<()> {
                 ExportWhat::Tickets { format } => export::tickets(&conn, format, &mut out),
                 ExportWhat::Quarantine { format } => export::quarantine(&conn, format, &mut out),
                 ExportWhat::Outbox { format } => export::outbox(&conn, format, &mut out),
+                ExportWhat::Stats {
+                    year,
+                    month,
+                    format,
+                } => export::stats(&conn, year, month, format, &mut out),
             }
         }
         Command::Import { path } => {

@@ -11,6 +11,8 @@
 
 mod admin;
 pub mod auth;
+mod charts;
+pub mod stats;
 mod tickets;
 mod ui;
 
@@ -212,6 +214,9 @@ pub fn router(app: App) -> Router {
             get(tickets::original),
         )
         .route("/reclami/{number}/allegati/{id}", get(tickets::attachment))
+        .route("/statistiche", get(stats::page))
+        .route("/statistiche.csv", get(stats::csv))
+        .route("/statistiche/relazione", get(stats::annual))
         .route("/amministrazione", get(admin::index))
         .route(
             "/amministrazione/utenti",

@@ -15,6 +15,7 @@ use crate::tickets::{self, Deadline};
 pub enum Section {
     Dashboard,
     Tickets,
+    Stats,
     Admin,
 }
 
@@ -47,6 +48,7 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
                         ul {
                             (nav_item(Section::Dashboard, "/", "Cruscotto"))
                             (nav_item(Section::Tickets, "/reclami", "Reclami"))
+                            (nav_item(Section::Stats, "/statistiche", "Statistiche"))
                             @if session.is_admin() {
                                 (nav_item(Section::Admin, "/amministrazione", "Amministrazione"))
                             }

@@ -1,0 +1,631 @@
+//! Statistiche: the month, the year or any range, optionally for one service or category, as
+//! tables with charts beside them, each table downloadable as CSV, and the printable annual
+//! report. The tables come from [`tables`], so the page, the CSV and `ascolto export stats` show
+//! the same figures.
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, NaiveDate, Utc};
+use maud::{html, Markup, DOCTYPE};
+use serde::Deserialize;
+
+use super::auth::AnyUser;
+use super::charts;
+use super::ui::{self, Section};
+use super::{App, WebError, WebResult};
+use crate::stats::{self, Report, Scope, KINDS};
+
+const MONTHS: [&str; 12] = [
+    "gennaio",
+    "febbraio",
+    "marzo",
+    "aprile",
+    "maggio",
+    "giugno",
+    "luglio",
+    "agosto",
+    "settembre",
+    "ottobre",
+    "novembre",
+    "dicembre",
+];
+
+/// One table of the report: the same rows on the page and in the CSV.
+pub struct Table {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+fn decimal(v: f64) -> String {
+    format!("{v:.1}").replace('.', ",")
+}
+
+fn days(v: Option<f64>) -> String {
+    v.map(decimal).unwrap_or_else(|| "—".into())
+}
+
+fn counts(name: &'static str, title: &'static str, first: &str, items: &[stats::Count]) -> Table {
+    Table {
+        name,
+        title,
+        header: vec![first.into(), "Numero".into(), "%".into()],
+        rows: items
+            .iter()
+            .map(|c| vec![c.label.clone(), c.n.to_string(), decimal(c.share)])
+            .collect(),
+    }
+}
+
+/// Every table of a report, in page order.
+pub fn tables(r: &Report) -> Vec<Table> {
+    let mut out = vec![
+        counts("tipologie", "Per tipologia", "Tipologia", &r.by_kind),
+        Table {
+            name: "categorie",
+            title: "Per classificazione",
+            header: vec![
+                "Codice".into(),
+                "Classificazione".into(),
+                "Livello".into(),
+                "Numero".into(),
+                "%".into(),
+            ],
+            rows: r
+                .by_category
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.code.clone(),
+                        c.label.clone(),
+                        match c.level {
+                            1 => "macrocategoria",
+                            2 => "sottocategoria",
+                            _ => "",
+                        }
+                        .into(),
+                        c.n.to_string(),
+                        decimal(c.share),
+                    ]
+                })
+                .collect(),
+        },
+        counts("servizi", "Per servizio", "Servizio", &r.by_service),
+        counts("stati", "Per stato (oggi)", "Stato", &r.by_state),
+        counts(
+            "esiti",
+            "Per esito (reclami chiusi)",
+            "Esito",
+            &r.by_outcome,
+        ),
+        counts("canali", "Per canale", "Canale", &r.by_channel),
+        Table {
+            name: "tempi",
+            title: "Tempi dal ricevimento (giorni)",
+            header: vec![
+                "Fase".into(),
+                "Reclami".into(),
+                "Mediana".into(),
+                "90° percentile".into(),
+            ],
+            rows: [
+                ("Presa in carico", &r.to_charge),
+                ("Prima risposta", &r.to_first_answer),
+                ("Chiusura", &r.to_close),
+            ]
+            .iter()
+            .map(|(l, t)| {
+                vec![
+                    l.to_string(),
+                    t.n.to_string(),
+                    days(t.median_days),
+                    days(t.p90_days),
+                ]
+            })
+            .collect(),
+        },
+        Table {
+            name: "scadenze",
+            title: "Risposta entro il termine di legge",
+            header: vec!["Voce".into(), "Valore".into()],
+            rows: vec![
+                vec![
+                    "Reclami con risposta dovuta o data".into(),
+                    r.deadline_base.to_string(),
+                ],
+                vec![
+                    "Risposti entro il termine".into(),
+                    r.answered_on_time.to_string(),
+                ],
+                vec![
+                    "% entro il termine".into(),
+                    r.on_time_share.map(decimal).unwrap_or_else(|| "—".into()),
+                ],
+                vec!["Riaperti".into(), r.reopened.to_string()],
+                vec!["% riaperti".into(), decimal(r.reopened_share)],
+                vec![
+                    "Ancora aperti alla fine del periodo".into(),
+                    r.open_at_end.to_string(),
+                ],
+            ],
+        },
+        Table {
+            name: "ritardi",
+            title: "Risposti in ritardo o ancora scaduti",
+            header: vec![
+                "Reclamo".into(),
+                "Ricevuto".into(),
+                "Scadenza".into(),
+                "Risposta".into(),
+            ],
+            rows: r
+                .late
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.number.clone(),
+                        ui::stored_datetime(&l.received_at),
+                        ui::stored_datetime(&l.due_at),
+                        l.answered_at
+                            .as_deref()
+                            .map(ui::stored_datetime)
+                            .unwrap_or_else(|| "non ancora".into()),
+                    ]
+                })
+                .collect(),
+        },
+    ];
+    if let Some(months) = &r.months {
+        let mut header = vec!["Mese".to_string(), "Totale".into()];
+        header.extend(KINDS.iter().map(|k| ui::kind_label(Some(k)).to_string()));
+        header.push("Risposti entro il termine".into());
+        let mut rows: Vec<Vec<String>> = months
+            .iter()
+            .map(|m| {
+                let mut row = vec![
+                    MONTHS[m.month as usize - 1].to_string(),
+                    m.total.to_string(),
+                ];
+                row.extend(m.by_kind.iter().map(usize::to_string));
+                row.push(m.answered_on_time.to_string());
+                row
+            })
+            .collect();
+        let mut total = vec!["Totale anno".to_string(), r.total.to_string()];
+        total.extend((0..KINDS.len()).map(|i| {
+            months
+                .iter()
+                .map(|m| m.by_kind[i])
+                .sum::<usize>()
+                .to_string()
+        }));
+        total.push(
+            months
+                .iter()
+                .map(|m| m.answered_on_time)
+                .sum::<usize>()
+                .to_string(),
+        );
+        rows.push(total);
+        if let Some(prev) = r.previous_year_total {
+            let mut row = vec!["Anno precedente".to_string(), prev.to_string()];
+            row.extend(std::iter::repeat_n(String::new(), KINDS.len() + 1));
+            rows.push(row);
+        }
+        out.push(Table {
+            name: "mesi",
+            title: "Mese per mese",
+            header,
+            rows,
+        });
+    }
+    out
+}
+
+/// The query string of the page, the CSV and the report.
+#[derive(Debug, Default, Deserialize, Clone)]
+pub struct StatsQuery {
+    /// "mese", "anno" or "intervallo".
+    #[serde(default)]
+    periodo: String,
+    #[serde(default)]
+    anno: String,
+    #[serde(default)]
+    mese: String,
+    #[serde(default)]
+    dal: String,
+    #[serde(default)]
+    al: String,
+    #[serde(default)]
+    servizio: String,
+    #[serde(default)]
+    categoria: String,
+    /// For the CSV: which table, and "rfc4180" for commas without BOM.
+    #[serde(default)]
+    tabella: String,
+    #[serde(default)]
+    formato: String,
+}
+
+impl StatsQuery {
+    fn scope(&self) -> WebResult<Scope> {
+        let today = crate::tickets::to_rome(Utc::now()).date_naive();
+        let year = self.anno.trim().parse().unwrap_or(today.year());
+        let bad = || WebError::Refused("Periodo non valido.".into());
+        let mut scope = match self.periodo.as_str() {
+            "anno" => Scope::year(year).ok_or_else(bad)?,
+            "intervallo" => {
+                let d =
+                    |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| bad());
+                let (from, to) = (d(&self.dal)?, d(&self.al)?);
+                if to < from || (to - from).num_days() > 3660 {
+                    return Err(bad());
+                }
+                Scope {
+                    from,
+                    to,
+                    service: None,
+                    category: None,
+                }
+            }
+            _ => {
+                let month = self.mese.trim().parse().unwrap_or(today.month());
+                Scope::month(year, month).ok_or_else(bad)?
+            }
+        };
+        scope.service = self.servizio.trim().parse().ok();
+        scope.category =
+            (!self.categoria.trim().is_empty()).then(|| self.categoria.trim().to_string());
+        Ok(scope)
+    }
+
+    fn link(&self, path: &str, extra: &[(&str, &str)]) -> String {
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("periodo", &self.periodo),
+            ("anno", &self.anno),
+            ("mese", &self.mese),
+            ("dal", &self.dal),
+            ("al", &self.al),
+            ("servizio", &self.servizio),
+            ("categoria", &self.categoria),
+        ];
+        pairs.extend_from_slice(extra);
+        let q: Vec<String> = pairs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", ui::url_encode(v)))
+            .collect();
+        format!("{path}?{}", q.join("&"))
+    }
+}
+
+fn period_title(scope: &Scope) -> String {
+    if let Some(y) = scope.whole_year() {
+        return format!("Anno {y}");
+    }
+    if scope.from.day() == 1
+        && scope.to.succ_opt().is_some_and(|d| d.day() == 1)
+        && scope.from.month() == scope.to.month()
+    {
+        return format!(
+            "{} {}",
+            MONTHS[scope.from.month0() as usize],
+            scope.from.year()
+        );
+    }
+    format!(
+        "Dal {} al {}",
+        scope.from.format("%d/%m/%Y"),
+        scope.to.format("%d/%m/%Y")
+    )
+}
+
+fn html_table(t: &Table, csv_link: Option<&str>) -> Markup {
+    html! {
+        div.tablewrap {
+            table.stats id={"tabella-" (t.name)} {
+                caption { (t.title) @if let Some(l) = csv_link { " " a.small href=(l) { "CSV" } } }
+                thead { tr { @for h in &t.header { th scope="col" { (h) } } } }
+                tbody {
+                    @for row in &t.rows {
+                        tr { @for (i, cell) in row.iter().enumerate() {
+                            @if i == 0 { th scope="row" { (cell) } } @else { td { (cell) } }
+                        } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn charts_of(r: &Report) -> (Markup, Markup, Markup, Option<Markup>) {
+    let cats: Vec<(String, usize)> = r
+        .by_category
+        .iter()
+        .filter(|c| c.level == 1 || c.level == 0)
+        .map(|c| {
+            (
+                if c.code.is_empty() {
+                    c.label.clone()
+                } else {
+                    format!("{} {}", c.code, c.label)
+                },
+                c.n,
+            )
+        })
+        .collect();
+    let services: Vec<(String, usize)> = r
+        .by_service
+        .iter()
+        .filter(|c| c.n > 0)
+        .take(15)
+        .map(|c| (c.label.clone(), c.n))
+        .collect();
+    let outcomes: Vec<(String, usize)> = r
+        .by_outcome
+        .iter()
+        .map(|c| (c.label.clone(), c.n))
+        .collect();
+    let trend = r.months.as_ref().map(|months| {
+        let mut this = [0usize; 12];
+        for m in months {
+            this[m.month as usize - 1] = m.total;
+        }
+        charts::months(
+            "grafico-mesi",
+            "Reclami ricevuti mese per mese",
+            &[(format!("{}", r.from.year()), this)],
+        )
+    });
+    (
+        charts::bars("grafico-categorie", "Reclami per macrocategoria", &cats),
+        charts::bars(
+            "grafico-servizi",
+            "Reclami per servizio (i primi 15)",
+            &services,
+        ),
+        charts::stacked("grafico-esiti", "Esiti dei reclami chiusi", &outcomes),
+        trend,
+    )
+}
+
+async fn load(
+    app: &App,
+    scope: Scope,
+) -> WebResult<(
+    Report,
+    Vec<crate::store::backoffice::Category>,
+    Vec<crate::store::backoffice::Service>,
+)> {
+    Ok(app
+        .readers
+        .read(move |conn| {
+            Ok((
+                stats::report(conn, &scope, Utc::now())?,
+                crate::store::backoffice::categories(conn)?,
+                crate::store::backoffice::services(conn)?,
+            ))
+        })
+        .await?)
+}
+
+fn body(q: &StatsQuery, scope: &Scope, r: &Report, tables: &[Table], with_links: bool) -> Markup {
+    let (cat_chart, svc_chart, outcome_chart, trend) = charts_of(r);
+    let find = |name: &str| tables.iter().find(|t| t.name == name);
+    let table = |name: &str| -> Markup {
+        match find(name) {
+            Some(t) => {
+                let link = with_links.then(|| q.link("/statistiche.csv", &[("tabella", t.name)]));
+                html_table(t, link.as_deref())
+            }
+            None => html! {},
+        }
+    };
+    html! {
+        p.lead {
+            strong { (ui::number(r.total as i64)) } " reclami ricevuti "
+            (period_title(scope).to_lowercase())
+            @if let Some(prev) = r.previous_year_total { " (anno precedente: " (ui::number(prev as i64)) ")" }
+            "."
+        }
+        p.small.muted { "Classificazione, servizio, tipologia, stato ed esito sono quelli attuali di ciascun reclamo: un reclamo riclassificato dopo il periodo è contato con la classificazione di oggi. I reclami uniti a un altro sono contati una volta sola. Mesi e anni sono contati nell'ora italiana; per la PEC vale l'ora certificata." }
+        @if let Some(trend) = &trend {
+            section.pair { (trend) (table("mesi")) }
+        }
+        section.pair { (cat_chart) (table("categorie")) }
+        section.pair { (table("tipologie")) (table("canali")) }
+        section.pair { (svc_chart) (table("servizi")) }
+        section.pair { (outcome_chart) (table("esiti")) }
+        section.pair { (table("stati")) (table("tempi")) (table("scadenze")) }
+        section { (table("ritardi")) }
+    }
+}
+
+pub async fn page(
+    State(app): State<App>,
+    AnyUser(s): AnyUser,
+    Query(q): Query<StatsQuery>,
+) -> WebResult<Markup> {
+    let scope = q.scope()?;
+    let (r, categories, services) = load(&app, scope.clone()).await?;
+    let tables = tables(&r);
+    let today = crate::tickets::to_rome(Utc::now()).date_naive();
+    let periodo = if q.periodo.is_empty() {
+        "mese"
+    } else {
+        q.periodo.as_str()
+    };
+    let year_value = if q.anno.is_empty() {
+        scope.from.year().to_string()
+    } else {
+        q.anno.clone()
+    };
+    let month_value = scope.from.month();
+    let form = html! {
+        form.filters method="get" action="/statistiche" {
+            fieldset {
+                legend { "Periodo" }
+                label { input type="radio" name="periodo" value="mese" checked[periodo == "mese"]; " mese" }
+                label { input type="radio" name="periodo" value="anno" checked[periodo == "anno"]; " anno" }
+                label { input type="radio" name="periodo" value="intervallo" checked[periodo == "intervallo"]; " intervallo di date" }
+            }
+            p {
+                label for="s-mese" { "Mese" }
+                select #s-mese name="mese" {
+                    @for (i, m) in MONTHS.iter().enumerate() { option value=(i + 1) selected[month_value as usize == i + 1] { (m) } }
+                }
+            }
+            p { label for="s-anno" { "Anno" } input #s-anno type="number" name="anno" min="2000" max=(today.year() + 1) value=(year_value); }
+            p { label for="s-dal" { "Dal" } input #s-dal type="date" name="dal" value=(q.dal); }
+            p { label for="s-al" { "Al" } input #s-al type="date" name="al" value=(q.al); }
+            p {
+                label for="s-servizio" { "Servizio" }
+                select #s-servizio name="servizio" {
+                    option value="" { "Tutti" }
+                    @for sv in &services { option value=(sv.id) selected[q.servizio == sv.id.to_string()] { (sv.name) } }
+                }
+            }
+            p {
+                label for="s-categoria" { "Classificazione" }
+                select #s-categoria name="categoria" {
+                    option value="" { "Tutte" }
+                    @for c in &categories {
+                        option value=(c.code) selected[q.categoria == c.code] { @if c.parent_id.is_some() { "\u{2003}" } (c.code) " – " (c.label) }
+                    }
+                }
+            }
+            p.buttons { button type="submit" { "Mostra" } }
+        }
+        p {
+            "Esporta: "
+            @for t in &tables { a href=(q.link("/statistiche.csv", &[("tabella", t.name)])) { (t.title) } " · " }
+            a href=(q.link("/statistiche.csv", &[("tabella", "categorie"), ("formato", "rfc4180")])) { "(CSV standard, con virgole)" }
+            @if let Some(y) = scope.whole_year() {
+                " · " a href={"/statistiche/relazione?anno=" (y)} { "Relazione annuale stampabile" }
+            }
+        }
+    };
+    let title = format!("Statistiche – {}", period_title(&scope));
+    Ok(ui::page(
+        &s,
+        Section::Stats,
+        &title,
+        html! { (form) (body(&q, &scope, &r, &tables, true)) },
+    ))
+}
+
+/// One table as CSV: for Italian Excel by default (UTF-8 with BOM, `;`, decimal comma), or
+/// RFC 4180 (`,`, no BOM) with `formato=rfc4180`.
+pub async fn csv(
+    State(app): State<App>,
+    AnyUser(_s): AnyUser,
+    Query(q): Query<StatsQuery>,
+) -> WebResult<Response> {
+    let scope = q.scope()?;
+    let (r, _, _) = load(&app, scope.clone()).await?;
+    let wanted = if q.tabella.is_empty() {
+        "categorie"
+    } else {
+        q.tabella.as_str()
+    };
+    let table = tables(&r)
+        .into_iter()
+        .find(|t| t.name == wanted)
+        .ok_or(WebError::NotFound)?;
+    let excel = q.formato != "rfc4180";
+    let bytes = write_csv(&table, excel).map_err(anyhow::Error::from)?;
+    let filename = format!(
+        "statistiche-{}-{}-{}.csv",
+        table.name,
+        scope.from.format("%Y%m%d"),
+        scope.to.format("%Y%m%d")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub fn write_csv(t: &Table, excel: bool) -> Result<Vec<u8>, csv::Error> {
+    let mut out = Vec::new();
+    if excel {
+        out.extend_from_slice("\u{feff}".as_bytes());
+    }
+    {
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(if excel { b';' } else { b',' })
+            .from_writer(&mut out);
+        w.write_record(&t.header)?;
+        for row in &t.rows {
+            // RFC 4180 readers expect a decimal point.
+            if excel {
+                w.write_record(row)?;
+            } else {
+                w.write_record(row.iter().map(|c| {
+                    if c.parse::<f64>().is_err() && c.replace(',', ".").parse::<f64>().is_ok() {
+                        c.replace(',', ".")
+                    } else {
+                        c.clone()
+                    }
+                }))?;
+            }
+        }
+        w.flush()?;
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+pub struct ReportQuery {
+    anno: Option<i32>,
+}
+
+/// The annual report: every table and chart of the year on pages a director can print or save
+/// as PDF from the browser.
+pub async fn annual(
+    State(app): State<App>,
+    AnyUser(_s): AnyUser,
+    Query(rq): Query<ReportQuery>,
+) -> WebResult<Markup> {
+    let year = rq
+        .anno
+        .unwrap_or_else(|| crate::tickets::to_rome(Utc::now()).year());
+    let scope = Scope::year(year).ok_or_else(|| WebError::Refused("Anno non valido.".into()))?;
+    let (r, _, _) = load(&app, scope.clone()).await?;
+    let tables = tables(&r);
+    let q = StatsQuery {
+        periodo: "anno".into(),
+        anno: year.to_string(),
+        ..Default::default()
+    };
+    Ok(html! {
+        (DOCTYPE)
+        html lang="it" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Relazione annuale " (year) " · " (app.settings.office_name) }
+                link rel="stylesheet" href="/static/ascolto.css";
+            }
+            body.report {
+                main #contenuto {
+                    header.report-head {
+                        p { (app.settings.office_name) }
+                        h1 { "Relazione annuale sui reclami – " (year) }
+                        p.small { "Elaborata il " (ui::datetime(Utc::now())) " da ascolto." }
+                    }
+                    (body(&q, &scope, &r, &tables, false))
+                }
+            }
+        }
+    })
+}
