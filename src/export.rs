@@ -187,27 +187,6 @@ fn table(out: &mut dyn Write, header: &[&str], rows: Vec<Vec<String>>) -> Result
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_table_blanks_control_characters_and_cuts_long_cells() {
-        let mut out = Vec::new();
-        let long = "x".repeat(100);
-        table(
-            &mut out,
-            &["a", "b"],
-            vec![vec!["evil\x1b[31m".into(), long]],
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert!(!text.contains('\x1b'), "{text:?}");
-        assert!(text.contains(&format!("{}…", "x".repeat(60))), "{text}");
-        assert!(text.ends_with("(1 rows)\n"));
-    }
-}
-
 /// `ascolto export stats`: the figures of the statistics page, from the same code.
 pub fn stats(
     conn: &Connection,
@@ -238,4 +217,25 @@ pub fn stats(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_blanks_control_characters_and_cuts_long_cells() {
+        let mut out = Vec::new();
+        let long = "x".repeat(100);
+        table(
+            &mut out,
+            &["a", "b"],
+            vec![vec!["evil\x1b[31m".into(), long]],
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains('\x1b'), "{text:?}");
+        assert!(text.contains(&format!("{}…", "x".repeat(60))), "{text}");
+        assert!(text.ends_with("(1 rows)\n"));
+    }
 }
