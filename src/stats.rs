@@ -142,9 +142,11 @@ pub struct Report {
     pub reopened_share: f64,
     /// Received in the period and not closed at its end.
     pub open_at_end: usize,
-    /// For a whole year: month by month (kinds in [`KINDS`] order), and last year's total.
+    /// For a whole year: month by month (kinds in [`KINDS`] order), and last year's total
+    /// and months.
     pub months: Option<Vec<MonthRow>>,
     pub previous_year_total: Option<usize>,
+    pub previous_year_months: Option<Vec<usize>>,
 }
 
 pub const KINDS: [&str; 4] = ["reclamo", "segnalazione", "elogio", "suggerimento"];
@@ -474,15 +476,20 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
         }
         months
     });
-    let previous_year_total = match scope.whole_year() {
+    let previous_year_months = match scope.whole_year() {
         Some(y) => {
-            let mut prev = Scope::year(y - 1).expect("a valid year");
-            prev.service = scope.service;
-            prev.category = scope.category.clone();
-            Some(count(conn, &prev)?)
+            let mut per_month = Vec::with_capacity(12);
+            for m in 1..=12 {
+                let mut prev = Scope::month(y - 1, m).expect("a valid month");
+                prev.service = scope.service;
+                prev.category = scope.category.clone();
+                per_month.push(count(conn, &prev)?);
+            }
+            Some(per_month)
         }
         None => None,
     };
+    let previous_year_total = previous_year_months.as_ref().map(|m| m.iter().sum());
 
     Ok(Report {
         from: scope.from,
@@ -511,6 +518,7 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
         open_at_end: rows.iter().filter(|r| !r.closed_by_end).count(),
         months,
         previous_year_total,
+        previous_year_months,
     })
 }
 

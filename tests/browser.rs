@@ -301,3 +301,70 @@ fn an_operator_finds_answers_and_closes_a_complaint_in_chromium() {
     assert_eq!(outcome, "accolto");
     b.screenshot("backoffice-reclamo-chiuso.png");
 }
+
+#[test]
+fn the_statistics_render_with_charts_in_chromium() {
+    let mut d = Daemon::new(|db| {
+        format!(
+            "[database]\npath = \"{}\"\n\n[smtp]\nfrom_address = \"urp@hospital.test\"\nfile_dir = \"{}\"\n",
+            db.display(),
+            db.parent().unwrap().join("sent").display()
+        )
+    });
+    let out = d
+        .command()
+        .args(["generate-demo", "--tickets", "3000", "--years", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    d.add_user_with_password("asl@hospital.test", "viewer", "password-della-asl");
+    d.start();
+    Client::wait_ready(&d.base_url());
+    let year = chrono::Utc::now().format("%Y").to_string();
+
+    let b = Browser::start();
+    b.go(&format!("{}/accedi", d.base_url()));
+    b.type_into("#email", "asl@hospital.test");
+    b.type_into("#password", "password-della-asl");
+    b.click("main form button[type=submit]");
+    wait_until("signed in", || !b.url().contains("/accedi"));
+
+    b.go(&format!(
+        "{}/statistiche?periodo=mese&anno={year}&mese=1",
+        d.base_url()
+    ));
+    assert!(b.text("main h1").starts_with("Statistiche"));
+    b.find("svg#grafico-categorie, svg[aria-labelledby=\"grafico-categorie-t\"]");
+    assert!(
+        b.text("#tabella-categorie").contains("TEM"),
+        "the categories table"
+    );
+    b.screenshot("statistiche-mese.png");
+
+    b.go(&format!(
+        "{}/statistiche?periodo=anno&anno={year}",
+        d.base_url()
+    ));
+    b.find("svg[aria-labelledby=\"grafico-mesi-t\"]");
+    b.find("svg[aria-labelledby=\"grafico-esiti-t\"]");
+    let months = b.text("#tabella-mesi");
+    assert!(
+        months.contains("gennaio") && months.contains("Totale anno"),
+        "{months}"
+    );
+    let shot = b.screenshot("statistiche-anno.png");
+    assert!(std::fs::metadata(shot).unwrap().len() > 20_000);
+
+    b.go(&format!(
+        "{}/statistiche/relazione?anno={year}",
+        d.base_url()
+    ));
+    assert!(b
+        .text("main h1")
+        .contains(&format!("Relazione annuale sui reclami – {year}")));
+    b.screenshot("relazione-annuale.png");
+}

@@ -833,3 +833,87 @@ fn administrators_manage_people_rules_and_quarantine() {
         .contains("Nessun messaggio in quarantena"));
     assert!(o.daemon.count("SELECT count(*) FROM audit_log WHERE action LIKE 'quarantine.%' AND actor LIKE 'user:%'") >= 3);
 }
+
+#[test]
+fn statistics_are_for_every_signed_in_role_and_the_csv_matches_the_page() {
+    let o = office(&complaints(4));
+    let year = o.tickets[0][4..8].to_string();
+    let anonymous = Client::new(&o.url());
+    let r = anonymous.get(&format!("/statistiche?periodo=anno&anno={year}"));
+    assert_eq!(r.status, 303);
+    assert!(r.location.unwrap().starts_with("/accedi"));
+    assert_eq!(anonymous.get("/statistiche.csv").status, 303);
+    for role in ["viewer", "operator", "admin"] {
+        let c = o.sign_in(role);
+        let page = c.get(&format!("/statistiche?periodo=anno&anno={year}"));
+        assert_eq!(page.status, 200, "{role}");
+        let html = page.text();
+        assert!(
+            html.contains("<svg") && html.contains("id=\"tabella-mesi\""),
+            "{role}: charts and tables"
+        );
+        assert_eq!(
+            c.get(&format!("/statistiche/relazione?anno={year}")).status,
+            200
+        );
+    }
+    let c = o.sign_in("viewer");
+    let html = c
+        .get(&format!("/statistiche?periodo=anno&anno={year}"))
+        .text();
+    assert!(
+        html.contains("<strong>4</strong> reclami ricevuti"),
+        "{html}"
+    );
+    // The kinds table on the page and in the CSV say the same.
+    let csv = c.get(&format!(
+        "/statistiche.csv?periodo=anno&anno={year}&tabella=tipologie"
+    ));
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(csv
+        .header("content-disposition")
+        .unwrap()
+        .starts_with("attachment;"));
+    assert!(
+        csv.body.starts_with("\u{feff}".as_bytes()),
+        "a BOM for Excel"
+    );
+    let text = csv.text();
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines[0], "Tipologia;Numero;%");
+    let table_at = html.find("id=\"tabella-tipologie\"").unwrap();
+    let table = &html[table_at..table_at + html[table_at..].find("</table>").unwrap()];
+    for line in &lines[1..] {
+        let cells: Vec<&str> = line.split(';').collect();
+        let row = format!(
+            "<th scope=\"row\">{}</th><td>{}</td><td>{}</td>",
+            cells[0], cells[1], cells[2]
+        );
+        assert!(table.contains(&row), "{row} is not on the page: {table}");
+    }
+    let rfc = c
+        .get(&format!(
+            "/statistiche.csv?periodo=anno&anno={year}&tabella=tipologie&formato=rfc4180"
+        ))
+        .text();
+    assert!(
+        rfc.starts_with("Tipologia,Numero,%") && rfc.contains("Reclamo,"),
+        "{rfc}"
+    );
+    // The command line gives the same figures.
+    let out = o
+        .daemon
+        .command()
+        .args(["export", "stats", "--year", &year, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["total"], 4);
+    // A bad period is a clear refusal, not a crash.
+    assert_eq!(
+        c.get("/statistiche?periodo=intervallo&dal=2026-05-01&al=2026-04-01")
+            .status,
+        422
+    );
+}

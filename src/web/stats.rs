@@ -181,6 +181,8 @@ pub fn tables(r: &Report) -> Vec<Table> {
         let mut header = vec!["Mese".to_string(), "Totale".into()];
         header.extend(KINDS.iter().map(|k| ui::kind_label(Some(k)).to_string()));
         header.push("Risposti entro il termine".into());
+        header.push(format!("Totale {}", r.from.year() - 1));
+        let previous = r.previous_year_months.clone().unwrap_or_default();
         let mut rows: Vec<Vec<String>> = months
             .iter()
             .map(|m| {
@@ -190,6 +192,12 @@ pub fn tables(r: &Report) -> Vec<Table> {
                 ];
                 row.extend(m.by_kind.iter().map(usize::to_string));
                 row.push(m.answered_on_time.to_string());
+                row.push(
+                    previous
+                        .get(m.month as usize - 1)
+                        .map(usize::to_string)
+                        .unwrap_or_default(),
+                );
                 row
             })
             .collect();
@@ -208,12 +216,12 @@ pub fn tables(r: &Report) -> Vec<Table> {
                 .sum::<usize>()
                 .to_string(),
         );
+        total.push(
+            r.previous_year_total
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+        );
         rows.push(total);
-        if let Some(prev) = r.previous_year_total {
-            let mut row = vec!["Anno precedente".to_string(), prev.to_string()];
-            row.extend(std::iter::repeat_n(String::new(), KINDS.len() + 1));
-            rows.push(row);
-        }
         out.push(Table {
             name: "mesi",
             title: "Mese per mese",
@@ -373,10 +381,16 @@ fn charts_of(r: &Report) -> (Markup, Markup, Markup, Option<Markup>) {
         for m in months {
             this[m.month as usize - 1] = m.total;
         }
+        let mut series = vec![(format!("{}", r.from.year()), this)];
+        if let Some(prev) = &r.previous_year_months {
+            let mut last = [0usize; 12];
+            last.iter_mut().zip(prev).for_each(|(a, b)| *a = *b);
+            series.push((format!("{}", r.from.year() - 1), last));
+        }
         charts::months(
             "grafico-mesi",
-            "Reclami ricevuti mese per mese",
-            &[(format!("{}", r.from.year()), this)],
+            "Reclami ricevuti mese per mese, confronto con l'anno precedente",
+            &series,
         )
     });
     (
