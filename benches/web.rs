@@ -1,6 +1,7 @@
 //! The backoffice on a database of 1,000,000 tickets, measured over HTTP with wrk at 8
 //! concurrent connections: median and p95 latency of the dashboard, the list with a filter, the
-//! list with a full-text search and the ticket page, and the daemon's peak RSS.
+//! list with a full-text search, the ticket page, the statistics of this year and their CSV,
+//! and the daemon's peak RSS.
 //!
 //!     cargo bench --bench web
 //!
@@ -224,7 +225,8 @@ fn main() {
     .unwrap();
 
     println!("backoffice on {tickets} tickets, wrk -t2 -c8 -d{seconds}s:");
-    let runs: [(&str, String, Option<&Path>, f64); 5] = [
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let runs: [(&str, String, Option<&Path>, f64); 7] = [
         ("dashboard", format!("{base}/"), None, 50.0),
         (
             "list, filter by category",
@@ -249,6 +251,18 @@ fn main() {
             format!("{base}/"),
             Some(paths.as_path()),
             50.0,
+        ),
+        (
+            "statistics, year view",
+            format!("{base}/statistiche?periodo=anno&anno={year}"),
+            None,
+            300.0,
+        ),
+        (
+            "statistics, year CSV (months)",
+            format!("{base}/statistiche.csv?periodo=anno&anno={year}&tabella=mesi"),
+            None,
+            300.0,
         ),
     ];
     for (name, url, paths, target) in &runs {

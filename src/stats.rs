@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::store;
-use crate::tickets::{rome_midnight_utc, to_rome};
+use crate::tickets::rome_midnight_utc;
 
 /// Which tickets: received on the days `from..=to` (Rome), optionally of one service or one
 /// category (a macro-category includes its sub-categories).
@@ -136,7 +136,9 @@ pub struct Report {
     pub deadline_base: usize,
     pub answered_on_time: usize,
     pub on_time_share: Option<f64>,
-    /// Answered late, or not answered and past the deadline.
+    /// Answered late, or not answered and past the deadline: how many, and the first
+    /// [`LATE_LISTED`] by number.
+    pub late_total: usize,
     pub late: Vec<LateTicket>,
     pub reopened: usize,
     pub reopened_share: f64,
@@ -151,6 +153,10 @@ pub struct Report {
 
 pub const KINDS: [&str; 4] = ["reclamo", "segnalazione", "elogio", "suggerimento"];
 const STATES: [&str; 4] = ["pending", "in_charge", "answered", "closed"];
+/// `STATES`' index of "closed".
+const CLOSED: Option<usize> = Some(3);
+/// The report lists at most this many late tickets (all of them are counted).
+pub const LATE_LISTED: usize = 200;
 const OUTCOMES: [&str; 5] = [
     "accolto",
     "parzialmente_accolto",
@@ -159,25 +165,23 @@ const OUTCOMES: [&str; 5] = [
     "altro",
 ];
 
+/// One ticket as the figures need it: codes as indexes, no text (a year can hold 200,000).
 struct Row {
-    number: String,
-    received: DateTime<Utc>,
-    received_text: String,
-    due_text: String,
-    kind: Option<String>,
+    kind: Option<usize>,
     category_id: Option<i64>,
     service_id: Option<i64>,
-    state: String,
-    outcome: Option<String>,
+    state: Option<usize>,
+    outcome: Option<usize>,
     pec: bool,
     to_charge: Option<f64>,
     to_answer: Option<f64>,
     to_close: Option<f64>,
-    answered_at: Option<String>,
     on_time: Option<bool>,
     overdue: bool,
     reopened: bool,
     closed_by_end: bool,
+    /// 0-based month in Rome time, for a whole-year scope.
+    month: Option<usize>,
 }
 
 fn percent(n: usize, total: usize) -> f64 {
@@ -216,8 +220,9 @@ fn category_ids(conn: &Connection, code: &str) -> Result<Vec<i64>> {
         .collect::<rusqlite::Result<_>>()?)
 }
 
-fn rows(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Vec<Row>> {
-    let (from, to) = scope.bounds();
+/// The scope's condition on `tickets t` (`?1`, `?2`: the period's bounds), or None when it
+/// can hold no ticket (an unknown category).
+fn condition(conn: &Connection, scope: &Scope) -> Result<Option<String>> {
     let mut cond =
         String::from("t.received_at >= ?1 AND t.received_at < ?2 AND t.merged_into IS NULL");
     if let Some(s) = scope.service {
@@ -229,66 +234,113 @@ fn rows(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Vec<Row>
             .map(i64::to_string)
             .collect();
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         cond.push_str(&format!(" AND t.category_id IN ({})", ids.join(",")));
     }
-    // Days are computed by SQLite (julianday) so that the figures are the database's own.
+    Ok(Some(cond))
+}
+
+fn rows(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Vec<Row>> {
+    let (from, to) = scope.bounds();
+    let Some(cond) = condition(conn, scope)? else {
+        return Ok(Vec::new());
+    };
+    // Month boundaries as stored text: a ticket's month is found by comparing strings.
+    let month_starts: Option<Vec<String>> = scope.whole_year().map(|y| {
+        (1..=12)
+            .map(|m| {
+                store::time_text(rome_midnight_utc(
+                    NaiveDate::from_ymd_opt(y, m, 1).expect("a valid month"),
+                ))
+            })
+            .collect()
+    });
+    // Days are computed by SQLite (julianday) so that the figures are the database's own. Every
+    // column is in the covering index `tickets_stats`: the scan never reads the table.
     let sql = format!(
-        "SELECT t.number, t.received_at, t.due_at, t.kind, t.category_id, t.service_id, t.state,
-                t.outcome, t.channel = 'pec',
+        "SELECT t.kind, t.category_id, t.service_id, t.state, t.outcome, t.channel = 'pec',
                 julianday(t.taken_in_charge_at) - julianday(t.received_at),
                 julianday(t.first_answered_at) - julianday(t.received_at),
                 julianday(t.closed_at) - julianday(t.received_at),
-                t.first_answered_at,
                 t.first_answered_at <= t.due_at,
                 t.first_answered_at IS NULL AND t.due_at < ?3,
                 t.reopen_count > 0,
-                t.closed_at IS NOT NULL AND t.closed_at < ?2
-         FROM tickets t WHERE {cond}"
+                t.closed_at IS NOT NULL AND t.closed_at < ?2,
+                t.received_at
+         FROM tickets t INDEXED BY tickets_stats WHERE {cond}"
     );
     let now = store::time_text(now);
+    let index_of =
+        |list: &[&str], v: Option<&str>| v.and_then(|v| list.iter().position(|k| *k == v));
     let mut st = conn.prepare_cached(&sql)?;
-    let out = st
-        .query_map([&from, &to, &now], |r| {
-            let received_text: String = r.get(1)?;
-            Ok(Row {
+    let mut q = st.query([&from, &to, &now])?;
+    let mut out = Vec::new();
+    while let Some(r) = q.next()? {
+        let received = r.get_ref(13)?.as_str().unwrap_or_default();
+        out.push(Row {
+            kind: index_of(&KINDS, r.get_ref(0)?.as_str_or_null()?),
+            category_id: r.get(1)?,
+            service_id: r.get(2)?,
+            state: index_of(&STATES, r.get_ref(3)?.as_str_or_null()?),
+            outcome: index_of(&OUTCOMES, r.get_ref(4)?.as_str_or_null()?),
+            pec: r.get(5)?,
+            to_charge: r.get(6)?,
+            to_answer: r.get(7)?,
+            to_close: r.get(8)?,
+            on_time: r.get(9)?,
+            overdue: r.get(10)?,
+            reopened: r.get(11)?,
+            closed_by_end: r.get(12)?,
+            month: month_starts
+                .as_ref()
+                .map(|starts| starts.partition_point(|s| s.as_str() <= received).max(1) - 1),
+        });
+    }
+    Ok(out)
+}
+
+/// The tickets answered late or unanswered past their deadline, by number, at most `limit`.
+pub fn late(
+    conn: &Connection,
+    scope: &Scope,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<LateTicket>> {
+    let (from, to) = scope.bounds();
+    let Some(cond) = condition(conn, scope)? else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "SELECT t.number, t.received_at, t.due_at, t.first_answered_at FROM tickets t
+         WHERE {cond} AND (t.first_answered_at > t.due_at
+                           OR (t.first_answered_at IS NULL AND t.due_at < ?3))
+         ORDER BY t.number LIMIT {limit}"
+    );
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map([&from, &to, &store::time_text(now)], |r| {
+            Ok(LateTicket {
                 number: r.get(0)?,
-                received: DateTime::parse_from_rfc3339(&received_text)
-                    .map(|t| t.with_timezone(&Utc))
-                    .unwrap_or_default(),
-                received_text,
-                due_text: r.get(2)?,
-                kind: r.get(3)?,
-                category_id: r.get(4)?,
-                service_id: r.get(5)?,
-                state: r.get(6)?,
-                outcome: r.get(7)?,
-                pec: r.get(8)?,
-                to_charge: r.get(9)?,
-                to_answer: r.get(10)?,
-                to_close: r.get(11)?,
-                answered_at: r.get(12)?,
-                on_time: r.get(13)?,
-                overdue: r.get(14)?,
-                reopened: r.get(15)?,
-                closed_by_end: r.get(16)?,
+                received_at: r.get(1)?,
+                due_at: r.get(2)?,
+                answered_at: r.get(3)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(out)
+    Ok(rows)
 }
 
 fn counted(
     keys: &[&str],
     label: impl Fn(&str) -> String,
-    values: impl Iterator<Item = Option<String>>,
+    values: impl Iterator<Item = Option<usize>>,
     total: usize,
 ) -> Vec<Count> {
     let mut n = vec![0usize; keys.len()];
     let mut unset = 0;
     for v in values {
-        match v.and_then(|v| keys.iter().position(|k| *k == v)) {
+        match v {
             Some(i) => n[i] += 1,
             None => unset += 1,
         }
@@ -323,21 +375,19 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
     let by_kind = counted(
         &KINDS,
         label_of(|k| crate::texts::kind(k.parse().unwrap())),
-        rows.iter().map(|r| r.kind.clone()),
+        rows.iter().map(|r| r.kind),
         total,
     );
     let by_state = counted(
         &STATES,
         label_of(|s| crate::texts::state(s.parse().unwrap())),
-        rows.iter().map(|r| Some(r.state.clone())),
+        rows.iter().map(|r| r.state),
         total,
     );
     let by_outcome = counted(
         &OUTCOMES,
         label_of(|o| crate::texts::outcome(o.parse().unwrap())),
-        rows.iter()
-            .filter(|r| r.state == "closed")
-            .map(|r| r.outcome.clone()),
+        rows.iter().filter(|r| r.state == CLOSED).map(|r| r.outcome),
         total,
     );
     let by_channel = counted(
@@ -349,8 +399,7 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
                 "Email".into()
             }
         },
-        rows.iter()
-            .map(|r| Some(if r.pec { "pec" } else { "email" }.to_string())),
+        rows.iter().map(|r| Some(usize::from(r.pec))),
         total,
     );
 
@@ -438,17 +487,11 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
         .filter(|r| r.on_time.is_some() || r.overdue)
         .count();
     let answered_on_time = rows.iter().filter(|r| r.on_time == Some(true)).count();
-    let mut late: Vec<LateTicket> = rows
+    let late_total = rows
         .iter()
         .filter(|r| r.on_time == Some(false) || r.overdue)
-        .map(|r| LateTicket {
-            number: r.number.clone(),
-            received_at: r.received_text.clone(),
-            due_at: r.due_text.clone(),
-            answered_at: r.answered_at.clone(),
-        })
-        .collect();
-    late.sort_by(|a, b| a.number.cmp(&b.number));
+        .count();
+    let late = late(conn, scope, now, LATE_LISTED)?;
     let reopened = rows.iter().filter(|r| r.reopened).count();
 
     let months = scope.whole_year().map(|_| {
@@ -461,13 +504,11 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
             })
             .collect();
         for r in &rows {
-            let m = &mut months[to_rome(r.received).month0() as usize];
+            let Some(m) = r.month.map(|i| &mut months[i]) else {
+                continue;
+            };
             m.total += 1;
-            if let Some(i) = r
-                .kind
-                .as_deref()
-                .and_then(|k| KINDS.iter().position(|x| *x == k))
-            {
+            if let Some(i) = r.kind {
                 m.by_kind[i] += 1;
             }
             if r.on_time == Some(true) {
@@ -505,13 +546,14 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
         to_first_answer: times(rows.iter().filter_map(|r| r.to_answer).collect()),
         to_close: times(
             rows.iter()
-                .filter(|r| r.state == "closed")
+                .filter(|r| r.state == CLOSED)
                 .filter_map(|r| r.to_close)
                 .collect(),
         ),
         deadline_base,
         answered_on_time,
         on_time_share: (deadline_base > 0).then(|| percent(answered_on_time, deadline_base)),
+        late_total,
         late,
         reopened,
         reopened_share: percent(reopened, total),

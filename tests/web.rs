@@ -910,6 +910,29 @@ fn statistics_are_for_every_signed_in_role_and_the_csv_matches_the_page() {
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["total"], 4);
+    // A change the statistics count shows at once (computed reports are kept only while
+    // nothing they count changes).
+    let closed_now = |c: &Client| -> String {
+        let csv = c
+            .get(&format!(
+                "/statistiche.csv?periodo=anno&anno={year}&tabella=stati"
+            ))
+            .text();
+        csv.lines()
+            .find(|l| l.starts_with("Chiuso;"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(closed_now(&c), "Chiuso;0;0,0");
+    let mut op = o.sign_in("operator");
+    let number = &o.tickets[0];
+    let r = op.post(
+        &format!("/reclami/{number}"),
+        &format!("/reclami/{number}/chiusura"),
+        &[("esito", "accolto")],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(closed_now(&c), "Chiuso;1;25,0");
     // A bad period is a clear refusal, not a crash.
     assert_eq!(
         c.get("/statistiche?periodo=intervallo&dal=2026-05-01&al=2026-04-01")

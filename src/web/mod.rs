@@ -50,6 +50,7 @@ pub struct App {
     pub pipeline: Arc<Mutex<Pipeline>>,
     pub settings: Arc<Settings>,
     pub throttle: Arc<auth::Throttle>,
+    pub stats_cache: Arc<stats::Cache>,
 }
 
 /// The web settings, derived from the config once.
@@ -391,6 +392,7 @@ pub async fn serve(
         pipeline,
         settings: Arc::new(Settings::from_config(config)),
         throttle: Arc::new(auth::Throttle::default()),
+        stats_cache: Arc::new(stats::Cache::default()),
     };
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     Ok(axum::serve(listener, service)

@@ -153,7 +153,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         },
         Table {
             name: "ritardi",
-            title: "Risposti in ritardo o ancora scaduti",
+            title: "Risposti in ritardo o ancora scaduti (per numero)",
             header: vec![
                 "Reclamo".into(),
                 "Ricevuto".into(),
@@ -405,19 +405,78 @@ fn charts_of(r: &Report) -> (Markup, Markup, Markup, Option<Markup>) {
     )
 }
 
-async fn load(
-    app: &App,
-    scope: Scope,
-) -> WebResult<(
-    Report,
+/// Computed reports, kept while nothing they count has changed (the `stats_generation`
+/// counter the triggers move) and for at most [`CACHE_SECONDS`] (deadlines pass without any
+/// write). A year of a large hospital takes a few hundred milliseconds to count; the ASL's and
+/// the director's repeated views of it then cost nothing.
+#[derive(Default)]
+pub struct Cache {
+    entries: std::sync::Mutex<Vec<CacheEntry>>,
+    /// Held while a report is computed: views arriving meanwhile wait for it instead of
+    /// counting the same year again side by side (and holding its rows in memory each).
+    computing: std::sync::Mutex<()>,
+}
+
+type CacheEntry = (String, i64, std::time::Instant, std::sync::Arc<Report>);
+
+const CACHE_SECONDS: u64 = 60;
+const CACHE_ENTRIES: usize = 32;
+
+impl Cache {
+    fn get(&self, key: &str, generation: i64) -> Option<std::sync::Arc<Report>> {
+        self.entries
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(k, g, at, _)| {
+                k == key && *g == generation && at.elapsed().as_secs() < CACHE_SECONDS
+            })
+            .map(|(_, _, _, r)| r.clone())
+    }
+
+    fn put(&self, key: String, generation: i64, report: std::sync::Arc<Report>) {
+        let mut e = self.entries.lock().unwrap();
+        e.retain(|(k, _, at, _)| *k != key && at.elapsed().as_secs() < CACHE_SECONDS);
+        if e.len() >= CACHE_ENTRIES {
+            e.remove(0);
+        }
+        e.push((key, generation, std::time::Instant::now(), report));
+    }
+}
+
+type Loaded = (
+    std::sync::Arc<Report>,
     Vec<crate::store::backoffice::Category>,
     Vec<crate::store::backoffice::Service>,
-)> {
+);
+
+async fn load(app: &App, scope: Scope) -> WebResult<Loaded> {
+    let cache = app.stats_cache.clone();
     Ok(app
         .readers
         .read(move |conn| {
+            let generation: i64 = conn.query_row(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'stats_generation'",
+                [],
+                |r| r.get(0),
+            )?;
+            let key = format!("{scope:?}");
+            let report = match cache.get(&key, generation) {
+                Some(r) => r,
+                None => {
+                    let _one_at_a_time = cache.computing.lock().unwrap();
+                    match cache.get(&key, generation) {
+                        Some(r) => r,
+                        None => {
+                            let r = std::sync::Arc::new(stats::report(conn, &scope, Utc::now())?);
+                            cache.put(key.clone(), generation, r.clone());
+                            r
+                        }
+                    }
+                }
+            };
             Ok((
-                stats::report(conn, &scope, Utc::now())?,
+                report,
                 crate::store::backoffice::categories(conn)?,
                 crate::store::backoffice::services(conn)?,
             ))
@@ -453,7 +512,12 @@ fn body(q: &StatsQuery, scope: &Scope, r: &Report, tables: &[Table], with_links:
         section.pair { (svc_chart) (table("servizi")) }
         section.pair { (outcome_chart) (table("esiti")) }
         section.pair { (table("stati")) (table("tempi")) (table("scadenze")) }
-        section { (table("ritardi")) }
+        section {
+            (table("ritardi"))
+            @if r.late_total > r.late.len() {
+                p.small { "Sono elencati i primi " (r.late.len()) " di " (ui::number(r.late_total as i64)) "; il CSV li contiene tutti." }
+            }
+        }
     }
 }
 
@@ -544,11 +608,20 @@ pub async fn csv(
     } else {
         q.tabella.as_str()
     };
+    let excel = q.formato != "rfc4180";
+    let mut r = (*r).clone();
+    if wanted == "ritardi" {
+        // The page lists the first ones; the CSV has them all.
+        let scope = scope.clone();
+        r.late = app
+            .readers
+            .read(move |conn| stats::late(conn, &scope, Utc::now(), usize::MAX >> 1))
+            .await?;
+    }
     let table = tables(&r)
         .into_iter()
         .find(|t| t.name == wanted)
         .ok_or(WebError::NotFound)?;
-    let excel = q.formato != "rfc4180";
     let bytes = write_csv(&table, excel).map_err(anyhow::Error::from)?;
     let filename = format!(
         "statistiche-{}-{}-{}.csv",
