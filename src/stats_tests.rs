@@ -407,10 +407,12 @@ fn a_month_counted_by_hand() {
         .iter()
         .map(|l| (&l.number[6..], l.answered_at.is_some()))
         .collect();
+    // In the order received: 2 (28 February UTC), 10 (20 March), 5 (29 March).
     assert_eq!(
         late,
-        [("000002", true), ("000005", false), ("000010", false)]
+        [("000002", true), ("000010", false), ("000005", false)]
     );
+    assert_eq!(r.late_total, 3);
     assert_eq!((r.reopened, r.reopened_share), (1, 14.3));
     // Closed before 1 April in Rome: only 1 (on 13 March); 2, 6, 7 closed in April.
     assert_eq!(r.open_at_end, 6);

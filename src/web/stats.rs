@@ -153,7 +153,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         },
         Table {
             name: "ritardi",
-            title: "Risposti in ritardo o ancora scaduti (per numero)",
+            title: "Risposti in ritardo o ancora scaduti (in ordine di ricevimento)",
             header: vec![
                 "Reclamo".into(),
                 "Ricevuto".into(),
