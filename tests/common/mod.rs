@@ -232,10 +232,14 @@ impl Drop for MailServers {
     }
 }
 
+/// Creates a mail directory owned by the mail user, unless it exists: Dovecot or Postfix may
+/// be creating the same one at this very moment (delivering the daemon's mail), so "already
+/// exists" is success.
 fn ensure_mail_dir(p: &Path) {
-    if !p.exists() {
-        std::fs::create_dir(p).unwrap();
-        chown(p, Some(5000), Some(5000)).unwrap();
+    match std::fs::create_dir(p) {
+        Ok(()) => chown(p, Some(5000), Some(5000)).unwrap(),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("cannot create {}: {e}", p.display()),
     }
 }
 
