@@ -475,3 +475,28 @@ fn an_empty_period_and_narrower_scopes() {
     march.category = Some("TEM.01".into());
     assert_eq!(count(&conn, &march).unwrap(), 1);
 }
+
+#[test]
+fn stored_times_are_read_like_chrono_reads_them() {
+    for t in [
+        "2026-03-31T23:30:00Z",
+        "1999-12-31T00:00:01Z",
+        "2028-02-29T12:00:00Z",
+    ] {
+        let chrono = DateTime::parse_from_rfc3339(t).unwrap().timestamp();
+        assert_eq!(epoch_seconds(t), Some(chrono), "{t}");
+    }
+    assert_eq!(
+        epoch_seconds("2026-03-31T23:30:00+02:00"),
+        Some(
+            DateTime::parse_from_rfc3339("2026-03-31T21:30:00Z")
+                .unwrap()
+                .timestamp()
+        )
+    );
+    assert_eq!(epoch_seconds("2026-13-31T23:30:00Z"), None);
+    assert_eq!(
+        days_between("2026-03-01T00:00:00Z", "2026-03-02T12:00:00Z"),
+        Some(1.5)
+    );
+}
