@@ -210,16 +210,6 @@ fn times(mut values: Vec<f64>) -> Times {
     }
 }
 
-fn category_ids(conn: &Connection, code: &str) -> Result<Vec<i64>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id FROM categories WHERE code = ?1
-             OR parent_id = (SELECT id FROM categories WHERE code = ?1)",
-        )?
-        .query_map([code], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?)
-}
-
 /// The scope's condition on `tickets t` (`?1`, `?2`: the period's bounds), or None when it
 /// can hold no ticket (an unknown category).
 fn condition(conn: &Connection, scope: &Scope) -> Result<Option<String>> {
@@ -229,7 +219,7 @@ fn condition(conn: &Connection, scope: &Scope) -> Result<Option<String>> {
         cond.push_str(&format!(" AND t.service_id = {s}"));
     }
     if let Some(code) = &scope.category {
-        let ids: Vec<String> = category_ids(conn, code)?
+        let ids: Vec<String> = store::backoffice::category_ids(conn, code)?
             .iter()
             .map(i64::to_string)
             .collect();
@@ -558,12 +548,15 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
     });
     let previous_year_months = match scope.whole_year() {
         Some(y) => {
+            // The scope's condition once; only the bounds change from month to month.
+            let cond = condition(conn, scope)?;
             let mut per_month = Vec::with_capacity(12);
             for m in 1..=12 {
-                let mut prev = Scope::month(y - 1, m).expect("a valid month");
-                prev.service = scope.service;
-                prev.category = scope.category.clone();
-                per_month.push(count(conn, &prev)?);
+                let (from, to) = Scope::month(y - 1, m).expect("a valid month").bounds();
+                per_month.push(match &cond {
+                    Some(cond) => count_where(conn, cond, &from, &to)?,
+                    None => 0,
+                });
             }
             Some(per_month)
         }
@@ -605,24 +598,20 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
 
 /// How many tickets the scope holds.
 pub fn count(conn: &Connection, scope: &Scope) -> Result<usize> {
-    let (from, to) = scope.bounds();
-    let mut sql = String::from(
-        "SELECT count(*) FROM tickets t WHERE t.received_at >= ?1 AND t.received_at < ?2 AND t.merged_into IS NULL",
-    );
-    if let Some(s) = scope.service {
-        sql.push_str(&format!(" AND t.service_id = {s}"));
-    }
-    if let Some(code) = &scope.category {
-        let ids: Vec<String> = category_ids(conn, code)?
-            .iter()
-            .map(i64::to_string)
-            .collect();
-        if ids.is_empty() {
-            return Ok(0);
+    match condition(conn, scope)? {
+        Some(cond) => {
+            let (from, to) = scope.bounds();
+            count_where(conn, &cond, &from, &to)
         }
-        sql.push_str(&format!(" AND t.category_id IN ({})", ids.join(",")));
+        None => Ok(0),
     }
-    let n: i64 = conn.query_row(&sql, [&from, &to], |r| r.get(0))?;
+}
+
+/// How many tickets meet `cond` (from [`condition`]) between the bounds `from` and `to`.
+fn count_where(conn: &Connection, cond: &str, from: &str, to: &str) -> Result<usize> {
+    let n: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM tickets t WHERE {cond}"))?
+        .query_row([from, to], |r| r.get(0))?;
     Ok(n as usize)
 }
 

@@ -265,6 +265,18 @@ fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
     })
 }
 
+/// The ids a category code stands for: itself, and for a macro-category its sub-categories.
+/// Empty for an unknown code.
+pub fn category_ids(conn: &Connection, code: &str) -> Result<Vec<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM categories WHERE code = ?1
+             OR parent_id = (SELECT id FROM categories WHERE code = ?1) ORDER BY id",
+        )?
+        .query_map([code], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
 /// One page of a list.
 #[derive(Debug)]
 pub struct Page {
@@ -283,15 +295,8 @@ pub fn list(
     page: usize,
     page_size: usize,
 ) -> Result<Page> {
-    let category_ids: Option<Vec<i64>> = match &f.category {
-        Some(code) => Some(
-            conn.prepare_cached(
-                "SELECT id FROM categories WHERE code = ?1
-                 OR parent_id = (SELECT id FROM categories WHERE code = ?1) ORDER BY id",
-            )?
-            .query_map([code], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?,
-        ),
+    let category_ids = match &f.category {
+        Some(code) => Some(category_ids(conn, code)?),
         None => None,
     };
     if category_ids.as_ref().is_some_and(Vec::is_empty) {
