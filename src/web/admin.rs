@@ -18,18 +18,7 @@ use crate::workflow::Role;
 const RULE_TEST_TICKETS: usize = 500;
 
 fn flag(v: &Option<String>) -> bool {
-    v.as_deref()
-        .is_some_and(|v| matches!(v, "1" | "on" | "true"))
-}
-
-fn opt_id(v: &str) -> WebResult<Option<i64>> {
-    match v.trim() {
-        "" => Ok(None),
-        v => v
-            .parse()
-            .map(Some)
-            .map_err(|_| WebError::Refused("Valore non valido.".into())),
-    }
+    super::form_flag(v.as_deref())
 }
 
 /// Runs an administrator's change in a transaction; its refusal is shown in Italian.
@@ -400,7 +389,7 @@ pub async fn category_add(
     Form(f): Form<CategoryAddForm>,
 ) -> WebResult<Response> {
     let actor = s.actor.audit_name();
-    let parent = opt_id(&f.padre)?;
+    let parent = super::form_id(&f.padre)?;
     change(&app, move |conn| {
         sql::category_add(conn, &actor, f.codice.trim(), &f.descrizione, parent)
     })
@@ -658,8 +647,8 @@ impl RuleForm {
             name: self.nome.clone(),
             field: self.campo.clone(),
             pattern: self.espressione.clone(),
-            category_id: opt_id(&self.categoria)?,
-            service_id: opt_id(&self.servizio)?,
+            category_id: super::form_id(&self.categoria)?,
+            service_id: super::form_id(&self.servizio)?,
             kind,
             active: flag(&self.attiva),
         })

@@ -198,6 +198,22 @@ impl IntoResponse for WebError {
 
 pub type WebResult<T> = std::result::Result<T, WebError>;
 
+/// A checkbox or flag from a form or a query string: ticked when "1", "on" or "true".
+fn form_flag(v: Option<&str>) -> bool {
+    matches!(v, Some("1" | "on" | "true"))
+}
+
+/// An optional id chosen in a select: empty is none, anything but a number is refused.
+fn form_id(v: &str) -> WebResult<Option<i64>> {
+    match v.trim() {
+        "" => Ok(None),
+        v => v
+            .parse()
+            .map(Some)
+            .map_err(|_| WebError::Refused("Valore non valido.".into())),
+    }
+}
+
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/", get(tickets::dashboard))

@@ -131,7 +131,7 @@ pub struct ListQuery {
 impl ListQuery {
     fn filters(&self) -> Filters {
         let text = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
-        let flag = |s: &str| matches!(s, "1" | "on" | "true");
+        let flag = |s: &str| super::form_flag(Some(s));
         let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
         Filters {
             state: text(&self.stato).filter(|s| s.parse::<crate::tickets::State>().is_ok()),
@@ -747,15 +747,7 @@ pub async fn classify(
     Path(number): Path<String>,
     Form(form): Form<ClassifyForm>,
 ) -> WebResult<Response> {
-    let id = |v: &str| -> WebResult<Option<i64>> {
-        match v.trim() {
-            "" => Ok(None),
-            v => v
-                .parse()
-                .map(Some)
-                .map_err(|_| WebError::Refused("Valore non valido.".into())),
-        }
-    };
+    let id = super::form_id;
     let c = Classification {
         kind: match form.tipologia.trim() {
             "" => None,
