@@ -356,3 +356,35 @@ END;
 CREATE TRIGGER stats_services_upd AFTER UPDATE ON services BEGIN
     UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
 END;
+
+-- migration 5
+
+-- The statistics keep the tickets of each month they have read in memory and read a month
+-- again only when something in it changed: every change to a ticket moves the generation of
+-- the UTC month (`YYYY-MM` of `received_at`) it was received in. A new complaint today then
+-- costs the year view one month's read, not the year's. (A month never written has no row:
+-- generation 0.)
+CREATE TABLE stats_months (
+    month TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL
+) WITHOUT ROWID;
+
+DROP TRIGGER stats_tickets_ins;
+DROP TRIGGER stats_tickets_upd;
+DROP TRIGGER stats_tickets_del;
+
+CREATE TRIGGER stats_months_ins AFTER INSERT ON tickets BEGIN
+    INSERT OR IGNORE INTO stats_months (month, generation) VALUES (substr(NEW.received_at, 1, 7), 0);
+    UPDATE stats_months SET generation = generation + 1 WHERE month = substr(NEW.received_at, 1, 7);
+END;
+-- Only the columns the statistics read (the same as the index `tickets_stats`, and the id).
+CREATE TRIGGER stats_months_upd AFTER UPDATE OF received_at, merged_into, kind, category_id,
+    service_id, state, outcome, channel, reopen_count, due_at, taken_in_charge_at,
+    first_answered_at, closed_at ON tickets BEGIN
+    INSERT OR IGNORE INTO stats_months (month, generation) VALUES (substr(NEW.received_at, 1, 7), 0);
+    UPDATE stats_months SET generation = generation + 1
+     WHERE month IN (substr(OLD.received_at, 1, 7), substr(NEW.received_at, 1, 7));
+END;
+CREATE TRIGGER stats_months_del AFTER DELETE ON tickets BEGIN
+    UPDATE stats_months SET generation = generation + 1 WHERE month = substr(OLD.received_at, 1, 7);
+END;

@@ -9,9 +9,14 @@
 //! Percentiles use the nearest-rank method (the smallest value with at least p% of the values at
 //! or below it), so that every figure can be counted by hand; the median is the 50th.
 
-use anyhow::Result;
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::store;
@@ -52,12 +57,10 @@ impl Scope {
         })
     }
 
-    fn bounds(&self) -> (String, String) {
+    /// From the first day's midnight in Rome to the midnight after the last day.
+    fn bounds(&self) -> (DateTime<Utc>, DateTime<Utc>) {
         let end = self.to.succ_opt().unwrap_or(self.to);
-        (
-            store::time_text(rome_midnight_utc(self.from)),
-            store::time_text(rome_midnight_utc(end)),
-        )
+        (rome_midnight_utc(self.from), rome_midnight_utc(end))
     }
 
     /// The whole calendar year this scope lies in, if it is exactly one.
@@ -154,7 +157,7 @@ pub struct Report {
 pub const KINDS: [&str; 4] = ["reclamo", "segnalazione", "elogio", "suggerimento"];
 const STATES: [&str; 4] = ["pending", "in_charge", "answered", "closed"];
 /// `STATES`' index of "closed".
-const CLOSED: Option<usize> = Some(3);
+const CLOSED: Option<u8> = Some(3);
 /// The report lists at most this many late tickets (all of them are counted).
 pub const LATE_LISTED: usize = 200;
 const OUTCOMES: [&str; 5] = [
@@ -165,23 +168,236 @@ const OUTCOMES: [&str; 5] = [
     "altro",
 ];
 
-/// One ticket as the figures need it: codes as indexes, no text (a year can hold 200,000).
+/// One ticket as the figures need it, whatever the period and the moment of asking: codes as
+/// indexes, times as seconds since the epoch (`u32`: until 2106). A large hospital's year holds
+/// 200,000 of them, 48 bytes each.
+#[derive(Clone, Copy, Debug)]
 struct Row {
-    kind: Option<usize>,
-    category_id: Option<i64>,
-    service_id: Option<i64>,
-    state: Option<usize>,
-    outcome: Option<usize>,
+    id: i64,
+    /// 0 when the stored time cannot be read (never for a time ascolto wrote): not counted.
+    received: u32,
+    due: Option<NonZeroU32>,
+    taken: Option<NonZeroU32>,
+    answered: Option<NonZeroU32>,
+    closed: Option<NonZeroU32>,
+    category: Option<NonZeroU32>,
+    service: Option<NonZeroU32>,
+    kind: Option<u8>,
+    state: Option<u8>,
+    outcome: Option<u8>,
     pec: bool,
-    to_charge: Option<f64>,
-    to_answer: Option<f64>,
-    to_close: Option<f64>,
-    on_time: Option<bool>,
-    overdue: bool,
     reopened: bool,
-    closed_by_end: bool,
-    /// 0-based month in Rome time, for a whole-year scope.
-    month: Option<usize>,
+}
+
+impl Row {
+    /// Answered by the deadline (None: not answered, or no deadline).
+    fn on_time(&self) -> Option<bool> {
+        Some(self.answered? <= self.due?)
+    }
+
+    /// Not answered and past the deadline at `now`.
+    fn overdue(&self, now: u32) -> bool {
+        self.answered.is_none() && self.due.is_some_and(|d| d.get() < now)
+    }
+
+    fn late(&self, now: u32) -> bool {
+        self.on_time() == Some(false) || self.overdue(now)
+    }
+
+    /// Days from receipt to `t`.
+    fn days_to(&self, t: Option<NonZeroU32>) -> Option<f64> {
+        t.map(|t| (i64::from(t.get()) - i64::from(self.received)) as f64 / 86_400.0)
+    }
+}
+
+/// A time as the rows hold it: seconds since the epoch, clamped to `u32`.
+fn stamp(t: i64) -> u32 {
+    u32::try_from(t.max(0)).unwrap_or(u32::MAX)
+}
+
+fn stored_stamp(t: Option<&[u8]>) -> Option<NonZeroU32> {
+    NonZeroU32::new(stamp(epoch_seconds(t?)?))
+}
+
+fn small_id(id: Option<i64>) -> Result<Option<NonZeroU32>> {
+    id.map(|id| {
+        u32::try_from(id)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .with_context(|| format!("id {id} out of the statistics' range"))
+    })
+    .transpose()
+}
+
+/// Every ticket (not merged) received in one UTC month, in the order received.
+fn read_month(conn: &Connection, (year, month): (i32, u32)) -> Result<Vec<Row>> {
+    let next = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    let from = format!("{year:04}-{month:02}-01T00:00:00Z");
+    let to = format!("{:04}-{:02}-01T00:00:00Z", next.0, next.1);
+    // Every column is in the covering index `tickets_stats` (the id too, as its rowid): the
+    // scan never reads the table.
+    let mut st = conn.prepare_cached(
+        "SELECT t.id, t.received_at, t.due_at, t.taken_in_charge_at, t.first_answered_at,
+                t.closed_at, t.category_id, t.service_id, t.kind, t.state, t.outcome,
+                t.channel = 'pec', t.reopen_count > 0
+         FROM tickets t INDEXED BY tickets_stats
+         WHERE t.received_at >= ?1 AND t.received_at < ?2 AND t.merged_into IS NULL",
+    )?;
+    let mut q = st.query([&from, &to])?;
+    let index_of = |list: &[&str], v: Option<&[u8]>| {
+        v.and_then(|v| list.iter().position(|k| k.as_bytes() == v))
+            .map(|i| i as u8)
+    };
+    let mut out = Vec::new();
+    while let Some(r) = q.next()? {
+        let time = |i: usize| -> rusqlite::Result<Option<NonZeroU32>> {
+            Ok(stored_stamp(r.get_ref(i)?.as_bytes_or_null()?))
+        };
+        out.push(Row {
+            id: r.get(0)?,
+            received: time(1)?.map_or(0, NonZeroU32::get),
+            due: time(2)?,
+            taken: time(3)?,
+            answered: time(4)?,
+            closed: time(5)?,
+            category: small_id(r.get(6)?)?,
+            service: small_id(r.get(7)?)?,
+            kind: index_of(&KINDS, r.get_ref(8)?.as_bytes_or_null()?),
+            state: index_of(&STATES, r.get_ref(9)?.as_bytes_or_null()?),
+            outcome: index_of(&OUTCOMES, r.get_ref(10)?.as_bytes_or_null()?),
+            pec: r.get(11)?,
+            reopened: r.get(12)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The tickets of the UTC months read so far, each kept while its generation in
+/// `stats_months` stays where it was (triggers move it on every change to one of its
+/// tickets). A year view after one new complaint then reads one month again, not twelve.
+#[derive(Default)]
+pub struct Months {
+    kept: Mutex<HashMap<(i32, u32), Kept>>,
+    clock: AtomicU64,
+}
+
+struct Kept {
+    generation: i64,
+    rows: Arc<Vec<Row>>,
+    used: u64,
+}
+
+/// Four years of a large hospital, about 40 MB; the least recently used month goes first.
+const MONTHS_KEPT: usize = 48;
+
+impl Months {
+    /// The month's tickets. Call inside a read transaction, so that the generation and the
+    /// rows come from the same snapshot.
+    fn rows(&self, conn: &Connection, month: (i32, u32)) -> Result<Arc<Vec<Row>>> {
+        let generation: i64 = conn
+            .prepare_cached("SELECT generation FROM stats_months WHERE month = ?1")?
+            .query_row([format!("{:04}-{:02}", month.0, month.1)], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let used = self.clock.fetch_add(1, Ordering::Relaxed);
+        if let Some(k) = self.kept.lock().unwrap().get_mut(&month) {
+            if k.generation == generation {
+                k.used = used;
+                return Ok(k.rows.clone());
+            }
+        }
+        let rows = Arc::new(read_month(conn, month)?);
+        let mut kept = self.kept.lock().unwrap();
+        if kept.len() >= MONTHS_KEPT && !kept.contains_key(&month) {
+            if let Some(oldest) = kept.iter().min_by_key(|(_, k)| k.used).map(|(m, _)| *m) {
+                kept.remove(&oldest);
+            }
+        }
+        kept.insert(
+            month,
+            Kept {
+                generation,
+                rows: rows.clone(),
+                used,
+            },
+        );
+        Ok(rows)
+    }
+
+    /// How many months are kept and how many tickets they hold.
+    pub fn kept(&self) -> (usize, usize) {
+        let kept = self.kept.lock().unwrap();
+        (kept.len(), kept.values().map(|k| k.rows.len()).sum())
+    }
+}
+
+/// The tickets of a scope: the months it spans, and what it keeps of them.
+struct Selection {
+    months: Vec<Arc<Vec<Row>>>,
+    from: u32,
+    to: u32,
+    service: Option<NonZeroU32>,
+    /// None: any; empty: an unknown category, so no ticket.
+    categories: Option<Vec<NonZeroU32>>,
+}
+
+impl Selection {
+    fn read(conn: &Connection, scope: &Scope, months: &Months) -> Result<Selection> {
+        let (from, to) = scope.bounds();
+        let categories = match &scope.category {
+            Some(code) => Some(
+                store::backoffice::category_ids(conn, code)?
+                    .into_iter()
+                    .map(|id| small_id(Some(id)).map(Option::unwrap))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            None => None,
+        };
+        let mut spanned = Vec::new();
+        if to > from {
+            let first = DateTime::from_timestamp(from.timestamp(), 0).unwrap_or(from);
+            let last = DateTime::from_timestamp(to.timestamp() - 1, 0).unwrap_or(to);
+            let (mut y, mut m) = (first.year(), first.month());
+            while (y, m) <= (last.year(), last.month()) {
+                spanned.push(months.rows(conn, (y, m))?);
+                (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            }
+        }
+        Ok(Selection {
+            months: spanned,
+            from: stamp(from.timestamp()),
+            to: stamp(to.timestamp()),
+            service: small_id(scope.service)?,
+            categories,
+        })
+    }
+
+    fn rows(&self) -> impl Iterator<Item = &Row> {
+        self.months.iter().flat_map(|m| m.iter()).filter(|r| {
+            r.received >= self.from
+                && r.received < self.to
+                && (self.service.is_none() || r.service == self.service)
+                && self
+                    .categories
+                    .as_ref()
+                    .is_none_or(|ids| r.category.is_some_and(|c| ids.contains(&c)))
+        })
+    }
+
+    /// The late tickets' ids, in the order they were received.
+    fn late(&self, now: u32) -> Vec<i64> {
+        let mut late: Vec<(u32, i64)> = self
+            .rows()
+            .filter(|r| r.late(now))
+            .map(|r| (r.received, r.id))
+            .collect();
+        late.sort_unstable();
+        late.into_iter().map(|(_, id)| id).collect()
+    }
 }
 
 fn percent(n: usize, total: usize) -> f64 {
@@ -192,113 +408,28 @@ fn percent(n: usize, total: usize) -> f64 {
     }
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
+/// Nearest-rank percentile (the values are reordered, not sorted).
+fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
+    if values.is_empty() {
         return None;
     }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    Some((sorted[rank - 1] * 10.0).round() / 10.0)
+    let rank = ((p / 100.0) * values.len() as f64).ceil().max(1.0) as usize;
+    let (_, v, _) = values.select_nth_unstable_by(rank - 1, f64::total_cmp);
+    Some((*v * 10.0).round() / 10.0)
 }
 
 fn times(mut values: Vec<f64>) -> Times {
-    values.sort_by(f64::total_cmp);
     Times {
         n: values.len(),
-        median_days: percentile(&values, 50.0),
-        p90_days: percentile(&values, 90.0),
+        median_days: percentile(&mut values, 50.0),
+        p90_days: percentile(&mut values, 90.0),
     }
-}
-
-/// The scope's condition on `tickets t` (`?1`, `?2`: the period's bounds), or None when it
-/// can hold no ticket (an unknown category).
-fn condition(conn: &Connection, scope: &Scope) -> Result<Option<String>> {
-    let mut cond =
-        String::from("t.received_at >= ?1 AND t.received_at < ?2 AND t.merged_into IS NULL");
-    if let Some(s) = scope.service {
-        cond.push_str(&format!(" AND t.service_id = {s}"));
-    }
-    if let Some(code) = &scope.category {
-        let ids: Vec<String> = store::backoffice::category_ids(conn, code)?
-            .iter()
-            .map(i64::to_string)
-            .collect();
-        if ids.is_empty() {
-            return Ok(None);
-        }
-        cond.push_str(&format!(" AND t.category_id IN ({})", ids.join(",")));
-    }
-    Ok(Some(cond))
-}
-
-fn rows(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Vec<Row>> {
-    let (from, to) = scope.bounds();
-    let Some(cond) = condition(conn, scope)? else {
-        return Ok(Vec::new());
-    };
-    // Month boundaries as stored text: a ticket's month is found by comparing strings.
-    let month_starts: Option<Vec<String>> = scope.whole_year().map(|y| {
-        (1..=12)
-            .map(|m| {
-                store::time_text(rome_midnight_utc(
-                    NaiveDate::from_ymd_opt(y, m, 1).expect("a valid month"),
-                ))
-            })
-            .collect()
-    });
-    // Every column is in the covering index `tickets_stats`: the scan never reads the table.
-    // Durations are computed here from the stored texts (SQLite's julianday() on a year's
-    // tickets cost more than the rest of the scan together).
-    let sql = format!(
-        "SELECT t.kind, t.category_id, t.service_id, t.state, t.outcome, t.channel = 'pec',
-                t.taken_in_charge_at, t.first_answered_at, t.closed_at,
-                t.first_answered_at <= t.due_at,
-                t.first_answered_at IS NULL AND t.due_at < ?3,
-                t.reopen_count > 0,
-                t.closed_at IS NOT NULL AND t.closed_at < ?2,
-                t.received_at
-         FROM tickets t INDEXED BY tickets_stats WHERE {cond}"
-    );
-    let now = store::time_text(now);
-    let index_of =
-        |list: &[&str], v: Option<&str>| v.and_then(|v| list.iter().position(|k| *k == v));
-    let mut st = conn.prepare_cached(&sql)?;
-    let mut q = st.query([&from, &to, &now])?;
-    let mut out = Vec::new();
-    while let Some(r) = q.next()? {
-        let received = r.get_ref(13)?.as_str().unwrap_or_default();
-        let since = |i: usize| -> rusqlite::Result<Option<f64>> {
-            Ok(r.get_ref(i)?
-                .as_str_or_null()?
-                .and_then(|t| days_between(received, t)))
-        };
-        out.push(Row {
-            kind: index_of(&KINDS, r.get_ref(0)?.as_str_or_null()?),
-            category_id: r.get(1)?,
-            service_id: r.get(2)?,
-            state: index_of(&STATES, r.get_ref(3)?.as_str_or_null()?),
-            outcome: index_of(&OUTCOMES, r.get_ref(4)?.as_str_or_null()?),
-            pec: r.get(5)?,
-            to_charge: since(6)?,
-            to_answer: since(7)?,
-            to_close: since(8)?,
-            on_time: r.get(9)?,
-            overdue: r.get(10)?,
-            reopened: r.get(11)?,
-            closed_by_end: r.get(12)?,
-            month: month_starts
-                .as_ref()
-                .map(|starts| starts.partition_point(|s| s.as_str() <= received).max(1) - 1),
-        });
-    }
-    Ok(out)
 }
 
 /// Seconds since the epoch of a stored time. The database's own shape
 /// (`2026-03-31T23:30:00Z`, [`store::time_text`]) is read digit by digit; anything else through
 /// chrono.
-fn epoch_seconds(t: &str) -> Option<i64> {
-    let b = t.as_bytes();
+fn epoch_seconds(b: &[u8]) -> Option<i64> {
     let fixed = b.len() == 20
         && b[4] == b'-'
         && b[7] == b'-'
@@ -307,6 +438,7 @@ fn epoch_seconds(t: &str) -> Option<i64> {
         && b[16] == b':'
         && b[19] == b'Z';
     if !fixed {
+        let t = std::str::from_utf8(b).ok()?;
         return DateTime::parse_from_rfc3339(t).ok().map(|d| d.timestamp());
     }
     let num = |from: usize, to: usize| -> Option<i64> {
@@ -314,142 +446,249 @@ fn epoch_seconds(t: &str) -> Option<i64> {
             c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
         })
     };
-    let date = NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)? as u32, num(8, 10)? as u32)?;
-    let days = date
-        .signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1)?)
-        .num_days();
-    Some(days * 86_400 + num(11, 13)? * 3600 + num(14, 16)? * 60 + num(17, 19)?)
+    let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hh, mm, ss) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&m)
+        || d < 1
+        || d > month_days[m as usize - 1]
+        || hh > 23
+        || mm > 59
+        || ss > 60
+    {
+        return None;
+    }
+    Some(days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
-/// Days (fractional) from `from` to `to`, both stored times.
-fn days_between(from: &str, to: &str) -> Option<f64> {
-    Some((epoch_seconds(to)? - epoch_seconds(from)?) as f64 / 86_400.0)
+/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`): the
+/// statistics read a few hundred thousand times at once, where chrono's checked calendar cost
+/// more than the rest of the reading.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The late tickets as listed, in the order of `ids`.
+fn late_tickets(conn: &Connection, ids: &[i64]) -> Result<Vec<LateTicket>> {
+    let mut st = conn.prepare_cached(
+        "SELECT number, received_at, due_at, first_answered_at FROM tickets WHERE id = ?1",
+    )?;
+    ids.iter()
+        .map(|id| {
+            Ok(st.query_row([id], |r| {
+                Ok(LateTicket {
+                    number: r.get(0)?,
+                    received_at: r.get(1)?,
+                    due_at: r.get(2)?,
+                    answered_at: r.get(3)?,
+                })
+            })?)
+        })
+        .collect()
 }
 
 /// The tickets answered late or unanswered past their deadline, in the order they were
-/// received, at most `limit` (the covering index gives that order, so the first ones come
-/// without sorting a year's worth).
+/// received, at most `limit`.
 pub fn late(
     conn: &Connection,
     scope: &Scope,
     now: DateTime<Utc>,
     limit: usize,
+    months: &Months,
 ) -> Result<Vec<LateTicket>> {
-    let (from, to) = scope.bounds();
-    let Some(cond) = condition(conn, scope)? else {
-        return Ok(Vec::new());
-    };
-    let sql = format!(
-        "SELECT t.number, t.received_at, t.due_at, t.first_answered_at
-         FROM tickets t INDEXED BY tickets_stats
-         WHERE {cond} AND (t.first_answered_at > t.due_at
-                           OR (t.first_answered_at IS NULL AND t.due_at < ?3))
-         ORDER BY t.received_at, t.id LIMIT {limit}"
-    );
-    let rows = conn
-        .prepare_cached(&sql)?
-        .query_map([&from, &to, &store::time_text(now)], |r| {
-            Ok(LateTicket {
-                number: r.get(0)?,
-                received_at: r.get(1)?,
-                due_at: r.get(2)?,
-                answered_at: r.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    let tx = conn.unchecked_transaction()?;
+    let mut ids = Selection::read(&tx, scope, months)?.late(stamp(now.timestamp()));
+    ids.truncate(limit);
+    late_tickets(&tx, &ids)
 }
 
-fn counted(
-    keys: &[&str],
-    label: impl Fn(&str) -> String,
-    values: impl Iterator<Item = Option<usize>>,
-    total: usize,
-) -> Vec<Count> {
-    let mut n = vec![0usize; keys.len()];
-    let mut unset = 0;
-    for v in values {
-        match v {
-            Some(i) => n[i] += 1,
-            None => unset += 1,
+/// Counts by code (in the order of a code list) and of tickets without one.
+struct Counter {
+    n: Vec<usize>,
+    unset: usize,
+}
+
+impl Counter {
+    fn new(codes: usize) -> Counter {
+        Counter {
+            n: vec![0; codes],
+            unset: 0,
         }
     }
-    let mut out: Vec<Count> = keys
-        .iter()
-        .zip(n)
-        .map(|(k, n)| Count {
-            key: k.to_string(),
-            label: label(k),
-            n,
-            share: percent(n, total),
-        })
-        .collect();
-    if unset > 0 {
-        out.push(Count {
-            key: String::new(),
-            label: "Non indicato".into(),
-            n: unset,
-            share: percent(unset, total),
-        });
+
+    fn add(&mut self, i: Option<u8>) {
+        match i {
+            Some(i) => self.n[usize::from(i)] += 1,
+            None => self.unset += 1,
+        }
     }
-    out
+
+    fn counts(&self, keys: &[&str], label: impl Fn(&str) -> String, total: usize) -> Vec<Count> {
+        let mut out: Vec<Count> = keys
+            .iter()
+            .zip(&self.n)
+            .map(|(k, &n)| Count {
+                key: k.to_string(),
+                label: label(k),
+                n,
+                share: percent(n, total),
+            })
+            .collect();
+        if self.unset > 0 {
+            out.push(Count {
+                key: String::new(),
+                label: "Non indicato".into(),
+                n: self.unset,
+                share: percent(self.unset, total),
+            });
+        }
+        out
+    }
 }
 
 /// Every figure of the period.
 pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Report> {
-    let rows = rows(conn, scope, now)?;
-    let total = rows.len();
-    let label_of = |f: fn(&str) -> &'static str| move |k: &str| f(k).to_string();
+    report_kept(conn, scope, now, &Months::default())
+}
 
-    let by_kind = counted(
+/// [`report`], reading only the months that changed since `months` last read them.
+pub fn report_kept(
+    conn: &Connection,
+    scope: &Scope,
+    now: DateTime<Utc>,
+    months: &Months,
+) -> Result<Report> {
+    // One snapshot for every month read, and for the lists below.
+    let tx = conn.unchecked_transaction()?;
+    let conn: &Connection = &tx;
+    let selection = Selection::read(conn, scope, months)?;
+    let now = stamp(now.timestamp());
+
+    // The months of a whole year, as the rows' times.
+    let month_starts = |y: i32| -> Vec<u32> {
+        (1..=12)
+            .map(|m| {
+                let first = NaiveDate::from_ymd_opt(y, m, 1).expect("a valid month");
+                stamp(rome_midnight_utc(first).timestamp())
+            })
+            .collect()
+    };
+    let month_of =
+        |starts: &[u32], r: &Row| starts.partition_point(|s| *s <= r.received).max(1) - 1;
+    let year_starts = scope.whole_year().map(month_starts);
+    let mut months_rows: Option<Vec<MonthRow>> = year_starts.as_ref().map(|_| {
+        (1..=12)
+            .map(|m| MonthRow {
+                month: m,
+                total: 0,
+                by_kind: vec![0; KINDS.len()],
+                answered_on_time: 0,
+            })
+            .collect()
+    });
+
+    let mut total = 0;
+    let (mut kinds, mut states) = (Counter::new(KINDS.len()), Counter::new(STATES.len()));
+    let mut outcomes = Counter::new(OUTCOMES.len());
+    let mut pec = 0;
+    let mut per_cat = HashMap::<Option<NonZeroU32>, usize>::new();
+    let mut per_service = HashMap::<Option<NonZeroU32>, usize>::new();
+    let (mut to_charge, mut to_answer, mut to_close) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut deadline_base, mut answered_on_time, mut late_total) = (0, 0, 0);
+    let (mut reopened, mut open_at_end) = (0, 0);
+    for r in selection.rows() {
+        total += 1;
+        kinds.add(r.kind);
+        states.add(r.state);
+        let closed = r.state == CLOSED;
+        if closed {
+            outcomes.add(r.outcome);
+            to_close.extend(r.days_to(r.closed));
+        }
+        pec += usize::from(r.pec);
+        *per_cat.entry(r.category).or_default() += 1;
+        *per_service.entry(r.service).or_default() += 1;
+        to_charge.extend(r.days_to(r.taken));
+        to_answer.extend(r.days_to(r.answered));
+        let on_time = r.on_time();
+        let overdue = r.overdue(now);
+        deadline_base += usize::from(on_time.is_some() || overdue);
+        answered_on_time += usize::from(on_time == Some(true));
+        late_total += usize::from(on_time == Some(false) || overdue);
+        reopened += usize::from(r.reopened);
+        open_at_end += usize::from(r.closed.is_none_or(|c| c.get() >= selection.to));
+        if let (Some(rows), Some(starts)) = (months_rows.as_mut(), year_starts.as_ref()) {
+            let m = &mut rows[month_of(starts, r)];
+            m.total += 1;
+            if let Some(k) = r.kind {
+                m.by_kind[usize::from(k)] += 1;
+            }
+            m.answered_on_time += usize::from(on_time == Some(true));
+        }
+    }
+
+    let label_of = |f: fn(&str) -> &'static str| move |k: &str| f(k).to_string();
+    let by_kind = kinds.counts(
         &KINDS,
         label_of(|k| crate::texts::kind(k.parse().unwrap())),
-        rows.iter().map(|r| r.kind),
         total,
     );
-    let by_state = counted(
+    let by_state = states.counts(
         &STATES,
         label_of(|s| crate::texts::state(s.parse().unwrap())),
-        rows.iter().map(|r| r.state),
         total,
     );
-    let by_outcome = counted(
+    let by_outcome = outcomes.counts(
         &OUTCOMES,
         label_of(|o| crate::texts::outcome(o.parse().unwrap())),
-        rows.iter().filter(|r| r.state == CLOSED).map(|r| r.outcome),
         total,
     );
-    let by_channel = counted(
-        &["email", "pec"],
-        |k| {
-            if k == "pec" {
-                "PEC".into()
-            } else {
-                "Email".into()
-            }
+    let by_channel = vec![
+        Count {
+            key: "email".into(),
+            label: "Email".into(),
+            n: total - pec,
+            share: percent(total - pec, total),
         },
-        rows.iter().map(|r| Some(usize::from(r.pec))),
-        total,
-    );
+        Count {
+            key: "pec".into(),
+            label: "PEC".into(),
+            n: pec,
+            share: percent(pec, total),
+        },
+    ];
 
     // Categories: every active or used code, macro lines summing their subs.
     let cats = store::backoffice::categories(conn)?;
-    let mut per_cat = std::collections::HashMap::<i64, usize>::new();
-    let mut unclassified = 0;
-    for r in &rows {
-        match r.category_id {
-            Some(id) => *per_cat.entry(id).or_default() += 1,
-            None => unclassified += 1,
-        }
-    }
+    let of_cat = |id: i64| -> usize {
+        small_id(Some(id))
+            .ok()
+            .and_then(|id| per_cat.get(&id).copied())
+            .unwrap_or(0)
+    };
     let mut by_category = Vec::new();
     for c in cats.iter().filter(|c| c.parent_id.is_none()) {
         let subs: Vec<_> = cats.iter().filter(|s| s.parent_id == Some(c.id)).collect();
-        let n = per_cat.get(&c.id).copied().unwrap_or(0)
-            + subs
-                .iter()
-                .map(|s| per_cat.get(&s.id).copied().unwrap_or(0))
-                .sum::<usize>();
+        let n = of_cat(c.id) + subs.iter().map(|s| of_cat(s.id)).sum::<usize>();
         if n == 0 && !c.active {
             continue;
         }
@@ -461,7 +700,7 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
             share: percent(n, total),
         });
         for s in subs {
-            let n = per_cat.get(&s.id).copied().unwrap_or(0);
+            let n = of_cat(s.id);
             if n == 0 && !s.active {
                 continue;
             }
@@ -474,7 +713,7 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
             });
         }
     }
-    if unclassified > 0 {
+    if let Some(&unclassified) = per_cat.get(&None) {
         by_category.push(CategoryCount {
             code: String::new(),
             label: "Da classificare".into(),
@@ -485,14 +724,13 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
     }
 
     let services = store::backoffice::services(conn)?;
-    let mut per_service = std::collections::HashMap::<Option<i64>, usize>::new();
-    for r in &rows {
-        *per_service.entry(r.service_id).or_default() += 1;
-    }
     let mut by_service: Vec<Count> = services
         .iter()
         .filter_map(|s| {
-            let n = per_service.get(&Some(s.id)).copied().unwrap_or(0);
+            let n = small_id(Some(s.id))
+                .ok()
+                .and_then(|id| per_service.get(&id).copied())
+                .unwrap_or(0);
             (n > 0 || s.active).then(|| Count {
                 key: s.code.clone(),
                 label: s.name.clone(),
@@ -502,61 +740,30 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
         })
         .collect();
     by_service.sort_by(|a, b| b.n.cmp(&a.n).then(a.label.cmp(&b.label)));
-    if let Some(n) = per_service.get(&None) {
+    if let Some(&n) = per_service.get(&None) {
         by_service.push(Count {
             key: String::new(),
             label: "Nessun servizio indicato".into(),
-            n: *n,
-            share: percent(*n, total),
+            n,
+            share: percent(n, total),
         });
     }
 
-    let deadline_base = rows
-        .iter()
-        .filter(|r| r.on_time.is_some() || r.overdue)
-        .count();
-    let answered_on_time = rows.iter().filter(|r| r.on_time == Some(true)).count();
-    let late_total = rows
-        .iter()
-        .filter(|r| r.on_time == Some(false) || r.overdue)
-        .count();
-    let late = late(conn, scope, now, LATE_LISTED)?;
-    let reopened = rows.iter().filter(|r| r.reopened).count();
+    let mut late_ids = selection.late(now);
+    late_ids.truncate(LATE_LISTED);
+    let late = late_tickets(conn, &late_ids)?;
 
-    let months = scope.whole_year().map(|_| {
-        let mut months: Vec<MonthRow> = (1..=12)
-            .map(|m| MonthRow {
-                month: m,
-                total: 0,
-                by_kind: vec![0; KINDS.len()],
-                answered_on_time: 0,
-            })
-            .collect();
-        for r in &rows {
-            let Some(m) = r.month.map(|i| &mut months[i]) else {
-                continue;
-            };
-            m.total += 1;
-            if let Some(i) = r.kind {
-                m.by_kind[i] += 1;
-            }
-            if r.on_time == Some(true) {
-                m.answered_on_time += 1;
-            }
-        }
-        months
-    });
     let previous_year_months = match scope.whole_year() {
         Some(y) => {
-            // The scope's condition once; only the bounds change from month to month.
-            let cond = condition(conn, scope)?;
-            let mut per_month = Vec::with_capacity(12);
-            for m in 1..=12 {
-                let (from, to) = Scope::month(y - 1, m).expect("a valid month").bounds();
-                per_month.push(match &cond {
-                    Some(cond) => count_where(conn, cond, &from, &to)?,
-                    None => 0,
-                });
+            let previous = Scope {
+                from: NaiveDate::from_ymd_opt(y - 1, 1, 1).context("year out of range")?,
+                to: NaiveDate::from_ymd_opt(y - 1, 12, 31).context("year out of range")?,
+                ..scope.clone()
+            };
+            let starts = month_starts(y - 1);
+            let mut per_month = vec![0; 12];
+            for r in Selection::read(conn, &previous, months)?.rows() {
+                per_month[month_of(&starts, r)] += 1;
             }
             Some(per_month)
         }
@@ -574,14 +781,9 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
         by_state,
         by_outcome,
         by_channel,
-        to_charge: times(rows.iter().filter_map(|r| r.to_charge).collect()),
-        to_first_answer: times(rows.iter().filter_map(|r| r.to_answer).collect()),
-        to_close: times(
-            rows.iter()
-                .filter(|r| r.state == CLOSED)
-                .filter_map(|r| r.to_close)
-                .collect(),
-        ),
+        to_charge: times(to_charge),
+        to_first_answer: times(to_answer),
+        to_close: times(to_close),
         deadline_base,
         answered_on_time,
         on_time_share: (deadline_base > 0).then(|| percent(answered_on_time, deadline_base)),
@@ -589,30 +791,11 @@ pub fn report(conn: &Connection, scope: &Scope, now: DateTime<Utc>) -> Result<Re
         late,
         reopened,
         reopened_share: percent(reopened, total),
-        open_at_end: rows.iter().filter(|r| !r.closed_by_end).count(),
-        months,
+        open_at_end,
+        months: months_rows,
         previous_year_total,
         previous_year_months,
     })
-}
-
-/// How many tickets the scope holds.
-pub fn count(conn: &Connection, scope: &Scope) -> Result<usize> {
-    match condition(conn, scope)? {
-        Some(cond) => {
-            let (from, to) = scope.bounds();
-            count_where(conn, &cond, &from, &to)
-        }
-        None => Ok(0),
-    }
-}
-
-/// How many tickets meet `cond` (from [`condition`]) between the bounds `from` and `to`.
-fn count_where(conn: &Connection, cond: &str, from: &str, to: &str) -> Result<usize> {
-    let n: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM tickets t WHERE {cond}"))?
-        .query_row([from, to], |r| r.get(0))?;
-    Ok(n as usize)
 }
 
 #[cfg(test)]

@@ -473,7 +473,7 @@ fn an_empty_period_and_narrower_scopes() {
         "1 (TEM.02) and 7 (TEM.01)"
     );
     march.category = Some("TEM.01".into());
-    assert_eq!(count(&conn, &march).unwrap(), 1);
+    assert_eq!(report(&conn, &march, now()).unwrap().total, 1);
 }
 
 #[test]
@@ -484,19 +484,97 @@ fn stored_times_are_read_like_chrono_reads_them() {
         "2028-02-29T12:00:00Z",
     ] {
         let chrono = DateTime::parse_from_rfc3339(t).unwrap().timestamp();
-        assert_eq!(epoch_seconds(t), Some(chrono), "{t}");
+        assert_eq!(epoch_seconds(t.as_bytes()), Some(chrono), "{t}");
     }
     assert_eq!(
-        epoch_seconds("2026-03-31T23:30:00+02:00"),
+        epoch_seconds(b"2026-03-31T23:30:00+02:00"),
         Some(
             DateTime::parse_from_rfc3339("2026-03-31T21:30:00Z")
                 .unwrap()
                 .timestamp()
         )
     );
-    assert_eq!(epoch_seconds("2026-13-31T23:30:00Z"), None);
+    assert_eq!(epoch_seconds(b"2026-13-31T23:30:00Z"), None);
+    for bad in [
+        "2026-02-29T00:00:00Z",
+        "2100-02-29T00:00:00Z",
+        "2026-04-31T00:00:00Z",
+        "2026-04-00T00:00:00Z",
+        "2026-04-10T24:00:00Z",
+        "2026-04-1xT00:00:00Z",
+    ] {
+        assert_eq!(epoch_seconds(bad.as_bytes()), None, "{bad}");
+    }
+    // Every day from 1960 to 2140, against chrono's calendar.
+    let mut day = NaiveDate::from_ymd_opt(1960, 1, 1).unwrap();
+    while day.year() < 2140 {
+        let t = format!("{}T13:14:15Z", day.format("%Y-%m-%d"));
+        let chrono = DateTime::parse_from_rfc3339(&t).unwrap().timestamp();
+        assert_eq!(epoch_seconds(t.as_bytes()), Some(chrono), "{t}");
+        day = day.succ_opt().unwrap();
+    }
+}
+
+/// The kept months' rows, by month, as pointers: the same pointer is the same read.
+fn reads(months: &Months) -> HashMap<(i32, u32), usize> {
+    months
+        .kept
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(m, k)| (*m, Arc::as_ptr(&k.rows) as usize))
+        .collect()
+}
+
+#[test]
+fn kept_months_are_read_again_only_when_their_tickets_change() {
+    let conn = fixture();
+    let year = Scope::year(2026).unwrap();
+    let months = Months::default();
+    let first = report_kept(&conn, &year, now(), &months).unwrap();
+    assert_eq!(first, report(&conn, &year, now()).unwrap());
+    let before = reads(&months);
     assert_eq!(
-        days_between("2026-03-01T00:00:00Z", "2026-03-02T12:00:00Z"),
-        Some(1.5)
+        before.len(),
+        25,
+        "UTC months from December 2024 to December 2026"
     );
+
+    // A change outside what the statistics read moves nothing.
+    conn.execute("UPDATE tickets SET subject = 'altro' WHERE id = 1", [])
+        .unwrap();
+    report_kept(&conn, &year, now(), &months).unwrap();
+    assert_eq!(reads(&months), before);
+
+    // Ticket 1 (received on 1 March, UTC) moves to another category: March is read again,
+    // nothing else, and the figures are those of a report counted from scratch.
+    conn.execute(
+        "UPDATE tickets SET category_id = (SELECT id FROM categories WHERE code = 'ALB.01')
+         WHERE id = 1",
+        [],
+    )
+    .unwrap();
+    let second = report_kept(&conn, &year, now(), &months).unwrap();
+    let after = reads(&months);
+    for (month, read) in &before {
+        assert_eq!(after[month] != *read, *month == (2026, 3), "{month:?}");
+    }
+    assert_eq!(second, report(&conn, &year, now()).unwrap());
+    assert_ne!(second.by_category, first.by_category);
+    assert_eq!(second.total, first.total);
+
+    // A new ticket in April counts at once.
+    conn.execute(
+        "INSERT INTO tickets (number, year, seq, thread_token, state, kind, contact_id, subject,
+           received_at, due_at, channel, created_at, updated_at)
+         VALUES ('URP-X-000099', 2026, 99, 't', 'pending', 'reclamo', 1, 's',
+           '2026-04-10T10:00:00Z', '2026-05-10T10:00:00Z', 'email', '2026-04-10T10:00:00Z',
+           '2026-04-10T10:00:00Z')",
+        [],
+    )
+    .unwrap();
+    let third = report_kept(&conn, &year, now(), &months).unwrap();
+    assert_eq!(third.total, first.total + 1);
+    assert_eq!(third.months.as_ref().unwrap()[3].total, 3);
+    assert_eq!(third, report(&conn, &year, now()).unwrap());
 }

@@ -410,6 +410,12 @@ pub async fn serve(
         throttle: Arc::new(auth::Throttle::default()),
         stats_cache: Arc::new(stats::Cache::default()),
     };
+    let ahead = app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = stats::prepare(&ahead).await {
+            tracing::warn!(error = %format!("{e:#}"), "statistics: could not count ahead of the first view");
+        }
+    });
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     Ok(axum::serve(listener, service)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

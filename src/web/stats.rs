@@ -405,13 +405,15 @@ fn charts_of(r: &Report) -> (Markup, Markup, Markup, Option<Markup>) {
     )
 }
 
-/// Computed reports, kept while nothing they count has changed (the `stats_generation`
-/// counter the triggers move) and for at most [`CACHE_SECONDS`] (deadlines pass without any
-/// write). A year of a large hospital takes a few hundred milliseconds to count; the ASL's and
-/// the director's repeated views of it then cost nothing.
+/// Computed reports, kept while nothing they count has changed (the generations the triggers
+/// move: of every month's tickets, and `stats_generation` for categories and services) and for
+/// at most [`CACHE_SECONDS`] (deadlines pass without any write). Beneath them the tickets of
+/// each month read are kept ([`stats::Months`]): after a change, a year is counted again from
+/// memory with only the changed month read again.
 #[derive(Default)]
 pub struct Cache {
     entries: std::sync::Mutex<Vec<CacheEntry>>,
+    months: stats::Months,
     /// Held while a report is computed: views arriving meanwhile wait for it instead of
     /// counting the same year again side by side (and holding its rows in memory each).
     computing: std::sync::Mutex<()>,
@@ -450,16 +452,43 @@ type Loaded = (
     Vec<crate::store::backoffice::Service>,
 );
 
+/// Moves whenever anything a report counts changes (generations only grow, so their sum does
+/// too).
+fn generation(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'stats_generation')
+              + (SELECT coalesce(sum(generation), 0) FROM stats_months)",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// Counts this year (and so the last one, which it is compared with) ahead of the first view:
+/// the daemon calls it once at start.
+pub async fn prepare(app: &App) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let year = crate::tickets::rome_year(Utc::now());
+    let scope = Scope::year(year).ok_or_else(|| anyhow::anyhow!("year {year} out of range"))?;
+    load(app, scope)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (months, tickets) = app.stats_cache.months.kept();
+    tracing::info!(
+        months,
+        tickets,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "statistics: {year} and {} counted ahead of the first view",
+        year - 1
+    );
+    Ok(())
+}
+
 async fn load(app: &App, scope: Scope) -> WebResult<Loaded> {
     let cache = app.stats_cache.clone();
     Ok(app
         .readers
         .read(move |conn| {
-            let generation: i64 = conn.query_row(
-                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'stats_generation'",
-                [],
-                |r| r.get(0),
-            )?;
+            let generation = generation(conn)?;
             let key = format!("{scope:?}");
             let report = match cache.get(&key, generation) {
                 Some(r) => r,
@@ -468,7 +497,12 @@ async fn load(app: &App, scope: Scope) -> WebResult<Loaded> {
                     match cache.get(&key, generation) {
                         Some(r) => r,
                         None => {
-                            let r = std::sync::Arc::new(stats::report(conn, &scope, Utc::now())?);
+                            let r = std::sync::Arc::new(stats::report_kept(
+                                conn,
+                                &scope,
+                                Utc::now(),
+                                &cache.months,
+                            )?);
                             cache.put(key.clone(), generation, r.clone());
                             r
                         }
@@ -613,9 +647,10 @@ pub async fn csv(
     if wanted == "ritardi" {
         // The page lists the first ones; the CSV has them all.
         let scope = scope.clone();
+        let cache = app.stats_cache.clone();
         r.late = app
             .readers
-            .read(move |conn| stats::late(conn, &scope, Utc::now(), usize::MAX >> 1))
+            .read(move |conn| stats::late(conn, &scope, Utc::now(), usize::MAX, &cache.months))
             .await?;
     }
     let table = tables(&r)
