@@ -35,11 +35,12 @@ impl Drop for Daemon {
     }
 }
 
-fn rss_peak_mb(pid: u32) -> f64 {
+/// The process's peak (`VmHWM`) or present (`VmRSS`) resident memory.
+fn rss_mb(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let kb: f64 = status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap();
@@ -278,14 +279,16 @@ fn main() {
             300.0,
         ),
     ];
+    let pid = daemon.0.id();
     let show = |name: &str, f: &Figures, target: f64| {
         println!(
-            "  {name:<34} median {:>7.2} ms   p95 {:>7.2} ms  (target {target} ms: {})   {:>7.1} req/s  {} requests",
+            "  {name:<34} median {:>7.2} ms   p95 {:>7.2} ms  (target {target} ms: {})   {:>7.1} req/s  {} requests  RSS {:.0} MB",
             f.p50,
             f.p95,
             if f.p95 < target { "met" } else { "NOT met" },
             f.rps,
-            f.requests
+            f.requests,
+            rss_mb(pid, "VmRSS:")
         );
     };
     for (name, url, paths, target) in &runs {
@@ -338,7 +341,7 @@ fn main() {
         since_start.as_secs_f64()
     );
     println!("  (full-text search word \"ascensore\" is in {fts_matches} messages)");
-    let rss = rss_peak_mb(daemon.0.id());
+    let rss = rss_mb(pid, "VmHWM:");
     println!(
         "  daemon peak RSS {rss:.1} MB (target 200 MB: {})",
         if rss < 200.0 { "met" } else { "NOT met" }

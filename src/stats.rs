@@ -204,9 +204,12 @@ impl Row {
         self.on_time() == Some(false) || self.overdue(now)
     }
 
-    /// Days from receipt to `t`.
-    fn days_to(&self, t: Option<NonZeroU32>) -> Option<f64> {
-        t.map(|t| (i64::from(t.get()) - i64::from(self.received)) as f64 / 86_400.0)
+    /// Seconds from receipt to `t` (a year's worth are held at once: 4 bytes each).
+    fn seconds_to(&self, t: Option<NonZeroU32>) -> Option<i32> {
+        t.map(|t| {
+            let s = i64::from(t.get()) - i64::from(self.received);
+            s.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+        })
     }
 }
 
@@ -252,12 +255,12 @@ fn read_month(conn: &Connection, (year, month): (i32, u32)) -> Result<Vec<Row>> 
         v.and_then(|v| list.iter().position(|k| k.as_bytes() == v))
             .map(|i| i as u8)
     };
-    let mut out = Vec::new();
+    let mut rows = Vec::new();
     while let Some(r) = q.next()? {
         let time = |i: usize| -> rusqlite::Result<Option<NonZeroU32>> {
             Ok(stored_stamp(r.get_ref(i)?.as_bytes_or_null()?))
         };
-        out.push(Row {
+        rows.push(Row {
             id: r.get(0)?,
             received: time(1)?.map_or(0, NonZeroU32::get),
             due: time(2)?,
@@ -273,7 +276,9 @@ fn read_month(conn: &Connection, (year, month): (i32, u32)) -> Result<Vec<Row>> 
             reopened: r.get(12)?,
         });
     }
-    Ok(out)
+    // Kept for as long as the month does not change: without the room left by growing.
+    rows.shrink_to_fit();
+    Ok(rows)
 }
 
 /// The tickets of the UTC months read so far, each kept while its generation in
@@ -408,17 +413,18 @@ fn percent(n: usize, total: usize) -> f64 {
     }
 }
 
-/// Nearest-rank percentile (the values are reordered, not sorted).
-fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
+/// Nearest-rank percentile of durations in seconds, in days with one decimal (the values are
+/// reordered, not sorted).
+fn percentile(values: &mut [i32], p: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
     let rank = ((p / 100.0) * values.len() as f64).ceil().max(1.0) as usize;
-    let (_, v, _) = values.select_nth_unstable_by(rank - 1, f64::total_cmp);
-    Some((*v * 10.0).round() / 10.0)
+    let (_, v, _) = values.select_nth_unstable(rank - 1);
+    Some((f64::from(*v) / 86_400.0 * 10.0).round() / 10.0)
 }
 
-fn times(mut values: Vec<f64>) -> Times {
+fn times(mut values: Vec<i32>) -> Times {
     Times {
         n: values.len(),
         median_days: percentile(&mut values, 50.0),
@@ -622,13 +628,13 @@ pub fn report_kept(
         let closed = r.state == CLOSED;
         if closed {
             outcomes.add(r.outcome);
-            to_close.extend(r.days_to(r.closed));
+            to_close.extend(r.seconds_to(r.closed));
         }
         pec += usize::from(r.pec);
         *per_cat.entry(r.category).or_default() += 1;
         *per_service.entry(r.service).or_default() += 1;
-        to_charge.extend(r.days_to(r.taken));
-        to_answer.extend(r.days_to(r.answered));
+        to_charge.extend(r.seconds_to(r.taken));
+        to_answer.extend(r.seconds_to(r.answered));
         let on_time = r.on_time();
         let overdue = r.overdue(now);
         deadline_base += usize::from(on_time.is_some() || overdue);
