@@ -23,6 +23,11 @@ for pkg in chromium chromium-driver; do
     fi
 done
 
+# systemd-analyze checks the service units (verify, and their security exposure).
+if ! command -v systemd-analyze >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
+fi
+
 if ! command -v cargo >/dev/null; then
     echo "deploy/test.sh: cargo not found: install Rust (rustup) first" >&2
     exit 1

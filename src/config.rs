@@ -248,6 +248,9 @@ pub struct WebConfig {
     /// A session ends this long after sign-in, however busy.
     #[serde(default = "default_session_hours")]
     pub session_max_hours: u32,
+    /// `/healthz` turns unhealthy when a mailbox's server has not answered for this long.
+    #[serde(default = "default_health_grace", deserialize_with = "flex")]
+    pub health_mailbox_grace_secs: u32,
 }
 
 impl Default for WebConfig {
@@ -257,6 +260,7 @@ impl Default for WebConfig {
             base_url: default_base_url(),
             session_idle_minutes: default_idle(),
             session_max_hours: default_session_hours(),
+            health_mailbox_grace_secs: default_health_grace(),
         }
     }
 }
@@ -269,6 +273,9 @@ fn default_idle() -> u32 {
 }
 fn default_session_hours() -> u32 {
     12
+}
+fn default_health_grace() -> u32 {
+    300
 }
 
 fn default_base_url() -> String {

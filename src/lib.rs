@@ -22,6 +22,7 @@ pub mod demo;
 pub mod export;
 pub mod ingest;
 pub mod mail;
+pub mod metrics;
 pub mod notify;
 pub mod serve;
 pub mod stats;

@@ -98,14 +98,19 @@ impl Watcher {
         let max_backoff =
             Duration::from_secs(self.cfg.poll_interval_secs).clamp(BACKOFF_FLOOR, BACKOFF_CEILING);
         let mut backoff = BACKOFF_START;
+        crate::metrics::global().mailbox_configured(&self.cfg.name);
         loop {
             match self.session(&shutdown, &mut backoff).await {
                 Ok(()) => return,
-                Err(e) => tracing::warn!(
-                    mailbox = %self.cfg.name,
-                    retry_in_secs = backoff.as_secs(),
-                    "mailbox unavailable: {e:#}"
-                ),
+                Err(e) => {
+                    let error = format!("{e:#}");
+                    crate::metrics::global().mailbox_failed(&self.cfg.name, &error);
+                    tracing::warn!(
+                        mailbox = %self.cfg.name,
+                        retry_in_secs = backoff.as_secs(),
+                        "mailbox unavailable: {error}"
+                    )
+                }
             }
             tokio::select! {
                 _ = sleep(backoff) => {}
@@ -145,10 +150,12 @@ impl Watcher {
             messages = mailbox.exists, push = idle, "mailbox connected"
         );
         *backoff = BACKOFF_START;
+        crate::metrics::global().mailbox_ok(&self.cfg.name);
         loop {
             let outcome = self
                 .catch_up(&mut session, uidvalidity, last_uid, shutdown)
                 .await?;
+            crate::metrics::global().mailbox_ok(&self.cfg.name);
             last_uid = outcome.last_uid;
             if shutdown.is_cancelled() {
                 let _ = timeout(Duration::from_secs(2), session.logout()).await;
@@ -392,6 +399,7 @@ impl Watcher {
                     pipeline.store_batch(conn, &items, Some((&mailbox, &progress)))
                 })
                 .await?;
+            crate::metrics::global().ingested(&outcomes);
             let quarantined = outcomes
                 .iter()
                 .filter(|o| matches!(o, Outcome::Quarantined { .. }))

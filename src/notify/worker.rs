@@ -82,14 +82,21 @@ impl OutboxWorker {
                     self.store
                         .call(move |c| outbox::mark_attempt_failed(c, id, &error, &next, give_up))
                         .await?;
+                    crate::metrics::global()
+                        .notification_attempts_failed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     out.failed += 1;
                 }
             }
         }
         if !sent.is_empty() {
+            let n = sent.len() as u64;
             self.store
                 .call(move |c| outbox::mark_sent(c, &sent))
                 .await?;
+            crate::metrics::global()
+                .notifications_sent
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(out)
     }

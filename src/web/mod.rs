@@ -12,6 +12,7 @@
 mod admin;
 pub mod auth;
 mod charts;
+mod ops;
 pub mod stats;
 mod tickets;
 mod ui;
@@ -63,6 +64,10 @@ pub struct Settings {
     pub max_age: chrono::Duration,
     pub office_name: String,
     pub number_prefix: String,
+    /// The configured mailboxes, for `/healthz`.
+    pub mailboxes: Vec<String>,
+    /// A mailbox failing this long makes `/healthz` unhealthy.
+    pub mailbox_grace: chrono::Duration,
 }
 
 impl Settings {
@@ -82,6 +87,8 @@ impl Settings {
             max_age: chrono::Duration::hours(i64::from(c.web.session_max_hours)),
             office_name: c.notify.office_name.clone(),
             number_prefix: c.tickets.number_prefix.clone(),
+            mailboxes: c.mailboxes.iter().map(|m| m.name.clone()).collect(),
+            mailbox_grace: chrono::Duration::seconds(i64::from(c.web.health_mailbox_grace_secs)),
         }
     }
 }
@@ -286,8 +293,11 @@ pub fn router(app: App) -> Router {
         )
         .route("/amministrazione/registro", get(admin::audit))
         .route("/static/ascolto.css", get(stylesheet))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
         .fallback(|| async { WebError::NotFound })
         .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .layer(middleware::from_fn(ops::track))
         .with_state(app)
 }
 

@@ -1,0 +1,305 @@
+//! What the daemon counts for `/metrics` (Prometheus text format) and knows for `/healthz`:
+//! ingest and notification counters, each mailbox's connection state, and the backoffice's
+//! requests by route and status with a latency histogram.
+//!
+//! One registry per process ([`global`]), written with atomics and short locks from the
+//! watchers, the outbox worker and the web middleware; read when scraped. Counts from the
+//! database (tickets by state, notifications waiting) are added by the handler at scrape time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::ingest::pipeline::Outcome;
+
+/// Upper bounds of the request latency histogram, in seconds.
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Default)]
+pub struct Metrics {
+    pub messages_ingested: AtomicU64,
+    pub tickets_created: AtomicU64,
+    pub messages_quarantined: AtomicU64,
+    pub messages_duplicate: AtomicU64,
+    pub notifications_sent: AtomicU64,
+    pub notification_attempts_failed: AtomicU64,
+    mailboxes: Mutex<BTreeMap<String, MailboxState>>,
+    http: Mutex<HashMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+}
+
+/// A mailbox as its watcher last saw it.
+#[derive(Clone, Debug, Default)]
+pub struct MailboxState {
+    /// The last time the server answered (connected, fetched, or woke from IDLE).
+    pub last_success: Option<DateTime<Utc>>,
+    /// Since when every attempt has failed; None while connected.
+    pub failing_since: Option<DateTime<Utc>>,
+    pub connection_errors: u64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+pub fn global() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::default)
+}
+
+impl Metrics {
+    /// A committed batch of ingested messages.
+    pub fn ingested(&self, outcomes: &[Outcome]) {
+        for o in outcomes {
+            let counter = match o {
+                Outcome::Created { .. } => {
+                    self.tickets_created.fetch_add(1, Ordering::Relaxed);
+                    &self.messages_ingested
+                }
+                Outcome::Threaded { .. } | Outcome::Automatic { .. } => &self.messages_ingested,
+                Outcome::Duplicate => &self.messages_duplicate,
+                Outcome::Quarantined { .. } => &self.messages_quarantined,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Makes the mailbox known (so that it shows before its first connection).
+    pub fn mailbox_configured(&self, name: &str) {
+        self.mailboxes
+            .lock()
+            .unwrap()
+            .entry(name.to_string())
+            .or_default();
+    }
+
+    /// The server answered.
+    pub fn mailbox_ok(&self, name: &str) {
+        let mut m = self.mailboxes.lock().unwrap();
+        let state = m.entry(name.to_string()).or_default();
+        state.last_success = Some(Utc::now());
+        state.failing_since = None;
+    }
+
+    /// A connection or a command failed.
+    pub fn mailbox_failed(&self, name: &str, error: &str) {
+        let mut m = self.mailboxes.lock().unwrap();
+        let state = m.entry(name.to_string()).or_default();
+        state.connection_errors += 1;
+        state.failing_since.get_or_insert_with(Utc::now);
+        state.last_error = Some(error.to_string());
+    }
+
+    pub fn mailboxes(&self) -> BTreeMap<String, MailboxState> {
+        self.mailboxes.lock().unwrap().clone()
+    }
+
+    /// One backoffice request: its route (the pattern, not the path: no ticket numbers in the
+    /// labels), method, status and duration.
+    pub fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        *self
+            .http
+            .lock()
+            .unwrap()
+            .entry((route.to_string(), method.to_string(), status))
+            .or_default() += 1;
+        let seconds = took.as_secs_f64();
+        let mut latency = self.latency.lock().unwrap();
+        let h = latency.entry(route.to_string()).or_default();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+
+    /// The process's own figures in Prometheus text format (exposition format 0.0.4).
+    pub fn render(&self, out: &mut String) {
+        let counter = |out: &mut String, name: &str, help: &str, v: &AtomicU64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
+        };
+        counter(
+            out,
+            "ascolto_messages_ingested_total",
+            "Messages stored (new tickets, replies, automatic mail on a ticket).",
+            &self.messages_ingested,
+        );
+        counter(
+            out,
+            "ascolto_tickets_created_total",
+            "Tickets opened from mail.",
+            &self.tickets_created,
+        );
+        counter(
+            out,
+            "ascolto_messages_quarantined_total",
+            "Messages set aside in quarantine.",
+            &self.messages_quarantined,
+        );
+        counter(
+            out,
+            "ascolto_messages_duplicate_total",
+            "Messages recognised as already stored.",
+            &self.messages_duplicate,
+        );
+        counter(
+            out,
+            "ascolto_notifications_sent_total",
+            "Notifications accepted by the mail server.",
+            &self.notifications_sent,
+        );
+        counter(
+            out,
+            "ascolto_notification_attempts_failed_total",
+            "Sending attempts that failed (retried later, or given up).",
+            &self.notification_attempts_failed,
+        );
+
+        let mailboxes = self.mailboxes();
+        let _ = writeln!(
+            out,
+            "# HELP ascolto_mailbox_up 1 while the mailbox's server answers.\n# TYPE ascolto_mailbox_up gauge"
+        );
+        for (name, m) in &mailboxes {
+            let up = m.failing_since.is_none() && m.last_success.is_some();
+            let _ = writeln!(
+                out,
+                "ascolto_mailbox_up{{mailbox=\"{}\"}} {}",
+                label(name),
+                u8::from(up)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP ascolto_mailbox_last_success_timestamp_seconds When the mailbox's server last answered.\n# TYPE ascolto_mailbox_last_success_timestamp_seconds gauge"
+        );
+        for (name, m) in &mailboxes {
+            if let Some(t) = m.last_success {
+                let _ = writeln!(
+                    out,
+                    "ascolto_mailbox_last_success_timestamp_seconds{{mailbox=\"{}\"}} {}",
+                    label(name),
+                    t.timestamp()
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP ascolto_mailbox_connection_errors_total Failed connections or commands.\n# TYPE ascolto_mailbox_connection_errors_total counter"
+        );
+        for (name, m) in &mailboxes {
+            let _ = writeln!(
+                out,
+                "ascolto_mailbox_connection_errors_total{{mailbox=\"{}\"}} {}",
+                label(name),
+                m.connection_errors
+            );
+        }
+
+        let mut http: Vec<_> = self
+            .http
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        http.sort();
+        let _ = writeln!(
+            out,
+            "# HELP ascolto_http_requests_total Backoffice requests by route, method and status.\n# TYPE ascolto_http_requests_total counter"
+        );
+        for ((route, method, status), n) in http {
+            let _ = writeln!(
+                out,
+                "ascolto_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
+                label(&route)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP ascolto_http_request_duration_seconds Backoffice request latency by route.\n# TYPE ascolto_http_request_duration_seconds histogram"
+        );
+        for (route, h) in self.latency.lock().unwrap().iter() {
+            let route = label(route);
+            for (bound, n) in BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(
+                    out,
+                    "ascolto_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "ascolto_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\nascolto_http_request_duration_seconds_sum{{route=\"{route}\"}} {}\nascolto_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count, h.sum, h.count
+            );
+        }
+    }
+}
+
+/// A label value escaped as the exposition format wants (backslash, quote, newline).
+pub fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_render_in_the_exposition_format() {
+        let m = Metrics::default();
+        m.ingested(&[
+            Outcome::Created {
+                ticket: "URP-2026-000001".into(),
+                linked_to: None,
+            },
+            Outcome::Threaded {
+                ticket: "URP-2026-000001".into(),
+            },
+            Outcome::Duplicate,
+        ]);
+        m.mailbox_configured("pec");
+        m.mailbox_ok("urp");
+        m.mailbox_failed("pec", "cannot connect");
+        m.mailbox_failed("pec", "cannot connect");
+        m.request("/reclami/{number}", "GET", 200, Duration::from_millis(7));
+        m.request("/reclami/{number}", "GET", 200, Duration::from_millis(70));
+        m.request("/a\"b", "POST", 403, Duration::from_millis(1));
+        let mut out = String::new();
+        m.render(&mut out);
+        for line in [
+            "ascolto_messages_ingested_total 2",
+            "ascolto_tickets_created_total 1",
+            "ascolto_messages_duplicate_total 1",
+            "ascolto_messages_quarantined_total 0",
+            "ascolto_mailbox_up{mailbox=\"pec\"} 0",
+            "ascolto_mailbox_up{mailbox=\"urp\"} 1",
+            "ascolto_mailbox_connection_errors_total{mailbox=\"pec\"} 2",
+            "ascolto_http_requests_total{route=\"/reclami/{number}\",method=\"GET\",status=\"200\"} 2",
+            "ascolto_http_requests_total{route=\"/a\\\"b\",method=\"POST\",status=\"403\"} 1",
+            "ascolto_http_request_duration_seconds_bucket{route=\"/reclami/{number}\",le=\"0.01\"} 1",
+            "ascolto_http_request_duration_seconds_bucket{route=\"/reclami/{number}\",le=\"0.1\"} 2",
+            "ascolto_http_request_duration_seconds_bucket{route=\"/reclami/{number}\",le=\"+Inf\"} 2",
+            "ascolto_http_request_duration_seconds_count{route=\"/reclami/{number}\"} 2",
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line} missing in:\n{out}");
+        }
+        assert!(out.contains("ascolto_mailbox_last_success_timestamp_seconds{mailbox=\"urp\"} "));
+        assert!(!out.contains("ascolto_mailbox_last_success_timestamp_seconds{mailbox=\"pec\"}"));
+    }
+}

@@ -1,0 +1,165 @@
+//! For the IT department's monitoring: `/healthz` and `/metrics`, and the middleware that counts
+//! every request. Neither page needs a session (monitoring has none) and neither shows personal
+//! data; the reverse proxy should not pass them to the hospital's network (see README).
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Serialize;
+
+use super::App;
+use crate::metrics;
+
+/// How long the database gets to answer a health check.
+const DATABASE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Counts the request by route pattern (never the path itself: ticket numbers stay out of the
+/// labels), method and status, with its duration.
+pub async fn track(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "other".into());
+    let method = req.method().as_str().to_string();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    metrics::global().request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    database: &'static str,
+    mailboxes: Vec<MailboxHealth>,
+}
+
+#[derive(Serialize)]
+struct MailboxHealth {
+    name: String,
+    /// "ok", "starting" (no answer yet, within the grace time), or "failing".
+    state: &'static str,
+    last_success: Option<String>,
+    failing_for_secs: Option<i64>,
+}
+
+/// 200 when the database answers (both the readers and the writer thread) and every mailbox's
+/// server answered recently enough; 503 otherwise, with what is wrong.
+pub async fn healthz(State(app): State<App>) -> Response {
+    let readers = tokio::time::timeout(
+        DATABASE_TIMEOUT,
+        app.readers
+            .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)),
+    );
+    let writer = tokio::time::timeout(DATABASE_TIMEOUT, app.store.call(|_| Ok(())));
+    let (readers, writer) = tokio::join!(readers, writer);
+    let database_ok = matches!(readers, Ok(Ok(1))) && matches!(writer, Ok(Ok(())));
+
+    let now = Utc::now();
+    let known = metrics::global().mailboxes();
+    let mailboxes: Vec<MailboxHealth> = app
+        .settings
+        .mailboxes
+        .iter()
+        .map(|name| {
+            let m = known.get(name).cloned().unwrap_or_default();
+            let failing_for = m.failing_since.map(|t| (now - t).num_seconds());
+            let state = match (failing_for, m.last_success) {
+                (Some(s), _) if s >= app.settings.mailbox_grace.num_seconds() => "failing",
+                (None, Some(_)) => "ok",
+                _ => "starting",
+            };
+            MailboxHealth {
+                name: name.clone(),
+                state,
+                last_success: m.last_success.map(crate::store::time_text),
+                failing_for_secs: failing_for,
+            }
+        })
+        .collect();
+    let healthy = database_ok && mailboxes.iter().all(|m| m.state != "failing");
+    if !healthy {
+        tracing::warn!(database_ok, "health check failing");
+    }
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Health {
+        status: if healthy { "ok" } else { "unhealthy" },
+        database: if database_ok { "ok" } else { "unavailable" },
+        mailboxes,
+    };
+    let json = serde_json::to_string_pretty(&body).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], json).into_response()
+}
+
+/// The process's counters, and gauges read from the database at scrape time.
+pub async fn metrics(State(app): State<App>) -> Response {
+    let mut out = String::new();
+    metrics::global().render(&mut out);
+    let counts = app
+        .readers
+        .read(|c| {
+            let by_state = c
+                .prepare_cached("SELECT state, n FROM ticket_state_counts ORDER BY state")?
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let outbox = c
+                .prepare_cached(
+                    "SELECT s.state, (SELECT count(*) FROM outbox o WHERE o.state = s.state)
+                     FROM (SELECT 'pending' AS state UNION ALL SELECT 'failed') s",
+                )?
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let quarantine: i64 = c.query_row(
+                "SELECT count(*) FROM quarantine WHERE resolved_at IS NULL",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok((by_state, outbox, quarantine))
+        })
+        .await;
+    match counts {
+        Ok((by_state, outbox, quarantine)) => {
+            out.push_str(
+                "# HELP ascolto_tickets Tickets by state.\n# TYPE ascolto_tickets gauge\n",
+            );
+            for (state, n) in by_state {
+                out.push_str(&format!(
+                    "ascolto_tickets{{state=\"{}\"}} {n}\n",
+                    metrics::label(&state)
+                ));
+            }
+            out.push_str("# HELP ascolto_notifications Notifications waiting to be sent (pending) or given up (failed).\n# TYPE ascolto_notifications gauge\n");
+            for (state, n) in outbox {
+                out.push_str(&format!("ascolto_notifications{{state=\"{state}\"}} {n}\n"));
+            }
+            out.push_str(&format!("# HELP ascolto_quarantine_open Quarantined messages nobody has dealt with.\n# TYPE ascolto_quarantine_open gauge\nascolto_quarantine_open {quarantine}\n"));
+            out.push_str("# HELP ascolto_database_up 1 when the database answered this scrape.\n# TYPE ascolto_database_up gauge\nascolto_database_up 1\n");
+        }
+        Err(e) => {
+            tracing::warn!("metrics: the database did not answer: {e:#}");
+            out.push_str("# HELP ascolto_database_up 1 when the database answered this scrape.\n# TYPE ascolto_database_up gauge\nascolto_database_up 0\n");
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
