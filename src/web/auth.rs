@@ -518,6 +518,8 @@ mod tests {
             max_age: chrono::Duration::hours(1),
             office_name: String::new(),
             number_prefix: "URP".into(),
+            mailboxes: Vec::new(),
+            mailbox_grace: chrono::Duration::minutes(5),
         };
         let mut h = HeaderMap::new();
         assert!(!origin_allowed(&s, &h), "no Origin and no Referer");
