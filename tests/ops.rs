@@ -1,0 +1,159 @@
+//! What the IT department watches and does: /healthz, /metrics, backups and restores.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::http::Client;
+use common::{complaint, Daemon, MailServers, PATIENCE};
+
+const URP: &str = "urp@hospital.test";
+
+/// The value of a metric line (exact name with labels) in a Prometheus text page.
+fn metric(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Polls `/healthz` until its status is `want`.
+fn wait_health(web: &Client, want: u16) -> String {
+    let start = Instant::now();
+    loop {
+        let r = web.get("/healthz");
+        if r.status == want {
+            return r.text();
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "/healthz stayed {} (wanted {want}): {}",
+            r.status,
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn health_follows_the_mailbox_and_metrics_follow_the_mail() {
+    let servers = MailServers::start();
+    let mut daemon = Daemon::new(|db| {
+        servers.config(db, "")
+            + "\n[notify]\nauto_reply_limit = 10\n\n[web]\nhealth_mailbox_grace_secs = 2\n"
+    });
+    daemon.start();
+    Client::wait_ready(&daemon.base_url());
+    let web = Client::new(&daemon.base_url());
+
+    let healthy = wait_health(&web, 200);
+    let health: serde_json::Value = serde_json::from_str(&healthy).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["database"], "ok");
+    assert_eq!(health["mailboxes"][0]["name"], "urp");
+    assert_eq!(health["mailboxes"][0]["state"], "ok");
+
+    let before = web.get("/metrics");
+    assert_eq!(before.status, 200);
+    assert!(before
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let before = before.text();
+    assert_eq!(metric(&before, "ascolto_tickets_created_total"), Some(0.0));
+    assert_eq!(
+        metric(&before, "ascolto_mailbox_up{mailbox=\"urp\"}"),
+        Some(1.0)
+    );
+
+    // Two complaints: two tickets, two acknowledgements sent through Postfix.
+    for i in 0..2 {
+        servers.send(
+            "cittadino@example.test",
+            URP,
+            &complaint(
+                "cittadino@example.test",
+                &format!("Metriche {i}"),
+                "Attesa lunga.",
+            ),
+        );
+    }
+    daemon.wait_for_count("SELECT count(*) FROM tickets", 2);
+    daemon.wait_for_count("SELECT count(*) FROM outbox WHERE state = 'sent'", 2);
+    let start = Instant::now();
+    let after = loop {
+        let page = web.get("/metrics").text();
+        if metric(&page, "ascolto_notifications_sent_total") == Some(2.0) {
+            break page;
+        }
+        assert!(start.elapsed() < PATIENCE, "sent counter stuck:\n{page}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(metric(&after, "ascolto_tickets_created_total"), Some(2.0));
+    assert_eq!(metric(&after, "ascolto_messages_ingested_total"), Some(2.0));
+    assert_eq!(
+        metric(&after, "ascolto_tickets{state=\"pending\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(&after, "ascolto_notifications{state=\"pending\"}"),
+        Some(0.0)
+    );
+    assert!(
+        metric(
+            &after,
+            "ascolto_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"}"
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert!(
+        metric(
+            &after,
+            "ascolto_http_request_duration_seconds_count{route=\"/metrics\"}"
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert!(
+        metric(
+            &after,
+            "ascolto_mailbox_last_success_timestamp_seconds{mailbox=\"urp\"}"
+        )
+        .unwrap()
+            > 1.7e9
+    );
+    // Ticket numbers never become labels: routes are patterns.
+    assert!(!after.contains("URP-"), "{after}");
+
+    // The IMAP server goes away: unhealthy once the grace time has passed, and says which.
+    servers.stop_imap();
+    let unhealthy = wait_health(&web, 503);
+    let health: serde_json::Value = serde_json::from_str(&unhealthy).unwrap();
+    assert_eq!(health["status"], "unhealthy");
+    assert_eq!(health["database"], "ok");
+    assert_eq!(health["mailboxes"][0]["state"], "failing");
+    assert!(health["mailboxes"][0]["failing_for_secs"].as_i64().unwrap() >= 2);
+    let down = web.get("/metrics").text();
+    assert_eq!(
+        metric(&down, "ascolto_mailbox_up{mailbox=\"urp\"}"),
+        Some(0.0)
+    );
+    assert!(
+        metric(
+            &down,
+            "ascolto_mailbox_connection_errors_total{mailbox=\"urp\"}"
+        )
+        .unwrap()
+            >= 1.0
+    );
+
+    // Back: healthy again without restarting ascolto, and mail sent meanwhile is ingested.
+    servers.send(
+        "cittadino@example.test",
+        URP,
+        &complaint("cittadino@example.test", "Metriche 3", "Ancora attesa."),
+    );
+    servers.start_imap();
+    wait_health(&web, 200);
+    daemon.wait_for_count("SELECT count(*) FROM tickets", 3);
+    assert!(daemon.terminate() < Duration::from_secs(10));
+}
