@@ -16,6 +16,7 @@
 //! - [`serve`]: the daemon: supervised tasks and graceful shutdown.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod classify;
 pub mod config;
 pub mod demo;
