@@ -388,3 +388,8 @@ END;
 CREATE TRIGGER stats_months_del AFTER DELETE ON tickets BEGIN
     UPDATE stats_months SET generation = generation + 1 WHERE month = substr(OLD.received_at, 1, 7);
 END;
+
+-- migration 6
+
+-- When a ticket's personal data were replaced by the retention job (see `retention.rs`).
+ALTER TABLE tickets ADD COLUMN anonymised_at TEXT;

@@ -33,7 +33,19 @@ pub struct Config {
     #[serde(default)]
     pub web: WebConfig,
     #[serde(default)]
+    pub retention: RetentionConfig,
+    #[serde(default)]
     pub log: LogConfig,
+}
+
+/// How long citizens' personal data stay once a ticket is closed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Tickets closed longer ago than this lose names, addresses, texts and attachments
+    /// (kept: dates, kind, category, service, outcome). 0: never (the default).
+    #[serde(default, deserialize_with = "flex")]
+    pub anonymise_after_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

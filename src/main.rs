@@ -73,6 +73,16 @@ enum Command {
         #[arg(long)]
         keep: Option<usize>,
     },
+    /// Remove citizens' personal data from tickets closed more than [retention]
+    /// anonymise_after_days ago (the daemon does it daily when that is set).
+    Anonymise {
+        /// Only say what would be done.
+        #[arg(long)]
+        dry_run: bool,
+        /// Instead of [retention] anonymise_after_days.
+        #[arg(long)]
+        after_days: Option<u32>,
+    },
     /// Replace the database with a backup, after checking it. Refuses while the daemon runs;
     /// the replaced database is kept beside it, renamed.
     Restore { path: PathBuf },
@@ -131,6 +141,9 @@ enum ExportWhat {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
     },
+    /// Everything stored about one citizen (an access request, GDPR art. 15), as JSON: their
+    /// tickets, messages, attachments' names and the mail sent to them. Written to the audit log.
+    Citizen { email: String },
 }
 
 fn main() -> ExitCode {
@@ -166,6 +179,14 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Export {
+            what: ExportWhat::Citizen { email },
+        } => {
+            let conn = store::open(&config.database.path)?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            export::citizen(&conn, &email, &mut out)
+        }
         Command::Export { what } => {
             let conn = store::open_read_only(&config.database.path)?;
             let stdout = std::io::stdout();
@@ -179,6 +200,7 @@ fn run(cli: Cli) -> Result<()> {
                     month,
                     format,
                 } => export::stats(&conn, year, month, format, &mut out),
+                ExportWhat::Citizen { .. } => unreachable!("handled above"),
             }
         }
         Command::Import { path } => {
@@ -269,6 +291,37 @@ fn run(cli: Cli) -> Result<()> {
                 made.bytes as f64 / 1e6,
                 made.tickets,
                 made.schema
+            );
+            Ok(())
+        }
+        Command::Anonymise {
+            dry_run,
+            after_days,
+        } => {
+            let days = after_days.unwrap_or(config.retention.anonymise_after_days);
+            if after_days.is_none() && days == 0 {
+                anyhow::bail!(
+                    "retention is off ([retention] anonymise_after_days = 0): set it, or give --after-days"
+                );
+            }
+            let mut conn = store::open(&config.database.path)?;
+            let s = ascolto::retention::run(&mut conn, days, chrono::Utc::now(), dry_run)?;
+            println!(
+                "{} {} tickets closed before {} ({} messages, {} attachments, {:.1} MB of original mail, {} notes, {} notifications, {} contacts){}",
+                if dry_run { "would anonymise" } else { "anonymised" },
+                s.tickets,
+                s.cutoff,
+                s.messages,
+                s.attachments,
+                s.original_bytes as f64 / 1e6,
+                s.notes,
+                s.notifications,
+                s.contacts,
+                if s.first_numbers.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}{}", s.first_numbers.join(", "), if s.tickets > s.first_numbers.len() { ", …" } else { "" })
+                }
             );
             Ok(())
         }

@@ -83,6 +83,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
         "outbox".to_string()
     });
 
+    let daily = Daily {
+        store: store.clone(),
+        anonymise_after_days: config.retention.anonymise_after_days,
+    };
+    let token = shutdown.clone();
+    tasks.spawn(async move {
+        daily.run(token).await;
+        "daily".to_string()
+    });
+
     // Tasks return only on shutdown; one that ends while shutdown has not been asked for has
     // panicked. (Once shutdown is asked for, both branches may be ready: that is no failure.)
     let early = tokio::select! {
@@ -117,4 +127,71 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
         bail!("a task stopped unexpectedly");
     }
     Ok(())
+}
+
+/// Once a day (the first time shortly after the start): the retention job, when
+/// `[retention] anonymise_after_days` is set, and `PRAGMA optimize`.
+struct Daily {
+    store: Store,
+    anonymise_after_days: u32,
+}
+
+/// The first round waits this long after the start (the mailboxes connect first).
+const DAILY_FIRST: Duration = Duration::from_secs(2);
+const DAILY_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+impl Daily {
+    async fn run(self, shutdown: CancellationToken) {
+        let mut wait = DAILY_FIRST;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.cancelled() => return,
+            }
+            if let Err(e) = self.round(&shutdown).await {
+                tracing::error!("daily maintenance: {e:#}");
+            }
+            wait = DAILY_EVERY;
+        }
+    }
+
+    async fn round(&self, shutdown: &CancellationToken) -> Result<()> {
+        let days = self.anonymise_after_days;
+        if days > 0 {
+            // Batch by batch, each its own trip to the database thread: ingest goes on between.
+            let mut total = 0;
+            loop {
+                let done = self
+                    .store
+                    .call(move |c| {
+                        crate::retention::batch(
+                            c,
+                            days,
+                            chrono::Utc::now(),
+                            false,
+                            crate::retention::BATCH,
+                        )
+                    })
+                    .await?;
+                total += done.tickets;
+                if done.tickets < crate::retention::BATCH || shutdown.is_cancelled() {
+                    break;
+                }
+            }
+            if total > 0 {
+                self.store
+                    .call(|c| crate::retention::purge_search_index(c))
+                    .await?;
+            }
+            tracing::info!(
+                tickets = total,
+                after_days = days,
+                "retention: personal data removed from tickets closed more than {days} days ago"
+            );
+        }
+        self.store
+            .call(|c| Ok(c.execute_batch("PRAGMA optimize")?))
+            .await?;
+        Ok(())
+    }
 }

@@ -69,6 +69,10 @@ pub fn workflow_error(e: &crate::workflow::WorkflowError) -> String {
 }
 
 /// An audit log action as the history reads it.
+/// What replaces a citizen's personal data once the retention period has passed (subjects,
+/// bodies, names, attachment names, notes, notifications).
+pub const ANONYMISED: &str = "[dati personali rimossi: periodo di conservazione scaduto]";
+
 pub fn audit_action(action: &str) -> &str {
     match action {
         "ticket.created" => "Reclamo creato",
@@ -107,6 +111,8 @@ pub fn audit_action(action: &str) -> &str {
         "rule.updated" => "Regola modificata",
         "rule.deleted" => "Regola eliminata",
         "rule.moved" => "Regola spostata",
+        "ticket.anonymised" => "Dati personali rimossi (conservazione scaduta)",
+        "citizen.exported" => "Dati di un cittadino esportati (richiesta di accesso)",
         other => other,
     }
 }

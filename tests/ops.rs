@@ -272,3 +272,150 @@ fn a_backup_during_ingest_is_a_consistent_prefix_and_restore_waits_for_the_daemo
     assert_eq!(daemon.count("SELECT max(seq) FROM tickets"), N);
     assert!(daemon.terminate() < Duration::from_secs(10));
 }
+
+/// A complaint with a PDF attachment whose name and text carry `word`.
+fn complaint_with_attachment(from: &str, subject: &str, word: &str) -> Vec<u8> {
+    format!(
+        "From: Mario {word} <{from}>\r\nTo: urp@hospital.test\r\nSubject: {subject}\r\n\
+Date: Mon, 02 Mar 2026 10:00:00 +0100\r\nMessage-ID: <{}.{}@example.test>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n\
+Mia madre {word} ha atteso sei ore al pronto soccorso.\r\n--b1\r\nContent-Type: application/pdf\r\n\
+Content-Disposition: attachment; filename=\"referto-{word}.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+JVBERi0xLjQKJcfsj6IK\r\n--b1--\r\n",
+        subject.len(),
+        std::process::id()
+    )
+    .into_bytes()
+}
+
+/// Whether the database's files hold `word` in any case, after the write-ahead log was
+/// checkpointed into the main file.
+fn file_holds(path: &std::path::Path, word: &str) -> bool {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    let mut bytes = std::fs::read(path).unwrap();
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    bytes.extend(std::fs::read(std::path::PathBuf::from(wal)).unwrap_or_default());
+    let bytes = bytes.to_ascii_lowercase();
+    let word = word.to_ascii_lowercase().into_bytes();
+    bytes.windows(word.len()).any(|w| w == word.as_slice())
+}
+
+#[test]
+fn retention_removes_personal_data_and_keeps_the_statistics() {
+    let servers = MailServers::start();
+    let mut daemon = Daemon::new(|db| {
+        let sent = db.parent().unwrap().join("sent-mail");
+        servers.config(db, "").replace(
+            "backend = \"smtp\"",
+            &format!("backend = \"file\"\nfile_dir = \"{}\"", sent.display()),
+        )
+    });
+    daemon.start();
+    servers.send(
+        "mario@example.test",
+        URP,
+        &complaint_with_attachment("mario@example.test", "Attesa Zafferano", "Zafferano"),
+    );
+    servers.send(
+        "bianca@example.test",
+        URP,
+        &complaint_with_attachment("bianca@example.test", "Attesa Intatto", "Intatto"),
+    );
+    daemon.wait_for_count("SELECT count(*) FROM tickets", 2);
+    daemon.wait_for_count(
+        "SELECT count(*) FROM outbox WHERE state = 'sent' AND kind = 'ack'",
+        2,
+    );
+    assert!(daemon.terminate() < Duration::from_secs(10));
+
+    // Mario's ticket was answered and closed three days ago; Bianca's is still open. (Written
+    // through a connection set up as the daemon's are.)
+    ascolto::store::open(&daemon.db_path())
+        .unwrap()
+        .execute(
+            "UPDATE tickets SET state = 'closed', outcome = 'accolto',
+               taken_in_charge_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-4 days'),
+               first_answered_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-3 days'),
+               closed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-3 days')
+             WHERE subject = 'Attesa Zafferano'",
+            [],
+        )
+        .unwrap();
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let (ok, stats_before, err) = run(&daemon, &["export", "stats", "--year", &year]);
+    assert!(ok, "{err}");
+    let (ok, mario, _) = run(&daemon, &["export", "citizen", "MARIO@example.test"]);
+    assert!(ok);
+    let mario: serde_json::Value = serde_json::from_str(&mario).unwrap();
+    assert_eq!(mario["tickets"][0]["subject"], "Attesa Zafferano");
+    assert!(mario["tickets"][0]["messages"][0]["body"]
+        .as_str()
+        .unwrap()
+        .contains("Zafferano ha atteso"));
+    assert_eq!(
+        mario["tickets"][0]["messages"][0]["attachments"][0]["filename"],
+        "referto-Zafferano.pdf"
+    );
+    assert!(mario["tickets"][0]["notifications"][0]["body"]
+        .as_str()
+        .unwrap()
+        .contains(mario["tickets"][0]["number"].as_str().unwrap()));
+    assert!(file_holds(&daemon.db_path(), "zafferano"));
+
+    // Off by default; a dry run says what it would do and does nothing.
+    let (ok, _, err) = run(&daemon, &["anonymise"]);
+    assert!(!ok && err.contains("anonymise_after_days"), "{err}");
+    let (ok, said, err) = run(&daemon, &["anonymise", "--dry-run", "--after-days", "2"]);
+    assert!(ok, "{err}");
+    assert!(said.starts_with("would anonymise 1 tickets"), "{said}");
+    assert_eq!(
+        daemon.count("SELECT count(*) FROM tickets WHERE anonymised_at IS NOT NULL"),
+        0
+    );
+
+    // The daemon's daily job, with a retention of two days.
+    let mut config = std::fs::read_to_string(daemon.config_path()).unwrap();
+    config.push_str("\n[retention]\nanonymise_after_days = 2\n");
+    std::fs::write(daemon.config_path(), config).unwrap();
+    daemon.start();
+    daemon.wait_for_count(
+        "SELECT count(*) FROM tickets WHERE anonymised_at IS NOT NULL",
+        1,
+    );
+    daemon.wait_for_count(
+        "SELECT count(*) FROM audit_log WHERE action = 'ticket.anonymised'",
+        1,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(daemon.terminate() < Duration::from_secs(10));
+
+    let (ok, stats_after, _) = run(&daemon, &["export", "stats", "--year", &year]);
+    assert!(ok);
+    assert_eq!(
+        stats_after, stats_before,
+        "the year's statistics are the same"
+    );
+    assert!(
+        !file_holds(&daemon.db_path(), "zafferano"),
+        "name, text, attachment, original mail and search index are gone from the file"
+    );
+    assert!(
+        file_holds(&daemon.db_path(), "intatto"),
+        "Bianca's open ticket is kept"
+    );
+    let (_, mario, _) = run(&daemon, &["export", "citizen", "mario@example.test"]);
+    let mario: serde_json::Value = serde_json::from_str(&mario).unwrap();
+    assert_eq!(mario["tickets"].as_array().unwrap().len(), 0, "{mario}");
+    let (_, bianca, _) = run(&daemon, &["export", "citizen", "bianca@example.test"]);
+    let bianca: serde_json::Value = serde_json::from_str(&bianca).unwrap();
+    assert_eq!(bianca["tickets"][0]["subject"], "Attesa Intatto");
+    assert_eq!(
+        daemon.count("SELECT count(*) FROM audit_log WHERE action = 'citizen.exported'"),
+        3,
+        "each export is audited"
+    );
+}

@@ -1,0 +1,315 @@
+//! Personal data over time (`[retention] anonymise_after_days`): tickets closed longer ago than
+//! that lose what identifies the citizen or tells their story — subjects, message texts, names
+//! and addresses, attachment names, the original mail's bytes, internal notes, the texts of the
+//! notifications sent — replaced by [`texts::ANONYMISED`]. What the statistics count stays:
+//! dates, kind, category, service, state, outcome, channel, reopenings. Each ticket done gets an
+//! audit entry (`ticket.anonymised`, no personal data).
+//!
+//! What is kept on purpose: the raw mail's SHA-256 (so that the same message fetched again is
+//! still recognised as already stored, and no ticket reappears) and Message-IDs (a late reply
+//! still finds its ticket, and opens a new one linked to it). A citizen's contact row is
+//! anonymised once none of their tickets keeps personal data. The writes run with
+//! `PRAGMA secure_delete = ON` (every connection has `FAST` anyway), so the old texts do not
+//! linger in the database file's free space.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::store;
+use crate::texts::ANONYMISED;
+
+pub const SYSTEM_RETENTION: &str = "system:retention";
+
+/// Tickets done per transaction: the daemon's other writers wait at most one batch.
+pub const BATCH: usize = 500;
+
+/// What one run did (or, dry, would do).
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct Summary {
+    pub cutoff: String,
+    pub tickets: usize,
+    pub messages: usize,
+    pub attachments: usize,
+    /// Bytes of original mail removed.
+    pub original_bytes: i64,
+    pub notes: usize,
+    pub notifications: usize,
+    pub contacts: usize,
+    /// The first tickets' numbers (at most 20), to show.
+    pub first_numbers: Vec<String>,
+}
+
+impl Summary {
+    fn add(&mut self, other: Summary) {
+        self.tickets += other.tickets;
+        self.messages += other.messages;
+        self.attachments += other.attachments;
+        self.original_bytes += other.original_bytes;
+        self.notes += other.notes;
+        self.notifications += other.notifications;
+        self.contacts += other.contacts;
+        for n in other.first_numbers {
+            if self.first_numbers.len() < 20 {
+                self.first_numbers.push(n);
+            }
+        }
+    }
+}
+
+/// The moment before which a closing makes a ticket due.
+pub fn cutoff(after_days: u32, now: DateTime<Utc>) -> String {
+    store::time_text(now - chrono::Duration::days(i64::from(after_days)))
+}
+
+/// Does (or with `dry_run` only counts) at most `limit` due tickets, in one transaction.
+pub fn batch(
+    conn: &mut Connection,
+    after_days: u32,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    limit: usize,
+) -> Result<Summary> {
+    let cutoff = cutoff(after_days, now);
+    let tx = conn.transaction()?;
+    let due: Vec<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT id, number FROM tickets
+             WHERE state = 'closed' AND closed_at < ?1 AND anonymised_at IS NULL
+             ORDER BY id LIMIT ?2",
+        )?
+        .query_map(params![cutoff, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut summary = Summary {
+        cutoff,
+        tickets: due.len(),
+        first_numbers: due.iter().take(20).map(|(_, n)| n.clone()).collect(),
+        ..Summary::default()
+    };
+    if due.is_empty() {
+        return Ok(summary);
+    }
+    // Integers only: safe to write into the statement.
+    let ids = due
+        .iter()
+        .map(|(id, _)| id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let count = |sql: &str| -> rusqlite::Result<i64> { tx.query_row(sql, [], |r| r.get(0)) };
+    summary.messages = count(&format!(
+        "SELECT count(*) FROM messages WHERE ticket_id IN ({ids})"
+    ))? as usize;
+    summary.attachments = count(&format!(
+        "SELECT count(*) FROM attachments WHERE message_id IN
+           (SELECT id FROM messages WHERE ticket_id IN ({ids}))"
+    ))? as usize;
+    summary.original_bytes = count(&format!(
+        "SELECT coalesce(sum(length(bytes)), 0) FROM raw_mail WHERE id IN
+           (SELECT raw_id FROM messages WHERE ticket_id IN ({ids}))"
+    ))?;
+    summary.notes = count(&format!(
+        "SELECT count(*) FROM notes WHERE ticket_id IN ({ids})"
+    ))? as usize;
+    summary.notifications = count(&format!(
+        "SELECT count(*) FROM outbox WHERE ticket_id IN ({ids}) AND state != 'pending'"
+    ))? as usize;
+    // Contacts left with no ticket keeping personal data once these are done.
+    summary.contacts = count(&format!(
+        "SELECT count(*) FROM contacts c
+         WHERE c.id IN (SELECT contact_id FROM tickets WHERE id IN ({ids}))
+           AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.contact_id = c.id
+                           AND t.anonymised_at IS NULL AND t.id NOT IN ({ids}))"
+    ))? as usize;
+    if dry_run {
+        return Ok(summary);
+    }
+
+    tx.pragma_update(None, "secure_delete", true)?;
+    let now_text = store::time_text(now);
+    tx.execute(
+        &format!("UPDATE tickets SET subject = ?1, anonymised_at = ?2 WHERE id IN ({ids})"),
+        params![ANONYMISED, now_text],
+    )?;
+    tx.execute(
+        &format!(
+            "UPDATE messages SET subject = ?1, body_text = ?1, from_name = NULL, from_email = NULL
+             WHERE ticket_id IN ({ids})"
+        ),
+        [ANONYMISED],
+    )?;
+    tx.execute(
+        &format!(
+            "UPDATE raw_mail SET bytes = X'' WHERE id IN
+               (SELECT raw_id FROM messages WHERE ticket_id IN ({ids}))"
+        ),
+        [],
+    )?;
+    tx.execute(
+        &format!(
+            "UPDATE attachments SET filename = NULL WHERE message_id IN
+               (SELECT id FROM messages WHERE ticket_id IN ({ids}))"
+        ),
+        [],
+    )?;
+    tx.execute(
+        &format!("UPDATE notes SET body = ?1 WHERE ticket_id IN ({ids})"),
+        [ANONYMISED],
+    )?;
+    tx.execute(
+        &format!(
+            "UPDATE outbox SET to_address = '', subject = ?1, body_text = ?1, last_error = NULL
+             WHERE ticket_id IN ({ids}) AND state != 'pending'"
+        ),
+        [ANONYMISED],
+    )?;
+    tx.execute(
+        &format!(
+            "UPDATE contacts SET email = 'anonimizzato-' || id || '@anonimizzato.invalid',
+                    name = NULL
+             WHERE id IN (SELECT contact_id FROM tickets WHERE id IN ({ids}))
+               AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.contact_id = contacts.id
+                               AND t.anonymised_at IS NULL)"
+        ),
+        [],
+    )?;
+    for (id, _) in &due {
+        store::audit::record(
+            &tx,
+            SYSTEM_RETENTION,
+            "ticket.anonymised",
+            Some(*id),
+            json!({ "after_days": after_days }),
+        )?;
+    }
+    tx.pragma_update(None, "secure_delete", "FAST")?;
+    tx.commit()?;
+    Ok(summary)
+}
+
+/// Every due ticket, batch after batch (a dry run looks at all of them at once).
+pub fn run(
+    conn: &mut Connection,
+    after_days: u32,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<Summary> {
+    if dry_run {
+        return batch(conn, after_days, now, true, usize::MAX >> 2);
+    }
+    let mut total = Summary {
+        cutoff: cutoff(after_days, now),
+        ..Summary::default()
+    };
+    loop {
+        let done = batch(conn, after_days, now, false, BATCH)?;
+        let n = done.tickets;
+        total.add(done);
+        if n < BATCH {
+            break;
+        }
+    }
+    if total.tickets > 0 {
+        purge_search_index(conn)?;
+    }
+    Ok(total)
+}
+
+/// The full-text index keeps a removed text's words until its segments are merged: merge them
+/// all (with `secure_delete`, so the freed pages are zeroed). Costs a rewrite of the index —
+/// seconds on a million messages — once per run that removed anything.
+pub fn purge_search_index(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "secure_delete", true)?;
+    let merged = conn.execute(
+        "INSERT INTO messages_fts (messages_fts) VALUES ('optimize')",
+        [],
+    );
+    conn.pragma_update(None, "secure_delete", "FAST")?;
+    merged?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_tickets_past_the_period_lose_personal_data_and_keep_their_figures() {
+        let mut conn = store::open_in_memory().unwrap();
+        let now: DateTime<Utc> = "2026-11-22T12:00:00Z".parse().unwrap();
+        crate::demo::generate(&mut conn, 400, 3, now, 5).unwrap();
+        let year = crate::stats::Scope::year(2025).unwrap();
+        let before = crate::stats::report(&conn, &year, now).unwrap();
+        let open_before: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM tickets WHERE anonymised_at IS NULL AND NOT
+                   (state = 'closed' AND closed_at < '2026-05-26T12:00:00Z')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+
+        let dry = run(&mut conn, 180, now, true).unwrap();
+        assert!(dry.tickets > 50, "{dry:?}");
+        assert!(dry.messages >= dry.tickets);
+        let untouched: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM tickets WHERE anonymised_at IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(untouched, 0, "a dry run changes nothing");
+
+        let done = run(&mut conn, 180, now, false).unwrap();
+        assert_eq!(done.tickets, dry.tickets);
+        assert_eq!(done.messages, dry.messages);
+        assert_eq!(done.contacts, dry.contacts);
+        assert_eq!(
+            crate::stats::report(&conn, &year, now).unwrap(),
+            before,
+            "the statistics of the year are the same"
+        );
+        let q = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            q("SELECT count(*) FROM messages m JOIN tickets t ON t.id = m.ticket_id
+               WHERE t.anonymised_at IS NOT NULL AND (m.body_text != (SELECT subject FROM tickets WHERE id = t.id)
+                 OR m.from_email IS NOT NULL)"),
+            0
+        );
+        assert_eq!(
+            q(
+                "SELECT count(*) FROM raw_mail r JOIN messages m ON m.raw_id = r.id
+               JOIN tickets t ON t.id = m.ticket_id
+               WHERE t.anonymised_at IS NOT NULL AND length(r.bytes) > 0"
+            ),
+            0
+        );
+        assert_eq!(
+            q("SELECT count(*) FROM audit_log WHERE action = 'ticket.anonymised'"),
+            done.tickets as i64
+        );
+        // Nothing else was touched.
+        assert_eq!(
+            q("SELECT count(*) FROM tickets WHERE anonymised_at IS NULL"),
+            open_before
+        );
+        // The full-text index forgot the texts: a word of the demo's complaints is found in
+        // tickets still kept, never in those done.
+        let found = |done: bool| {
+            q(&format!(
+                "SELECT count(*) FROM messages_fts f JOIN messages m ON m.id = f.rowid
+                 JOIN tickets t ON t.id = m.ticket_id
+                 WHERE messages_fts MATCH 'ascensore' AND t.anonymised_at IS {} NULL",
+                if done { "NOT" } else { "" }
+            ))
+        };
+        assert_eq!(found(true), 0);
+        assert!(found(false) > 0);
+        // A second run finds nothing to do.
+        assert_eq!(run(&mut conn, 180, now, false).unwrap().tickets, 0);
+    }
+}
