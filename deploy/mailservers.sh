@@ -12,6 +12,8 @@
 # is set): urp@hospital.test, pec@hospital.test, operator@hospital.test, citizen@example.test,
 # other@example.test, plus any in EXTRA_USERS (space separated). `start` writes DIR/servers.env with
 # the ports and DIR/tls/ca.crt, the CA that signed the servers' certificate for localhost/127.0.0.1.
+# With OAUTH2_INTROSPECTION_URL set, Dovecot also accepts SASL XOAUTH2 and OAUTHBEARER, checking
+# each access token by POSTing it to that URL (RFC 7662: {"active": true, "username": "…"}).
 # Nothing system-wide is touched: no service is enabled, /etc/dovecot and /etc/postfix are unused.
 set -euo pipefail
 
@@ -55,6 +57,18 @@ write_dovecot() {
     for u in $USERS; do echo "$u:{PLAIN}$MAIL_PASSWORD" >> "$d/users"; done
     local dh=""
     [ -r /usr/share/dovecot/dh.pem ] && dh="ssl_dh = </usr/share/dovecot/dh.pem"
+    local mechanisms="plain login" oauth2=""
+    if [ -n "${OAUTH2_INTROSPECTION_URL:-}" ]; then
+        mechanisms="plain login xoauth2 oauthbearer"
+        printf '%s\n' "introspection_mode = post" "introspection_url = $OAUTH2_INTROSPECTION_URL" \
+            "username_attribute = username" "active_attribute = active" "active_value = true" \
+            "force_introspection = yes" > "$d/oauth2.conf.ext"
+        oauth2="passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $d/oauth2.conf.ext
+}"
+    fi
     cat > "$d/dovecot.conf" <<CONF
 instance_name = ascolto-$(echo "$dir" | md5sum | cut -c1-12)
 base_dir = $d/run
@@ -67,7 +81,7 @@ ssl_cert = <$dir/tls/server.crt
 ssl_key = <$dir/tls/server.key
 $dh
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = $mechanisms
 auth_failure_delay = 0
 mail_location = maildir:~/Maildir
 mail_uid = $MAIL_UID
@@ -79,8 +93,10 @@ mail_max_userip_connections = 200
 postmaster_address = postmaster@hospital.test
 passdb {
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u $d/users
 }
+$oauth2
 userdb {
   driver = static
   args = uid=$MAIL_UID gid=$MAIL_UID home=$dir/mail/%d/%n allow_all_users=yes

@@ -367,6 +367,129 @@ pub struct MailboxConfig {
     /// Extra CA certificate (PEM) trusted for this server, for a hospital's internal CA.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Sign in with an OAuth2 access token (SASL XOAUTH2 or OAUTHBEARER) instead of a
+    /// password: Microsoft 365 and Gmail accept nothing else.
+    #[serde(default)]
+    pub oauth2: Option<OAuth2Config>,
+}
+
+/// Where OAuth2 access tokens come from: a command, or a token endpoint (refresh-token grant
+/// when a refresh token is given, client-credentials grant otherwise).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Config {
+    #[serde(default)]
+    pub mechanism: OAuthMechanism,
+    /// Run with `sh -c` at every sign-in; its first line of output is the access token.
+    #[serde(default)]
+    pub token_command: Option<String>,
+    /// The token endpoint, e.g.
+    /// `https://login.microsoftonline.com/TENANT/oauth2/v2.0/token`.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    #[serde(default)]
+    pub refresh_token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OAuthMechanism {
+    /// Google's and Microsoft's mechanism.
+    #[default]
+    Xoauth2,
+    /// RFC 7628.
+    Oauthbearer,
+}
+
+impl fmt::Debug for OAuth2Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("OAuth2Config")
+            .field("mechanism", &self.mechanism)
+            .field("token_command", &self.token_command)
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &redacted(&self.client_secret))
+            .field("client_secret_file", &self.client_secret_file)
+            .field("refresh_token", &redacted(&self.refresh_token))
+            .field("refresh_token_file", &self.refresh_token_file)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// Reads a secret from a file (relative to the config's folder), without its line end.
+fn read_secret(key: &str, file: &Path, base_dir: Option<&Path>) -> Result<String> {
+    let file = match base_dir {
+        Some(dir) if file.is_relative() => dir.join(file),
+        _ => file.to_path_buf(),
+    };
+    let secret = std::fs::read_to_string(&file)
+        .with_context(|| format!("key `{key}`: cannot read {}", file.display()))?;
+    Ok(secret.trim_end_matches(['\r', '\n']).to_string())
+}
+
+impl OAuth2Config {
+    fn resolve(&mut self, key: &str, base_dir: Option<&Path>) -> Result<()> {
+        for (value, file, name) in [
+            (
+                &mut self.client_secret,
+                &self.client_secret_file,
+                "client_secret",
+            ),
+            (
+                &mut self.refresh_token,
+                &self.refresh_token_file,
+                "refresh_token",
+            ),
+        ] {
+            match (value.is_some(), file) {
+                (true, Some(_)) => {
+                    bail!("key `{key}.{name}` and `{key}.{name}_file`: set only one of them")
+                }
+                (false, Some(f)) => {
+                    *value = Some(read_secret(&format!("{key}.{name}_file"), f, base_dir)?)
+                }
+                _ => {}
+            }
+        }
+        match (&self.token_command, &self.token_url) {
+            (Some(_), Some(_)) => {
+                bail!("key `{key}.token_command` and `{key}.token_url`: set only one of them")
+            }
+            (None, None) => bail!(
+                "key `{key}`: say where access tokens come from: `token_command = \"…\"` (a \
+                 command that prints one), or `token_url`, `client_id` and `refresh_token` (or \
+                 `client_secret` for the client-credentials grant)"
+            ),
+            (Some(_), None) => {}
+            (None, Some(url)) => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    bail!("key `{key}.token_url`: {url:?} must start with https://");
+                }
+                if self.client_id.is_none() {
+                    bail!("key `{key}.client_id`: needed with token_url");
+                }
+                if self.refresh_token.is_none() && self.client_secret.is_none() {
+                    bail!(
+                        "key `{key}.refresh_token`: with token_url give a refresh_token (or \
+                         refresh_token_file), or a client_secret for the client-credentials grant"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl MailboxConfig {
@@ -401,6 +524,7 @@ impl fmt::Debug for MailboxConfig {
             .field("start_from", &self.start_from)
             .field("move_to", &self.move_to)
             .field("ca_file", &self.ca_file)
+            .field("oauth2", &self.oauth2)
             .finish()
     }
 }
@@ -530,6 +654,16 @@ impl Config {
             }
             if mb.poll_interval_secs == 0 {
                 bail!("key `{key}.poll_interval_secs`: must be at least 1");
+            }
+            if let Some(oauth2) = mb.oauth2.as_mut() {
+                if mb.password.is_some() || mb.password_file.is_some() {
+                    bail!(
+                        "key `{key}.password`: mailbox {:?} signs in with OAuth2 ([mailbox.oauth2]): remove its password",
+                        mb.name
+                    );
+                }
+                oauth2.resolve(&format!("{key}.oauth2"), base_dir)?;
+                continue;
             }
             match (&mb.password, &mb.password_file) {
                 (Some(_), Some(_)) => bail!(

@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod mail;
 pub mod metrics;
 pub mod notify;
+pub mod oauth;
 pub mod retention;
 pub mod serve;
 pub mod stats;

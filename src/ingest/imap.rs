@@ -60,6 +60,8 @@ pub struct Watcher {
     pipeline: Arc<Mutex<Pipeline>>,
     batch_size: usize,
     tls: Option<TlsConnector>,
+    /// For a mailbox that signs in with OAuth2.
+    tokens: Option<crate::oauth::TokenSource>,
 }
 
 /// What one catch-up did.
@@ -83,12 +85,14 @@ impl Watcher {
                     .with_context(|| format!("mailbox {:?}", cfg.name))?,
             ),
         };
+        let tokens = cfg.oauth2.clone().map(crate::oauth::TokenSource::new);
         Ok(Watcher {
             cfg,
             store,
             pipeline,
             batch_size,
             tls,
+            tokens,
         })
     }
 
@@ -216,11 +220,38 @@ impl Watcher {
         if cfg.security != Security::Starttls {
             greeting(&mut client).await?;
         }
-        let session = timeout(NETWORK_TIMEOUT, client.login(&cfg.username, cfg.secret()))
-            .await
-            .context("LOGIN timed out")?
-            .map_err(|(e, _)| anyhow!("login as {:?} refused: {e}", cfg.username))?;
-        Ok(session)
+        let Some(tokens) = &self.tokens else {
+            let session = timeout(NETWORK_TIMEOUT, client.login(&cfg.username, cfg.secret()))
+                .await
+                .context("LOGIN timed out")?
+                .map_err(|(e, _)| anyhow!("login as {:?} refused: {e}", cfg.username))?;
+            return Ok(session);
+        };
+        let token = tokens.token().await?;
+        let mechanism = crate::oauth::mechanism_name(tokens.mechanism());
+        let sasl = crate::oauth::Sasl::new(crate::oauth::initial_response(
+            tokens.mechanism(),
+            &cfg.username,
+            &token,
+            &cfg.host,
+            cfg.port,
+        ));
+        let refusal = sasl.refusal.clone();
+        match timeout(NETWORK_TIMEOUT, client.authenticate(mechanism, sasl)).await {
+            Err(_) => bail!("AUTHENTICATE {mechanism} timed out"),
+            Ok(Ok(session)) => Ok(session),
+            Ok(Err((e, _))) => {
+                // A token refused is not used again: the next attempt gets a new one.
+                tokens.forget().await;
+                let said = refusal.lock().unwrap().take().unwrap_or_default();
+                bail!(
+                    "AUTHENTICATE {mechanism} as {:?} refused (the access token was not accepted{}{}): {e}",
+                    cfg.username,
+                    if said.is_empty() { "" } else { "; the server said " },
+                    said
+                )
+            }
+        }
     }
 
     async fn tls_handshake(

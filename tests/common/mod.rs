@@ -40,10 +40,17 @@ pub struct MailServers {
     pub imaps_port: u16,
     pub smtp_port: u16,
     pub lmtp_port: u16,
+    /// More settings for deploy/mailservers.sh (e.g. OAUTH2_INTROSPECTION_URL).
+    env: Vec<(String, String)>,
 }
 
 impl MailServers {
     pub fn start() -> MailServers {
+        Self::start_with(&[])
+    }
+
+    /// With more settings for deploy/mailservers.sh, as environment variables.
+    pub fn start_with(env: &[(&str, &str)]) -> MailServers {
         let mut last_error = String::new();
         for _attempt in 0..3 {
             let dir = tempfile::Builder::new()
@@ -57,6 +64,10 @@ impl MailServers {
                 imaps_port: free_port(),
                 smtp_port: free_port(),
                 lmtp_port: free_port(),
+                env: env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
             };
             let out = servers.script("start");
             if out.status.success() {
@@ -76,6 +87,7 @@ impl MailServers {
             .env("IMAPS_PORT", self.imaps_port.to_string())
             .env("SMTP_PORT", self.smtp_port.to_string())
             .env("LMTP_PORT", self.lmtp_port.to_string())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .output()
             .unwrap()
