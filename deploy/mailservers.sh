@@ -13,7 +13,8 @@
 # other@example.test, plus any in EXTRA_USERS (space separated). `start` writes DIR/servers.env with
 # the ports and DIR/tls/ca.crt, the CA that signed the servers' certificate for localhost/127.0.0.1.
 # With OAUTH2_INTROSPECTION_URL set, Dovecot also accepts SASL XOAUTH2 and OAUTHBEARER, checking
-# each access token by POSTing it to that URL (RFC 7662: {"active": true, "username": "…"}).
+# each access token by POSTing it to that URL (RFC 7662: {"active": true, "username": "…"}); with
+# AUTH_PORT set too, Postfix offers SMTP AUTH through Dovecot's authentication on that port.
 # Nothing system-wide is touched: no service is enabled, /etc/dovecot and /etc/postfix are unused.
 set -euo pipefail
 
@@ -124,6 +125,16 @@ service anvil {
   }
 }
 CONF
+    if [ -n "${AUTH_PORT:-}" ]; then
+        cat >> "$d/dovecot.conf" <<CONF
+service auth {
+  inet_listener sasl {
+    address = 127.0.0.1
+    port = $AUTH_PORT
+  }
+}
+CONF
+    fi
 }
 
 write_postfix() {
@@ -166,6 +177,10 @@ smtputf8_enable = yes
 # Tests send exactly the bytes they mean: no From, Date or Message-ID added for loopback clients.
 local_header_rewrite_clients =
 CONF
+    if [ -n "${AUTH_PORT:-}" ]; then
+        printf '%s\n' "smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = dovecot" \
+            "smtpd_sasl_path = inet:127.0.0.1:$AUTH_PORT" >> "$p/main.cf"
+    fi
     cat > "$p/master.cf" <<CONF
 127.0.0.1:$SMTP_PORT inet n - n - - smtpd
 pickup     unix  n - n 60   1 pickup

@@ -130,6 +130,9 @@ pub struct SmtpConfig {
     pub ca_file: Option<PathBuf>,
     #[serde(default = "default_file_dir")]
     pub file_dir: PathBuf,
+    /// Submit with an OAuth2 access token (SASL XOAUTH2) as `username` instead of a password.
+    #[serde(default)]
+    pub oauth2: Option<OAuth2Config>,
 }
 
 impl Default for SmtpConfig {
@@ -146,6 +149,7 @@ impl Default for SmtpConfig {
             from_name: default_from_name(),
             ca_file: None,
             file_dir: default_file_dir(),
+            oauth2: None,
         }
     }
 }
@@ -162,6 +166,7 @@ impl fmt::Debug for SmtpConfig {
             .field("from_address", &self.from_address)
             .field("from_name", &self.from_name)
             .field("file_dir", &self.file_dir)
+            .field("oauth2", &self.oauth2)
             .finish()
     }
 }
@@ -722,7 +727,18 @@ impl Config {
             }
             _ => {}
         }
-        if smtp.username.is_some() && smtp.password.is_none() {
+        if let Some(oauth2) = smtp.oauth2.as_mut() {
+            if smtp.password.is_some() {
+                bail!("key `smtp.password`: [smtp] signs in with OAuth2 ([smtp.oauth2]): remove its password");
+            }
+            if smtp.username.is_none() {
+                bail!("key `smtp.username`: OAuth2 needs the account to sign in as");
+            }
+            if oauth2.mechanism != OAuthMechanism::Xoauth2 {
+                bail!("key `smtp.oauth2.mechanism`: SMTP submission supports \"xoauth2\" only");
+            }
+            oauth2.resolve("smtp.oauth2", base_dir)?;
+        } else if smtp.username.is_some() && smtp.password.is_none() {
             bail!("key `smtp.password`: `smtp.username` is set but no password: write `password` or `password_file` in [smtp], or set {ENV_PREFIX}SMTP__PASSWORD");
         }
         if !(self.web.base_url.starts_with("http://") || self.web.base_url.starts_with("https://"))
@@ -806,6 +822,60 @@ password = "s3cret"
 
     fn err(text: &str, env: &[(&str, &str)]) -> String {
         format!("{:#}", load(text, env).unwrap_err())
+    }
+
+    #[test]
+    fn oauth2_sign_in_replaces_the_password_and_says_what_is_missing() {
+        let oauth = MINIMAL.replace("password = \"s3cret\"\n", "")
+            + "[mailbox.oauth2]\ntoken_url = \"https://login.example/token\"\nclient_id = \"app\"\nrefresh_token = \"r-secret\"\n";
+        let c = load(&oauth, &[]).unwrap();
+        let o = c.mailboxes[0].oauth2.as_ref().unwrap();
+        assert_eq!(o.mechanism, OAuthMechanism::Xoauth2);
+        assert!(
+            !format!("{c:?}").contains("r-secret"),
+            "refresh token redacted"
+        );
+
+        // From the environment alone, as under systemd.
+        let env_only = MINIMAL.replace("password = \"s3cret\"\n", "");
+        let c = load(
+            &env_only,
+            &[(
+                "ASCOLTO__MAILBOX__0__OAUTH2__TOKEN_COMMAND",
+                "get-token urp",
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            c.mailboxes[0]
+                .oauth2
+                .as_ref()
+                .unwrap()
+                .token_command
+                .as_deref(),
+            Some("get-token urp")
+        );
+
+        let with_password = MINIMAL.to_string() + "[mailbox.oauth2]\ntoken_command = \"x\"\n";
+        assert!(err(&with_password, &[]).contains("remove its password"));
+        let both = oauth.replace(
+            "[mailbox.oauth2]\n",
+            "[mailbox.oauth2]\ntoken_command = \"x\"\n",
+        );
+        assert!(err(&both, &[]).contains("set only one of them"));
+        let neither =
+            MINIMAL.replace("password = \"s3cret\"\n", "") + "[mailbox.oauth2]\nscope = \"s\"\n";
+        assert!(err(&neither, &[]).contains("say where access tokens come from"));
+        let no_grant = oauth.replace("refresh_token = \"r-secret\"\n", "");
+        assert!(err(&no_grant, &[]).contains("client-credentials"));
+        let bad_mechanism = oauth.replace(
+            "[mailbox.oauth2]\n",
+            "[mailbox.oauth2]\nmechanism = \"plain\"\n",
+        );
+        assert!(err(&bad_mechanism, &[]).contains("mailbox[0].oauth2.mechanism"));
+        let smtp = MINIMAL.to_string()
+            + "[smtp]\nusername = \"urp@hospital.test\"\n[smtp.oauth2]\nmechanism = \"oauthbearer\"\ntoken_command = \"x\"\n";
+        assert!(err(&smtp, &[]).contains("\"xoauth2\" only"));
     }
 
     #[test]

@@ -265,3 +265,48 @@ fn oauthbearer_with_a_token_from_a_command() {
     drop(t);
     assert!(daemon.terminate() < Duration::from_secs(10));
 }
+
+#[test]
+fn smtp_submission_signs_in_with_xoauth2() {
+    let tokens = TokenServer::start(Duration::from_secs(60));
+    let introspection = format!("{}/introspect", tokens.url);
+    let auth_port = common::free_port().to_string();
+    let servers = MailServers::start_with(&[
+        ("OAUTH2_INTROSPECTION_URL", &introspection),
+        ("AUTH_PORT", &auth_port),
+    ]);
+    let mut daemon = Daemon::new(|db| {
+        servers
+            .config(db, "")
+            .replace(
+                "[smtp]\nbackend = \"smtp\"",
+                "[smtp]\nusername = \"urp@hospital.test\"\nbackend = \"smtp\"",
+            )
+            .replace(
+                "[log]",
+                &format!(
+                    "[smtp.oauth2]\ntoken_url = \"{}/token\"\nclient_id = \"ascolto\"\nrefresh_token = \"{REFRESH_TOKEN}\"\n\n[log]",
+                    tokens.url
+                ),
+            )
+    });
+    daemon.start();
+    servers.send_complaint("citizen@example.test", "Invio con token", "Attesa.");
+    daemon.wait_for_count("SELECT count(*) FROM outbox WHERE state = 'sent'", 1);
+    let acks = servers.wait_for_mail("citizen@example.test", 1);
+    assert!(String::from_utf8_lossy(&acks[0]).contains("Invio con token"));
+    let postfix_log =
+        std::fs::read_to_string(servers.dir.path().join("postfix/postfix.log")).unwrap_or_default();
+    assert!(
+        postfix_log.contains("sasl_method=XOAUTH2, sasl_username=urp@hospital.test"),
+        "Postfix did not see an XOAUTH2 sign-in:\n{postfix_log}"
+    );
+    let t = tokens.tokens.lock().unwrap();
+    assert_eq!(t.issued.len(), 1, "one token, kept for its life");
+    assert!(t
+        .introspected
+        .iter()
+        .any(|(tok, valid)| tok == "tok-1" && *valid));
+    drop(t);
+    assert!(daemon.terminate() < Duration::from_secs(10));
+}

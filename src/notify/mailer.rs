@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
-use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -36,9 +36,20 @@ pub enum Mailer {
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,
         advice: Advice,
+        /// With `[smtp.oauth2]`: the transport is rebuilt with each new token.
+        oauth: Option<Arc<SmtpOAuth>>,
     },
     File(PathBuf),
     Memory(Arc<Mutex<Vec<Vec<u8>>>>),
+}
+
+/// Submission with OAuth2 access tokens (SASL XOAUTH2).
+pub struct SmtpOAuth {
+    tokens: crate::oauth::TokenSource,
+    username: String,
+    config: SmtpConfig,
+    /// The transport signed in with the token it was built with.
+    current: tokio::sync::Mutex<Option<(String, AsyncSmtpTransport<Tokio1Executor>)>>,
 }
 
 /// An SMTP failure, explained; `permanent` for a 5xx refusal.
@@ -75,6 +86,11 @@ impl Header for AutoSubmitted {
 
 impl Mailer {
     pub fn from_config(c: &SmtpConfig) -> Result<Mailer> {
+        Self::build_from(c, None)
+    }
+
+    /// The mailer of `c`, signing in with `token` (XOAUTH2) when given.
+    fn build_from(c: &SmtpConfig, token: Option<&str>) -> Result<Mailer> {
         Ok(match c.backend {
             MailBackend::File => Mailer::File(c.file_dir.clone()),
             MailBackend::Smtp => {
@@ -102,6 +118,20 @@ impl Mailer {
                 if let (Some(user), Some(password)) = (&c.username, &c.password) {
                     builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
                 }
+                if let (Some(user), Some(token)) = (&c.username, token) {
+                    builder = builder
+                        .credentials(Credentials::new(user.clone(), token.to_string()))
+                        .authentication(vec![Mechanism::Xoauth2]);
+                }
+                let oauth = match (&c.oauth2, token) {
+                    (Some(o), None) => Some(Arc::new(SmtpOAuth {
+                        tokens: crate::oauth::TokenSource::new(o.clone()),
+                        username: c.username.clone().unwrap_or_default(),
+                        config: c.clone(),
+                        current: tokio::sync::Mutex::new(None),
+                    })),
+                    _ => None,
+                };
                 Mailer::Smtp {
                     transport: builder.build(),
                     advice: Advice {
@@ -109,6 +139,7 @@ impl Mailer {
                         port: c.port,
                         security: c.security,
                     },
+                    oauth,
                 }
             }
         })
@@ -123,11 +154,55 @@ impl Mailer {
     pub async fn send(&self, from: &Mailbox, mail: &Outgoing) -> Result<()> {
         let message = build(from, mail)?;
         match self {
-            Mailer::Smtp { transport, advice } => {
+            Mailer::Smtp {
+                transport,
+                advice,
+                oauth: None,
+            } => {
                 transport.send(message).await.map_err(|e| SendError {
                     permanent: e.is_permanent(),
                     message: advice.explain(&e),
                 })?;
+            }
+            Mailer::Smtp {
+                advice,
+                oauth: Some(oauth),
+                ..
+            } => {
+                // A token that cannot be had is a passing failure: the mail waits and is retried.
+                let token = oauth.tokens.token().await.map_err(|e| SendError {
+                    permanent: false,
+                    message: format!("SMTP sign-in as {:?}: {e:#}", oauth.username),
+                })?;
+                let transport = {
+                    let mut current = oauth.current.lock().await;
+                    match current.as_ref() {
+                        Some((t, transport)) if *t == token => transport.clone(),
+                        _ => {
+                            let Mailer::Smtp { transport, .. } =
+                                Self::build_from(&oauth.config, Some(&token))?
+                            else {
+                                unreachable!("an SMTP configuration builds an SMTP mailer")
+                            };
+                            *current = Some((token.clone(), transport.clone()));
+                            transport
+                        }
+                    }
+                };
+                if let Err(e) = transport.send(message).await {
+                    // 535: the token was refused; the next attempt gets a new one. Never a
+                    // permanent failure: the citizen's mail is not at fault.
+                    let refused = e.status().is_some_and(|c| c.to_string().starts_with("535"));
+                    if refused {
+                        oauth.tokens.forget().await;
+                        *oauth.current.lock().await = None;
+                    }
+                    return Err(SendError {
+                        permanent: e.is_permanent() && !refused,
+                        message: advice.explain(&e),
+                    }
+                    .into());
+                }
             }
             Mailer::File(dir) => {
                 std::fs::create_dir_all(dir)
