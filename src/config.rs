@@ -676,14 +676,11 @@ impl Config {
                 ),
                 (Some(_), None) => {}
                 (None, Some(file)) => {
-                    let file = match base_dir {
-                        Some(dir) if file.is_relative() => dir.join(file),
-                        _ => file.clone(),
-                    };
-                    let secret = std::fs::read_to_string(&file).with_context(|| {
-                        format!("key `{key}.password_file`: cannot read {}", file.display())
-                    })?;
-                    mb.password = Some(secret.trim_end_matches(['\r', '\n']).to_string());
+                    mb.password = Some(read_secret(
+                        &format!("{key}.password_file"),
+                        file,
+                        base_dir,
+                    )?);
                 }
                 (None, None) => bail!(
                     "key `{key}.password`: mailbox {:?} has no password: write `password = \"…\"` or \
@@ -716,14 +713,7 @@ impl Config {
                 bail!("key `smtp.password` and `smtp.password_file`: set only one of them")
             }
             (None, Some(file)) => {
-                let file = match base_dir {
-                    Some(dir) if file.is_relative() => dir.join(file),
-                    _ => file.clone(),
-                };
-                let secret = std::fs::read_to_string(&file).with_context(|| {
-                    format!("key `smtp.password_file`: cannot read {}", file.display())
-                })?;
-                smtp.password = Some(secret.trim_end_matches(['\r', '\n']).to_string());
+                smtp.password = Some(read_secret("smtp.password_file", file, base_dir)?);
             }
             _ => {}
         }

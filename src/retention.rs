@@ -74,31 +74,35 @@ pub fn batch(
 ) -> Result<Summary> {
     let cutoff = cutoff(after_days, now);
     let tx = conn.transaction()?;
-    let due: Vec<(i64, String)> = tx
-        .prepare_cached(
-            "SELECT id, number FROM tickets
-             WHERE state = 'closed' AND closed_at < ?1 AND anonymised_at IS NULL
-             ORDER BY id LIMIT ?2",
+    // The batch's tickets, in a temporary table every statement below reads.
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS retention_due (id INTEGER PRIMARY KEY);
+         DELETE FROM temp.retention_due;",
+    )?;
+    let n = tx.execute(
+        "INSERT INTO temp.retention_due (id)
+         SELECT id FROM tickets INDEXED BY tickets_to_anonymise
+         WHERE state = 'closed' AND anonymised_at IS NULL AND closed_at < ?1
+         ORDER BY closed_at LIMIT ?2",
+        params![cutoff, limit as i64],
+    )?;
+    let first_numbers = tx
+        .prepare(
+            "SELECT t.number FROM temp.retention_due d JOIN tickets t ON t.id = d.id
+             ORDER BY t.closed_at LIMIT 20",
         )?
-        .query_map(params![cutoff, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?
+        .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut summary = Summary {
         cutoff,
-        tickets: due.len(),
-        first_numbers: due.iter().take(20).map(|(_, n)| n.clone()).collect(),
+        tickets: n,
+        first_numbers,
         ..Summary::default()
     };
-    if due.is_empty() {
+    if n == 0 {
         return Ok(summary);
     }
-    // Integers only: safe to write into the statement.
-    let ids = due
-        .iter()
-        .map(|(id, _)| id.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
+    let ids = "SELECT id FROM temp.retention_due";
     let count = |sql: &str| -> rusqlite::Result<i64> { tx.query_row(sql, [], |r| r.get(0)) };
     summary.messages = count(&format!(
         "SELECT count(*) FROM messages WHERE ticket_id IN ({ids})"
@@ -176,12 +180,16 @@ pub fn batch(
         ),
         [],
     )?;
-    for (id, _) in &due {
+    let due: Vec<i64> = tx
+        .prepare("SELECT id FROM temp.retention_due ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in due {
         store::audit::record(
             &tx,
             SYSTEM_RETENTION,
             "ticket.anonymised",
-            Some(*id),
+            Some(id),
             json!({ "after_days": after_days }),
         )?;
     }

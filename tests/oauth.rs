@@ -138,6 +138,14 @@ impl TokenServer {
         });
         TokenServer { url, tokens }
     }
+
+    /// Dovecot and Postfix whose OAuth2 tokens this server vouches for.
+    fn mail_servers(&self, more: &[(&str, &str)]) -> MailServers {
+        let introspection = format!("{}/introspect", self.url);
+        let mut env = vec![("OAUTH2_INTROSPECTION_URL", introspection.as_str())];
+        env.extend_from_slice(more);
+        MailServers::start_with(&env)
+    }
 }
 
 fn oauth_config(servers: &MailServers, db: &std::path::Path, oauth2: &str) -> String {
@@ -174,8 +182,7 @@ fn wait_health(web: &Client, want: u16) {
 #[test]
 fn xoauth2_with_a_token_refreshed_after_it_expired_and_a_clear_failure_when_refresh_fails() {
     let tokens = TokenServer::start(Duration::from_secs(3));
-    let introspection = format!("{}/introspect", tokens.url);
-    let servers = MailServers::start_with(&[("OAUTH2_INTROSPECTION_URL", &introspection)]);
+    let servers = tokens.mail_servers(&[]);
     let mut daemon = Daemon::new(|db| {
         oauth_config(
             &servers,
@@ -242,8 +249,7 @@ fn xoauth2_with_a_token_refreshed_after_it_expired_and_a_clear_failure_when_refr
 #[test]
 fn oauthbearer_with_a_token_from_a_command() {
     let tokens = TokenServer::start(Duration::from_secs(60));
-    let introspection = format!("{}/introspect", tokens.url);
-    let servers = MailServers::start_with(&[("OAUTH2_INTROSPECTION_URL", &introspection)]);
+    let servers = tokens.mail_servers(&[]);
     let mut daemon = Daemon::new(|db| {
         oauth_config(
             &servers,
@@ -269,12 +275,8 @@ fn oauthbearer_with_a_token_from_a_command() {
 #[test]
 fn smtp_submission_signs_in_with_xoauth2() {
     let tokens = TokenServer::start(Duration::from_secs(60));
-    let introspection = format!("{}/introspect", tokens.url);
     let auth_port = common::free_port().to_string();
-    let servers = MailServers::start_with(&[
-        ("OAUTH2_INTROSPECTION_URL", &introspection),
-        ("AUTH_PORT", &auth_port),
-    ]);
+    let servers = tokens.mail_servers(&[("AUTH_PORT", &auth_port)]);
     let mut daemon = Daemon::new(|db| {
         servers
             .config(db, "")

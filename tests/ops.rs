@@ -158,6 +158,16 @@ fn health_follows_the_mailbox_and_metrics_follow_the_mail() {
     assert!(daemon.terminate() < Duration::from_secs(10));
 }
 
+/// The servers' configuration with notifications written as files beside the database
+/// (nothing to wait for at Postfix).
+fn file_mailer_config(servers: &MailServers, db: &std::path::Path) -> String {
+    let sent = db.parent().unwrap().join("sent-mail");
+    servers.config(db, "").replace(
+        "backend = \"smtp\"",
+        &format!("backend = \"file\"\nfile_dir = \"{}\"", sent.display()),
+    )
+}
+
 /// Runs an `ascolto` command of the daemon's configuration; returns (success, stdout, stderr).
 fn run(daemon: &Daemon, args: &[&str]) -> (bool, String, String) {
     let out = daemon.command().args(args).output().unwrap();
@@ -187,13 +197,7 @@ fn a_backup_during_ingest_is_a_consistent_prefix_and_restore_waits_for_the_daemo
             ),
         );
     }
-    let mut daemon = Daemon::new(|db| {
-        let sent = db.parent().unwrap().join("sent-mail");
-        servers.config(db, "").replace(
-            "backend = \"smtp\"",
-            &format!("backend = \"file\"\nfile_dir = \"{}\"", sent.display()),
-        )
-    });
+    let mut daemon = Daemon::new(|db| file_mailer_config(&servers, db));
     daemon.start();
     // Part of the backlog is in: back up while the rest is being committed.
     daemon.wait_for_count("SELECT count(*) FROM tickets", 50);
@@ -307,13 +311,7 @@ fn file_holds(path: &std::path::Path, word: &str) -> bool {
 #[test]
 fn retention_removes_personal_data_and_keeps_the_statistics() {
     let servers = MailServers::start();
-    let mut daemon = Daemon::new(|db| {
-        let sent = db.parent().unwrap().join("sent-mail");
-        servers.config(db, "").replace(
-            "backend = \"smtp\"",
-            &format!("backend = \"file\"\nfile_dir = \"{}\"", sent.display()),
-        )
-    });
+    let mut daemon = Daemon::new(|db| file_mailer_config(&servers, db));
     daemon.start();
     servers.send(
         "mario@example.test",
