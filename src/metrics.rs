@@ -30,6 +30,8 @@ pub struct Metrics {
     pub notifications_sent: AtomicU64,
     pub notification_attempts_failed: AtomicU64,
     mailboxes: Mutex<BTreeMap<String, MailboxState>>,
+    /// Since when no OAuth2 token for SMTP submission could be had (None: fine).
+    smtp_token_failing_since: Mutex<Option<DateTime<Utc>>>,
     http: Mutex<HashMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
 }
@@ -98,6 +100,20 @@ impl Metrics {
         state.connection_errors += 1;
         state.failing_since.get_or_insert_with(Utc::now);
         state.last_error = Some(error.to_string());
+    }
+
+    /// Whether the last attempt to get an OAuth2 token for SMTP worked.
+    pub fn smtp_token(&self, ok: bool) {
+        let mut since = self.smtp_token_failing_since.lock().unwrap();
+        if ok {
+            *since = None;
+        } else {
+            since.get_or_insert_with(Utc::now);
+        }
+    }
+
+    pub fn smtp_token_failing_since(&self) -> Option<DateTime<Utc>> {
+        *self.smtp_token_failing_since.lock().unwrap()
     }
 
     pub fn mailboxes(&self) -> BTreeMap<String, MailboxState> {

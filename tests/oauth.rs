@@ -16,6 +16,7 @@ use common::{Daemon, MailServers, PATIENCE};
 const URP: &str = "urp@hospital.test";
 const REFRESH_TOKEN: &str = "refresh-ok";
 const COMMAND_TOKEN: &str = "tok-command";
+const CLIENT_SECRET: &str = "secret-ok";
 
 #[derive(Default)]
 struct Tokens {
@@ -93,9 +94,13 @@ impl TokenServer {
                 let path = request_line.split_whitespace().nth(1).unwrap_or("");
                 let mut t = state.lock().unwrap();
                 let (status, json) = if path.starts_with("/token") {
-                    if t.revoked
-                        || fields.get("refresh_token").map(String::as_str) != Some(REFRESH_TOKEN)
-                    {
+                    let field = |k: &str| fields.get(k).map(String::as_str);
+                    let granted = match field("grant_type") {
+                        Some("refresh_token") => field("refresh_token") == Some(REFRESH_TOKEN),
+                        Some("client_credentials") => field("client_secret") == Some(CLIENT_SECRET),
+                        _ => false,
+                    };
+                    if t.revoked || !granted {
                         (
                             "400 Bad Request",
                             r#"{"error":"invalid_grant","error_description":"AADSTS70008: the refresh token has expired"}"#.to_string(),
@@ -273,8 +278,9 @@ fn oauthbearer_with_a_token_from_a_command() {
 }
 
 #[test]
-fn smtp_submission_signs_in_with_xoauth2() {
-    let tokens = TokenServer::start(Duration::from_secs(60));
+fn smtp_submission_signs_in_with_xoauth2_and_health_shows_a_token_that_cannot_be_had() {
+    // The client-credentials grant this time (no refresh token), tokens living 2 s.
+    let tokens = TokenServer::start(Duration::from_secs(2));
     let auth_port = common::free_port().to_string();
     let servers = tokens.mail_servers(&[("AUTH_PORT", &auth_port)]);
     let mut daemon = Daemon::new(|db| {
@@ -287,12 +293,14 @@ fn smtp_submission_signs_in_with_xoauth2() {
             .replace(
                 "[log]",
                 &format!(
-                    "[smtp.oauth2]\ntoken_url = \"{}/token\"\nclient_id = \"ascolto\"\nrefresh_token = \"{REFRESH_TOKEN}\"\n\n[log]",
+                    "[smtp.oauth2]\ntoken_url = \"{}/token\"\nclient_id = \"ascolto\"\nclient_secret = \"{CLIENT_SECRET}\"\n\n[web]\nhealth_mailbox_grace_secs = 2\n\n[log]",
                     tokens.url
                 ),
             )
     });
     daemon.start();
+    Client::wait_ready(&daemon.base_url());
+    let web = Client::new(&daemon.base_url());
     servers.send_complaint("citizen@example.test", "Invio con token", "Attesa.");
     daemon.wait_for_count("SELECT count(*) FROM outbox WHERE state = 'sent'", 1);
     let acks = servers.wait_for_mail("citizen@example.test", 1);
@@ -303,12 +311,38 @@ fn smtp_submission_signs_in_with_xoauth2() {
         postfix_log.contains("sasl_method=XOAUTH2, sasl_username=urp@hospital.test"),
         "Postfix did not see an XOAUTH2 sign-in:\n{postfix_log}"
     );
-    let t = tokens.tokens.lock().unwrap();
-    assert_eq!(t.issued.len(), 1, "one token, kept for its life");
-    assert!(t
+    assert!(tokens
+        .tokens
+        .lock()
+        .unwrap()
         .introspected
         .iter()
         .any(|(tok, valid)| tok == "tok-1" && *valid));
-    drop(t);
+    wait_health(&web, 200);
+
+    // The client secret is revoked: the next notification cannot be sent, the log says why,
+    // /healthz says so; it waits in the outbox and goes once a token can be had again.
+    tokens.tokens.lock().unwrap().revoked = true;
+    std::thread::sleep(Duration::from_millis(1500));
+    servers.send_complaint("citizen@example.test", "Secondo invio", "Attesa.");
+    wait_health(&web, 503);
+    let health = web.get("/healthz").text();
+    assert!(health.contains("\"smtp_sign_in\": \"failing\""), "{health}");
+    assert!(
+        daemon.log().contains("invalid_grant"),
+        "{}",
+        common::tail(&daemon.log())
+    );
+    assert_eq!(
+        daemon.count("SELECT count(*) FROM outbox WHERE state = 'pending' AND kind = 'ack'"),
+        1
+    );
+    tokens.tokens.lock().unwrap().revoked = false;
+    daemon.wait_for_count(
+        "SELECT count(*) FROM outbox WHERE state = 'sent' AND kind = 'ack'",
+        2,
+    );
+    wait_health(&web, 200);
+    servers.wait_for_mail("citizen@example.test", 2);
     assert!(daemon.terminate() < Duration::from_secs(10));
 }

@@ -170,7 +170,9 @@ impl Mailer {
                 ..
             } => {
                 // A token that cannot be had is a passing failure: the mail waits and is retried.
-                let token = oauth.tokens.token().await.map_err(|e| SendError {
+                let token = oauth.tokens.token().await;
+                crate::metrics::global().smtp_token(token.is_ok());
+                let token = token.map_err(|e| SendError {
                     permanent: false,
                     message: format!("SMTP sign-in as {:?}: {e:#}", oauth.username),
                 })?;

@@ -42,6 +42,8 @@ struct Health {
     status: &'static str,
     database: &'static str,
     mailboxes: Vec<MailboxHealth>,
+    /// "failing" when no OAuth2 token for SMTP submission could be had for the grace time.
+    smtp_sign_in: &'static str,
 }
 
 #[derive(Serialize)]
@@ -53,8 +55,9 @@ struct MailboxHealth {
     failing_for_secs: Option<i64>,
 }
 
-/// 200 when the database answers (both the readers and the writer thread) and every mailbox's
-/// server answered recently enough; 503 otherwise, with what is wrong.
+/// 200 when the database answers (both the readers and the writer thread), every mailbox's
+/// server answered recently enough and (with `[smtp.oauth2]`) a token for sending could be had;
+/// 503 otherwise, with what is wrong.
 pub async fn healthz(State(app): State<App>) -> Response {
     let readers = tokio::time::timeout(
         DATABASE_TIMEOUT,
@@ -87,7 +90,10 @@ pub async fn healthz(State(app): State<App>) -> Response {
             }
         })
         .collect();
-    let healthy = database_ok && mailboxes.iter().all(|m| m.state != "failing");
+    let smtp_failing = metrics::global()
+        .smtp_token_failing_since()
+        .is_some_and(|t| (now - t) >= app.settings.mailbox_grace);
+    let healthy = database_ok && !smtp_failing && mailboxes.iter().all(|m| m.state != "failing");
     if !healthy {
         tracing::warn!(database_ok, "health check failing");
     }
@@ -100,6 +106,7 @@ pub async fn healthz(State(app): State<App>) -> Response {
         status: if healthy { "ok" } else { "unhealthy" },
         database: if database_ok { "ok" } else { "unavailable" },
         mailboxes,
+        smtp_sign_in: if smtp_failing { "failing" } else { "ok" },
     };
     let json = serde_json::to_string_pretty(&body).unwrap_or_default();
     (status, [(header::CONTENT_TYPE, "application/json")], json).into_response()
