@@ -34,6 +34,10 @@ fn lock_path(db: &Path) -> PathBuf {
 /// Takes the database's daemon lock, or says who holds it.
 pub fn lock(db: &Path) -> Result<DaemonLock> {
     let path = lock_path(db);
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
+    }
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

@@ -1,7 +1,8 @@
 //! OAuth2 access tokens for signing in to mail servers that no longer take passwords
 //! (Microsoft 365, Gmail): SASL XOAUTH2 or OAUTHBEARER (RFC 7628) with a bearer token from
-//! either a configured command (`token_command`, run at every sign-in: tools such as
-//! `oauth2l` or `az account get-access-token` keep their own cache) or a token endpoint
+//! either a configured command (`token_command`, its token used for five minutes or until
+//! refused: tools such as `oauth2l` or `az account get-access-token` keep their own cache) or a
+//! token endpoint
 //! (refresh-token grant, or client-credentials grant when no refresh token is configured).
 //!
 //! A token from the endpoint is kept and refreshed before it expires (at 90% of its life, at
@@ -16,6 +17,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use tokio::sync::Mutex;
 
 use crate::config::{OAuth2Config, OAuthMechanism};
+
+/// A token from `token_command` (whose lifetime is not known) is used again for this long, or
+/// until the server refuses it: access tokens live an hour or more, and a burst of
+/// notifications then runs the command once, not once a mail.
+const COMMAND_TOKEN_REUSE: Duration = Duration::from_secs(300);
 
 /// How long a token command or the token endpoint may take.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,7 +60,9 @@ impl TokenSource {
             }
         }
         if let Some(command) = &self.cfg.token_command {
-            return run_command(command).await;
+            let token = run_command(command).await?;
+            state.token = Some((token.clone(), Instant::now() + COMMAND_TOKEN_REUSE));
+            return Ok(token);
         }
         let url = self
             .cfg
