@@ -49,7 +49,8 @@ struct Health {
 #[derive(Serialize)]
 struct MailboxHealth {
     name: String,
-    /// "ok", "starting" (no answer yet, within the grace time), or "failing".
+    /// "ok"; "starting" (not connected yet); "retrying" (failing, within the grace time);
+    /// "failing" (for longer: unhealthy).
     state: &'static str,
     last_success: Option<String>,
     failing_for_secs: Option<i64>,
@@ -79,8 +80,9 @@ pub async fn healthz(State(app): State<App>) -> Response {
             let failing_for = m.failing_since.map(|t| (now - t).num_seconds());
             let state = match (failing_for, m.last_success) {
                 (Some(s), _) if s >= app.settings.mailbox_grace.num_seconds() => "failing",
+                (Some(_), _) => "retrying",
                 (None, Some(_)) => "ok",
-                _ => "starting",
+                (None, None) => "starting",
             };
             MailboxHealth {
                 name: name.clone(),
