@@ -47,6 +47,13 @@ pub struct MailboxState {
     pub last_error: Option<String>,
 }
 
+impl MailboxState {
+    /// The server answered and nothing has failed since.
+    pub fn is_up(&self) -> bool {
+        self.failing_since.is_none() && self.last_success.is_some()
+    }
+}
+
 #[derive(Default)]
 struct Histogram {
     counts: [u64; BUCKETS.len()],
@@ -190,7 +197,7 @@ impl Metrics {
             "# HELP ascolto_mailbox_up 1 while the mailbox's server answers.\n# TYPE ascolto_mailbox_up gauge"
         );
         for (name, m) in &mailboxes {
-            let up = m.failing_since.is_none() && m.last_success.is_some();
+            let up = m.is_up();
             let _ = writeln!(
                 out,
                 "ascolto_mailbox_up{{mailbox=\"{}\"}} {}",

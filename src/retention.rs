@@ -132,70 +132,80 @@ pub fn batch(
         return Ok(summary);
     }
 
-    tx.pragma_update(None, "secure_delete", true)?;
-    let now_text = store::time_text(now);
-    tx.execute(
-        &format!("UPDATE tickets SET subject = ?1, anonymised_at = ?2 WHERE id IN ({ids})"),
-        params![ANONYMISED, now_text],
-    )?;
-    tx.execute(
-        &format!(
-            "UPDATE messages SET subject = ?1, body_text = ?1, from_name = NULL, from_email = NULL
-             WHERE ticket_id IN ({ids})"
-        ),
-        [ANONYMISED],
-    )?;
-    tx.execute(
-        &format!(
-            "UPDATE raw_mail SET bytes = X'' WHERE id IN
-               (SELECT raw_id FROM messages WHERE ticket_id IN ({ids}))"
-        ),
-        [],
-    )?;
-    tx.execute(
-        &format!(
-            "UPDATE attachments SET filename = NULL WHERE message_id IN
-               (SELECT id FROM messages WHERE ticket_id IN ({ids}))"
-        ),
-        [],
-    )?;
-    tx.execute(
-        &format!("UPDATE notes SET body = ?1 WHERE ticket_id IN ({ids})"),
-        [ANONYMISED],
-    )?;
-    tx.execute(
-        &format!(
-            "UPDATE outbox SET to_address = '', subject = ?1, body_text = ?1, last_error = NULL
-             WHERE ticket_id IN ({ids}) AND state != 'pending'"
-        ),
-        [ANONYMISED],
-    )?;
-    tx.execute(
-        &format!(
-            "UPDATE contacts SET email = 'anonimizzato-' || id || '@anonimizzato.invalid',
-                    name = NULL
-             WHERE id IN (SELECT contact_id FROM tickets WHERE id IN ({ids}))
-               AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.contact_id = contacts.id
-                               AND t.anonymised_at IS NULL)"
-        ),
-        [],
-    )?;
-    let due: Vec<i64> = tx
-        .prepare("SELECT id FROM temp.retention_due ORDER BY id")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    for id in due {
-        store::audit::record(
-            &tx,
-            SYSTEM_RETENTION,
-            "ticket.anonymised",
-            Some(id),
-            json!({ "after_days": after_days }),
+    zeroing(&tx, |c| {
+        let now_text = store::time_text(now);
+        c.execute(
+            &format!("UPDATE tickets SET subject = ?1, anonymised_at = ?2 WHERE id IN ({ids})"),
+            params![ANONYMISED, now_text],
         )?;
-    }
-    tx.pragma_update(None, "secure_delete", "FAST")?;
+        c.execute(
+            &format!(
+                "UPDATE messages SET subject = ?1, body_text = ?1, from_name = NULL, from_email = NULL
+                 WHERE ticket_id IN ({ids})"
+            ),
+            [ANONYMISED],
+        )?;
+        c.execute(
+            &format!(
+                "UPDATE raw_mail SET bytes = X'' WHERE id IN
+                   (SELECT raw_id FROM messages WHERE ticket_id IN ({ids}))"
+            ),
+            [],
+        )?;
+        c.execute(
+            &format!(
+                "UPDATE attachments SET filename = NULL WHERE message_id IN
+                   (SELECT id FROM messages WHERE ticket_id IN ({ids}))"
+            ),
+            [],
+        )?;
+        c.execute(
+            &format!("UPDATE notes SET body = ?1 WHERE ticket_id IN ({ids})"),
+            [ANONYMISED],
+        )?;
+        c.execute(
+            &format!(
+                "UPDATE outbox SET to_address = '', subject = ?1, body_text = ?1, last_error = NULL
+                 WHERE ticket_id IN ({ids}) AND state != 'pending'"
+            ),
+            [ANONYMISED],
+        )?;
+        c.execute(
+            &format!(
+                "UPDATE contacts SET email = 'anonimizzato-' || id || '@anonimizzato.invalid',
+                        name = NULL
+                 WHERE id IN (SELECT contact_id FROM tickets WHERE id IN ({ids}))
+                   AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.contact_id = contacts.id
+                                   AND t.anonymised_at IS NULL)"
+            ),
+            [],
+        )?;
+        let due: Vec<i64> = tx
+            .prepare("SELECT id FROM temp.retention_due ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in due {
+            store::audit::record(
+                c,
+                SYSTEM_RETENTION,
+                "ticket.anonymised",
+                Some(id),
+                json!({ "after_days": after_days }),
+            )?;
+        }
+        Ok(())
+    })?;
     tx.commit()?;
     Ok(summary)
+}
+
+/// Runs `f` with `PRAGMA secure_delete = ON` (freed content zeroed, whatever the I/O), and puts
+/// the connection back to `FAST`, as [`store`] opens them, whether `f` worked or not.
+fn zeroing<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    conn.pragma_update(None, "secure_delete", true)?;
+    let out = f(conn);
+    conn.pragma_update(None, "secure_delete", "FAST")?;
+    out
 }
 
 /// Every due ticket, batch after batch (a dry run looks at all of them at once).
@@ -230,14 +240,13 @@ pub fn run(
 /// all (with `secure_delete`, so the freed pages are zeroed). Costs a rewrite of the index —
 /// seconds on a million messages — once per run that removed anything.
 pub fn purge_search_index(conn: &Connection) -> Result<()> {
-    conn.pragma_update(None, "secure_delete", true)?;
-    let merged = conn.execute(
-        "INSERT INTO messages_fts (messages_fts) VALUES ('optimize')",
-        [],
-    );
-    conn.pragma_update(None, "secure_delete", "FAST")?;
-    merged?;
-    Ok(())
+    zeroing(conn, |c| {
+        c.execute(
+            "INSERT INTO messages_fts (messages_fts) VALUES ('optimize')",
+            [],
+        )?;
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -86,62 +86,24 @@ impl Header for AutoSubmitted {
 
 impl Mailer {
     pub fn from_config(c: &SmtpConfig) -> Result<Mailer> {
-        Self::build_from(c, None)
-    }
-
-    /// The mailer of `c`, signing in with `token` (XOAUTH2) when given.
-    fn build_from(c: &SmtpConfig, token: Option<&str>) -> Result<Mailer> {
         Ok(match c.backend {
             MailBackend::File => Mailer::File(c.file_dir.clone()),
-            MailBackend::Smtp => {
-                let tls_params = || -> Result<TlsParameters> {
-                    let mut b = TlsParameters::builder(c.host.clone());
-                    if let Some(ca) = &c.ca_file {
-                        let pem = std::fs::read(ca).with_context(|| {
-                            format!("key `smtp.ca_file`: cannot read {}", ca.display())
-                        })?;
-                        b = b.add_root_certificate(
-                            Certificate::from_pem(&pem).context("key `smtp.ca_file`")?,
-                        );
-                    }
-                    Ok(b.build_rustls()?)
-                };
-                let mut builder =
-                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(c.host.clone())
-                        .port(c.port)
-                        .timeout(Some(SMTP_TIMEOUT));
-                builder = match c.security {
-                    Security::None => builder.tls(Tls::None),
-                    Security::Starttls => builder.tls(Tls::Required(tls_params()?)),
-                    Security::Tls => builder.tls(Tls::Wrapper(tls_params()?)),
-                };
-                if let (Some(user), Some(password)) = (&c.username, &c.password) {
-                    builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
-                }
-                if let (Some(user), Some(token)) = (&c.username, token) {
-                    builder = builder
-                        .credentials(Credentials::new(user.clone(), token.to_string()))
-                        .authentication(vec![Mechanism::Xoauth2]);
-                }
-                let oauth = match (&c.oauth2, token) {
-                    (Some(o), None) => Some(Arc::new(SmtpOAuth {
+            MailBackend::Smtp => Mailer::Smtp {
+                transport: transport(c, None)?,
+                advice: Advice {
+                    host: c.host.clone(),
+                    port: c.port,
+                    security: c.security,
+                },
+                oauth: c.oauth2.as_ref().map(|o| {
+                    Arc::new(SmtpOAuth {
                         tokens: crate::oauth::TokenSource::new(o.clone()),
                         username: c.username.clone().unwrap_or_default(),
                         config: c.clone(),
                         current: tokio::sync::Mutex::new(None),
-                    })),
-                    _ => None,
-                };
-                Mailer::Smtp {
-                    transport: builder.build(),
-                    advice: Advice {
-                        host: c.host.clone(),
-                        port: c.port,
-                        security: c.security,
-                    },
-                    oauth,
-                }
-            }
+                    })
+                }),
+            },
         })
     }
 
@@ -181,11 +143,7 @@ impl Mailer {
                     match current.as_ref() {
                         Some((t, transport)) if *t == token => transport.clone(),
                         _ => {
-                            let Mailer::Smtp { transport, .. } =
-                                Self::build_from(&oauth.config, Some(&token))?
-                            else {
-                                unreachable!("an SMTP configuration builds an SMTP mailer")
-                            };
+                            let transport = transport(&oauth.config, Some(&token))?;
                             *current = Some((token.clone(), transport.clone()));
                             transport
                         }
@@ -232,6 +190,37 @@ impl Mailer {
         }
         Ok(())
     }
+}
+
+/// The SMTP transport of `c`: signing in with its password, or with `token` (XOAUTH2) when
+/// given.
+fn transport(c: &SmtpConfig, token: Option<&str>) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let tls_params = || -> Result<TlsParameters> {
+        let mut b = TlsParameters::builder(c.host.clone());
+        if let Some(ca) = &c.ca_file {
+            let pem = std::fs::read(ca)
+                .with_context(|| format!("key `smtp.ca_file`: cannot read {}", ca.display()))?;
+            b = b.add_root_certificate(Certificate::from_pem(&pem).context("key `smtp.ca_file`")?);
+        }
+        Ok(b.build_rustls()?)
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(c.host.clone())
+        .port(c.port)
+        .timeout(Some(SMTP_TIMEOUT));
+    builder = match c.security {
+        Security::None => builder.tls(Tls::None),
+        Security::Starttls => builder.tls(Tls::Required(tls_params()?)),
+        Security::Tls => builder.tls(Tls::Wrapper(tls_params()?)),
+    };
+    if let (Some(user), Some(password)) = (&c.username, &c.password) {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    if let (Some(user), Some(token)) = (&c.username, token) {
+        builder = builder
+            .credentials(Credentials::new(user.clone(), token.to_string()))
+            .authentication(vec![Mechanism::Xoauth2]);
+    }
+    Ok(builder.build())
 }
 
 fn build(from: &Mailbox, mail: &Outgoing) -> Result<Message> {

@@ -78,11 +78,11 @@ pub async fn healthz(State(app): State<App>) -> Response {
         .map(|name| {
             let m = known.get(name).cloned().unwrap_or_default();
             let failing_for = m.failing_since.map(|t| (now - t).num_seconds());
-            let state = match (failing_for, m.last_success) {
-                (Some(s), _) if s >= app.settings.mailbox_grace.num_seconds() => "failing",
-                (Some(_), _) => "retrying",
-                (None, Some(_)) => "ok",
-                (None, None) => "starting",
+            let state = match failing_for {
+                _ if m.is_up() => "ok",
+                Some(s) if s >= app.settings.mailbox_grace.num_seconds() => "failing",
+                Some(_) => "retrying",
+                None => "starting",
             };
             MailboxHealth {
                 name: name.clone(),

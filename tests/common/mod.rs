@@ -626,6 +626,11 @@ impl Daemon {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        self.user_id(email)
+    }
+
+    /// The id of the account with this email.
+    pub fn user_id(&self, email: &str) -> i64 {
         self.db()
             .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
                 r.get(0)
@@ -661,11 +666,7 @@ impl Daemon {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        self.db()
-            .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
-                r.get(0)
-            })
-            .unwrap()
+        self.user_id(email)
     }
 
     /// Runs a workflow step as the backoffice will: in a transaction on the daemon's database,
