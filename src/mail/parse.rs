@@ -7,6 +7,7 @@ use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 use super::auto::{self, Automatic};
 use super::pec::{self, PecInfo};
+use super::MAX_LINE_CHARS;
 
 /// Derived body text is capped: the raw message keeps everything, the UI and search need less.
 pub const MAX_BODY_CHARS: usize = 1_000_000;
@@ -28,6 +29,7 @@ pub struct ParsedMail {
     /// The citizen: for PEC the sender of the message inside the envelope.
     pub from_email: Option<String>,
     pub from_name: Option<String>,
+    /// One line (see [`super::one_line`]): it is quoted into the subjects of our mails.
     pub subject: String,
     pub body_text: String,
     /// The Date header of the citizen's message.
@@ -88,7 +90,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
         references,
         from_email,
         from_name,
-        subject: content.subject().unwrap_or_default().trim().to_string(),
+        subject: super::one_line(content.subject().unwrap_or_default(), MAX_LINE_CHARS),
         body_text: body_text(content),
         date: content
             .date()
@@ -125,7 +127,7 @@ fn first_address(addr: Option<&mail_parser::Address>) -> (Option<String>, Option
         .filter(|e| e.contains('@') && !e.contains(char::is_whitespace));
     let name = first
         .name()
-        .map(|n| n.trim().to_string())
+        .map(|n| super::one_line(n, MAX_LINE_CHARS))
         .filter(|n| !n.is_empty());
     (email, name)
 }
@@ -211,6 +213,36 @@ Perch\xe9 la stanza non \xe8 pulita?\r\n";
             "{}",
             m.body_text
         );
+    }
+
+    /// Issue 11, finding 1: an encoded subject may decode to several lines; it is one line here.
+    #[test]
+    fn an_encoded_subject_with_line_breaks_becomes_one_line() {
+        let payload = "Attesa\nATTENZIONE … paghi su http://evil.test/pay\nApri la pratica: http://evil.test/login";
+        let raw = format!(
+            "From: =?utf-8?b?{}?= <a@example.test>\r\nSubject: =?utf-8?b?{}?=\r\n\r\ntesto\r\n",
+            b64("Mario\r\nBcc: x@evil.test"),
+            b64(payload)
+        );
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(
+            m.subject,
+            "Attesa ATTENZIONE … paghi su http://evil.test/pay Apri la pratica: http://evil.test/login"
+        );
+        assert_eq!(m.from_name.as_deref(), Some("Mario Bcc: x@evil.test"));
+        let long = format!(
+            "Subject: {}\r\nFrom: a@example.test\r\n\r\nx\r\n",
+            "lungo ".repeat(400_000)
+        );
+        assert!(
+            parse(long.as_bytes()).unwrap().subject.chars().count()
+                <= crate::mail::MAX_LINE_CHARS + 1
+        );
+    }
+
+    fn b64(text: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(text)
     }
 
     #[test]

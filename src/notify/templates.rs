@@ -64,7 +64,11 @@ impl Templates {
                 ),
                 None => (builtin.to_string(), format!("built-in {name}.txt")),
             };
-            env.add_template_owned(name.to_string(), source)
+            let (subject, body) =
+                split_source(&source).with_context(|| format!("template {origin}"))?;
+            env.add_template_owned(format!("{name}.subject"), subject)
+                .with_context(|| format!("template {origin}, its Subject: line"))?;
+            env.add_template_owned(format!("{name}.body"), body)
                 .with_context(|| format!("template {origin}"))?;
         }
         let templates = Templates { env };
@@ -100,26 +104,41 @@ impl Templates {
         Ok(templates)
     }
 
-    /// Renders `kind`: the subject (its `Subject:` line) and the body after the blank line.
+    /// Renders `kind`: the subject (one line, whatever the variables hold) and the body.
+    ///
+    /// The two are separate templates, split from the file's source at load: the subject is
+    /// never looked for in rendered text, where a variable could have put a line of its own.
     pub fn render(&self, kind: &str, vars: &MailVars) -> Result<(String, String)> {
-        let text = self
-            .env
-            .get_template(kind)
-            .map_err(|e| anyhow!("{e}"))?
-            .render(vars)
-            .map_err(|e| anyhow!("{e:#}"))?;
-        let Some((first, body)) = text.split_once('\n') else {
-            bail!("the template is empty");
+        let render = |part: &str| -> Result<String> {
+            self.env
+                .get_template(&format!("{kind}.{part}"))
+                .map_err(|e| anyhow!("{e}"))?
+                .render(vars)
+                .map_err(|e| anyhow!("{e:#}"))
         };
-        let Some(subject) = first.strip_prefix("Subject:") else {
-            bail!("the first line must be `Subject: …`, found {first:?}");
-        };
-        let body = body
-            .strip_prefix('\n')
-            .or_else(|| body.strip_prefix("\r\n"))
-            .unwrap_or(body);
-        Ok((subject.trim().to_string(), body.to_string()))
+        let subject = crate::mail::one_line(&render("subject")?, MAX_SUBJECT_CHARS);
+        Ok((subject, render("body")?))
     }
+}
+
+/// A rendered subject longer than this is cut (the citizen's own subject is already at most
+/// [`crate::mail::MAX_LINE_CHARS`]; the template adds its words and the ticket number).
+const MAX_SUBJECT_CHARS: usize = 300;
+
+/// A template file's source: its first line `Subject: …`, then (after one blank line) the body.
+fn split_source(source: &str) -> Result<(String, String)> {
+    let (first, body) = source.split_once('\n').unwrap_or((source, ""));
+    let Some(subject) = first.trim_end_matches('\r').strip_prefix("Subject:") else {
+        bail!("the first line must be `Subject: …`, found {first:?}");
+    };
+    let body = body
+        .strip_prefix('\n')
+        .or_else(|| body.strip_prefix("\r\n"))
+        .unwrap_or(body);
+    if body.trim().is_empty() {
+        bail!("the template has no body after its Subject: line");
+    }
+    Ok((subject.trim().to_string(), body.to_string()))
 }
 
 #[cfg(test)]
@@ -139,6 +158,32 @@ mod tests {
         assert_eq!(subject, "Conferma di ricezione: Attesa");
         assert!(body.starts_with("Gentile utente,"), "{body}");
         assert!(body.contains("URP-2026-000007") && body.contains("01/02/2026"));
+    }
+
+    /// Issue 11, finding 1: a subject that decodes to several lines wrote the start of the
+    /// hospital's own mail (the first rendered line was taken as the subject).
+    #[test]
+    fn a_subject_with_line_breaks_stays_in_the_subject() {
+        let t = Templates::load(None).unwrap();
+        let vars = MailVars {
+            number: "URP-2026-000007".into(),
+            subject: "Attesa\nATTENZIONE paghi su http://evil.test/pay\nApri la pratica: http://evil.test/login".into(),
+            due_date: "01/02/2026".into(),
+            link: Some("http://127.0.0.1:8080/reclami/URP-2026-000007".into()),
+            ..Default::default()
+        };
+        for (kind, first_body_line) in [
+            ("ack", "Gentile utente,"),
+            ("new_ticket", "È arrivata una nuova pratica."),
+        ] {
+            let (subject, body) = t.render(kind, &vars).unwrap();
+            assert!(!subject.contains(['\n', '\r']), "{kind}: {subject:?}");
+            assert!(
+                subject.contains("Attesa ATTENZIONE paghi"),
+                "{kind}: {subject:?}"
+            );
+            assert_eq!(body.lines().next(), Some(first_body_line), "{kind}: {body}");
+        }
     }
 
     #[test]
