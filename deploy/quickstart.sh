@@ -46,6 +46,8 @@ security = "tls"
 ca_file = "$dir/mail/tls/ca.crt"
 username = "pec@hospital.test"
 password = "secret"
+# A certified-mail box: envelopes are unwrapped, daticert.xml's time counts as received.
+pec = true
 
 # Notifications go through the local Postfix into the citizens' test mailboxes.
 [smtp]
@@ -71,7 +73,11 @@ sent=0
 for f in deploy/samples/*.eml; do
     to=urp@hospital.test
     case $f in *.pec.eml) to=pec@hospital.test ;; esac
-    sendmail -C "$dir/mail/postfix" -f citizen@example.test "$to" <"$f"
+    # The sample PEC is certified as sent a minute ago (a certified time far from the
+    # mailbox's own receipt is only "declared", never the time of receipt).
+    sed -e "s#<giorno>[0-9/]*</giorno>#<giorno>$(TZ=Etc/GMT-1 date -d '-1 minute' +%d/%m/%Y)</giorno>#" \
+        -e "s#<ora>[0-9:]*</ora>#<ora>$(TZ=Etc/GMT-1 date -d '-1 minute' +%H:%M:%S)</ora>#" "$f" |
+        sendmail -C "$dir/mail/postfix" -f citizen@example.test "$to"
     sent=$((sent + 1))
 done
 

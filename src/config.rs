@@ -376,6 +376,14 @@ pub struct MailboxConfig {
     /// password: Microsoft 365 and Gmail accept nothing else.
     #[serde(default)]
     pub oauth2: Option<OAuth2Config>,
+    /// A PEC (certified mail) box: envelopes are unwrapped to the citizen's message and their
+    /// certified time may set the time of receipt. On an ordinary box an envelope is just mail.
+    #[serde(default, deserialize_with = "flex")]
+    pub pec: bool,
+    /// The PEC providers' CA certificates (PEM): each envelope's signature is checked against
+    /// them and the ticket says whether it was verified. Only with `pec = true`.
+    #[serde(default)]
+    pub pec_ca_file: Option<PathBuf>,
 }
 
 /// Where OAuth2 access tokens come from: a command, or a token endpoint (refresh-token grant
@@ -498,6 +506,13 @@ impl OAuth2Config {
 }
 
 impl MailboxConfig {
+    /// How this mailbox treats PEC envelopes: `None` for an ordinary box.
+    pub fn pec_box(&self) -> Option<crate::mail::pec::PecBox> {
+        self.pec.then(|| crate::mail::pec::PecBox {
+            ca_file: self.pec_ca_file.clone(),
+        })
+    }
+
     /// The password, from `password` or `password_file`; validated at load time.
     pub fn secret(&self) -> &str {
         self.password.as_deref().unwrap_or_default()
@@ -530,6 +545,8 @@ impl fmt::Debug for MailboxConfig {
             .field("move_to", &self.move_to)
             .field("ca_file", &self.ca_file)
             .field("oauth2", &self.oauth2)
+            .field("pec", &self.pec)
+            .field("pec_ca_file", &self.pec_ca_file)
             .finish()
     }
 }
@@ -659,6 +676,20 @@ impl Config {
             }
             if mb.poll_interval_secs == 0 {
                 bail!("key `{key}.poll_interval_secs`: must be at least 1");
+            }
+            if let Some(file) = mb.pec_ca_file.as_mut() {
+                if !mb.pec {
+                    bail!(
+                        "key `{key}.pec_ca_file`: only for a PEC box: add `pec = true` to mailbox {:?} or remove the key",
+                        mb.name
+                    );
+                }
+                if let (Some(dir), true) = (base_dir, file.is_relative()) {
+                    *file = dir.join(&*file);
+                }
+                std::fs::metadata(&*file).with_context(|| {
+                    format!("key `{key}.pec_ca_file`: cannot read {}", file.display())
+                })?;
             }
             if let Some(oauth2) = mb.oauth2.as_mut() {
                 if mb.password.is_some() || mb.password_file.is_some() {

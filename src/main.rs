@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -49,7 +49,13 @@ enum Command {
     },
     /// Bring an old archive (an mbox file or a directory of .eml files) through the pipeline.
     /// Citizens are not mailed about imported complaints.
-    Import { path: PathBuf },
+    Import {
+        path: PathBuf,
+        /// Read the archive as this configured mailbox's mail: an export of a PEC box
+        /// (`pec = true`) has its envelopes unwrapped to the citizens' messages.
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
     /// Send a test mail with the [smtp] settings and explain what went wrong, if anything.
     SendTestEmail { address: String },
     /// Fill an empty database with synthetic tickets, for benchmarks and demonstrations
@@ -203,10 +209,21 @@ fn run(cli: Cli) -> Result<()> {
                 ExportWhat::Citizen { .. } => unreachable!("handled above"),
             }
         }
-        Command::Import { path } => {
+        Command::Import { path, mailbox } => {
+            if let Some(name) = &mailbox {
+                if !config.mailboxes.iter().any(|m| &m.name == name) {
+                    bail!("--mailbox {name:?}: no [[mailbox]] with that name in the config");
+                }
+            }
             let mut conn = store::open(&config.database.path)?;
             let mut pipeline = Pipeline::new(Settings::from_config(&config));
-            let r = import::import(&mut conn, &mut pipeline, &path, config.ingest.batch_size)?;
+            let r = import::import(
+                &mut conn,
+                &mut pipeline,
+                &path,
+                mailbox.as_deref(),
+                config.ingest.batch_size,
+            )?;
             println!(
                 "imported {}: {} new tickets, {} replies, {} automatic, {} duplicates, {} quarantined",
                 path.display(),

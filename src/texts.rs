@@ -35,6 +35,16 @@ pub fn kind(k: Kind) -> &'static str {
     }
 }
 
+/// What the check of a PEC envelope's signature found, as the ticket page says it.
+pub fn pec_signature(s: crate::mail::pec::Signature) -> &'static str {
+    use crate::mail::pec::Signature;
+    match s {
+        Signature::Verified => "verificata (firma valida di un gestore riconosciuto)",
+        Signature::Invalid => "NON valida",
+        Signature::NotChecked => "non controllata (nessun certificato dei gestori configurato)",
+    }
+}
+
 /// Why the backoffice refused a workflow step, as the operator reads it.
 pub fn workflow_error(e: &crate::workflow::WorkflowError) -> String {
     use crate::workflow::WorkflowError as E;

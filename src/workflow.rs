@@ -567,7 +567,7 @@ mod tests {
             .store_batch(
                 &mut conn,
                 &[(
-                    prepare(raw.to_vec()),
+                    prepare(raw.to_vec(), None),
                     Origin {
                         label: "t".into(),
                         internal_date: None,

@@ -97,7 +97,11 @@ fn a_missing_config_file_says_which() {
 
 #[test]
 fn import_an_mbox_then_export_json_and_csv() {
-    let d = daemon(VALID);
+    // The archive is an export of the PEC box: its envelopes are unwrapped.
+    let d = daemon(&format!(
+        "{VALID}\n[[mailbox]]\nname = \"pec\"\nhost = \"127.0.0.1\"\nport = 143\nsecurity = \"none\"\n\
+         username = \"pec@hospital.test\"\npassword = \"secret\"\npec = true\n"
+    ));
     let out = run(&d, &["migrate"]);
     assert!(out.status.success(), "{}", stderr(&out));
 
@@ -119,7 +123,7 @@ fn import_an_mbox_then_export_json_and_csv() {
     }
     let path = d.dir.path().join("archive.mbox");
     std::fs::write(&path, &mbox).unwrap();
-    let out = run(&d, &["import", path.to_str().unwrap()]);
+    let out = run(&d, &["import", "--mailbox", "pec", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -127,8 +131,10 @@ fn import_an_mbox_then_export_json_and_csv() {
         "{said}"
     );
     // Importing again changes nothing.
-    let again =
-        String::from_utf8_lossy(&run(&d, &["import", path.to_str().unwrap()]).stdout).into_owned();
+    let again = String::from_utf8_lossy(
+        &run(&d, &["import", "--mailbox", "pec", path.to_str().unwrap()]).stdout,
+    )
+    .into_owned();
     assert!(
         again.contains("0 new tickets") && again.contains("4 duplicates"),
         "{again}"

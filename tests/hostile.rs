@@ -70,3 +70,99 @@ fn a_multi_line_subject_cannot_write_the_hospitals_mail() {
         "{text}"
     );
 }
+
+/// A second mailbox, the PEC box, for `MailServers::config`'s daemon.
+fn pec_mailbox(servers: &MailServers) -> String {
+    format!(
+        r#"
+[[mailbox]]
+name = "pec"
+host = "127.0.0.1"
+port = {port}
+security = "none"
+username = "pec@hospital.test"
+password = "secret"
+poll_interval_secs = 1
+pec = true
+pec_ca_file = "{ca}"
+"#,
+        port = servers.imap_port,
+        ca = common::repo().join("tests/fixtures/pec-ca.crt").display()
+    )
+}
+
+/// The envelope fixture with a made-up certified day and its own identifiers.
+fn forged_envelope(day: &str, tag: &str) -> Vec<u8> {
+    String::from_utf8(common::fixture("pec-envelope.eml"))
+        .unwrap()
+        .replace(
+            "<giorno>15/01/2026</giorno>",
+            &format!("<giorno>{day}</giorno>"),
+        )
+        .replace("opec21.20260115093006", &format!("opec21.{tag}"))
+        .replace("orig-20260115-1@", &format!("orig-{tag}@"))
+        .into_bytes()
+}
+
+/// Finding 7: a mail with `X-Trasporto: posta-certificata` and a made-up `daticert.xml` became
+/// a "PEC" ticket whose certified time set its year (URP-1999-000001, URP-2099-000001).
+#[test]
+fn a_forged_pec_envelope_sets_neither_the_channel_nor_the_year() {
+    let servers = MailServers::start();
+    let mut d = Daemon::new(|db| format!("{}{}", servers.config(db, ""), pec_mailbox(&servers)));
+    d.start();
+    let this_year = chrono::Utc::now().format("%Y").to_string();
+
+    // On the ordinary box the header is only text.
+    for (day, tag) in [("01/01/1999", "old"), ("01/01/2099", "future")] {
+        servers.send(
+            "posta-certificata@pec.example.test",
+            "urp@hospital.test",
+            &forged_envelope(day, tag),
+        );
+    }
+    // On the PEC box the envelope is unwrapped, but its made-up date is only "declared".
+    servers.send(
+        "posta-certificata@pec.example.test",
+        "pec@hospital.test",
+        &forged_envelope("01/01/1999", "pecold"),
+    );
+    d.wait_for_count("SELECT count(*) FROM tickets", 3);
+    let rows: Vec<(String, String, Option<String>)> = d
+        .db()
+        .prepare(
+            "SELECT t.number, t.channel, m.pec FROM tickets t JOIN messages m ON m.ticket_id = t.id
+             ORDER BY t.id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for (number, _, _) in &rows {
+        assert!(number.starts_with(&format!("URP-{this_year}-")), "{rows:?}");
+    }
+    let channels: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(
+        channels.iter().filter(|c| **c == "email").count(),
+        2,
+        "{rows:?}"
+    );
+    let pec: serde_json::Value =
+        serde_json::from_str(rows.iter().find_map(|r| r.2.as_deref()).unwrap()).unwrap();
+    assert_eq!(pec["certified_at_used"], false, "{pec}");
+    assert_eq!(
+        pec["signature"], "invalid",
+        "the fixture's signature is a fake: {pec}"
+    );
+
+    // The ticket page says both, to an operator.
+    let pec_number = &rows.iter().find(|r| r.1 == "pec").unwrap().0;
+    d.add_user_with_password("op@hospital.test", "operator", "una-password-lunga");
+    common::http::Client::wait_ready(&d.base_url());
+    let web =
+        common::http::Client::sign_in(&d.base_url(), "op@hospital.test", "una-password-lunga");
+    let page = web.get(&format!("/reclami/{pec_number}")).text();
+    assert!(page.contains("Data dichiarata"), "{page}");
+    assert!(page.contains("NON valida"), "{page}");
+}

@@ -112,17 +112,16 @@ fn html_only_and_legacy_charsets_are_read_correctly() {
 fn pec_envelopes_become_tickets_and_receipts_never_do() {
     let servers = MailServers::start();
     let mut d = Daemon::new(|db| {
-        servers.config(db, "").replace(
+        servers.config(db, "pec = true").replace(
             "username = \"urp@hospital.test\"",
             "username = \"pec@hospital.test\"",
         )
     });
     d.start();
-    servers.send(
-        "posta-certificata@pec.example.test",
-        "pec@hospital.test",
-        &fixture("pec-envelope.eml"),
-    );
+    // The box got the envelope a few seconds after the certified sending (08:30:05 UTC): the
+    // certified time is then the time of receipt.
+    let got_at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_768_465_810);
+    servers.deliver_to_maildir_at("pec@hospital.test", &fixture("pec-envelope.eml"), got_at);
     servers.send(
         "posta-certificata@pec.example.test",
         "pec@hospital.test",

@@ -401,6 +401,7 @@ impl Watcher {
         let pipeline = self.pipeline.clone();
         let mailbox = self.cfg.name.clone();
         let account = self.cfg.account();
+        let pec_box = self.cfg.pec_box();
         tokio::spawn(async move {
             let last_uid = batch.iter().map(|f| f.uid).max().unwrap_or_default();
             let label = mailbox.clone();
@@ -408,11 +409,8 @@ impl Watcher {
                 batch
                     .into_iter()
                     .map(|f| {
-                        let origin = Origin {
-                            label: format!("imap:{label} uidvalidity={uidvalidity} uid={}", f.uid),
-                            internal_date: f.internal_date,
-                        };
-                        (prepare(f.raw), origin)
+                        let origin = Origin::imap(&label, uidvalidity, f.uid, f.internal_date);
+                        (prepare(f.raw, pec_box.as_ref()), origin)
                     })
                     .collect::<Vec<_>>()
             })

@@ -29,7 +29,7 @@ impl ImportReport {
     }
 }
 
-/// The messages in `path`, in order, each with a label saying where it was found.
+/// The messages in `path`, in order, each with where it was found (a file, or `MBOX#N`).
 pub fn read_archive(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     if path.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
@@ -43,7 +43,7 @@ pub fn read_archive(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
             .map(|f| {
                 let raw =
                     std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
-                Ok((format!("import:{}", f.display()), raw))
+                Ok((f.display().to_string(), raw))
             })
             .collect()
     } else {
@@ -52,7 +52,7 @@ pub fn read_archive(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
         Ok(split_mbox(&data)
             .into_iter()
             .enumerate()
-            .map(|(i, m)| (format!("import:{}#{}", path.display(), i + 1), m))
+            .map(|(i, m)| (format!("{}#{}", path.display(), i + 1), m))
             .collect())
     }
 }
@@ -103,11 +103,13 @@ pub fn split_mbox(data: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Imports `path` in batches of `batch_size`, one transaction each.
+/// Imports `path` in batches of `batch_size`, one transaction each. With `mailbox`, the archive
+/// is read as that configured mailbox's mail (a PEC box's envelopes are unwrapped).
 pub fn import(
     conn: &mut Connection,
     pipeline: &mut Pipeline,
     path: &Path,
+    mailbox: Option<&str>,
     batch_size: usize,
 ) -> Result<ImportReport> {
     let messages = read_archive(path)?;
@@ -115,14 +117,9 @@ pub fn import(
     for chunk in messages.chunks(batch_size.max(1)) {
         let items: Vec<_> = chunk
             .iter()
-            .map(|(label, raw)| {
-                (
-                    prepare(raw.clone()),
-                    Origin {
-                        label: label.clone(),
-                        internal_date: None,
-                    },
-                )
+            .map(|(place, raw)| {
+                let origin = Origin::import(place, mailbox);
+                (prepare(raw.clone(), pipeline.pec_box(&origin)), origin)
             })
             .collect();
         for outcome in pipeline.store_batch(conn, &items, None)? {
@@ -161,10 +158,11 @@ mod tests {
             deadline_days: 30,
             reopen_window_days: 60,
             own_addresses: vec![],
+            pec_boxes: Default::default(),
         });
-        let first = import(&mut conn, &mut pipeline, dir.path(), 2).unwrap();
+        let first = import(&mut conn, &mut pipeline, dir.path(), None, 2).unwrap();
         assert_eq!((first.created, first.quarantined), (2, 1));
-        let second = import(&mut conn, &mut pipeline, dir.path(), 2).unwrap();
+        let second = import(&mut conn, &mut pipeline, dir.path(), None, 2).unwrap();
         assert_eq!(second.duplicates, 3);
     }
 }

@@ -7,10 +7,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::classify::Classifier;
 use crate::mail::auto::{AutoKind, Automatic};
+use crate::mail::pec::{PecBox, PecInfo};
 use crate::mail::thread;
 use crate::mail::{self, ParseError, ParsedMail};
 use crate::notify::{Extra, MailKind, Notifier};
@@ -27,9 +29,10 @@ pub struct Prepared {
     pub parsed: Result<ParsedMail, ParseError>,
 }
 
-pub fn prepare(raw: Vec<u8>) -> Prepared {
+/// Parses and hashes `raw`; `pec_box` when it came from a mailbox configured as a PEC box.
+pub fn prepare(raw: Vec<u8>, pec_box: Option<&PecBox>) -> Prepared {
     let sha256 = hex::encode(Sha256::digest(&raw));
-    let parsed = mail::parse(&raw);
+    let parsed = mail::parse(&raw, pec_box);
     Prepared {
         raw,
         sha256,
@@ -40,10 +43,47 @@ pub fn prepare(raw: Vec<u8>) -> Prepared {
 /// Where a message came from.
 #[derive(Clone, Debug)]
 pub struct Origin {
-    /// "imap:NAME uidvalidity=V uid=U" or "import:PATH".
+    /// "imap:NAME uidvalidity=V uid=U", or "import:PATH" (" mailbox=NAME" when the archive is
+    /// read as that mailbox's). Stored with the raw bytes (`raw_mail.source`).
     pub label: String,
     /// The server's INTERNALDATE: when the message reached the mailbox.
     pub internal_date: Option<DateTime<Utc>>,
+}
+
+impl Origin {
+    pub fn imap(
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+        internal_date: Option<DateTime<Utc>>,
+    ) -> Origin {
+        Origin {
+            label: format!("imap:{mailbox} uidvalidity={uidvalidity} uid={uid}"),
+            internal_date,
+        }
+    }
+
+    /// A message of an archive, read as if it came from `mailbox` when one is named.
+    pub fn import(place: &str, mailbox: Option<&str>) -> Origin {
+        Origin {
+            label: match mailbox {
+                Some(m) => format!("import:{place} mailbox={m}"),
+                None => format!("import:{place}"),
+            },
+            internal_date: None,
+        }
+    }
+
+    /// The configured mailbox a label names, if any.
+    pub fn mailbox_of(label: &str) -> Option<&str> {
+        if let Some(rest) = label.strip_prefix("imap:") {
+            return rest.rsplit_once(" uidvalidity=").map(|(name, _)| name);
+        }
+        label
+            .strip_prefix("import:")?
+            .rsplit_once(" mailbox=")
+            .map(|(_, name)| name)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +114,8 @@ pub struct Settings {
     pub reopen_window_days: u32,
     /// Lower-case.
     pub own_addresses: Vec<String>,
+    /// The mailboxes configured as PEC boxes (`[[mailbox]] pec = true`), by name.
+    pub pec_boxes: BTreeMap<String, PecBox>,
 }
 
 impl Settings {
@@ -92,7 +134,17 @@ impl Settings {
                 .filter(|a| a.contains('@'))
                 .map(|a| a.trim().to_ascii_lowercase())
                 .collect(),
+            pec_boxes: c
+                .mailboxes
+                .iter()
+                .filter_map(|m| Some((m.name.clone(), m.pec_box()?)))
+                .collect(),
         }
+    }
+
+    /// How mail from `origin` treats PEC envelopes: as its mailbox is configured.
+    pub fn pec_box(&self, origin: &Origin) -> Option<&PecBox> {
+        self.pec_boxes.get(Origin::mailbox_of(&origin.label)?)
     }
 }
 
@@ -125,6 +177,11 @@ impl Pipeline {
     pub fn with_notifier(mut self, notifier: Arc<Notifier>) -> Pipeline {
         self.notifier = Some(notifier);
         self
+    }
+
+    /// How mail from `origin` treats PEC envelopes (see [`Settings::pec_box`]).
+    pub fn pec_box(&self, origin: &Origin) -> Option<&PecBox> {
+        self.settings.pec_box(origin)
     }
 
     /// Recompiles the routing rules if they changed since the last batch.
@@ -213,7 +270,8 @@ impl Pipeline {
                 .ok()
                 .map(|t| t.with_timezone(&Utc)),
         };
-        let failure = match self.store_one(&tx, &prepare(raw), &origin, true) {
+        let prepared = prepare(raw, self.settings.pec_box(&origin));
+        let failure = match self.store_one(&tx, &prepared, &origin, true) {
             Ok(Outcome::Quarantined { reason, .. }) => Err(reason),
             Ok(o) => Ok(o),
             Err(e) => Err(format!("could not be stored: {e:#}")),
@@ -274,8 +332,7 @@ impl Pipeline {
                 return Ok(Outcome::Duplicate);
             }
         }
-        let received = received_at(m, origin);
-        let received_text = store::time_text(received);
+        let received = received_at(m, origin, Utc::now());
 
         let automatic = m.automatic.clone().or_else(|| {
             let from = m.from_email.as_deref()?.to_ascii_lowercase();
@@ -292,8 +349,7 @@ impl Pipeline {
             return match ticket_by_our_reference(conn, refs)? {
                 Some(t) => {
                     let raw_id = sql::insert_raw(conn, &p.sha256, &p.raw, &origin.label)?;
-                    let id =
-                        insert_message(conn, m, t.id, raw_id, &received_text, Some(auto.kind))?;
+                    let id = insert_message(conn, m, t.id, raw_id, &received, Some(auto.kind))?;
                     if auto.kind == AutoKind::Bounce {
                         crate::store::outbox::mark_bouncing(conn, t.id)?;
                     }
@@ -326,12 +382,12 @@ impl Pipeline {
                 let closed = t.state == "closed";
                 let window = self.settings.reopen_window_days;
                 if closed
-                    && !workflow::within_reopen_window(t.closed_at.as_deref(), received, window)
+                    && !workflow::within_reopen_window(t.closed_at.as_deref(), received.at, window)
                 {
                     // Too late to reopen: a new ticket, linked to the old one.
-                    return self.create_ticket(conn, m, raw_id, received, Some(t));
+                    return self.create_ticket(conn, m, raw_id, &received, Some(t));
                 }
-                let id = insert_message(conn, m, t.id, raw_id, &received_text, None)?;
+                let id = insert_message(conn, m, t.id, raw_id, &received, None)?;
                 sql::mark_needs_attention(conn, t.id)?;
                 audit::record(
                     conn,
@@ -345,7 +401,7 @@ impl Pipeline {
                 }
                 Ok(Outcome::Threaded { ticket: t.number })
             }
-            Thread::New { linked } => self.create_ticket(conn, m, raw_id, received, linked),
+            Thread::New { linked } => self.create_ticket(conn, m, raw_id, &received, linked),
         }
     }
 
@@ -381,14 +437,14 @@ impl Pipeline {
         conn: &Connection,
         m: &ParsedMail,
         raw_id: i64,
-        received: DateTime<Utc>,
+        received: &Received,
         linked: Option<TicketRef>,
     ) -> anyhow::Result<Outcome> {
         let from = m
             .from_email
             .as_deref()
             .expect("parse guarantees a sender for non-automatic mail");
-        let year = tickets::rome_year(received);
+        let year = tickets::rome_year(received.at);
         let seq = sql::next_seq(conn, year)?;
         let number = TicketNumber {
             prefix: self.settings.number_prefix.clone(),
@@ -399,8 +455,8 @@ impl Pipeline {
         let token = thread::new_token();
         let contact_id = sql::upsert_contact(conn, from, m.from_name.as_deref())?;
         let class = self.classifier.classify(&m.subject, &m.body_text, from);
-        let received_text = store::time_text(received);
-        let due = store::time_text(tickets::due_at(received, self.settings.deadline_days));
+        let received_text = store::time_text(received.at);
+        let due = store::time_text(tickets::due_at(received.at, self.settings.deadline_days));
         let ticket_id = sql::insert_ticket(
             conn,
             &NewTicket {
@@ -419,7 +475,7 @@ impl Pipeline {
                 linked_ticket_id: linked.as_ref().map(|t| t.id),
             },
         )?;
-        let message = insert_message(conn, m, ticket_id, raw_id, &received_text, None)?;
+        let message = insert_message(conn, m, ticket_id, raw_id, received, None)?;
         audit::record(
             conn,
             audit::SYSTEM_INGEST,
@@ -457,15 +513,52 @@ impl Pipeline {
     }
 }
 
-/// The time the complaint counts as received: PEC's certified time, else when the mailbox got
-/// it, else the sender's Date, else now.
-fn received_at(m: &ParsedMail, origin: &Origin) -> DateTime<Utc> {
-    m.pec
+/// A certified time (PEC) counts only this long before the mailbox's own receipt of the
+/// envelope: a provider may hold a message in its queue for a while, not for weeks.
+const CERTIFIED_BEFORE_RECEIPT: chrono::Duration = chrono::Duration::days(5);
+/// … and at most this long after it (clocks that disagree).
+const CERTIFIED_AFTER_RECEIPT: chrono::Duration = chrono::Duration::days(1);
+/// No claimed date before this is believed (ascolto's mail is never older).
+const EARLIEST_PLAUSIBLE: &str = "2000-01-01T00:00:00Z";
+
+/// When a complaint counts as received, and whether a PEC certified time decided it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub at: DateTime<Utc>,
+    pub certified_used: bool,
+}
+
+/// The time the complaint counts as received: PEC's certified time when it is plausible, else
+/// when the mailbox got it, else the sender's Date, else now.
+///
+/// A date written by the sender (or by whoever forged an envelope) never moves a ticket out of
+/// the window around the server's own receipt (INTERNALDATE, which the server sets): before
+/// 2000 or after tomorrow it is ignored, and a certified time counts only within
+/// [receipt − 5 days, receipt + 1 day] (any plausible time when there is no receipt time, i.e.
+/// an archive import).
+pub fn received_at(m: &ParsedMail, origin: &Origin, now: DateTime<Utc>) -> Received {
+    let earliest: DateTime<Utc> = EARLIEST_PLAUSIBLE.parse().expect("a valid constant");
+    let plausible = |t: &DateTime<Utc>| *t >= earliest && *t <= now + CERTIFIED_AFTER_RECEIPT;
+    let receipt = origin.internal_date;
+    let certified = m
+        .pec
         .as_ref()
         .and_then(|p| p.certified_at)
-        .or(origin.internal_date)
-        .or(m.date)
-        .unwrap_or_else(Utc::now)
+        .filter(plausible)
+        .filter(|c| match receipt {
+            Some(r) => *c >= r - CERTIFIED_BEFORE_RECEIPT && *c <= r + CERTIFIED_AFTER_RECEIPT,
+            None => true,
+        });
+    match certified {
+        Some(at) => Received {
+            at,
+            certified_used: true,
+        },
+        None => Received {
+            at: receipt.or(m.date.filter(plausible)).unwrap_or(now),
+            certified_used: false,
+        },
+    }
 }
 
 /// The ticket whose token one of `refs` carries. A Message-ID of our shape with a wrong token is
@@ -493,10 +586,20 @@ fn insert_message(
     m: &ParsedMail,
     ticket_id: i64,
     raw_id: i64,
-    received_at: &str,
+    received: &Received,
     automatic: Option<AutoKind>,
 ) -> anyhow::Result<i64> {
-    let pec = m.pec.as_ref().map(serde_json::to_string).transpose()?;
+    let pec = m
+        .pec
+        .as_ref()
+        .map(|p| {
+            serde_json::to_string(&PecInfo {
+                certified_at_used: received.certified_used,
+                ..p.clone()
+            })
+        })
+        .transpose()?;
+    let received_at = &store::time_text(received.at);
     let id = sql::insert_inbound_message(
         conn,
         &NewMessage {

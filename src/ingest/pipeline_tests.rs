@@ -1,4 +1,5 @@
 use super::*;
+use crate::mail::pec::PecBox;
 use crate::store::open_in_memory;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -15,6 +16,7 @@ fn settings() -> Settings {
         deadline_days: 30,
         reopen_window_days: 60,
         own_addresses: vec!["urp@hospital.test".into()],
+        pec_boxes: [("pec".to_string(), PecBox::default())].into(),
     }
 }
 
@@ -34,14 +36,17 @@ impl Harness {
     }
 
     fn ingest(&mut self, raw: Vec<u8>) -> Outcome {
+        self.ingest_into("urp", raw, "2026-03-02T09:00:00Z")
+    }
+
+    /// As mailbox `mailbox` (the settings make "pec" a PEC box) got it at `internal_date`.
+    fn ingest_into(&mut self, mailbox: &str, raw: Vec<u8>, internal_date: &str) -> Outcome {
         self.n += 1;
-        let origin = Origin {
-            label: format!("test uid={}", self.n),
-            internal_date: Some("2026-03-02T09:00:00Z".parse().unwrap()),
-        };
+        let origin = Origin::imap(mailbox, 1, self.n, Some(internal_date.parse().unwrap()));
+        let prepared = prepare(raw, self.pipeline.pec_box(&origin));
         let mut out = self
             .pipeline
-            .store_batch(&mut self.conn, &[(prepare(raw), origin)], None)
+            .store_batch(&mut self.conn, &[(prepared, origin)], None)
             .unwrap();
         out.pop().unwrap()
     }
@@ -152,7 +157,10 @@ fn numbers_are_gap_free_per_year_of_rome() {
         .pipeline
         .store_batch(
             &mut h.conn,
-            &[(prepare(mail("c@example.test", "tre", "", "x")), origin)],
+            &[(
+                prepare(mail("c@example.test", "tre", "", "x"), None),
+                origin,
+            )],
             None,
         )
         .unwrap();
@@ -276,7 +284,8 @@ fn automatic_mail_is_stored_on_its_ticket_or_quarantined_never_a_ticket() {
 #[test]
 fn a_pec_envelope_is_unwrapped_to_the_citizen() {
     let mut h = Harness::new();
-    let n = created(&h.ingest(fixture("pec-envelope.eml")));
+    // The PEC box got it a minute after the certified sending.
+    let n = created(&h.ingest_into("pec", fixture("pec-envelope.eml"), "2026-01-15T08:31:00Z"));
     let (email, name, subject, received, channel, body, pec): (String, String, String, String, String, String, String) = h
         .conn
         .query_row(
@@ -313,7 +322,7 @@ fn a_pec_envelope_is_unwrapped_to_the_citizen() {
 #[test]
 fn an_anomaly_envelope_is_unwrapped_too() {
     let mut h = Harness::new();
-    created(&h.ingest(fixture("pec-anomaly.eml")));
+    created(&h.ingest_into("pec", fixture("pec-anomaly.eml"), "2026-03-02T09:00:00Z"));
     let (email, cat): (String, String) = h
         .conn
         .query_row(
@@ -334,14 +343,14 @@ fn a_malformed_message_is_quarantined_and_the_next_one_still_ingested() {
     let mut h = Harness::new();
     let items = vec![
         (
-            prepare(fixture("malformed.eml")),
+            prepare(fixture("malformed.eml"), None),
             Origin {
                 label: "a".into(),
                 internal_date: None,
             },
         ),
         (
-            prepare(fixture("plain.eml")),
+            prepare(fixture("plain.eml"), None),
             Origin {
                 label: "b".into(),
                 internal_date: None,
@@ -381,14 +390,14 @@ fn a_store_failure_quarantines_one_message_and_rolls_back_only_it() {
         .unwrap();
     let items = vec![
         (
-            prepare(mail("a@example.test", "boom", "", "x")),
+            prepare(mail("a@example.test", "boom", "", "x"), None),
             Origin {
                 label: "a".into(),
                 internal_date: None,
             },
         ),
         (
-            prepare(mail("b@example.test", "fine", "", "x")),
+            prepare(mail("b@example.test", "fine", "", "x"), None),
             Origin {
                 label: "b".into(),
                 internal_date: None,
@@ -618,4 +627,146 @@ fn mail_naming_a_merged_ticket_threads_into_the_surviving_one() {
         "Altro dettaglio",
     );
     assert_eq!(h.ingest(by_number), Outcome::Threaded { ticket: first });
+}
+
+/// The stored PEC facts of the only message of ticket `number`, as JSON.
+fn pec_json(h: &Harness, number: &str) -> serde_json::Value {
+    let json: String = h
+        .conn
+        .query_row(
+            "SELECT m.pec FROM messages m JOIN tickets t ON t.id = m.ticket_id WHERE t.number = ?1",
+            [number],
+            |r| r.get(0),
+        )
+        .unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
+/// Issue 11, finding 7: on an ordinary mailbox anyone can write `X-Trasporto`; it is just mail.
+#[test]
+fn a_pec_envelope_on_an_ordinary_box_is_ordinary_mail() {
+    let mut h = Harness::new();
+    let n = created(&h.ingest(fixture("pec-envelope.eml")));
+    let (email, received, channel, pec): (String, String, String, Option<String>) = h
+        .conn
+        .query_row(
+            "SELECT c.email, t.received_at, t.channel, m.pec FROM tickets t
+             JOIN contacts c ON c.id = t.contact_id JOIN messages m ON m.ticket_id = t.id
+             WHERE t.number = ?1",
+            [&n],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(email, "posta-certificata@pec.example.test");
+    assert_eq!(received, "2026-03-02T09:00:00Z", "the mailbox's own time");
+    assert_eq!(channel, "email");
+    assert_eq!(pec, None);
+}
+
+/// Issue 11, finding 7: a certified date far from the mailbox's own receipt (made up, or an
+/// envelope held back for weeks) neither sets the time of receipt nor the ticket's year.
+#[test]
+fn a_certified_date_far_from_the_receipt_is_only_declared() {
+    let mut h = Harness::new();
+    for (i, day) in ["01/01/1999", "01/01/2099", "01/01/0000", "20/02/2026"]
+        .iter()
+        .enumerate()
+    {
+        let raw = String::from_utf8(fixture("pec-envelope.eml"))
+            .unwrap()
+            .replace(
+                "<giorno>15/01/2026</giorno>",
+                &format!("<giorno>{day}</giorno>"),
+            )
+            .replace("opec21.20260115093006", &format!("opec21.forged{i}"));
+        let n = created(&h.ingest_into("pec", raw.into_bytes(), "2026-03-02T09:00:00Z"));
+        assert!(n.starts_with("URP-2026-"), "{day}: {n}");
+        let received: String = h
+            .conn
+            .query_row(
+                "SELECT received_at FROM tickets WHERE number = ?1",
+                [&n],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(received, "2026-03-02T09:00:00Z", "{day}");
+        let pec = pec_json(&h, &n);
+        assert_eq!(pec["certified_at_used"], false, "{day}: {pec}");
+    }
+    // Within [receipt - 5 days, receipt + 1 day] it counts.
+    let raw = String::from_utf8(fixture("pec-envelope.eml"))
+        .unwrap()
+        .replace("<giorno>15/01/2026</giorno>", "<giorno>27/02/2026</giorno>")
+        .replace("opec21.20260115093006", "opec21.plausible");
+    let n = created(&h.ingest_into("pec", raw.into_bytes(), "2026-03-02T09:00:00Z"));
+    assert_eq!(pec_json(&h, &n)["certified_at_used"], true);
+    assert_eq!(
+        pec_json(&h, &n)["certified_at"],
+        "2026-02-27T08:30:05Z",
+        "the certified time is kept as declared either way"
+    );
+}
+
+/// Issue 11, finding 7, through `import`: an archive has no receipt time, so only a plausible
+/// date counts (year 0 made `URP-0-000001`, whose page failed).
+#[test]
+fn an_imported_envelope_with_an_impossible_date_keeps_a_real_year() {
+    let mut h = Harness::new();
+    let raw = String::from_utf8(fixture("pec-envelope.eml"))
+        .unwrap()
+        .replace("<giorno>15/01/2026</giorno>", "<giorno>01/01/0000</giorno>");
+    let origin = Origin::import("archivio.mbox#1", Some("pec"));
+    let prepared = prepare(raw.into_bytes(), h.pipeline.pec_box(&origin));
+    let out = h
+        .pipeline
+        .store_batch(&mut h.conn, &[(prepared, origin)], None)
+        .unwrap();
+    let n = created(&out[0]);
+    assert_eq!(
+        n, "URP-2026-000001",
+        "the year of the citizen's own Date header"
+    );
+}
+
+/// Issue 11, finding 7: with the providers' CA configured, the envelope's signature is checked
+/// and the ticket says so.
+#[test]
+fn a_pec_signature_is_checked_against_the_configured_ca() {
+    let ca = format!("{}/tests/fixtures/pec-ca.crt", env!("CARGO_MANIFEST_DIR"));
+    let mut settings = settings();
+    settings.pec_boxes.insert(
+        "pec".into(),
+        PecBox {
+            ca_file: Some(ca.into()),
+        },
+    );
+    let mut h = Harness::new();
+    h.pipeline = Pipeline::new(settings);
+    let signed = fixture("pec-signed.eml");
+    let tampered = String::from_utf8(signed.clone())
+        .unwrap()
+        .replace("sette ore", "otto ore")
+        .replace("opec21.20260115093006", "opec21.tampered");
+    let unsigned = String::from_utf8(fixture("pec-envelope.eml"))
+        .unwrap()
+        .replace("opec21.20260115093006", "opec21.fakesig")
+        .replace("orig-20260115-1@", "orig-fakesig@");
+    let at = "2026-01-15T08:31:00Z";
+    let ok = created(&h.ingest_into("pec", signed, at));
+    let bad = created(&h.ingest_into("pec", tampered.into_bytes(), at));
+    let fake = created(&h.ingest_into("pec", unsigned.into_bytes(), at));
+    assert_eq!(pec_json(&h, &ok)["signature"], "verified");
+    for n in [&bad, &fake] {
+        let pec = pec_json(&h, n);
+        assert_eq!(pec["signature"], "invalid", "{pec}");
+        assert!(
+            pec["signature_error"].as_str().unwrap().contains("failure")
+                || pec["signature_error"].as_str().unwrap().contains("error"),
+            "{pec}"
+        );
+    }
+    // Without a CA file nothing is checked, and the ticket says that too.
+    let mut h = Harness::new();
+    let n = created(&h.ingest_into("pec", fixture("pec-signed.eml"), at));
+    assert_eq!(pec_json(&h, &n)["signature"], "not_checked");
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 use super::auto::{self, Automatic};
-use super::pec::{self, PecInfo};
+use super::pec::{self, PecBox, PecInfo};
 use super::MAX_LINE_CHARS;
 
 /// Derived body text is capped: the raw message keeps everything, the UI and search need less.
@@ -53,7 +53,9 @@ pub enum ParseError {
     PecWithoutContent,
 }
 
-pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
+/// Reads `raw`. PEC envelopes are unwrapped only when it came from a PEC box (`pec_box`): on an
+/// ordinary mailbox `X-Trasporto` is just a header anyone can write.
+pub fn parse(raw: &[u8], pec_box: Option<&PecBox>) -> Result<ParsedMail, ParseError> {
     let outer = MessageParser::default()
         .parse(raw)
         .ok_or(ParseError::NoHeaders)?;
@@ -61,12 +63,16 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
         return Err(ParseError::NoHeaders);
     }
     let (automatic, automatic_refs) = auto::detect(&outer, raw);
-    let envelope = pec::envelope_kind(&outer);
+    let envelope = pec_box.and_then(|_| pec::envelope_kind(&outer));
     let mut pec_info = None;
     // For a PEC envelope, the citizen's message is the attached postacert.eml.
-    let content: &Message = match envelope {
-        Some(kind) if automatic.is_none() => {
-            let (inner, info) = pec::unwrap(&outer, kind).ok_or(ParseError::PecWithoutContent)?;
+    let content: &Message = match (envelope, pec_box) {
+        (Some(kind), Some(pec_box)) if automatic.is_none() => {
+            let (inner, mut info) =
+                pec::unwrap(&outer, kind).ok_or(ParseError::PecWithoutContent)?;
+            if let Some(ca_file) = &pec_box.ca_file {
+                (info.signature, info.signature_error) = pec::verify_signature(raw, ca_file);
+            }
             pec_info = Some(info);
             inner
         }
@@ -103,11 +109,12 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
 }
 
 /// The bytes of the attachment at `position` among the citizen's message's attachments (inside
-/// postacert.eml for PEC), as [`ParsedMail::attachments`] lists them.
-pub fn attachment_bytes(raw: &[u8], position: usize) -> Option<Vec<u8>> {
+/// postacert.eml when the message was read as a PEC envelope, `unwrapped_pec`), as
+/// [`ParsedMail::attachments`] lists them.
+pub fn attachment_bytes(raw: &[u8], position: usize, unwrapped_pec: bool) -> Option<Vec<u8>> {
     let outer = MessageParser::default().parse(raw)?;
     let content: &Message = match pec::envelope_kind(&outer) {
-        Some(kind) if auto::detect(&outer, raw).0.is_none() => pec::unwrap(&outer, kind)?.0,
+        Some(kind) if unwrapped_pec => pec::unwrap(&outer, kind)?.0,
         _ => &outer,
     };
     let part = content.attachments().nth(position)?;
@@ -189,7 +196,7 @@ mod tests {
         let raw = b"From: \"Maria Rossi\" <maria.rossi@example.test>\r\nTo: urp@hospital.test\r\n\
 Subject: Attesa di sei ore\r\nMessage-ID: <abc@example.test>\r\nDate: Mon, 2 Mar 2026 10:00:00 +0100\r\n\r\n\
 Buongiorno, ho atteso sei ore.\r\n";
-        let m = parse(raw).unwrap();
+        let m = parse(raw, None).unwrap();
         assert_eq!(m.from_email.as_deref(), Some("maria.rossi@example.test"));
         assert_eq!(m.from_name.as_deref(), Some("Maria Rossi"));
         assert_eq!(m.subject, "Attesa di sei ore");
@@ -205,7 +212,7 @@ Buongiorno, ho atteso sei ore.\r\n";
 Subject: =?windows-1252?Q?Reparto_=80_pulizia?=\r\n\
 Content-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
 Perch\xe9 la stanza non \xe8 pulita?\r\n";
-        let m = parse(raw).unwrap();
+        let m = parse(raw, None).unwrap();
         assert_eq!(m.from_name.as_deref(), Some("Nicolò Bellà"));
         assert_eq!(m.subject, "Reparto € pulizia");
         assert!(
@@ -224,7 +231,7 @@ Perch\xe9 la stanza non \xe8 pulita?\r\n";
             b64("Mario\r\nBcc: x@evil.test"),
             b64(payload)
         );
-        let m = parse(raw.as_bytes()).unwrap();
+        let m = parse(raw.as_bytes(), None).unwrap();
         assert_eq!(
             m.subject,
             "Attesa ATTENZIONE … paghi su http://evil.test/pay Apri la pratica: http://evil.test/login"
@@ -235,7 +242,11 @@ Perch\xe9 la stanza non \xe8 pulita?\r\n";
             "lungo ".repeat(400_000)
         );
         assert!(
-            parse(long.as_bytes()).unwrap().subject.chars().count()
+            parse(long.as_bytes(), None)
+                .unwrap()
+                .subject
+                .chars()
+                .count()
                 <= crate::mail::MAX_LINE_CHARS + 1
         );
     }
@@ -249,7 +260,7 @@ Perch\xe9 la stanza non \xe8 pulita?\r\n";
     fn html_only_mail_becomes_text() {
         let raw = b"From: a@example.test\r\nSubject: html\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
 <html><body><p>Il <b>bagno</b> era sporco</p><script>alert(1)</script></body></html>\r\n";
-        let m = parse(raw).unwrap();
+        let m = parse(raw, None).unwrap();
         assert!(m.body_text.contains("bagno"), "{}", m.body_text);
         assert!(!m.body_text.contains("<b>"), "{}", m.body_text);
         assert!(!m.body_text.contains("alert"), "{}", m.body_text);
@@ -257,13 +268,13 @@ Perch\xe9 la stanza non \xe8 pulita?\r\n";
 
     #[test]
     fn garbage_and_missing_sender_are_errors() {
-        assert!(matches!(parse(b""), Err(ParseError::NoHeaders)));
+        assert!(matches!(parse(b"", None), Err(ParseError::NoHeaders)));
         assert!(matches!(
-            parse(b"Subject: no sender\r\n\r\nbody\r\n"),
+            parse(b"Subject: no sender\r\n\r\nbody\r\n", None),
             Err(ParseError::NoSender)
         ));
         assert!(matches!(
-            parse(b"From: not an address\r\nSubject: x\r\n\r\nbody\r\n"),
+            parse(b"From: not an address\r\nSubject: x\r\n\r\nbody\r\n", None),
             Err(ParseError::NoSender)
         ));
     }
@@ -274,7 +285,7 @@ Perch\xe9 la stanza non \xe8 pulita?\r\n";
 Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\ntesto\r\n\
 --XX\r\nContent-Type: image/jpeg\r\nContent-Disposition: attachment; filename=\"foto.jpg\"\r\n\
 Content-Transfer-Encoding: base64\r\n\r\nAAECAwQF\r\n--XX--\r\n";
-        let m = parse(raw).unwrap();
+        let m = parse(raw, None).unwrap();
         assert_eq!(m.attachments.len(), 1);
         assert_eq!(m.attachments[0].filename.as_deref(), Some("foto.jpg"));
         assert_eq!(m.attachments[0].content_type, "image/jpeg");

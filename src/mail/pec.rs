@@ -1,7 +1,11 @@
 //! PEC (posta elettronica certificata): unwrapping certified and anomaly envelopes to the
 //! citizen's own message, and reading the certified data in `daticert.xml`.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use mail_parser::{Message, MimeHeaders, PartType};
@@ -16,16 +20,45 @@ pub enum EnvelopeKind {
     Anomaly,
 }
 
+/// A mailbox that receives PEC (`[[mailbox]] pec = true`). Only there are envelopes unwrapped:
+/// anyone can write `X-Trasporto` into an ordinary mail, and an unwrapped envelope's
+/// `daticert.xml` may set the time a complaint counts as received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PecBox {
+    /// The PEC providers' CA certificates (PEM): with it, each envelope's S/MIME signature is
+    /// checked (by the `openssl` command).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// What checking an envelope's signature found.
+#[derive(Clone, Copy, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Signature {
+    /// No CA file is configured for the mailbox: nothing was checked.
+    NotChecked,
+    /// The provider's signature is valid and chains to the configured CA file.
+    Verified,
+    /// Checked and not valid (or not checkable: no signature, `openssl` missing).
+    Invalid,
+}
+
 /// What ascolto records about a message that came through PEC (stored as JSON).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct PecInfo {
     /// "posta-certificata" or "errore".
     pub envelope: &'static str,
     pub identificativo: Option<String>,
-    /// The certified time of the sending, from daticert.xml.
+    /// The time of the sending as `daticert.xml` declares it.
     pub certified_at: Option<DateTime<Utc>>,
+    /// Whether `certified_at` was taken as the time the complaint was received: only when it
+    /// is plausible against the mailbox's own receipt time (see `ingest::pipeline`). Otherwise
+    /// it is shown as the declared date ("data dichiarata") and nothing more.
+    pub certified_at_used: bool,
     /// The citizen's original Message-ID.
     pub original_msgid: Option<String>,
+    pub signature: Signature,
+    /// Why the signature is not valid, as `openssl` said it.
+    pub signature_error: Option<String>,
 }
 
 /// Recognises an envelope from its top-level header, never from the subject.
@@ -71,7 +104,10 @@ pub fn unwrap<'a>(
             envelope: "",
             identificativo: None,
             certified_at: None,
+            certified_at_used: false,
             original_msgid: None,
+            signature: Signature::NotChecked,
+            signature_error: None,
         },
     };
     info.envelope = match kind {
@@ -130,8 +166,86 @@ pub fn parse_daticert(xml: &str) -> PecInfo {
             .map(unescape)
             .filter(|s| !s.is_empty()),
         certified_at,
+        certified_at_used: false,
         original_msgid: tag(xml, &MSGID).map(unescape).filter(|s| !s.is_empty()),
+        signature: Signature::NotChecked,
+        signature_error: None,
     }
+}
+
+/// `openssl smime -verify` taking longer than this is stopped: the envelope counts as not
+/// verified (an envelope is a few megabytes at most; verifying takes milliseconds).
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Checks the S/MIME signature of the whole envelope `raw` against the CA certificates in
+/// `ca_file`, with the `openssl` command (Debian's `openssl` package): the signature must be
+/// valid and its certificate chain to one of them. Returns the result and, when not valid,
+/// `openssl`'s reason.
+pub fn verify_signature(raw: &[u8], ca_file: &Path) -> (Signature, Option<String>) {
+    match run_openssl_verify(raw, ca_file) {
+        Ok(()) => (Signature::Verified, None),
+        Err(reason) => (Signature::Invalid, Some(reason)),
+    }
+}
+
+fn run_openssl_verify(raw: &[u8], ca_file: &Path) -> Result<(), String> {
+    let mut child = Command::new("openssl")
+        .args(["smime", "-verify", "-purpose", "any", "-CAfile"])
+        .arg(ca_file)
+        .args(["-out", "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run openssl (install Debian's openssl package): {e}"))?;
+    // Fed and drained from threads: openssl may stop reading (a malformed envelope) while we
+    // write, or fill its error pipe while we wait.
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = raw.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut err = Vec::new();
+        let _ = stderr.read_to_end(&mut err);
+        err
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > VERIFY_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("openssl did not answer in {VERIFY_TIMEOUT:?}"));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("openssl: {e}")),
+        }
+    };
+    let _ = writer.join();
+    let err = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+    if status.success() {
+        return Ok(());
+    }
+    // openssl's first line says what failed ("Verification failure", "certificate verify
+    // error: … unable to get local issuer certificate"); the rest is a stack of internals.
+    let reason = err
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    Err(crate::mail::one_line(
+        if reason.is_empty() {
+            "not a valid S/MIME signature"
+        } else {
+            &reason
+        },
+        300,
+    ))
 }
 
 #[cfg(test)]

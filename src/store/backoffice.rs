@@ -787,6 +787,8 @@ pub struct AttachmentSource {
     pub position: i64,
     pub filename: Option<String>,
     pub raw: Vec<u8>,
+    /// The message was read as a PEC envelope: its attachments are inside `postacert.eml`.
+    pub unwrapped_pec: bool,
 }
 
 /// An attachment's source, if it belongs to the ticket.
@@ -797,7 +799,7 @@ pub fn attachment_source(
 ) -> Result<Option<AttachmentSource>> {
     Ok(conn
         .prepare_cached(
-            "SELECT a.position, a.filename, r.bytes FROM attachments a
+            "SELECT a.position, a.filename, r.bytes, m.pec IS NOT NULL FROM attachments a
              JOIN messages m ON m.id = a.message_id JOIN raw_mail r ON r.id = m.raw_id
              WHERE a.id = ?1 AND m.ticket_id = ?2",
         )?
@@ -806,6 +808,7 @@ pub fn attachment_source(
                 position: r.get(0)?,
                 filename: r.get(1)?,
                 raw: r.get(2)?,
+                unwrapped_pec: r.get(3)?,
             })
         })
         .optional()?)

@@ -14,6 +14,7 @@ use serde_json::json;
 use super::auth::{AnyUser, Session, Staff};
 use super::ui::{self, csrf, Section};
 use super::{App, WebError, WebResult};
+use crate::mail::pec::Signature;
 use crate::store::audit;
 use crate::store::backoffice::{
     self as q, Entry, EntryKind, Filters, ListRow, Queue, Sort, TicketDetail, COUNT_CAP, PAGE_SIZE,
@@ -515,11 +516,31 @@ fn summary(t: &TicketDetail) -> Markup {
 fn pec_details(json: &str) -> Markup {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
     let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    // Older records have neither: their certified time was always used, nothing was checked.
+    let used = v
+        .get("certified_at_used")
+        .and_then(|x| x.as_bool())
+        .unwrap_or(true);
+    let signature = v
+        .get("signature")
+        .and_then(|s| serde_json::from_value::<Signature>(s.clone()).ok())
+        .unwrap_or(Signature::NotChecked);
     html! {
         dl.pec {
             dt { "Busta" } dd { (field("envelope").unwrap_or_default()) }
+            dt { "Firma del gestore" } dd {
+                (crate::texts::pec_signature(signature))
+                @if let Some(e) = field("signature_error") { ": " (e) }
+            }
             @if let Some(id) = field("identificativo") { dt { "Identificativo" } dd { (id) } }
-            @if let Some(at) = field("certified_at") { dt { "Data certificata" } dd { (ui::stored_datetime(&at)) } }
+            @if let Some(at) = field("certified_at") {
+                @if used {
+                    dt { "Data certificata" } dd { (ui::stored_datetime(&at)) }
+                } @else {
+                    dt { "Data dichiarata" }
+                    dd { (ui::stored_datetime(&at)) " (troppo lontana dalla ricezione nella casella: non usata come data di ricevimento)" }
+                }
+            }
             @if let Some(m) = field("original_msgid") { dt { "Message-ID originale" } dd { (m) } }
         }
     }
@@ -889,7 +910,11 @@ pub async fn attachment(
         .ok_or(WebError::NotFound)?;
     let filename = source.filename.clone();
     let bytes = tokio::task::spawn_blocking(move || {
-        crate::mail::parse::attachment_bytes(&source.raw, source.position as usize)
+        crate::mail::parse::attachment_bytes(
+            &source.raw,
+            source.position as usize,
+            source.unwrapped_pec,
+        )
     })
     .await
     .map_err(|e| anyhow::anyhow!("extracting an attachment: {e}"))?

@@ -180,6 +180,12 @@ impl MailServers {
 
     /// Writes `raw` straight into a user's Maildir (fast, for large backlogs).
     pub fn deliver_to_maildir(&self, user: &str, raw: &[u8]) {
+        self.deliver_to_maildir_at(user, raw, std::time::SystemTime::now());
+    }
+
+    /// Writes `raw` into a user's Maildir as received at `at`: Dovecot reports a Maildir
+    /// file's mtime as the message's INTERNALDATE (when the mailbox got it).
+    pub fn deliver_to_maildir_at(&self, user: &str, raw: &[u8], at: std::time::SystemTime) {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let (local, domain) = user.split_once('@').unwrap();
         let maildir = self.maildir(user);
@@ -199,6 +205,12 @@ impl MailServers {
         );
         let tmp = maildir.join("tmp").join(&name);
         std::fs::write(&tmp, raw).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .unwrap()
+            .set_modified(at)
+            .unwrap();
         chown(&tmp, Some(5000), Some(5000)).unwrap();
         std::fs::rename(&tmp, maildir.join("new").join(&name)).unwrap();
     }
