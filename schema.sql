@@ -397,3 +397,13 @@ ALTER TABLE tickets ADD COLUMN anonymised_at TEXT;
 -- index when it is done, so a run reads only what is due (not every closed ticket per batch).
 CREATE INDEX tickets_to_anonymise ON tickets(closed_at)
     WHERE state = 'closed' AND anonymised_at IS NULL;
+
+-- migration 7
+
+-- Why the hospital's own mail server could not authenticate the sender ("dmarc=fail", from
+-- its Authentication-Results header; see mail::auth); NULL when it could or said nothing. Such
+-- a message never joins, reopens or changes an existing ticket: it opens a new, linked one.
+ALTER TABLE messages ADD COLUMN sender_unverified TEXT;
+
+-- When the retention job removed a quarantined message's contents (its raw bytes and reason).
+ALTER TABLE quarantine ADD COLUMN anonymised_at TEXT;

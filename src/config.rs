@@ -315,6 +315,12 @@ pub struct IngestConfig {
     /// Messages committed together in one transaction while catching up on a backlog.
     #[serde(default = "default_batch", deserialize_with = "flex")]
     pub batch_size: usize,
+    /// The name (authserv-id) the hospital's own mail server writes in the
+    /// `Authentication-Results` headers it adds. When set, a message whose DMARC fails (or
+    /// whose SPF and DKIM both fail) is marked "mittente non verificato" and never joins an
+    /// existing ticket.
+    #[serde(default)]
+    pub trusted_authserv_id: Option<String>,
 }
 
 impl Default for IngestConfig {
@@ -322,6 +328,7 @@ impl Default for IngestConfig {
         Self {
             own_addresses: Vec::new(),
             batch_size: default_batch(),
+            trusted_authserv_id: None,
         }
     }
 }
@@ -663,6 +670,14 @@ impl Config {
         }
         if self.ingest.batch_size == 0 {
             bail!("key `ingest.batch_size`: must be at least 1");
+        }
+        if let Some(id) = &self.ingest.trusted_authserv_id {
+            if id.is_empty() || id.contains(|c: char| c.is_whitespace() || c == ';') {
+                bail!(
+                    "key `ingest.trusted_authserv_id`: {id:?} must be the one word your mail server \
+                     writes first in its Authentication-Results headers, e.g. \"mx.hospital.it\""
+                );
+            }
         }
         self.resolve_smtp(base_dir)?;
         let mut names = std::collections::HashSet::new();

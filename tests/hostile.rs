@@ -166,3 +166,97 @@ fn a_forged_pec_envelope_sets_neither_the_channel_nor_the_year() {
     assert!(page.contains("Data dichiarata"), "{page}");
     assert!(page.contains("NON valida"), "{page}");
 }
+
+/// A message as the hospital's MX delivers it after OpenDKIM, policyd-spf and OpenDMARC
+/// (Postfix milters) judged it: their Authentication-Results headers on top.
+fn judged(from: &str, subject: &str, dmarc: &str, body: &str) -> Vec<u8> {
+    let mut raw = format!(
+        "Authentication-Results: mx.hospital.test; dmarc={dmarc} (p=none dis=none) header.from=example.test\r\n\
+         Authentication-Results: mx.hospital.test; spf={dmarc} smtp.mailfrom=example.test\r\n\
+         Authentication-Results: mx.hospital.test; dkim=none; dkim-atps=neutral\r\n"
+    )
+    .into_bytes();
+    raw.extend(complaint(from, subject, body));
+    raw
+}
+
+/// "Also: forged senders": unauthenticated mail with a citizen's address as From threaded into
+/// and reopened their ticket. With `trusted_authserv_id`, a message whose DMARC failed opens a
+/// new linked ticket marked "mittente non verificato" instead.
+#[test]
+fn a_forged_sender_cannot_write_into_a_citizens_ticket() {
+    let servers = MailServers::start();
+    let mut d = Daemon::new(|db| {
+        servers.config(db, "").replace(
+            "[ingest]\n",
+            "[ingest]\ntrusted_authserv_id = \"mx.hospital.test\"\n",
+        )
+    });
+    d.start();
+    servers.send(
+        CITIZEN,
+        "urp@hospital.test",
+        &judged(CITIZEN, "Attesa al CUP", "pass", "Ho atteso due ore."),
+    );
+    d.wait_for_count("SELECT count(*) FROM tickets", 1);
+    let (id, number): (i64, String) = d
+        .db()
+        .query_row("SELECT id, number FROM tickets", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let op = d.add_user_with_password("op@hospital.test", "operator", "una-password-lunga");
+    let actor = ascolto::workflow::Actor {
+        id: op,
+        name: "Operatore".into(),
+        role: ascolto::workflow::Role::Operator,
+    };
+    d.act(|c, n| ascolto::workflow::close(c, n, &actor, id, ascolto::workflow::Outcome::Accolto));
+
+    // Someone else writes "as" the citizen, naming the ticket.
+    servers.send(
+        "attacker@evil.test",
+        "urp@hospital.test",
+        &judged(
+            CITIZEN,
+            &format!("R: [{number}] Attesa al CUP"),
+            "fail",
+            "Il reclamo era falso, annullatelo.",
+        ),
+    );
+    d.wait_for_count("SELECT count(*) FROM tickets", 2);
+    let state: String = d
+        .db()
+        .query_row("SELECT state FROM tickets WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(state, "closed", "not reopened");
+    assert_eq!(
+        d.count(&format!(
+            "SELECT count(*) FROM messages WHERE ticket_id = {id} AND direction = 'in'"
+        )),
+        1,
+        "nothing joined the citizen's ticket"
+    );
+    let (new_number, linked, reason): (String, i64, String) = d
+        .db()
+        .query_row(
+            "SELECT t.number, t.linked_ticket_id, m.sender_unverified FROM tickets t
+             JOIN messages m ON m.ticket_id = t.id WHERE t.id != ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((linked, reason.as_str()), (id, "dmarc=fail"));
+
+    common::http::Client::wait_ready(&d.base_url());
+    let web =
+        common::http::Client::sign_in(&d.base_url(), "op@hospital.test", "una-password-lunga");
+    let page = web.get(&format!("/reclami/{new_number}")).text();
+    assert!(page.contains("Mittente non verificato"), "{page}");
+    assert!(
+        page.contains(&number),
+        "the page names the ticket it points at"
+    );
+}

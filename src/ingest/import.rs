@@ -159,6 +159,7 @@ mod tests {
             reopen_window_days: 60,
             own_addresses: vec![],
             pec_boxes: Default::default(),
+            trusted_authserv_id: None,
         });
         let first = import(&mut conn, &mut pipeline, dir.path(), None, 2).unwrap();
         assert_eq!((first.created, first.quarantined), (2, 1));

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::classify::Classifier;
+use crate::mail::auth::{self, Unverified};
 use crate::mail::auto::{AutoKind, Automatic};
 use crate::mail::pec::{PecBox, PecInfo};
 use crate::mail::thread;
@@ -116,6 +117,8 @@ pub struct Settings {
     pub own_addresses: Vec<String>,
     /// The mailboxes configured as PEC boxes (`[[mailbox]] pec = true`), by name.
     pub pec_boxes: BTreeMap<String, PecBox>,
+    /// `[ingest] trusted_authserv_id`: whose Authentication-Results headers are believed.
+    pub trusted_authserv_id: Option<String>,
 }
 
 impl Settings {
@@ -139,7 +142,14 @@ impl Settings {
                 .iter()
                 .filter_map(|m| Some((m.name.clone(), m.pec_box()?)))
                 .collect(),
+            trusted_authserv_id: c.ingest.trusted_authserv_id.clone(),
         }
+    }
+
+    /// Whether the trusted mail server failed to authenticate the sender of `m`.
+    fn unverified_sender(&self, m: &ParsedMail) -> Option<Unverified> {
+        let trusted = self.trusted_authserv_id.as_deref()?;
+        auth::judge(m.authentication_results.iter().map(String::as_str), trusted)
     }
 
     /// How mail from `origin` treats PEC envelopes: as its mailbox is configured.
@@ -333,6 +343,7 @@ impl Pipeline {
             }
         }
         let received = received_at(m, origin, Utc::now());
+        let unverified = self.settings.unverified_sender(m);
 
         let automatic = m.automatic.clone().or_else(|| {
             let from = m.from_email.as_deref()?.to_ascii_lowercase();
@@ -345,11 +356,27 @@ impl Pipeline {
                 })
         });
         if let Some(auto) = automatic {
+            if let Some(u) = &unverified {
+                // A forged bounce could mark a citizen's address as bouncing.
+                return quarantine(
+                    conn,
+                    p,
+                    origin,
+                    "automatic",
+                    &format!(
+                        "{} ({}) from a sender the mail server could not authenticate ({})",
+                        auto.kind.as_str(),
+                        auto.signal,
+                        u.reason
+                    ),
+                );
+            }
             let refs = m.references.iter().chain(&m.automatic_refs);
             return match ticket_by_our_reference(conn, refs)? {
                 Some(t) => {
                     let raw_id = sql::insert_raw(conn, &p.sha256, &p.raw, &origin.label)?;
-                    let id = insert_message(conn, m, t.id, raw_id, &received, Some(auto.kind))?;
+                    let id =
+                        insert_message(conn, m, t.id, raw_id, &received, Some(auto.kind), None)?;
                     if auto.kind == AutoKind::Bounce {
                         crate::store::outbox::mark_bouncing(conn, t.id)?;
                     }
@@ -377,7 +404,13 @@ impl Pipeline {
         }
 
         let raw_id = sql::insert_raw(conn, &p.sha256, &p.raw, &origin.label)?;
-        match self.find_thread(conn, m)? {
+        let thread = match (self.find_thread(conn, m)?, &unverified) {
+            // A sender the mail server could not authenticate may be anyone: what they wrote
+            // never joins, reopens or changes the ticket it names, it only points at it.
+            (Thread::Existing(t, _), Some(_)) => Thread::New { linked: Some(t) },
+            (thread, _) => thread,
+        };
+        match thread {
             Thread::Existing(t, via) => {
                 let closed = t.state == "closed";
                 let window = self.settings.reopen_window_days;
@@ -385,9 +418,9 @@ impl Pipeline {
                     && !workflow::within_reopen_window(t.closed_at.as_deref(), received.at, window)
                 {
                     // Too late to reopen: a new ticket, linked to the old one.
-                    return self.create_ticket(conn, m, raw_id, &received, Some(t));
+                    return self.create_ticket(conn, m, raw_id, &received, None, Some(t));
                 }
-                let id = insert_message(conn, m, t.id, raw_id, &received, None)?;
+                let id = insert_message(conn, m, t.id, raw_id, &received, None, None)?;
                 sql::mark_needs_attention(conn, t.id)?;
                 audit::record(
                     conn,
@@ -401,7 +434,9 @@ impl Pipeline {
                 }
                 Ok(Outcome::Threaded { ticket: t.number })
             }
-            Thread::New { linked } => self.create_ticket(conn, m, raw_id, &received, linked),
+            Thread::New { linked } => {
+                self.create_ticket(conn, m, raw_id, &received, unverified.as_ref(), linked)
+            }
         }
     }
 
@@ -438,6 +473,7 @@ impl Pipeline {
         m: &ParsedMail,
         raw_id: i64,
         received: &Received,
+        unverified: Option<&Unverified>,
         linked: Option<TicketRef>,
     ) -> anyhow::Result<Outcome> {
         let from = m
@@ -475,7 +511,7 @@ impl Pipeline {
                 linked_ticket_id: linked.as_ref().map(|t| t.id),
             },
         )?;
-        let message = insert_message(conn, m, ticket_id, raw_id, received, None)?;
+        let message = insert_message(conn, m, ticket_id, raw_id, received, None, unverified)?;
         audit::record(
             conn,
             audit::SYSTEM_INGEST,
@@ -486,6 +522,7 @@ impl Pipeline {
                 "message": message,
                 "channel": if m.pec.is_some() { "pec" } else { "email" },
                 "linked_to": linked.as_ref().map(|t| &t.number),
+                "sender_unverified": unverified.map(|u| &u.reason),
             }),
         )?;
         if !class.rule_ids.is_empty() {
@@ -588,6 +625,7 @@ fn insert_message(
     raw_id: i64,
     received: &Received,
     automatic: Option<AutoKind>,
+    unverified: Option<&Unverified>,
 ) -> anyhow::Result<i64> {
     let pec = m
         .pec
@@ -614,6 +652,7 @@ fn insert_message(
             received_at,
             automatic: automatic.map(AutoKind::as_str),
             pec: pec.as_deref(),
+            sender_unverified: unverified.map(|u| u.reason.as_str()),
         },
     )?;
     for (i, a) in m.attachments.iter().enumerate() {

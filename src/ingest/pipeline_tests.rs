@@ -17,6 +17,7 @@ fn settings() -> Settings {
         reopen_window_days: 60,
         own_addresses: vec!["urp@hospital.test".into()],
         pec_boxes: [("pec".to_string(), PecBox::default())].into(),
+        trusted_authserv_id: Some("mx.hospital.test".into()),
     }
 }
 
@@ -769,4 +770,72 @@ fn a_pec_signature_is_checked_against_the_configured_ca() {
     let mut h = Harness::new();
     let n = created(&h.ingest_into("pec", fixture("pec-signed.eml"), at));
     assert_eq!(pec_json(&h, &n)["signature"], "not_checked");
+}
+
+/// The "also: forged senders" part of issue 11: a forged From matching a citizen threaded into
+/// and reopened their ticket. With the mail server's verdict, it opens a new linked one.
+#[test]
+fn a_sender_the_mail_server_could_not_authenticate_never_joins_a_ticket() {
+    let mut h = Harness::new();
+    let n = created(&h.ingest(mail(
+        "Maria <maria@example.test>",
+        "Attesa",
+        "Authentication-Results: mx.hospital.test; dmarc=pass header.from=example.test\r\n",
+        "Ho atteso.",
+    )));
+    let forged = |subject: &str, extra: &str| {
+        mail(
+            "Maria <maria@example.test>",
+            subject,
+            &format!(
+                "Authentication-Results: mx.hospital.test; dmarc=fail (p=none dis=none) header.from=example.test\r\n\
+                 Authentication-Results: mx.hospital.test; dmarc=pass header.from=example.test\r\n{extra}"
+            ),
+            "Ritiro il reclamo, chiudete pure.",
+        )
+    };
+    // By the number in the subject, from the citizen's own (forged) address.
+    let by_subject = h.ingest(forged(&format!("R: [{n}] Attesa"), ""));
+    // By our Message-ID with the right token: still not.
+    let ours = thread::outbound_message_id(&n.parse().unwrap(), &h.token(&n), "hospital.test");
+    let by_reference = h.ingest(forged("R: Attesa", &format!("In-Reply-To: <{ours}>\r\n")));
+    for o in [&by_subject, &by_reference] {
+        assert!(
+            matches!(o, Outcome::Created { linked_to: Some(l), .. } if *l == n),
+            "{o:?}"
+        );
+    }
+    assert_eq!(
+        h.count("SELECT count(*) FROM messages WHERE ticket_id = 1"),
+        1,
+        "the citizen's ticket is untouched"
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM messages WHERE sender_unverified = 'dmarc=fail'"),
+        2
+    );
+    // A forged bounce would mark the citizen's address as bouncing: quarantined instead.
+    let bounce = String::from_utf8(fixture("bounce.eml"))
+        .unwrap()
+        .replace("{{REF}}", &ours)
+        .replacen(
+            "\n",
+            "\nAuthentication-Results: mx.hospital.test; spf=fail smtp.mailfrom=x; dkim=none\n",
+            1,
+        );
+    assert!(
+        matches!(h.ingest(bounce.into_bytes()), Outcome::Quarantined { ref reason, .. } if reason.contains("spf=fail")),
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM contacts WHERE bouncing_since IS NOT NULL"),
+        0
+    );
+    // The genuine citizen's reply threads as before.
+    let genuine = mail(
+        "Maria <maria@example.test>",
+        &format!("R: [{n}] Attesa"),
+        "Authentication-Results: mx.hospital.test; dmarc=pass header.from=example.test\r\n",
+        "Aggiungo un dettaglio.",
+    );
+    assert_eq!(h.ingest(genuine), Outcome::Threaded { ticket: n });
 }

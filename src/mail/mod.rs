@@ -1,5 +1,6 @@
 //! Reading inbound mail: parsing, PEC envelopes, automatic mail, threading proofs.
 
+pub mod auth;
 pub mod auto;
 pub mod parse;
 pub mod pec;

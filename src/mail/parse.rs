@@ -3,7 +3,9 @@
 //! Everything here is attacker-controlled text; it is stored and later escaped, never trusted.
 
 use chrono::{DateTime, TimeZone, Utc};
-use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{
+    HeaderForm, HeaderName, HeaderValue, Message, MessageParser, MimeHeaders, PartType,
+};
 
 use super::auto::{self, Automatic};
 use super::pec::{self, PecBox, PecInfo};
@@ -40,6 +42,9 @@ pub struct ParsedMail {
     /// Message-IDs an automatic message is about (the bounced original, a receipt's reference).
     pub automatic_refs: Vec<String>,
     pub pec: Option<PecInfo>,
+    /// The `Authentication-Results` header values of the message as delivered, top to bottom
+    /// (judged by [`super::auth::judge`] against the trusted server's name).
+    pub authentication_results: Vec<String>,
 }
 
 /// Why a message cannot be read at all.
@@ -105,6 +110,11 @@ pub fn parse(raw: &[u8], pec_box: Option<&PecBox>) -> Result<ParsedMail, ParseEr
         automatic,
         automatic_refs,
         pec: pec_info,
+        authentication_results: outer
+            .header_as(HeaderName::AuthenticationResults, HeaderForm::Raw)
+            .into_iter()
+            .filter_map(|v| v.into_text().map(|t| t.into_owned()))
+            .collect(),
     })
 }
 

@@ -475,6 +475,8 @@ pub struct Entry {
     pub raw_message: Option<i64>,
     /// The PEC facts (JSON) when it came by certified mail.
     pub pec: Option<String>,
+    /// Why the hospital's mail server could not authenticate the sender, if so.
+    pub sender_unverified: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -583,7 +585,8 @@ pub fn thread(conn: &Connection, ticket_id: i64) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     let mut st = conn.prepare_cached(
         "SELECT m.id, m.direction, m.automatic, coalesce(m.from_name, u.name), m.from_email,
-                m.subject, m.body_text, m.received_at, m.raw_id IS NOT NULL, m.pec
+                m.subject, m.body_text, m.received_at, m.raw_id IS NOT NULL, m.pec,
+                m.sender_unverified
          FROM messages m LEFT JOIN users u ON u.id = m.author_id
          WHERE m.ticket_id = ?1 ORDER BY m.received_at, m.id",
     )?;
@@ -607,6 +610,7 @@ pub fn thread(conn: &Connection, ticket_id: i64) -> Result<Vec<Entry>> {
             attachments: attachments.remove(&id).unwrap_or_default(),
             raw_message: has_raw.then_some(id),
             pec: r.get(9)?,
+            sender_unverified: r.get(10)?,
         });
     }
     let mut st = conn.prepare_cached(
@@ -625,6 +629,7 @@ pub fn thread(conn: &Connection, ticket_id: i64) -> Result<Vec<Entry>> {
             attachments: Vec::new(),
             raw_message: None,
             pec: None,
+            sender_unverified: None,
         });
     }
     // RFC 3339 UTC texts of one width sort as times; the sort is stable, so messages keep

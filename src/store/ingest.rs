@@ -150,13 +150,15 @@ pub struct NewMessage<'a> {
     pub received_at: &'a str,
     pub automatic: Option<&'a str>,
     pub pec: Option<&'a str>,
+    pub sender_unverified: Option<&'a str>,
 }
 
 pub fn insert_inbound_message(conn: &Connection, m: &NewMessage) -> Result<i64> {
     conn.prepare_cached(
         "INSERT INTO messages (ticket_id, direction, raw_id, message_id, in_reply_to, from_email,
-           from_name, subject, body_text, received_at, automatic, pec, created_at)
-         VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+           from_name, subject, body_text, received_at, automatic, pec, sender_unverified,
+           created_at)
+         VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         m.ticket_id,
@@ -170,6 +172,7 @@ pub fn insert_inbound_message(conn: &Connection, m: &NewMessage) -> Result<i64> 
         m.received_at,
         m.automatic,
         m.pec,
+        m.sender_unverified,
         super::now_text()
     ])?;
     Ok(conn.last_insert_rowid())

@@ -554,6 +554,13 @@ fn entry(t: &TicketDetail, e: &Entry) -> Markup {
         EntryKind::Note => ("note", "Nota interna"),
     };
     let content = html! {
+        @if let Some(reason) = &e.sender_unverified {
+            p.error role="note" {
+                strong { "Mittente non verificato" }
+                ": il server di posta dell'ospedale non ha potuto autenticare il mittente ("
+                (reason) "). Il messaggio è stato registrato come nuova pratica e non modifica le pratiche esistenti."
+            }
+        }
         @if let Some(subject) = &e.subject { p.msg-subject { "Oggetto: " (subject) } }
         div.body { (e.body) }
         @if !e.attachments.is_empty() {
