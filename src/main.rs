@@ -324,7 +324,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut conn = store::open(&config.database.path)?;
             let s = ascolto::retention::run(&mut conn, days, chrono::Utc::now(), dry_run)?;
             println!(
-                "{} {} tickets closed before {} ({} messages, {} attachments, {:.1} MB of original mail, {} notes, {} notifications, {} contacts){}",
+                "{} {} tickets closed before {} ({} messages, {} attachments, {:.1} MB of original mail, {} notes, {} notifications, {} contacts) and {} quarantined messages{}",
                 if dry_run { "would anonymise" } else { "anonymised" },
                 s.tickets,
                 s.cutoff,
@@ -334,6 +334,7 @@ fn run(cli: Cli) -> Result<()> {
                 s.notes,
                 s.notifications,
                 s.contacts,
+                s.quarantined,
                 if s.first_numbers.is_empty() {
                     String::new()
                 } else {

@@ -6,11 +6,15 @@
 //! audit entry (`ticket.anonymised`, no personal data).
 //!
 //! What is kept on purpose: the raw mail's SHA-256 (so that the same message fetched again is
-//! still recognised as already stored, and no ticket reappears) and Message-IDs (a late reply
-//! still finds its ticket, and opens a new one linked to it). A citizen's contact row is
-//! anonymised once none of their tickets keeps personal data. The writes run with
-//! `PRAGMA secure_delete = ON` (every connection has `FAST` anyway), so the old texts do not
-//! linger in the database file's free space.
+//! still recognised as already stored, and no ticket reappears) and the citizens' Message-IDs
+//! as hashes only ([`store::ingest::hashed_message_id`]: a late reply still finds its ticket by
+//! comparing hashes, and the IDs, which often carry a name or a domain, are gone). A citizen's
+//! contact row is anonymised once none of their tickets keeps personal data. Quarantined mail
+//! falls under the same period, counted from when it was dealt with (or, never dealt with, from
+//! when it arrived). The writes run with `PRAGMA secure_delete = ON` (every connection has
+//! `FAST` anyway), so the old texts do not linger in the database file's free space, and a run
+//! ends with a `wal_checkpoint(TRUNCATE)` so that they do not linger in the write-ahead log
+//! either ([`finish`]).
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -38,6 +42,8 @@ pub struct Summary {
     pub notes: usize,
     pub notifications: usize,
     pub contacts: usize,
+    /// Quarantined messages whose contents were removed.
+    pub quarantined: usize,
     /// The first tickets' numbers (at most 20), to show.
     pub first_numbers: Vec<String>,
 }
@@ -51,6 +57,7 @@ impl Summary {
         self.notes += other.notes;
         self.notifications += other.notifications;
         self.contacts += other.contacts;
+        self.quarantined += other.quarantined;
         for n in other.first_numbers {
             if self.first_numbers.len() < 20 {
                 self.first_numbers.push(n);
@@ -140,7 +147,8 @@ pub fn batch(
         )?;
         c.execute(
             &format!(
-                "UPDATE messages SET subject = ?1, body_text = ?1, from_name = NULL, from_email = NULL
+                "UPDATE messages SET subject = ?1, body_text = ?1, from_name = NULL, from_email = NULL,
+                        pec = NULL
                  WHERE ticket_id IN ({ids})"
             ),
             [ANONYMISED],
@@ -152,6 +160,7 @@ pub fn batch(
             ),
             [],
         )?;
+        hash_message_ids(c)?;
         c.execute(
             &format!(
                 "UPDATE attachments SET filename = NULL WHERE message_id IN
@@ -165,7 +174,8 @@ pub fn batch(
         )?;
         c.execute(
             &format!(
-                "UPDATE outbox SET to_address = '', subject = ?1, body_text = ?1, last_error = NULL
+                "UPDATE outbox SET to_address = '', subject = ?1, body_text = ?1, last_error = NULL,
+                        in_reply_to = NULL, refs = NULL
                  WHERE ticket_id IN ({ids}) AND state != 'pending'"
             ),
             [ANONYMISED],
@@ -199,6 +209,30 @@ pub fn batch(
     Ok(summary)
 }
 
+/// The batch's citizens' Message-IDs (their messages' own, and every In-Reply-To) become
+/// hashes: threading compares hashes ([`store::ingest::hashed_message_id`]). Our own
+/// Message-IDs (outbound) hold only the ticket number and token, and stay.
+fn hash_message_ids(c: &Connection) -> Result<()> {
+    let rows: Vec<(i64, bool, Option<String>, Option<String>)> = c
+        .prepare(
+            "SELECT id, direction = 'in', message_id, in_reply_to FROM messages
+             WHERE ticket_id IN (SELECT id FROM temp.retention_due)",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update =
+        c.prepare("UPDATE messages SET message_id = ?2, in_reply_to = ?3 WHERE id = ?1")?;
+    for (id, inbound, message_id, in_reply_to) in rows {
+        let message_id = match inbound {
+            true => message_id.as_deref().map(store::ingest::hashed_message_id),
+            false => message_id,
+        };
+        let in_reply_to = in_reply_to.as_deref().map(store::ingest::hashed_message_id);
+        update.execute(params![id, message_id, in_reply_to])?;
+    }
+    Ok(())
+}
+
 /// Runs `f` with `PRAGMA secure_delete = ON` (freed content zeroed, whatever the I/O), and puts
 /// the connection back to `FAST`, as [`store`] opens them, whether `f` worked or not.
 fn zeroing<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -208,38 +242,120 @@ fn zeroing<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Re
     out
 }
 
-/// Every due ticket, batch after batch (a dry run looks at all of them at once).
+/// Every due ticket, batch after batch (a dry run looks at all of them at once), then the due
+/// quarantined mail, then [`finish`].
 pub fn run(
     conn: &mut Connection,
     after_days: u32,
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<Summary> {
-    if dry_run {
-        return batch(conn, after_days, now, true, usize::MAX >> 2);
-    }
-    let mut total = Summary {
-        cutoff: cutoff(after_days, now),
-        ..Summary::default()
-    };
-    loop {
-        let done = batch(conn, after_days, now, false, BATCH)?;
-        let n = done.tickets;
-        total.add(done);
-        if n < BATCH {
-            break;
+    let mut total = if dry_run {
+        batch(conn, after_days, now, true, usize::MAX >> 2)?
+    } else {
+        let mut total = Summary {
+            cutoff: cutoff(after_days, now),
+            ..Summary::default()
+        };
+        loop {
+            let done = batch(conn, after_days, now, false, BATCH)?;
+            let n = done.tickets;
+            total.add(done);
+            if n < BATCH {
+                break;
+            }
         }
-    }
-    if total.tickets > 0 {
-        purge_search_index(conn)?;
+        total
+    };
+    total.quarantined = quarantine(conn, after_days, now, dry_run)?;
+    if !dry_run {
+        finish(conn, &total)?;
     }
     Ok(total)
+}
+
+/// Quarantined mail dealt with (retried or discarded) before the cutoff, or never dealt with
+/// and received before it, loses its raw bytes and its reason; an open entry is closed as
+/// anonymised. Raw bytes that a ticket's message holds (a retried message) follow that
+/// ticket's period instead. Returns how many entries (with `dry_run`, would be) done.
+pub fn quarantine(
+    conn: &mut Connection,
+    after_days: u32,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<usize> {
+    const DUE: &str = "anonymised_at IS NULL AND coalesce(resolved_at, created_at) < ?1";
+    let cutoff = cutoff(after_days, now);
+    let tx = conn.transaction()?;
+    if dry_run {
+        let n: i64 = tx.query_row(
+            &format!("SELECT count(*) FROM quarantine WHERE {DUE}"),
+            [&cutoff],
+            |r| r.get(0),
+        )?;
+        return Ok(n as usize);
+    }
+    let now_text = store::time_text(now);
+    let n = zeroing(&tx, |c| {
+        c.execute(
+            &format!(
+                "UPDATE raw_mail SET bytes = X'' WHERE id IN (SELECT raw_id FROM quarantine
+                   WHERE {DUE}) AND id NOT IN (SELECT raw_id FROM messages WHERE raw_id IS NOT NULL)"
+            ),
+            [&cutoff],
+        )?;
+        Ok(c.execute(
+            &format!(
+                "UPDATE quarantine SET reason = ?2, anonymised_at = ?3,
+                        resolved_at = coalesce(resolved_at, ?3),
+                        resolution = coalesce(resolution, 'anonymised')
+                 WHERE {DUE}"
+            ),
+            params![cutoff, ANONYMISED, now_text],
+        )?)
+    })?;
+    if n > 0 {
+        store::audit::record(
+            &tx,
+            SYSTEM_RETENTION,
+            "quarantine.anonymised",
+            None,
+            json!({ "entries": n, "after_days": after_days }),
+        )?;
+    }
+    tx.commit()?;
+    Ok(n)
+}
+
+/// Ends a run that removed anything: the full-text index forgets the tickets' texts, and the
+/// write-ahead log is checkpointed and truncated, so that no old page of the removed texts is
+/// left in the `-wal` file either.
+pub fn finish(conn: &Connection, done: &Summary) -> Result<()> {
+    if done.tickets > 0 {
+        purge_search_index(conn)?;
+    }
+    if done.tickets > 0 || done.quarantined > 0 {
+        // Waits (busy timeout) for readers still on an older snapshot; if one stays, the log is
+        // checkpointed as far as possible and SQLite's own checkpoints overwrite the rest.
+        let (busy, frames, copied): (i64, i64, i64) =
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        if busy != 0 {
+            tracing::warn!(
+                frames,
+                copied,
+                "retention: a reader kept the write-ahead log from being truncated; it will be overwritten by later checkpoints"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The full-text index keeps a removed text's words until its segments are merged: merge them
 /// all (with `secure_delete`, so the freed pages are zeroed). Costs a rewrite of the index —
 /// seconds on a million messages — once per run that removed anything.
-pub fn purge_search_index(conn: &Connection) -> Result<()> {
+fn purge_search_index(conn: &Connection) -> Result<()> {
     zeroing(conn, |c| {
         c.execute(
             "INSERT INTO messages_fts (messages_fts) VALUES ('optimize')",
@@ -328,5 +444,124 @@ mod tests {
         assert!(found(false) > 0);
         // A second run finds nothing to do.
         assert_eq!(run(&mut conn, 180, now, false).unwrap().tickets, 0);
+    }
+}
+
+#[cfg(test)]
+mod issue_11_tests {
+    use super::*;
+
+    /// Issue 11, finding 8: Message-IDs, PEC details, threading headers and quarantined mail
+    /// were left behind.
+    #[test]
+    fn ids_pec_details_and_quarantined_mail_go_too_and_threading_still_works() {
+        let mut conn = store::open_in_memory().unwrap();
+        let now: DateTime<Utc> = "2026-11-22T12:00:00Z".parse().unwrap();
+        crate::demo::generate(&mut conn, 200, 3, now, 5).unwrap();
+        let q = |c: &Connection, sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
+        // A closed ticket whose citizen's Message-ID names them, reached by PEC, answered.
+        let (ticket, original): (i64, String) = conn
+            .query_row(
+                "SELECT t.id, m.message_id FROM tickets t JOIN messages m ON m.ticket_id = t.id
+                 WHERE t.state = 'closed' AND t.closed_at < '2026-01-01' AND m.direction = 'in'
+                   AND m.message_id IS NOT NULL LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        conn.execute_batch(&format!(
+            "UPDATE messages SET pec = '{{\"identificativo\":\"opec.rossi\"}}',
+                    in_reply_to = 'maria.rossi.reply@example.test' WHERE ticket_id = {ticket};
+             INSERT INTO outbox (ticket_id, kind, to_address, subject, body_text, message_id,
+                    in_reply_to, refs, automatic, state, next_attempt_at, created_at)
+             VALUES ({ticket}, 'ack', 'maria.rossi@example.test', 's', 'b', 'ascolto.x@h',
+                    '<{original}>', '<{original}>', 1, 'sent', '2025-01-01T00:00:00Z',
+                    '2025-01-01T00:00:00Z');
+             INSERT INTO raw_mail (sha256, size, bytes, source, fetched_at)
+             VALUES ('q1', 5, X'526f737369', 'imap:urp uidvalidity=1 uid=1', '2025-01-01T00:00:00Z'),
+                    ('q2', 5, X'4269616e63', 'imap:urp uidvalidity=1 uid=2', '2025-01-01T00:00:00Z'),
+                    ('q3', 5, X'5665726469', 'imap:urp uidvalidity=1 uid=3', '2026-11-20T00:00:00Z');
+             INSERT INTO quarantine (raw_id, received_at, kind, reason, created_at, resolved_at, resolution)
+             VALUES ((SELECT id FROM raw_mail WHERE sha256 = 'q1'), '2025-01-01T00:00:00Z', 'unparseable',
+                     'from Rossi', '2025-01-01T00:00:00Z', '2025-01-02T00:00:00Z', 'discarded'),
+                    ((SELECT id FROM raw_mail WHERE sha256 = 'q2'), '2025-01-01T00:00:00Z', 'unparseable',
+                     'from Bianchi', '2025-01-01T00:00:00Z', NULL, NULL),
+                    ((SELECT id FROM raw_mail WHERE sha256 = 'q3'), '2026-11-20T00:00:00Z', 'unparseable',
+                     'from Verdi', '2026-11-20T00:00:00Z', NULL, NULL);"
+        ))
+        .unwrap();
+
+        let dry = run(&mut conn, 180, now, true).unwrap();
+        assert_eq!(dry.quarantined, 2);
+        let done = run(&mut conn, 180, now, false).unwrap();
+        assert_eq!(done.quarantined, 2);
+
+        assert_eq!(
+            q(
+                &conn,
+                "SELECT count(*) FROM messages m JOIN tickets t ON t.id = m.ticket_id
+                      WHERE t.anonymised_at IS NOT NULL AND m.direction = 'in'
+                        AND m.message_id NOT LIKE 'sha256:%'"
+            ),
+            0,
+            "citizens' Message-IDs are kept only as hashes"
+        );
+        assert_eq!(
+            q(
+                &conn,
+                &format!(
+                    "SELECT count(*) FROM messages WHERE ticket_id = {ticket}
+                               AND (pec IS NOT NULL OR in_reply_to NOT LIKE 'sha256:%')"
+                )
+            ),
+            0
+        );
+        assert_eq!(
+            q(
+                &conn,
+                &format!(
+                    "SELECT count(*) FROM outbox WHERE ticket_id = {ticket}
+                               AND (in_reply_to IS NOT NULL OR refs IS NOT NULL)"
+                )
+            ),
+            0
+        );
+        // A late reply naming the original Message-ID still finds its ticket.
+        let found = store::ingest::ticket_by_inbound_message_id(&conn, &original)
+            .unwrap()
+            .expect("found by hash");
+        assert_eq!(found.id, ticket);
+        // Quarantine: the discarded and the long-forgotten entries lose their contents; the
+        // recent one is kept.
+        assert_eq!(
+            q(
+                &conn,
+                "SELECT count(*) FROM raw_mail WHERE sha256 IN ('q1', 'q2') AND length(bytes) > 0"
+            ),
+            0
+        );
+        assert_eq!(
+            q(
+                &conn,
+                "SELECT count(*) FROM raw_mail WHERE sha256 = 'q3' AND length(bytes) = 5"
+            ),
+            1
+        );
+        assert_eq!(
+            q(
+                &conn,
+                "SELECT count(*) FROM quarantine WHERE reason LIKE 'from %'"
+            ),
+            1
+        );
+        assert_eq!(
+            q(
+                &conn,
+                "SELECT count(*) FROM quarantine WHERE resolved_at IS NULL"
+            ),
+            1,
+            "the forgotten entry is closed"
+        );
+        assert_eq!(run(&mut conn, 180, now, false).unwrap().quarantined, 0);
     }
 }

@@ -178,15 +178,24 @@ impl Daily {
                     break;
                 }
             }
-            if total > 0 {
-                self.store
-                    .call(|c| crate::retention::purge_search_index(c))
-                    .await?;
-            }
+            let quarantined = self
+                .store
+                .call(move |c| crate::retention::quarantine(c, days, chrono::Utc::now(), false))
+                .await?;
+            let done = crate::retention::Summary {
+                tickets: total,
+                quarantined,
+                ..Default::default()
+            };
+            self.store
+                .call(move |c| crate::retention::finish(c, &done))
+                .await?;
             tracing::info!(
                 tickets = total,
+                quarantined,
                 after_days = days,
-                "retention: personal data removed from tickets closed more than {days} days ago"
+                "retention: personal data removed from tickets closed (and quarantined mail dealt \
+                 with) more than {days} days ago"
             );
         }
         self.store

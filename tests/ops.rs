@@ -281,7 +281,7 @@ fn a_backup_during_ingest_is_a_consistent_prefix_and_restore_waits_for_the_daemo
 fn complaint_with_attachment(from: &str, subject: &str, word: &str) -> Vec<u8> {
     format!(
         "From: Mario {word} <{from}>\r\nTo: urp@hospital.test\r\nSubject: {subject}\r\n\
-Date: Mon, 02 Mar 2026 10:00:00 +0100\r\nMessage-ID: <{}.{}@example.test>\r\nMIME-Version: 1.0\r\n\
+Date: Mon, 02 Mar 2026 10:00:00 +0100\r\nMessage-ID: <{word}.{}.{}@example.test>\r\nMIME-Version: 1.0\r\n\
 Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n\
 Mia madre {word} ha atteso sei ore al pronto soccorso.\r\n--b1\r\nContent-Type: application/pdf\r\n\
 Content-Disposition: attachment; filename=\"referto-{word}.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
@@ -299,6 +299,12 @@ fn file_holds(path: &std::path::Path, word: &str) -> bool {
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .unwrap();
     drop(conn);
+    files_hold(path, word)
+}
+
+/// Whether the database's main file or its write-ahead log hold `word` in any case, as they
+/// are on disk (nothing checkpointed first).
+fn files_hold(path: &std::path::Path, word: &str) -> bool {
     let mut bytes = std::fs::read(path).unwrap();
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
@@ -323,26 +329,37 @@ fn retention_removes_personal_data_and_keeps_the_statistics() {
         URP,
         &complaint_with_attachment("bianca@example.test", "Attesa Intatto", "Intatto"),
     );
+    // A message without a sender, quarantined (issue 11, finding 8: its text and address
+    // stayed after anonymisation).
+    servers.send(
+        "ginepro@example.test",
+        URP,
+        b"To: urp@hospital.test\r\nSubject: Attesa Ginepro\r\n\r\nSono Carla Ginepro, ginepro@example.test.\r\n",
+    );
     daemon.wait_for_count("SELECT count(*) FROM tickets", 2);
+    daemon.wait_for_count("SELECT count(*) FROM quarantine", 1);
     daemon.wait_for_count(
         "SELECT count(*) FROM outbox WHERE state = 'sent' AND kind = 'ack'",
         2,
     );
     assert!(daemon.terminate() < Duration::from_secs(10));
 
-    // Mario's ticket was answered and closed three days ago; Bianca's is still open. (Written
-    // through a connection set up as the daemon's are.)
+    // Mario's ticket was answered and closed three days ago; Bianca's is still open; the
+    // quarantined message was discarded three days ago. (Written through a connection set up
+    // as the daemon's are.)
     ascolto::store::open(&daemon.db_path())
         .unwrap()
-        .execute(
+        .execute_batch(
             "UPDATE tickets SET state = 'closed', outcome = 'accolto',
                taken_in_charge_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-4 days'),
                first_answered_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-3 days'),
                closed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-3 days')
-             WHERE subject = 'Attesa Zafferano'",
-            [],
+             WHERE subject = 'Attesa Zafferano';
+             UPDATE quarantine SET resolution = 'discarded',
+               resolved_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-3 days');",
         )
         .unwrap();
+    assert!(file_holds(&daemon.db_path(), "ginepro"));
     let year = chrono::Utc::now().format("%Y").to_string();
     let (ok, stats_before, err) = run(&daemon, &["export", "stats", "--year", &year]);
     assert!(ok, "{err}");
@@ -388,6 +405,19 @@ fn retention_removes_personal_data_and_keeps_the_statistics() {
         "SELECT count(*) FROM audit_log WHERE action = 'ticket.anonymised'",
         1,
     );
+    // The job ends by truncating the write-ahead log: while the daemon still runs, neither the
+    // main file nor the log holds the removed texts, the Message-ID or the quarantined mail.
+    let started = Instant::now();
+    while !daemon.log().contains("retention: personal data removed") {
+        assert!(started.elapsed() < PATIENCE, "{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for word in ["zafferano", "ginepro"] {
+        assert!(
+            !files_hold(&daemon.db_path(), word),
+            "{word} is still in the database file or its -wal"
+        );
+    }
     std::thread::sleep(Duration::from_millis(500));
     assert!(daemon.terminate() < Duration::from_secs(10));
 

@@ -33,6 +33,22 @@ pub fn insert_raw(conn: &Connection, sha256: &str, bytes: &[u8], source: &str) -
     Ok(conn.last_insert_rowid())
 }
 
+/// How a citizen's Message-ID is kept once its ticket's personal data are removed (see
+/// `crate::retention`): `sha256:` and the hash of the ID, so that a late reply still finds the
+/// ticket while the ID itself (which often carries a name or a domain) is gone.
+pub fn hashed_message_id(message_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    if message_id.starts_with(HASHED) {
+        return message_id.to_string();
+    }
+    format!(
+        "{HASHED}{}",
+        hex::encode(Sha256::digest(message_id.as_bytes()))
+    )
+}
+
+const HASHED: &str = "sha256:";
+
 /// Whether an inbound message with this Message-ID from this sender is already stored
 /// (the same mail delivered twice, or found again after a UIDVALIDITY change).
 pub fn inbound_duplicate(
@@ -72,7 +88,7 @@ pub fn ticket_by_number(conn: &Connection, number: &str) -> Result<Option<Ticket
         .optional()?)
 }
 
-/// The ticket holding an inbound message with this Message-ID.
+/// The ticket holding an inbound message with this Message-ID (kept as it is, or hashed).
 pub fn ticket_by_inbound_message_id(
     conn: &Connection,
     message_id: &str,
@@ -80,9 +96,12 @@ pub fn ticket_by_inbound_message_id(
     Ok(conn
         .prepare_cached(&format!(
             "{TICKET_REF} WHERE t.id = (SELECT ticket_id FROM messages
-             WHERE message_id = ?1 AND direction = 'in' ORDER BY id LIMIT 1)"
+             WHERE message_id IN (?1, ?2) AND direction = 'in' ORDER BY id LIMIT 1)"
         ))?
-        .query_row([message_id], ticket_ref)
+        .query_row(
+            params![message_id, hashed_message_id(message_id)],
+            ticket_ref,
+        )
         .optional()?)
 }
 
