@@ -41,8 +41,12 @@ pub fn open(path: &Path) -> Result<Connection> {
     }
     // Health data: the file exists, 0600, before SQLite opens it (and makes its -wal and -shm
     // with the same mode).
-    crate::private_files::prepare_database(path)
-        .with_context(|| format!("cannot create the database {}", path.display()))?;
+    crate::private_files::prepare_database(path).with_context(|| {
+        format!(
+            "cannot create the database {} readable by its owner only (mode 0600)",
+            path.display()
+        )
+    })?;
     let mut conn = Connection::open(path)
         .with_context(|| format!("cannot open the database {}", path.display()))?;
     configure(&conn)?;
