@@ -407,3 +407,25 @@ ALTER TABLE messages ADD COLUMN sender_unverified TEXT;
 
 -- When the retention job removed a quarantined message's contents (its raw bytes and reason).
 ALTER TABLE quarantine ADD COLUMN anonymised_at TEXT;
+
+-- migration 8
+
+-- The rate limit of automatic replies counts per mailbox, not per spelling of its address
+-- (issue 11: `victim+1@…` … `victim+5@…` each got an acknowledgement). `to_key` is the
+-- recipient as `notify::RecipientKey` reduces it (lower case, `+tag` removed, Gmail's dots
+-- removed), written with every row. Rows from before get their address in lower case: the
+-- limit then counts them as it did when they were sent, and they leave the window within a day.
+ALTER TABLE outbox ADD COLUMN to_key TEXT;
+UPDATE outbox SET to_key = lower(to_address);
+-- A changed address (the retention job blanks it) leaves no key behind.
+CREATE TRIGGER outbox_to_key_follows_address AFTER UPDATE OF to_address ON outbox
+WHEN new.to_address IS NOT old.to_address BEGIN
+    UPDATE outbox SET to_key = NULL WHERE id = new.id;
+END;
+-- The two counts of the rate limit (store::outbox), run for every inbound mail: per mailbox
+-- over its window, and to anyone over the last hour. Each reads one range of its index and
+-- nothing else (state and kind are in the index); the queries repeat the condition word for word.
+CREATE INDEX outbox_replies_to ON outbox(to_key, created_at, state, kind)
+    WHERE kind IN ('ack', 'reopened');
+CREATE INDEX outbox_replies_recent ON outbox(created_at, state, kind)
+    WHERE kind IN ('ack', 'reopened');

@@ -35,7 +35,7 @@ fn lock_path(db: &Path) -> PathBuf {
 pub fn lock(db: &Path) -> Result<DaemonLock> {
     let path = lock_path(db);
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+        crate::private_files::create_dir_all(dir)
             .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
     }
     let mut file = OpenOptions::new()
@@ -126,6 +126,10 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
     )
     .with_context(|| format!("cannot open {}", from.display()))?;
     src.busy_timeout(Duration::from_secs(30))?;
+    // A copy of the health data: 0600 from its first byte, whatever the umask (SQLite would
+    // make it 0644 less the umask; its journal takes the file's mode).
+    crate::private_files::create_new(to)
+        .with_context(|| format!("cannot create {}", to.display()))?;
     let mut dst =
         Connection::open(to).with_context(|| format!("cannot create {}", to.display()))?;
     {
@@ -172,7 +176,7 @@ pub fn backup(db: &Path, target: &Path, keep: Option<usize>) -> Result<Checked> 
     }
     let into_dir = target.is_dir() || target.as_os_str().to_string_lossy().ends_with('/');
     let file = if into_dir {
-        std::fs::create_dir_all(target)
+        crate::private_files::create_dir_all(target)
             .with_context(|| format!("cannot create {}", target.display()))?;
         target.join(format!(
             "ascolto-{}.sqlite3",

@@ -219,6 +219,11 @@ pub struct NotifyConfig {
     pub auto_reply_limit: u32,
     #[serde(default = "default_auto_window", deserialize_with = "flex")]
     pub auto_reply_window_hours: u32,
+    /// Mails answering inbound mail to anyone, per hour: a ceiling for the whole hospital, so
+    /// that a flood of mail with forged senders cannot make it mail thousands of addresses.
+    /// More are recorded as suppressed, never sent.
+    #[serde(default = "default_auto_global", deserialize_with = "flex")]
+    pub auto_reply_global_per_hour: u32,
     /// Sending attempts before a notification is marked failed for an administrator to see.
     #[serde(default = "default_attempts", deserialize_with = "flex")]
     pub max_attempts: u32,
@@ -231,8 +236,26 @@ impl Default for NotifyConfig {
             office_name: default_office(),
             auto_reply_limit: default_auto_limit(),
             auto_reply_window_hours: default_auto_window(),
+            auto_reply_global_per_hour: default_auto_global(),
             max_attempts: default_attempts(),
         }
+    }
+}
+
+impl NotifyConfig {
+    fn validate(&self) -> Result<()> {
+        // 0 would be an empty window: the per-address limit would never count anything.
+        if self.auto_reply_window_hours == 0 {
+            bail!("key `notify.auto_reply_window_hours`: must be at least 1 (the default is 24)");
+        }
+        if self.auto_reply_global_per_hour == 0 {
+            bail!(
+                "key `notify.auto_reply_global_per_hour`: must be at least 1 (the default is {}): \
+                 it is a ceiling on acknowledgements to anyone per hour",
+                default_auto_global()
+            );
+        }
+        Ok(())
     }
 }
 
@@ -244,6 +267,10 @@ fn default_auto_limit() -> u32 {
 }
 fn default_auto_window() -> u32 {
     24
+}
+/// About ten times the busiest hour of a large hospital's complaints office.
+fn default_auto_global() -> u32 {
+    60
 }
 fn default_attempts() -> u32 {
     12
@@ -679,6 +706,7 @@ impl Config {
                 );
             }
         }
+        self.notify.validate()?;
         self.resolve_smtp(base_dir)?;
         let mut names = std::collections::HashSet::new();
         for (i, mb) in self.mailboxes.iter_mut().enumerate() {
@@ -1015,5 +1043,42 @@ password = "s3cret"
         let text = include_str!("../config.toml");
         let c = load(text, &[("ASCOLTO__MAILBOX__0__PASSWORD", "x")]).unwrap();
         assert_eq!(c.tickets.number_prefix, "URP");
+        assert_eq!(
+            c.notify.auto_reply_global_per_hour,
+            NotifyConfig::default().auto_reply_global_per_hour,
+            "config.toml documents the default"
+        );
+    }
+
+    #[test]
+    fn the_automatic_reply_ceilings_must_be_ceilings() {
+        assert_eq!(
+            load(MINIMAL, &[])
+                .unwrap()
+                .notify
+                .auto_reply_global_per_hour,
+            60
+        );
+        let c = load(
+            MINIMAL,
+            &[("ASCOLTO__NOTIFY__AUTO_REPLY_GLOBAL_PER_HOUR", "500")],
+        )
+        .unwrap();
+        assert_eq!(c.notify.auto_reply_global_per_hour, 500);
+        let e = err(
+            &format!("{MINIMAL}[notify]\nauto_reply_global_per_hour = 0\n"),
+            &[],
+        );
+        assert!(e.contains("notify.auto_reply_global_per_hour"), "{e}");
+        let e = err(
+            MINIMAL,
+            &[("ASCOLTO__NOTIFY__AUTO_REPLY_GLOBAL_PER_HOUR", "-1")],
+        );
+        assert!(e.contains("notify.auto_reply_global_per_hour"), "{e}");
+        let e = err(
+            MINIMAL,
+            &[("ASCOLTO__NOTIFY__AUTO_REPLY_WINDOW_HOURS", "0")],
+        );
+        assert!(e.contains("notify.auto_reply_window_hours"), "{e}");
     }
 }

@@ -1,5 +1,9 @@
 //! `ascolto export …`: tickets and quarantine for scripts, spreadsheets and terminals.
+//!
+//! Every CSV ascolto writes (here and the statistics page's) passes its cells through
+//! [`csv_cell`], so that a citizen's name or subject never runs as a spreadsheet formula.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use anyhow::Result;
@@ -101,6 +105,153 @@ impl Tabular for OutboxRow {
     }
 }
 
+/// A cell as a spreadsheet may open it safely (OWASP, "CSV injection"): text that begins with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return is read by Excel and LibreOffice as a formula
+/// (`=HYPERLINK(…)`, `=cmd|' /C calc'!A0`), so it gets a leading `'`, which makes it text. A cell
+/// that is a plain number (`-3`, `-1,5`, `2.5`) is left alone: it runs nothing, and a quote would
+/// turn a figure of the statistics into text.
+pub fn csv_cell(cell: &str) -> Cow<'_, str> {
+    let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if formula && !plain_number(cell) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// `-12`, `3,5`, `-0.25`: an optional minus, digits, and at most one decimal separator between
+/// digits. Nothing else (no exponent, no sign but a leading minus).
+fn plain_number(cell: &str) -> bool {
+    let digits = cell.strip_prefix('-').unwrap_or(cell);
+    let mut parts = digits.splitn(2, ['.', ',']);
+    let whole =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let int = parts.next();
+    match parts.next() {
+        None => whole(int),
+        frac => whole(int) && whole(frac),
+    }
+}
+
+/// An exported row with its text passed through [`csv_cell`] for a CSV (numbers and flags are
+/// typed, so they stay as they are). Each impl names every field, so that a new one cannot be
+/// forgotten.
+trait ForSpreadsheet {
+    fn for_spreadsheet(self) -> Self;
+}
+
+fn text(s: String) -> String {
+    match csv_cell(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(safe) => safe,
+    }
+}
+
+fn maybe_text(s: Option<String>) -> Option<String> {
+    s.map(text)
+}
+
+impl ForSpreadsheet for TicketRow {
+    fn for_spreadsheet(self) -> Self {
+        let TicketRow {
+            number,
+            state,
+            kind,
+            category,
+            category_label,
+            service,
+            service_name,
+            citizen_email,
+            citizen_name,
+            citizen_bouncing,
+            subject,
+            received_at,
+            due_at,
+            pec,
+            needs_attention,
+            linked_to,
+            inbound_messages,
+            messages,
+            reopen_count,
+        } = self;
+        TicketRow {
+            number: text(number),
+            state: text(state),
+            kind: maybe_text(kind),
+            category: maybe_text(category),
+            category_label: maybe_text(category_label),
+            service: maybe_text(service),
+            service_name: maybe_text(service_name),
+            citizen_email: text(citizen_email),
+            citizen_name: maybe_text(citizen_name),
+            citizen_bouncing,
+            subject: text(subject),
+            received_at: text(received_at),
+            due_at: text(due_at),
+            pec,
+            needs_attention,
+            linked_to: maybe_text(linked_to),
+            inbound_messages,
+            messages,
+            reopen_count,
+        }
+    }
+}
+
+impl ForSpreadsheet for QuarantineRow {
+    fn for_spreadsheet(self) -> Self {
+        let QuarantineRow {
+            id,
+            received_at,
+            kind,
+            reason,
+            size,
+            source,
+            resolved,
+        } = self;
+        QuarantineRow {
+            id,
+            received_at: text(received_at),
+            kind: text(kind),
+            reason: text(reason),
+            size,
+            source: text(source),
+            resolved,
+        }
+    }
+}
+
+impl ForSpreadsheet for OutboxRow {
+    fn for_spreadsheet(self) -> Self {
+        let OutboxRow {
+            id,
+            ticket,
+            kind,
+            to,
+            subject,
+            state,
+            attempts,
+            last_error,
+            created_at,
+            sent_at,
+            message_id,
+        } = self;
+        OutboxRow {
+            id,
+            ticket: maybe_text(ticket),
+            kind: text(kind),
+            to: text(to),
+            subject: text(subject),
+            state: text(state),
+            attempts,
+            last_error: maybe_text(last_error),
+            created_at: text(created_at),
+            sent_at: maybe_text(sent_at),
+            message_id: text(message_id),
+        }
+    }
+}
+
 pub fn outbox(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<()> {
     write(format, out, |each| query::outbox(conn, each))
 }
@@ -115,7 +266,7 @@ pub fn quarantine(conn: &Connection, format: Format, out: &mut dyn Write) -> Res
 
 /// Streams the rows a query yields in `format` (the table, which needs column widths, is
 /// gathered first).
-fn write<T: Serialize + Tabular>(
+fn write<T: Serialize + Tabular + ForSpreadsheet>(
     format: Format,
     out: &mut dyn Write,
     query: impl FnOnce(&mut dyn FnMut(T) -> Result<()>) -> Result<()>,
@@ -128,7 +279,7 @@ fn write<T: Serialize + Tabular>(
         })?,
         Format::Csv => {
             let mut csv = csv::Writer::from_writer(&mut *out);
-            query(&mut |row| Ok(csv.serialize(row)?))?;
+            query(&mut |row: T| Ok(csv.serialize(row.for_spreadsheet())?))?;
             csv.flush()?;
         }
         Format::Table => {
@@ -345,6 +496,82 @@ pub fn stats(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_become_text() {
+        for formula in [
+            "=HYPERLINK(\"http://evil.test\",\"x\")",
+            "=cmd|' /C calc'!A0",
+            "+39 333 1234567",
+            "-2+3+cmd|' /C calc'!A0",
+            "@SUM(1+1)",
+            "\t=1+1",
+            "\r=1+1",
+            "-",
+            "-1,5,2",
+            "-1e3",
+            "-inf",
+        ] {
+            assert_eq!(csv_cell(formula), format!("'{formula}"), "{formula:?}");
+        }
+        // Numbers (the statistics' figures) and ordinary text stay as they are.
+        for plain in [
+            "-3",
+            "-1,5",
+            "-0.25",
+            "12",
+            "25,0",
+            "",
+            "Pronto soccorso",
+            "'=già testo",
+            " =1",
+            "URP-2026-000001",
+            "mario@example.test",
+        ] {
+            assert_eq!(csv_cell(plain), plain, "{plain:?}");
+        }
+    }
+
+    #[test]
+    fn the_csv_export_neutralises_text_and_keeps_typed_values() {
+        let row = TicketRow {
+            number: "URP-2026-000001".into(),
+            state: "pending".into(),
+            kind: None,
+            category: None,
+            category_label: Some("@label".into()),
+            service: None,
+            service_name: Some("=service".into()),
+            citizen_email: "a@example.test".into(),
+            citizen_name: Some("=HYPERLINK(\"http://evil.test\")".into()),
+            citizen_bouncing: false,
+            subject: "=cmd|' /C calc'!A0".into(),
+            received_at: "2026-01-01T00:00:00Z".into(),
+            due_at: "2026-01-31T00:00:00Z".into(),
+            pec: false,
+            needs_attention: true,
+            linked_to: None,
+            inbound_messages: 1,
+            messages: 2,
+            reopen_count: 0,
+        };
+        let mut out = Vec::new();
+        write(Format::Csv, &mut out, |each| each(row.clone())).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(",'@label,"), "{text}");
+        assert!(text.contains(",'=service,"), "{text}");
+        assert!(
+            text.contains("\"'=HYPERLINK(\"\"http://evil.test\"\")\""),
+            "{text}"
+        );
+        assert!(text.contains(",'=cmd|' /C calc'!A0,"), "{text}");
+        // JSON is data, not a spreadsheet: as it came.
+        let mut out = Vec::new();
+        write(Format::Json, &mut out, |each| each(row.clone())).unwrap();
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("\"subject\":\"=cmd|"));
+    }
 
     #[test]
     fn the_table_blanks_control_characters_and_cuts_long_cells() {

@@ -13,6 +13,7 @@
 //! - [`notify`]: notifications: templates, the outbox, the mailer and its worker.
 //! - [`users`]: backoffice accounts and their passwords (argon2).
 //! - [`export`]: tickets and quarantine as JSON lines or CSV.
+//! - [`private_files`]: files with health data are created readable by the service's user only.
 //! - [`serve`]: the daemon: supervised tasks and graceful shutdown.
 #![forbid(unsafe_code)]
 
@@ -26,6 +27,7 @@ pub mod mail;
 pub mod metrics;
 pub mod notify;
 pub mod oauth;
+pub mod private_files;
 pub mod retention;
 pub mod serve;
 pub mod stats;

@@ -74,6 +74,17 @@ pub fn workflow_error(e: &crate::workflow::WorkflowError) -> String {
             }
             _ => "Dati non validi.".into(),
         },
+        E::DifferentCitizens {
+            from,
+            into,
+            from_citizen,
+            into_citizen,
+        } => format!(
+            "I due reclami sono di cittadini diversi: {from} è di {from_citizen}, {into} è di \
+             {into_citizen}. Dopo l'unione le comunicazioni andranno solo a {into_citizen}, e \
+             {from_citizen} non riceverà più notizie della sua pratica. Unisci solo se è lo \
+             stesso caso, e conferma."
+        ),
         E::Other(_) => "Errore interno.".into(),
     }
 }

@@ -115,6 +115,15 @@ pub enum WorkflowError {
     },
     #[error("{0}")]
     Invalid(&'static str),
+    /// A merge of two citizens' tickets that the operator has not confirmed: the surviving
+    /// ticket's citizen would then be answered about the other one's case.
+    #[error("ticket {from} is from another citizen than ticket {into}: merging needs confirming")]
+    DifferentCitizens {
+        from: String,
+        into: String,
+        from_citizen: String,
+        into_citizen: String,
+    },
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -430,10 +439,32 @@ pub fn classify(
     Ok(true)
 }
 
-/// Merges ticket `from` into `into` (the same complaint written twice): `from`'s messages and
-/// notes move to `into`, `from` is closed as merged, and mail that still names `from` threads
-/// into `into`. No mail goes to the citizen.
+/// What the operator confirmed when merging two tickets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeConsent {
+    /// Nothing: only tickets of the same citizen merge.
+    SameCitizen,
+    /// The two tickets are one case although two citizens wrote them (a relative and the
+    /// patient, say).
+    DifferentCitizens,
+}
+
+/// Merges ticket `from` into `into` (the same complaint written twice) if both are of the same
+/// citizen; see [`merge_with`].
 pub fn merge(conn: &Connection, actor: &Actor, from: i64, into: i64) -> Result<()> {
+    merge_with(conn, actor, from, into, MergeConsent::SameCitizen)
+}
+
+/// Merges ticket `from` into `into`: `from`'s messages and notes move to `into`, `from` is
+/// closed as merged, and mail that still names `from` threads into `into`. No mail goes to the
+/// citizen. Tickets of two different citizens merge only with [`MergeConsent::DifferentCitizens`].
+pub fn merge_with(
+    conn: &Connection,
+    actor: &Actor,
+    from: i64,
+    into: i64,
+    consent: MergeConsent,
+) -> Result<()> {
     refuse_viewer(actor, "merge tickets")?;
     if from == into {
         return Err(WorkflowError::Invalid(
@@ -456,6 +487,11 @@ pub fn merge(conn: &Connection, actor: &Actor, from: i64, into: i64) -> Result<(
         return Err(WorkflowError::Invalid(
             "the target ticket has itself been merged into another",
         ));
+    }
+    let refusal = citizens_differ(conn, from, into)?;
+    let different_citizens = refusal.is_some();
+    if let (Some(refusal), MergeConsent::SameCitizen) = (refusal, consent) {
+        return Err(refusal);
     }
     let now = store::now_text();
     conn.execute(
@@ -486,16 +522,38 @@ pub fn merge(conn: &Connection, actor: &Actor, from: i64, into: i64) -> Result<(
         &actor.audit_name(),
         "ticket.merged_into",
         Some(from),
-        json!({ "into": into }),
+        json!({ "into": into, "different_citizens": different_citizens }),
     )?;
     audit::record(
         conn,
         &actor.audit_name(),
         "ticket.merged_from",
         Some(into),
-        json!({ "from": from }),
+        json!({ "from": from, "different_citizens": different_citizens }),
     )?;
     Ok(())
+}
+
+/// The refusal to give if tickets `from` and `into` are of different citizens.
+fn citizens_differ(conn: &Connection, from: i64, into: i64) -> Result<Option<WorkflowError>> {
+    let citizen = |id: i64| -> Result<(String, i64, String)> {
+        Ok(conn.query_row(
+            "SELECT t.number, t.contact_id, c.email FROM tickets t
+             JOIN contacts c ON c.id = t.contact_id WHERE t.id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?)
+    };
+    let (from, into) = (citizen(from)?, citizen(into)?);
+    // Contacts are unique by address (without case): one contact, one citizen.
+    Ok(
+        (from.1 != into.1).then(|| WorkflowError::DifferentCitizens {
+            from: from.0,
+            into: into.0,
+            from_citizen: from.2,
+            into_citizen: into.2,
+        }),
+    )
 }
 
 /// Whether a citizen's message at `now` still reopens a ticket closed at `closed_at`.
@@ -552,20 +610,22 @@ mod tests {
         viewer: Actor,
     }
 
-    fn world() -> World {
-        let config = crate::config::Config::from_sources(
+    fn config() -> crate::config::Config {
+        crate::config::Config::from_sources(
             "[[mailbox]]\nname = \"urp\"\nhost = \"h\"\nport = 143\nsecurity = \"none\"\nusername = \"urp@hospital.test\"\npassword = \"x\"\n",
             &Default::default(),
             None,
         )
-        .unwrap();
-        let notifier = Notifier::from_config(&config).unwrap();
-        let mut conn = store::open_in_memory().unwrap();
-        let raw = b"From: Maria <maria@example.test>\r\nSubject: Attesa\r\nMessage-ID: <m1@example.test>\r\n\r\nAttesa lunga.\r\n";
+        .unwrap()
+    }
+
+    /// Mail arriving in the mailbox, as ingest stores it (with its notifications).
+    fn ingest(conn: &mut Connection, raw: &[u8]) {
+        let config = config();
         Pipeline::new(Settings::from_config(&config))
             .with_notifier(std::sync::Arc::new(Notifier::from_config(&config).unwrap()))
             .store_batch(
-                &mut conn,
+                conn,
                 &[(
                     prepare(raw.to_vec(), None),
                     Origin {
@@ -576,6 +636,15 @@ mod tests {
                 None,
             )
             .unwrap();
+    }
+
+    fn world() -> World {
+        let notifier = Notifier::from_config(&config()).unwrap();
+        let mut conn = store::open_in_memory().unwrap();
+        ingest(
+            &mut conn,
+            b"From: Maria <maria@example.test>\r\nSubject: Attesa\r\nMessage-ID: <m1@example.test>\r\n\r\nAttesa lunga.\r\n",
+        );
         let op = crate::users::add(
             &conn,
             "test",
@@ -745,6 +814,87 @@ mod tests {
         };
         assert_eq!(authors.last().unwrap(), "system:ingest ticket.reopened");
         assert!(authors.contains(&format!("user:{} ticket.closed", w.op.id)));
+    }
+
+    #[test]
+    fn merging_two_citizens_tickets_needs_consent_and_mail_names_only_the_citizens_own() {
+        let mut w = world();
+        ingest(
+            &mut w.conn,
+            b"From: nul@example.test\r\nSubject: Esito\r\nMessage-ID: <nul1@example.test>\r\n\r\nSegreto di nul.\r\n",
+        );
+        let merged = |w: &World| -> Option<i64> {
+            w.conn
+                .query_row("SELECT merged_into FROM tickets WHERE id = 2", [], |r| {
+                    r.get(0)
+                })
+                .unwrap()
+        };
+        let refused = merge(&w.conn, &w.op, 2, w.ticket);
+        assert!(
+            matches!(&refused, Err(WorkflowError::DifferentCitizens { from_citizen, into_citizen, .. })
+                if from_citizen == "nul@example.test" && into_citizen == "maria@example.test"),
+            "{refused:?}"
+        );
+        assert_eq!(merged(&w), None);
+        let text = crate::texts::workflow_error(&refused.unwrap_err());
+        assert!(text.contains("cittadini diversi"), "{text}");
+        assert!(
+            matches!(
+                merge_with(
+                    &w.conn,
+                    &w.viewer,
+                    2,
+                    w.ticket,
+                    MergeConsent::DifferentCitizens
+                ),
+                Err(WorkflowError::Forbidden { .. })
+            ),
+            "consent is no role"
+        );
+
+        merge_with(&w.conn, &w.op, 2, w.ticket, MergeConsent::DifferentCitizens).unwrap();
+        assert_eq!(merged(&w), Some(w.ticket));
+        // nul@'s message is now the ticket's last: the answer to Maria still quotes and names
+        // only Maria's.
+        let q = answer(&w.conn, &w.notifier, &w.op, w.ticket, "Risposta.").unwrap();
+        let (body, irt, refs): (String, String, String) = w
+            .conn
+            .query_row(
+                "SELECT body_text, in_reply_to, refs FROM outbox WHERE id = ?1",
+                [q.outbox_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert!(
+            body.contains("Attesa lunga") && !body.contains("nul"),
+            "{body}"
+        );
+        assert_eq!(irt, "<m1@example.test>");
+        assert_eq!(refs, "<m1@example.test>");
+    }
+
+    #[test]
+    fn merging_one_citizens_tickets_needs_no_consent() {
+        let mut w = world();
+        ingest(
+            &mut w.conn,
+            b"From: MARIA@example.test\r\nSubject: Ancora\r\nMessage-ID: <m2@example.test>\r\n\r\nDi nuovo.\r\n",
+        );
+        merge(&w.conn, &w.op, 2, w.ticket).unwrap();
+        let q = answer(&w.conn, &w.notifier, &w.op, w.ticket, "Risposta.").unwrap();
+        let irt: String = w
+            .conn
+            .query_row(
+                "SELECT in_reply_to FROM outbox WHERE id = ?1",
+                [q.outbox_id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            irt, "<m2@example.test>",
+            "her own last message, whatever its case"
+        );
     }
 
     #[test]

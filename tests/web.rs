@@ -153,7 +153,8 @@ const MATRIX: &[Route] = &[
     (
         "POST",
         "/reclami/{T2}/unione",
-        &[("destinazione", "{T3}")],
+        // Two citizens' tickets: merged only when confirmed (issue 11, finding 9).
+        &[("destinazione", "{T3}"), ("conferma", "1")],
         [Refused, Refused, Done, Done],
     ),
     (

@@ -310,6 +310,213 @@ fn a_mail_bomb_gets_no_more_acknowledgements_than_the_rate_limit() {
     );
 }
 
+/// Waits until every ticket's acknowledgement has left the outbox's queue (sent or suppressed).
+fn wait_for_acks(d: &Daemon, n: i64) {
+    d.wait_for_count(
+        "SELECT count(*) FROM outbox WHERE kind = 'ack' AND state IN ('sent', 'suppressed')",
+        n,
+    );
+}
+
+/// Issue 11, finding 2: `victim+1…+5@gmail.test` got five acknowledgements where
+/// `victim@gmail.test` five times got three. One mailbox, one limit.
+#[test]
+fn plus_addressing_does_not_bypass_the_acknowledgement_rate_limit() {
+    let servers = MailServers::start();
+    let d = running(&servers);
+    for i in 1..=5 {
+        let from = format!("victim+{i}@gmail.test");
+        servers.send_complaint(&from, &format!("Reclamo {i}"), "testo");
+    }
+    d.wait_for_count("SELECT count(*) FROM tickets", 5);
+    wait_for_acks(&d, 5);
+    let limit = 3; // [notify] auto_reply_limit's default
+    assert_eq!(
+        d.count("SELECT count(*) FROM outbox WHERE kind = 'ack' AND state = 'sent'"),
+        limit
+    );
+    assert_eq!(
+        d.count(
+            "SELECT count(*) FROM outbox WHERE kind = 'ack' AND state = 'suppressed'
+             AND last_error LIKE 'rate limit:%'"
+        ),
+        5 - limit
+    );
+    // Each was addressed as the citizen wrote it: the key only counts.
+    assert_eq!(
+        d.count("SELECT count(DISTINCT to_address) FROM outbox WHERE kind = 'ack'"),
+        5
+    );
+}
+
+/// Issue 11, finding 2: forged senders are as many as an attacker likes; the hospital mails
+/// at most `auto_reply_global_per_hour` of them an hour.
+#[test]
+fn a_flood_of_forged_senders_stops_at_the_global_ceiling() {
+    let servers = MailServers::start();
+    let mut d =
+        Daemon::new(|db| servers.config(db, "") + "\n[notify]\nauto_reply_global_per_hour = 4\n");
+    d.start();
+    for i in 1..=7 {
+        let from = format!("forged{i}@example.test");
+        servers.send_complaint(&from, &format!("Reclamo {i}"), "testo");
+    }
+    d.wait_for_count("SELECT count(*) FROM tickets", 7);
+    wait_for_acks(&d, 7);
+    assert_eq!(
+        d.count("SELECT count(*) FROM outbox WHERE kind = 'ack' AND state = 'sent'"),
+        4
+    );
+    assert_eq!(
+        d.count(
+            "SELECT count(*) FROM outbox WHERE kind = 'ack' AND state = 'suppressed'
+             AND last_error LIKE 'global rate limit:%auto_reply_global_per_hour = 4%'"
+        ),
+        3
+    );
+    let delivered: usize = (1..=7)
+        .map(|i| {
+            servers
+                .maildir_messages(&format!("forged{i}@example.test"))
+                .len()
+        })
+        .sum();
+    assert_eq!(delivered, 4);
+    // Every ticket was still made: only the mail is held back.
+    assert_eq!(d.count("SELECT count(*) FROM tickets"), 7);
+}
+
+/// Issue 11, finding 9: merging a ticket of `nul@` into one of `tr@` made the answer mailed to
+/// `tr@` quote `nul@`'s message and name its Message-ID. Now the merge of two citizens' tickets
+/// needs confirming in the backoffice, and mail to a citizen names and quotes only their own.
+#[test]
+fn merging_two_citizens_tickets_needs_confirming_and_leaks_nothing_by_mail() {
+    use common::http::Client;
+    const TR: &str = "tr@example.test";
+    const NUL: &str = "nul@example.test";
+    let servers = MailServers::start();
+    let d = running(&servers);
+    d.add_user_with_password("operator@hospital.test", "operator", "una-password-lunga");
+    // tr@ writes first, nul@ second: nul@'s is then the ticket's last message once merged.
+    let from_tr = common::complaint(TR, "Attesa al CUP", "Ho atteso tre ore al CUP.");
+    servers.send(TR, URP, &from_tr);
+    d.wait_for_count("SELECT count(*) FROM tickets", 1);
+    let from_nul = common::complaint(
+        NUL,
+        "Esito esame",
+        "Segreto di nul: referto HIV positivo, codice fiscale NLLMRA80A01H501Z.",
+    );
+    servers.send(NUL, URP, &from_nul);
+    d.wait_for_count("SELECT count(*) FROM tickets", 2);
+    let number_of = |citizen: &str| -> String {
+        d.export_tickets()
+            .into_iter()
+            .find(|t| t["citizen_email"] == citizen)
+            .unwrap()["number"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (tr, nul) = (number_of(TR), number_of(NUL));
+    let message_id_of = |raw: &[u8]| -> String {
+        header(raw, "Message-ID")
+            .unwrap()
+            .trim_matches(['<', '>'])
+            .to_string()
+    };
+    let (tr_id, nul_id) = (message_id_of(&from_tr), message_id_of(&from_nul));
+    Client::wait_ready(&d.base_url());
+    let mut op = Client::sign_in(
+        &d.base_url(),
+        "operator@hospital.test",
+        "una-password-lunga",
+    );
+
+    // Without the confirmation: refused, said why, and offered the confirmation.
+    let page = format!("/reclami/{nul}");
+    let r = op.post(
+        &page,
+        &format!("/reclami/{nul}/unione"),
+        &[("destinazione", &tr)],
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    let html = r.text();
+    assert!(html.contains("cittadini diversi"), "{html}");
+    assert!(html.contains("name=\"conferma\""), "{html}");
+    assert!(html.contains(&format!("value=\"{tr}\"")), "{html}");
+    let merged_into = || -> Option<String> {
+        d.db()
+            .query_row(
+                "SELECT m.number FROM tickets t LEFT JOIN tickets m ON m.id = t.merged_into
+                 WHERE t.number = ?1",
+                [&nul],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(merged_into(), None, "nothing merged");
+
+    // Confirmed: merged.
+    let r = op.post(
+        &page,
+        &format!("/reclami/{nul}/unione"),
+        &[("destinazione", &tr), ("conferma", "1")],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(merged_into().as_deref(), Some(tr.as_str()));
+    assert_eq!(
+        d.count(
+            "SELECT count(*) FROM audit_log WHERE action = 'ticket.merged_into'
+             AND json_extract(detail, '$.different_citizens') = 1"
+        ),
+        1
+    );
+
+    // The operator answers tr@'s ticket: the mail quotes and names tr@'s message only.
+    let r = op.post(
+        &format!("/reclami/{tr}"),
+        &format!("/reclami/{tr}/risposta"),
+        &[("testo", "Gentile utente, abbiamo verificato.")],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let mails = servers.wait_for_mail(TR, 3);
+    let answer = mails
+        .iter()
+        .find(|m| subject(m).contains("Risposta"))
+        .expect("the answer");
+    let text = body(answer);
+    assert!(text.contains("abbiamo verificato"), "{text}");
+    assert!(
+        !text.contains("Segreto di nul"),
+        "nul@'s text quoted: {text}"
+    );
+    assert!(
+        text.contains("Ho atteso tre ore"),
+        "tr@'s own text is quoted: {text}"
+    );
+    let threading = format!(
+        "{} {}",
+        header(answer, "In-Reply-To").unwrap_or_default(),
+        header(answer, "References").unwrap_or_default()
+    );
+    assert!(
+        !threading.contains(&nul_id),
+        "nul@'s Message-ID: {threading}"
+    );
+    assert!(
+        header(answer, "In-Reply-To").unwrap().contains(&tr_id),
+        "{threading}"
+    );
+    // And nothing of nul@'s went to tr@ at all.
+    for m in &mails {
+        let raw = String::from_utf8_lossy(m);
+        assert!(
+            !raw.contains("NLLMRA80A01H501Z") && !raw.contains(&nul_id),
+            "{raw}"
+        );
+    }
+}
+
 #[test]
 fn notifications_wait_for_smtp_and_survive_a_kill() {
     let servers = MailServers::start();

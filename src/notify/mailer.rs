@@ -165,7 +165,7 @@ impl Mailer {
                 }
             }
             Mailer::File(dir) => {
-                std::fs::create_dir_all(dir)
+                crate::private_files::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
                 // Named by Message-ID: sending again (at least once) rewrites the same file.
                 let name: String = mail
@@ -180,7 +180,8 @@ impl Mailer {
                     })
                     .collect();
                 let tmp = dir.join(format!(".{name}.tmp"));
-                std::fs::write(&tmp, message.formatted())?;
+                // A mail to a citizen is health data: 0600 whatever the umask.
+                crate::private_files::write(&tmp, &message.formatted())?;
                 std::fs::rename(&tmp, dir.join(format!("{name}.eml")))?;
             }
             Mailer::Memory(sent) => sent

@@ -3,6 +3,7 @@
 //! ([`worker`], through a [`mailer::Mailer`]).
 
 pub mod mailer;
+pub mod recipient;
 pub mod templates;
 pub mod worker;
 
@@ -14,6 +15,7 @@ use crate::config::Config;
 use crate::mail::thread;
 use crate::store::outbox::{self, NewMail, TicketFacts};
 use crate::tickets::{self, TicketNumber};
+pub use recipient::RecipientKey;
 use templates::{MailVars, Templates};
 
 /// The kinds of mail, as stored in `outbox.kind` and named in `templates/`.
@@ -73,11 +75,15 @@ pub struct Notifier {
     templates: Templates,
     office: String,
     domain: String,
-    own_addresses: Vec<String>,
+    /// The hospital's own mailboxes: automatic mail to any spelling of them is never sent.
+    own_addresses: Vec<RecipientKey>,
     deadline_days: u32,
     reopen_window_days: u32,
     limit: u32,
     window_hours: u32,
+    /// Mails answering inbound mail, to anyone, per hour: beyond it a flood of forged senders
+    /// gets no more mail from the hospital.
+    global_per_hour: u32,
     base_url: String,
 }
 
@@ -85,14 +91,14 @@ impl Notifier {
     pub fn from_config(c: &Config) -> Result<Notifier> {
         let templates =
             Templates::load(c.notify.templates_dir.as_deref()).context("notification templates")?;
-        let mut own: Vec<String> = c
+        let mut own: Vec<RecipientKey> = c
             .ingest
             .own_addresses
             .iter()
-            .map(|a| a.to_ascii_lowercase())
+            .map(|a| RecipientKey::of(a))
             .collect();
-        own.extend(c.mailboxes.iter().map(|m| m.username.to_ascii_lowercase()));
-        own.push(c.smtp.from().to_ascii_lowercase());
+        own.extend(c.mailboxes.iter().map(|m| RecipientKey::of(&m.username)));
+        own.push(RecipientKey::of(c.smtp.from()));
         Ok(Notifier {
             templates,
             office: c.notify.office_name.clone(),
@@ -102,6 +108,7 @@ impl Notifier {
             reopen_window_days: c.tickets.reopen_window_days,
             limit: c.notify.auto_reply_limit,
             window_hours: c.notify.auto_reply_window_hours,
+            global_per_hour: c.notify.auto_reply_global_per_hour,
             base_url: c.web.base_url.trim_end_matches('/').to_string(),
         })
     }
@@ -208,7 +215,7 @@ impl Notifier {
         t: &TicketFacts,
         kind: MailKind,
     ) -> Result<Option<String>> {
-        let to = t.citizen_email.to_ascii_lowercase();
+        let to = RecipientKey::of(&t.citizen_email);
         if self.own_addresses.contains(&to) {
             return Ok(Some("the address is one of the hospital's own".into()));
         }
@@ -218,14 +225,24 @@ impl Notifier {
         if !kind.answers_inbound() {
             return Ok(None);
         }
-        let since = crate::store::time_text(
-            Utc::now() - chrono::Duration::hours(i64::from(self.window_hours)),
-        );
-        let sent = outbox::replies_to_inbound_since(conn, &t.citizen_email, &since)?;
+        let now = Utc::now();
+        let since =
+            |hours: u32| crate::store::time_text(now - chrono::Duration::hours(i64::from(hours)));
+        // Per mailbox, whatever the spelling: `+tags` do not buy more acknowledgements.
+        let sent = outbox::replies_to_inbound_since(conn, &to, &since(self.window_hours))?;
         if sent >= i64::from(self.limit) {
             return Ok(Some(format!(
                 "rate limit: {sent} acknowledgements to this address in {} hours",
                 self.window_hours
+            )));
+        }
+        // And for everyone together: forged senders are as many as an attacker likes.
+        let everyone = outbox::all_replies_to_inbound_since(conn, &since(1))?;
+        if everyone >= i64::from(self.global_per_hour) {
+            return Ok(Some(format!(
+                "global rate limit: {everyone} acknowledgements to anyone in the last hour \
+                 ([notify] auto_reply_global_per_hour = {})",
+                self.global_per_hour
             )));
         }
         Ok(None)
@@ -295,4 +312,134 @@ fn rome_date(text: &str) -> String {
     parse_time(text)
         .map(|t| tickets::to_rome(t).format("%d/%m/%Y").to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ingest::{self as sql, NewTicket};
+
+    fn notifier(notify: &str) -> Notifier {
+        let config = crate::config::Config::from_sources(
+            &format!(
+                "[[mailbox]]\nname = \"urp\"\nhost = \"h\"\nport = 143\nsecurity = \"none\"\n\
+                 username = \"urp@hospital.test\"\npassword = \"x\"\n[notify]\n{notify}\n"
+            ),
+            &Default::default(),
+            None,
+        )
+        .unwrap();
+        Notifier::from_config(&config).unwrap()
+    }
+
+    /// A new ticket of the citizen writing from `email`.
+    fn ticket(conn: &Connection, email: &str) -> i64 {
+        let seq = sql::next_seq(conn, 2026).unwrap();
+        let number = format!("URP-2026-{seq:06}");
+        let contact_id = sql::upsert_contact(conn, email, None).unwrap();
+        sql::insert_ticket(
+            conn,
+            &NewTicket {
+                number: &number,
+                year: 2026,
+                seq,
+                thread_token: "token",
+                kind: None,
+                category_id: None,
+                service_id: None,
+                contact_id,
+                subject: "Reclamo",
+                received_at: "2026-03-02T09:00:00Z",
+                due_at: "2026-04-01T09:00:00Z",
+                channel: "email",
+                linked_ticket_id: None,
+            },
+        )
+        .unwrap()
+    }
+
+    fn ack(n: &Notifier, conn: &Connection, email: &str) -> Option<String> {
+        let id = ticket(conn, email);
+        n.to_citizen(conn, id, MailKind::Ack, Extra::default())
+            .unwrap()
+            .suppressed
+    }
+
+    #[test]
+    fn acknowledgements_are_limited_per_mailbox_whatever_the_spelling() {
+        let conn = crate::store::open_in_memory().unwrap();
+        let n = notifier("auto_reply_limit = 3");
+        let got: Vec<Option<String>> = (1..=5)
+            .map(|i| ack(&n, &conn, &format!("victim+{i}@gmail.test")))
+            .collect();
+        assert!(got[..3].iter().all(Option::is_none), "{got:?}");
+        for reason in &got[3..] {
+            assert!(
+                reason.as_deref().unwrap().starts_with("rate limit: 3 "),
+                "{reason:?}"
+            );
+        }
+        assert!(
+            ack(&n, &conn, "VICTIM@gmail.test").is_some(),
+            "case is no escape"
+        );
+        // Gmail ignores dots; other mailboxes are other mailboxes.
+        for a in [
+            "ma.rio@gmail.com",
+            "mario+x@googlemail.com",
+            "m.a.r.i.o@gmail.com",
+        ] {
+            assert!(ack(&n, &conn, a).is_none(), "{a}");
+        }
+        assert!(ack(&n, &conn, "mario@gmail.com").is_some());
+        assert!(ack(&n, &conn, "mario@example.test").is_none());
+        // The mail still goes to the address as written.
+        let to: String = conn
+            .query_row("SELECT to_address FROM outbox WHERE id = 2", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(to, "victim+2@gmail.test");
+    }
+
+    #[test]
+    fn the_global_ceiling_holds_for_any_number_of_senders() {
+        let conn = crate::store::open_in_memory().unwrap();
+        let n = notifier("auto_reply_global_per_hour = 4");
+        let got: Vec<Option<String>> = (1..=6)
+            .map(|i| ack(&n, &conn, &format!("forged{i}@example.test")))
+            .collect();
+        assert!(got[..4].iter().all(Option::is_none), "{got:?}");
+        for reason in &got[4..] {
+            let reason = reason.as_deref().unwrap();
+            assert!(
+                reason.starts_with("global rate limit: 4 ")
+                    && reason.contains("auto_reply_global_per_hour = 4"),
+                "{reason}"
+            );
+        }
+        // An operator's answer and notices of an operator's action are not counted nor held.
+        let id = ticket(&conn, "citizen@example.test");
+        for kind in [MailKind::Answer, MailKind::InCharge, MailKind::Closed] {
+            let q = n.to_citizen(&conn, id, kind, Extra::default()).unwrap();
+            assert_eq!(q.suppressed, None, "{kind:?}");
+        }
+        // Mail from more than an hour ago no longer counts.
+        conn.execute("UPDATE outbox SET created_at = '2026-01-01T00:00:00Z'", [])
+            .unwrap();
+        assert!(ack(&n, &conn, "late@example.test").is_none());
+    }
+
+    #[test]
+    fn no_spelling_of_our_own_addresses_gets_automatic_mail() {
+        let conn = crate::store::open_in_memory().unwrap();
+        let n = notifier("");
+        for a in ["urp@hospital.test", "URP+loop@hospital.test"] {
+            assert_eq!(
+                ack(&n, &conn, a).as_deref(),
+                Some("the address is one of the hospital's own"),
+                "{a}"
+            );
+        }
+    }
 }

@@ -36,9 +36,17 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Opens (creating if needed) the database at `path`, sets the connection up and migrates it.
 pub fn open(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+        crate::private_files::create_dir_all(dir)
             .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
     }
+    // Health data: the file exists, 0600, before SQLite opens it (and makes its -wal and -shm
+    // with the same mode).
+    crate::private_files::prepare_database(path).with_context(|| {
+        format!(
+            "cannot create the database {} readable by its owner only (mode 0600)",
+            path.display()
+        )
+    })?;
     let mut conn = Connection::open(path)
         .with_context(|| format!("cannot open the database {}", path.display()))?;
     configure(&conn)?;
@@ -247,6 +255,19 @@ mod tests {
             )
             .unwrap();
         assert_eq!(cats, 9);
+    }
+
+    /// The migrator takes the first migration above the database's version, in file order:
+    /// numbers must grow down the file (gaps are fine: a version is set to the number of the
+    /// migration just applied, and the next one is the first above it).
+    #[test]
+    fn migrations_are_numbered_upwards_in_file_order() {
+        let numbers: Vec<i64> = migrations().iter().map(|m| m.0).collect();
+        assert!(
+            numbers.windows(2).all(|w| w[0] < w[1]),
+            "schema.sql's migrations out of order: {numbers:?}"
+        );
+        assert_eq!(numbers.first(), Some(&1));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::notify::mailer::Outgoing;
+use crate::notify::RecipientKey;
 
 /// A ticket as a notification sees it.
 #[derive(Clone, Debug)]
@@ -23,33 +24,35 @@ pub struct TicketFacts {
     pub category: Option<String>,
     pub service: Option<String>,
     pub closed_at: Option<String>,
-    /// Message-IDs of the citizen's first and last messages (threading headers).
+    /// Message-IDs of the citizen's own first and last messages (threading headers).
     pub first_inbound_id: Option<String>,
     pub last_inbound_id: Option<String>,
-    /// The citizen's last message, for quoting in an answer.
+    /// The citizen's own last message, for quoting in an answer.
     pub last_inbound_body: Option<String>,
     pub last_inbound_at: Option<String>,
 }
 
+/// The messages of ticket `t` that its citizen `c` wrote (not automatic mail). A ticket may hold
+/// someone else's mail (a merge of two citizens' tickets, a reply from another address to our
+/// mail): mail to the citizen never quotes it nor names its Message-ID.
+const OWN_INBOUND: &str = "m.ticket_id = t.id AND m.direction = 'in' AND m.automatic IS NULL
+    AND m.from_email = c.email COLLATE NOCASE";
+
 pub fn ticket_facts(conn: &Connection, ticket_id: i64) -> Result<Option<TicketFacts>> {
     Ok(conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT t.id, t.number, t.thread_token, t.subject, t.state, c.email, c.name, c.bouncing_since,
                     t.received_at, t.due_at, t.channel, t.kind,
                     k.code || ' ' || k.label, s.name, t.closed_at,
-                    (SELECT message_id FROM messages WHERE ticket_id = t.id AND direction = 'in'
-                       AND automatic IS NULL ORDER BY id LIMIT 1),
-                    (SELECT message_id FROM messages WHERE ticket_id = t.id AND direction = 'in'
-                       AND automatic IS NULL ORDER BY id DESC LIMIT 1),
-                    (SELECT body_text FROM messages WHERE ticket_id = t.id AND direction = 'in'
-                       AND automatic IS NULL ORDER BY id DESC LIMIT 1),
-                    (SELECT received_at FROM messages WHERE ticket_id = t.id AND direction = 'in'
-                       AND automatic IS NULL ORDER BY id DESC LIMIT 1)
+                    (SELECT message_id FROM messages m WHERE {OWN_INBOUND} ORDER BY id LIMIT 1),
+                    (SELECT message_id FROM messages m WHERE {OWN_INBOUND} ORDER BY id DESC LIMIT 1),
+                    (SELECT body_text FROM messages m WHERE {OWN_INBOUND} ORDER BY id DESC LIMIT 1),
+                    (SELECT received_at FROM messages m WHERE {OWN_INBOUND} ORDER BY id DESC LIMIT 1)
              FROM tickets t JOIN contacts c ON c.id = t.contact_id
              LEFT JOIN categories k ON k.id = t.category_id
              LEFT JOIN services s ON s.id = t.service_id
-             WHERE t.id = ?1",
-        )?
+             WHERE t.id = ?1"
+        ))?
         .query_row([ticket_id], |r| {
             Ok(TicketFacts {
                 id: r.get(0)?,
@@ -93,36 +96,57 @@ pub struct NewMail<'a> {
 pub fn insert(conn: &Connection, m: &NewMail) -> Result<i64> {
     let now = super::now_text();
     conn.prepare_cached(
-        "INSERT INTO outbox (ticket_id, kind, to_address, subject, body_text, message_id, in_reply_to,
-           refs, automatic, state, last_error, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+        "INSERT INTO outbox (ticket_id, kind, to_address, to_key, subject, body_text, message_id,
+           in_reply_to, refs, automatic, state, last_error, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
     )?
     .execute(params![
         m.ticket_id,
         m.kind,
         m.to,
+        RecipientKey::of(m.to).as_str(),
         m.subject,
         m.body,
         m.message_id,
         m.in_reply_to,
         m.refs,
         m.automatic,
-        if m.suppressed.is_some() { "suppressed" } else { "pending" },
+        if m.suppressed.is_some() {
+            "suppressed"
+        } else {
+            "pending"
+        },
         m.suppressed,
         now
     ])?;
     Ok(conn.last_insert_rowid())
 }
 
-/// Mails answering inbound mail (acknowledgements, reopenings) queued or sent to `to` since
-/// `since`: the rate limit's count.
-pub fn replies_to_inbound_since(conn: &Connection, to: &str, since: &str) -> Result<i64> {
+/// Mails answering inbound mail (acknowledgements, reopenings) queued or sent to the mailbox
+/// `to` (any spelling of it) since `since`: the per-address rate limit's count. It runs for
+/// every inbound mail, so it reads one range of its partial index (whose condition on `kind` it
+/// repeats word for word), named because SQLite would otherwise pick `outbox_due` for
+/// `state IN (…)` and walk every mail ever sent.
+const REPLIES_TO: &str = "SELECT count(*) FROM outbox INDEXED BY outbox_replies_to
+    WHERE to_key = ?1 AND kind IN ('ack', 'reopened') AND state IN ('pending', 'sent')
+      AND created_at >= ?2";
+
+/// The same to anyone: the global ceiling's count.
+const ALL_REPLIES: &str = "SELECT count(*) FROM outbox INDEXED BY outbox_replies_recent
+    WHERE kind IN ('ack', 'reopened') AND state IN ('pending', 'sent') AND created_at >= ?1";
+
+/// See [`REPLIES_TO`].
+pub fn replies_to_inbound_since(conn: &Connection, to: &RecipientKey, since: &str) -> Result<i64> {
     Ok(conn
-        .prepare_cached(
-            "SELECT count(*) FROM outbox WHERE to_address = ?1 AND kind IN ('ack', 'reopened')
-             AND state IN ('pending', 'sent') AND created_at >= ?2",
-        )?
-        .query_row(params![to, since], |r| r.get(0))?)
+        .prepare_cached(REPLIES_TO)?
+        .query_row(params![to.as_str(), since], |r| r.get(0))?)
+}
+
+/// See [`ALL_REPLIES`].
+pub fn all_replies_to_inbound_since(conn: &Connection, since: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(ALL_REPLIES)?
+        .query_row(params![since], |r| r.get(0))?)
 }
 
 /// A mail the worker should try now.
@@ -211,4 +235,67 @@ pub fn mark_bouncing(conn: &Connection, ticket_id: i64) -> Result<()> {
     )?
     .execute(params![ticket_id, super::now_text()])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rate limit runs for every inbound mail: its counts read an index range (the rows of
+    /// one mailbox, or of the last hour), never the whole outbox.
+    #[test]
+    fn the_rate_limit_counts_through_its_indexes() {
+        let conn = crate::store::open_in_memory().unwrap();
+        let plan = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> String {
+            let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            st.query_map(params, |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let per_mailbox = plan(REPLIES_TO, &[&"victim@gmail.test", &"2026-01-01T00:00:00Z"]);
+        assert!(
+            per_mailbox
+                .contains("USING COVERING INDEX outbox_replies_to (to_key=? AND created_at>?)"),
+            "{per_mailbox}"
+        );
+        let everyone = plan(ALL_REPLIES, &[&"2026-01-01T00:00:00Z"]);
+        assert!(
+            everyone.contains("USING COVERING INDEX outbox_replies_recent (created_at>?)"),
+            "{everyone}"
+        );
+    }
+
+    #[test]
+    fn a_blanked_address_leaves_no_key_behind() {
+        let conn = crate::store::open_in_memory().unwrap();
+        let id = insert(
+            &conn,
+            &NewMail {
+                ticket_id: None,
+                kind: "ack",
+                to: "Mario.Rossi+urp@GMAIL.com",
+                subject: "s",
+                body: "b",
+                message_id: "m1@hospital.test",
+                in_reply_to: None,
+                refs: None,
+                automatic: true,
+                suppressed: None,
+            },
+        )
+        .unwrap();
+        let key = || -> Option<String> {
+            conn.query_row("SELECT to_key FROM outbox WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        };
+        assert_eq!(key().as_deref(), Some("mariorossi@gmail.com"));
+        // What the retention job does to a notification.
+        conn.execute("UPDATE outbox SET to_address = '' WHERE id = ?1", [id])
+            .unwrap();
+        assert_eq!(key(), None);
+    }
 }

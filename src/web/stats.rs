@@ -678,6 +678,7 @@ pub async fn csv(
 }
 
 pub fn write_csv(t: &Table, excel: bool) -> Result<Vec<u8>, csv::Error> {
+    use crate::export::csv_cell;
     let mut out = Vec::new();
     if excel {
         out.extend_from_slice("\u{feff}".as_bytes());
@@ -686,17 +687,18 @@ pub fn write_csv(t: &Table, excel: bool) -> Result<Vec<u8>, csv::Error> {
         let mut w = csv::WriterBuilder::new()
             .delimiter(if excel { b';' } else { b',' })
             .from_writer(&mut out);
-        w.write_record(&t.header)?;
+        // Labels are an administrator's words (a service's name): never a formula.
+        w.write_record(t.header.iter().map(|c| csv_cell(c).into_owned()))?;
         for row in &t.rows {
             // RFC 4180 readers expect a decimal point.
             if excel {
-                w.write_record(row)?;
+                w.write_record(row.iter().map(|c| csv_cell(c).into_owned()))?;
             } else {
                 w.write_record(row.iter().map(|c| {
                     if c.parse::<f64>().is_err() && c.replace(',', ".").parse::<f64>().is_ok() {
-                        c.replace(',', ".")
+                        csv_cell(&c.replace(',', ".")).into_owned()
                     } else {
-                        c.clone()
+                        csv_cell(c).into_owned()
                     }
                 }))?;
             }

@@ -820,6 +820,10 @@ pub async fn close(
 #[derive(Deserialize)]
 pub struct MergeForm {
     destinazione: String,
+    /// Ticked on the confirmation form: the two tickets are one case although two citizens
+    /// wrote them.
+    #[serde(default)]
+    conferma: Option<String>,
 }
 
 pub async fn merge(
@@ -836,11 +840,57 @@ pub async fn merge(
             .await?
             .ok_or_else(|| WebError::Refused(format!("Il reclamo {target} non esiste.")))?
     };
-    act(&app, &s, &number, move |c, _, a, id| {
-        workflow::merge(c, a, id, into)
-    })
+    let consent = if super::form_flag(form.conferma.as_deref()) {
+        workflow::MergeConsent::DifferentCitizens
+    } else {
+        workflow::MergeConsent::SameCitizen
+    };
+    // The refusal to merge two citizens' tickets unconfirmed comes back as a value, so that
+    // this page can offer the confirmation (nothing was changed).
+    let refused = act(
+        &app,
+        &s,
+        &number,
+        move |c, _, a, id| match workflow::merge_with(c, a, id, into, consent) {
+            Ok(()) => Ok(None),
+            Err(e @ workflow::WorkflowError::DifferentCitizens { .. }) => Ok(Some(e)),
+            Err(e) => Err(e),
+        },
+    )
     .await?;
-    Ok(back_to(&target))
+    match refused {
+        None => Ok(back_to(&target)),
+        Some(e) => Ok((
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            confirm_merge(&s, &number, &target, &crate::texts::workflow_error(&e)),
+        )
+            .into_response()),
+    }
+}
+
+/// The merge of two citizens' tickets, refused until confirmed: why, and the form to confirm.
+fn confirm_merge(s: &Session, number: &str, target: &str, why: &str) -> Markup {
+    let body = html! {
+        p.error role="alert" { (why) }
+        form.action method="post" action={"/reclami/" (number) "/unione"} {
+            (csrf(s))
+            input type="hidden" name="destinazione" value=(target);
+            p {
+                input #conferma type="checkbox" name="conferma" value="1" required;
+                " "
+                label for="conferma" { "Confermo: " (number) " e " (target) " sono lo stesso caso, scritto da cittadini diversi." }
+            }
+            button type="submit" { "Unisci comunque" }
+            " "
+            a href={"/reclami/" (number)} { "Annulla" }
+        }
+    };
+    ui::page(
+        s,
+        Section::Tickets,
+        &format!("Unire {number} a {target}?"),
+        body,
+    )
 }
 
 /// A download: never displayed inline, whatever the citizen declared it to be.
