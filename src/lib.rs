@@ -21,6 +21,7 @@ pub mod backup;
 pub mod classify;
 pub mod config;
 pub mod demo;
+pub mod domain;
 pub mod export;
 pub mod ingest;
 pub mod mail;

@@ -1,0 +1,112 @@
+//! Mail words: what ascolto sends and how it stands, what it recognises in what it receives.
+
+use super::vocabulary;
+
+vocabulary! {
+    /// The kinds of mail ascolto sends, as `outbox.kind` stores them and `templates/` names them.
+    pub enum MailKind {
+        Ack = "ack",
+        InCharge = "in_charge",
+        Answer = "answer",
+        Reopened = "reopened",
+        Closed = "closed",
+        NewTicket = "new_ticket",
+    }
+}
+
+impl MailKind {
+    /// Everything but an operator's own answer is an automatic mail (RFC 3834).
+    pub fn automatic(self) -> bool {
+        match self {
+            MailKind::Answer => false,
+            MailKind::Ack
+            | MailKind::InCharge
+            | MailKind::Reopened
+            | MailKind::Closed
+            | MailKind::NewTicket => true,
+        }
+    }
+
+    /// Sent because mail came in (so a loop or a mail-bomb could drive it): rate-limited.
+    /// Notices of an operator's action are not.
+    pub fn answers_inbound(self) -> bool {
+        match self {
+            MailKind::Ack | MailKind::Reopened => true,
+            MailKind::InCharge | MailKind::Answer | MailKind::Closed | MailKind::NewTicket => false,
+        }
+    }
+}
+
+vocabulary! {
+    /// Where a mail in the outbox stands.
+    pub enum OutboxState {
+        Pending = "pending",
+        Sent = "sent",
+        /// Gave up after `[notify] max_attempts`, or refused for good.
+        Failed = "failed",
+        /// Never to be sent (rate limit, bouncing address, one of our own addresses).
+        Suppressed = "suppressed",
+    }
+}
+
+vocabulary! {
+    /// Which way a message of a ticket went.
+    pub enum Direction {
+        In = "in",
+        Out = "out",
+    }
+}
+
+vocabulary! {
+    /// Automatic mail ascolto recognises (and never answers).
+    pub enum AutoKind {
+        AutoReply = "auto_reply",
+        Bounce = "bounce",
+        PecReceipt = "pec_receipt",
+    }
+}
+
+vocabulary! {
+    /// Why a message sits in quarantine.
+    pub enum QuarantineKind {
+        /// It could not be read at all.
+        Unparseable = "unparseable",
+        /// Reading worked, storing failed.
+        StoreError = "store_error",
+        /// An auto-reply, bounce or receipt about no ticket (or from an unverified sender).
+        Automatic = "automatic",
+    }
+}
+
+vocabulary! {
+    /// A PEC envelope (`X-Trasporto`).
+    pub enum Envelope {
+        /// A certified message.
+        Certified = "posta-certificata",
+        /// Ordinary mail that reached a PEC box, wrapped by the provider.
+        Anomaly = "errore",
+    }
+}
+
+vocabulary! {
+    /// What checking a PEC envelope's signature found.
+    pub enum Signature {
+        /// No CA file is configured for the mailbox: nothing was checked.
+        NotChecked = "not_checked",
+        /// The provider's signature is valid and chains to the configured CA file.
+        Verified = "verified",
+        /// Checked and not valid (or not checkable: no signature, `openssl` missing).
+        Invalid = "invalid",
+    }
+}
+
+vocabulary! {
+    /// What a routing rule's pattern is matched against.
+    pub enum RuleField {
+        Subject = "subject",
+        Body = "body",
+        Sender = "sender",
+        /// Subject and body.
+        Text = "text",
+    }
+}
