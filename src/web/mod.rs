@@ -20,7 +20,7 @@ mod ui;
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 use axum::body::{to_bytes, Body};
@@ -68,6 +68,10 @@ pub struct Settings {
     pub mailboxes: Vec<String>,
     /// A mailbox failing this long makes `/healthz` unhealthy.
     pub mailbox_grace: chrono::Duration,
+    /// Peers whose `X-Forwarded-For` is believed (`[web] trusted_proxies`).
+    pub trusted_proxies: Vec<crate::config::IpNet>,
+    /// Whether viewers read tickets' contents (`[web] viewer_sees_content`).
+    pub viewer_sees_content: bool,
 }
 
 impl Settings {
@@ -89,11 +93,16 @@ impl Settings {
             number_prefix: c.tickets.number_prefix.clone(),
             mailboxes: c.mailboxes.iter().map(|m| m.name.clone()).collect(),
             mailbox_grace: chrono::Duration::seconds(i64::from(c.web.health_mailbox_grace_secs)),
+            trusted_proxies: c.web.trusted_proxies.clone(),
+            viewer_sees_content: c.web.viewer_sees_content,
         }
     }
 }
 
 /// Read-only connections for the pages' queries, reused across requests.
+///
+/// The pool's lock is held only to pop or push one connection, never while a query runs, so
+/// a read that panics cannot leave the list half-changed: a poisoned lock is taken as it is.
 pub struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
@@ -119,14 +128,21 @@ impl Readers {
         tokio::task::spawn_blocking(move || {
             let mut attempt = 0;
             loop {
-                let conn = this.idle.lock().unwrap().pop();
+                let conn = this
+                    .idle
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .pop();
                 let out = match conn {
                     Some(c) => Ok(c),
                     None => crate::store::open_read_only(&this.path),
                 }
                 .and_then(|conn| {
                     let out = f(&conn);
-                    this.idle.lock().unwrap().push(conn);
+                    this.idle
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(conn);
                     out
                 });
                 match out {
@@ -417,7 +433,7 @@ pub async fn serve(
         notifier,
         pipeline,
         settings: Arc::new(Settings::from_config(config)),
-        throttle: Arc::new(auth::Throttle::default()),
+        throttle: Arc::new(auth::Throttle::new(auth::password_check_slots())),
         stats_cache: Arc::new(stats::Cache::default()),
     };
     let ahead = app.clone();
