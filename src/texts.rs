@@ -205,6 +205,18 @@ pub fn viewer_badge(sees_content: bool) -> &'static str {
     }
 }
 
+/// What the users page tells administrators about the viewer role under the current setting.
+pub fn viewer_role_for_admins(sees_content: bool) -> &'static str {
+    if sees_content {
+        "Utente ASL: statistiche, elenchi e reclami completi in sola lettura (in [web] del file di \
+         configurazione viewer_sees_content = true)."
+    } else {
+        "Utente ASL: statistiche, elenchi e i soli dati delle pratiche, senza cittadino, testi, \
+         note, allegati e messaggi originali (per mostrarli: viewer_sees_content = true in [web] \
+         del file di configurazione)."
+    }
+}
+
 /// A download refused while too many large ones are being served.
 pub const DOWNLOADS_BUSY: &str =
     "Troppi allegati grandi in scaricamento in questo momento: riprova tra qualche secondo.";

@@ -125,6 +125,7 @@ pub async fn users(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult
                 }
             }
         }
+        p.small.muted { (crate::texts::viewer_role_for_admins(app.settings.viewer_sees_content)) }
         h2 { "Nuovo utente" }
         form.action.grid method="post" action="/amministrazione/utenti" {
             (csrf(&s))
@@ -780,9 +781,10 @@ pub async fn quarantine_raw(
             )
         })
         .await?;
-    Ok(super::tickets::download(
+    Ok(super::downloads::response(
         &format!("quarantena-{id}.eml"),
         raw,
+        None,
     ))
 }
 
@@ -842,8 +844,8 @@ pub async fn outbox(State(app): State<App>, AdminUser(s): AdminUser) -> WebResul
                             tr {
                                 td { (ui::stored_datetime(&r.created_at)) }
                                 td { @if let Some(n) = &r.ticket { a href={"/reclami/" (n)} { (n) } } }
-                                td { (r.to) }
-                                td { (r.subject) }
+                                td { (ui::clip(&r.to, q::LIST_TEXT_CHARS)) }
+                                td { (ui::clip(&r.subject, q::LIST_TEXT_CHARS)) }
                                 td { (state_label(&r.state)) }
                                 td { (r.attempts) }
                                 td { (r.last_error.as_deref().unwrap_or("")) }
@@ -895,7 +897,7 @@ pub async fn audit(
     AdminUser(s): AdminUser,
     Query(f): Query<AuditQuery>,
 ) -> WebResult<Markup> {
-    let page = f.pagina.parse::<usize>().unwrap_or(1).max(1);
+    let page = super::page_number(&f.pagina);
     let action = (!f.azione.trim().is_empty()).then(|| f.azione.trim().to_string());
     let user = f.utente.trim().parse::<i64>().ok();
     let ticket = (!f.reclamo.trim().is_empty()).then(|| f.reclamo.trim().to_ascii_uppercase());

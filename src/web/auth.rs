@@ -14,7 +14,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -43,6 +43,9 @@ pub struct Session {
     pub csrf: String,
     pub actor: Actor,
     pub email: String,
+    /// Whether this user reads what citizens wrote (their identity, messages, notes,
+    /// attachments, original mail): staff always; viewers when `[web] viewer_sees_content`.
+    pub sees_content: bool,
 }
 
 impl Session {
@@ -145,11 +148,12 @@ pub async fn session_of(app: &App, headers: &HeaderMap) -> Result<Option<Session
             .call(move |conn| sessions::touch(conn, &id_hash, &now_text))
             .await?;
     }
-    let role = row.role.parse().map_err(anyhow::Error::msg)?;
+    let role: Role = row.role.parse().map_err(anyhow::Error::msg)?;
     Ok(Some(Session {
         id_hash: row.id_hash,
         csrf: row.csrf,
         email: row.user_email,
+        sees_content: role != Role::Viewer || app.settings.viewer_sees_content,
         actor: Actor {
             id: row.user_id,
             name: row.user_name,
@@ -227,6 +231,60 @@ role_extractor!(
     /// Administrators only.
     AdminUser, Role::Admin
 );
+
+/// Who may read what citizens wrote: staff, and viewers when `[web] viewer_sees_content`.
+/// A viewer refused here gets 403, and the attempt is written to the audit log
+/// (`ticket.view_refused`, with the ticket the path names): the procedure gives the ASL account
+/// "solo le statistiche e gli elenchi dei reclami non modificabili".
+pub struct ContentReader(pub Session);
+
+impl FromRequestParts<App> for ContentReader {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        let s = signed_in(parts, &[Role::Viewer, Role::Operator, Role::Admin])
+            .map_err(IntoResponse::into_response)?;
+        if s.sees_content {
+            return Ok(ContentReader(s));
+        }
+        let number = RawPathParams::from_request_parts(parts, app)
+            .await
+            .ok()
+            .and_then(|p| {
+                p.iter()
+                    .find(|(k, _)| *k == "number")
+                    .map(|(_, v)| v.to_string())
+            });
+        let path = parts.uri.path().to_string();
+        let (actor, user) = (s.actor.audit_name(), s.actor.id);
+        let refused = async {
+            let ticket = match number {
+                Some(n) => {
+                    app.readers
+                        .read(move |conn| Ok(crate::workflow::ticket_id(conn, &n).ok()))
+                        .await?
+                }
+                None => None,
+            };
+            app.store
+                .call(move |conn| {
+                    audit::record(
+                        conn,
+                        &actor,
+                        "ticket.view_refused",
+                        ticket,
+                        json!({ "path": path }),
+                    )
+                })
+                .await
+        };
+        if let Err(e) = refused.await {
+            return Err(WebError::Internal(e).into_response());
+        }
+        tracing::warn!(user, "a viewer was refused a ticket's contents");
+        Err(WebError::Forbidden.into_response())
+    }
+}
 
 /// Sign-in attempts, counted per account and per client address, in memory.
 ///

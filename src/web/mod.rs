@@ -12,6 +12,7 @@
 mod admin;
 pub mod auth;
 mod charts;
+pub mod downloads;
 mod ops;
 pub mod stats;
 mod tickets;
@@ -52,6 +53,8 @@ pub struct App {
     pub settings: Arc<Settings>,
     pub throttle: Arc<auth::Throttle>,
     pub stats_cache: Arc<stats::Cache>,
+    /// Bounds the memory that downloads of mail and attachments hold together.
+    pub downloads: Arc<downloads::Downloads>,
 }
 
 /// The web settings, derived from the config once.
@@ -176,6 +179,8 @@ pub enum WebError {
     Forbidden,
     /// The request cannot be carried out; the message is shown (Italian).
     Refused(String),
+    /// Not now: the server is busy with others' requests; the message says to try again.
+    Busy(String),
     Internal(anyhow::Error),
 }
 
@@ -205,6 +210,7 @@ impl IntoResponse for WebError {
                 "Il tuo ruolo non consente questa operazione.".to_string(),
             ),
             WebError::Refused(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
+            WebError::Busy(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             WebError::Internal(e) => {
                 tracing::error!("backoffice request failed: {e:#}");
                 (
@@ -220,6 +226,15 @@ impl IntoResponse for WebError {
 }
 
 pub type WebResult<T> = std::result::Result<T, WebError>;
+
+/// The last page any list goes to: far past any real list, and `page × page size` stays a
+/// small number (`pagina=18446744073709551615` answered 500: issue 11, finding 13).
+const MAX_PAGE: usize = 10_000;
+
+/// A page number from a query string: 1 when missing or unreadable, at most [`MAX_PAGE`].
+fn page_number(text: &str) -> usize {
+    text.trim().parse::<usize>().unwrap_or(1).clamp(1, MAX_PAGE)
+}
 
 /// A checkbox or flag from a form or a query string: ticked when "1", "on" or "true".
 fn form_flag(v: Option<&str>) -> bool {
@@ -435,6 +450,7 @@ pub async fn serve(
         settings: Arc::new(Settings::from_config(config)),
         throttle: Arc::new(auth::Throttle::new(auth::password_check_slots())),
         stats_cache: Arc::new(stats::Cache::default()),
+        downloads: Arc::new(downloads::Downloads::default()),
     };
     let ahead = app.clone();
     tokio::spawn(async move {
