@@ -261,7 +261,12 @@ const MATRIX: &[Route] = &[
         [SignIn, Refused, Refused, Refused, Page],
     ),
     // Signing out lands on the sign-in page.
-    ("POST", "/esci", &[], [Refused, SignIn, SignIn, SignIn, SignIn]),
+    (
+        "POST",
+        "/esci",
+        &[],
+        [Refused, SignIn, SignIn, SignIn, SignIn],
+    ),
     ("GET", "/", &[], [SignIn, SignIn, SignIn, SignIn, SignIn]),
 ];
 

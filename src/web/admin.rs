@@ -1,6 +1,9 @@
 //! Amministrazione: accounts, services, categories, routing rules, quarantine, the outbox and
 //! the audit log. Every handler takes [`AdminUser`].
 
+use std::panic::AssertUnwindSafe;
+use std::sync::PoisonError;
+
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -796,7 +799,15 @@ pub async fn quarantine_retry(
     let (pipeline, actor) = (app.pipeline.clone(), s.actor.audit_name());
     let outcome = app
         .store
-        .call(move |conn| pipeline.lock().unwrap().retry_quarantined(conn, id, &actor))
+        .call(move |conn| {
+            let mut pipeline = pipeline.lock().unwrap_or_else(PoisonError::into_inner);
+            // A quarantined message is hostile by definition: should parsing it panic, the
+            // panic is caught while the lock is held, so the lock is not poisoned for ingest.
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                pipeline.retry_quarantined(conn, id, &actor)
+            }))
+            .map_err(|_| anyhow::anyhow!("retrying quarantine entry {id} panicked"))?
+        })
         .await?;
     match outcome {
         Ok(_) => Ok(back("/amministrazione/quarantena")),

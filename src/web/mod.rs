@@ -104,18 +104,28 @@ impl Settings {
 
 /// Read-only connections for the pages' queries, reused across requests.
 ///
+/// At most [`MAX_READS`] reads run at once, so there are never more connections than that:
+/// each holds its own page cache and a blocking thread, and 200 parallel sign-ins (each reads
+/// the account first) used to open 200 connections and keep them all (issue 11, finding 5).
+///
 /// The pool's lock is held only to pop or push one connection, never while a query runs, so
 /// a read that panics cannot leave the list half-changed: a poisoned lock is taken as it is.
 pub struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Reads at once (and connections kept): pages make a few short reads each; a statistics
+/// report that takes a while to count holds one slot and leaves the others to the pages.
+const MAX_READS: usize = 8;
 
 impl Readers {
     pub fn new(path: PathBuf) -> Readers {
         Readers {
             path,
             idle: Mutex::new(Vec::new()),
+            slots: Arc::new(tokio::sync::Semaphore::new(MAX_READS)),
         }
     }
 
@@ -128,7 +138,16 @@ impl Readers {
         R: Send + 'static,
     {
         let this = self.clone();
+        // Held by the read itself, so that a request that goes away does not free the slot
+        // while its read still runs.
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .context("the database readers were closed")?;
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let mut attempt = 0;
             loop {
                 let conn = this
