@@ -295,6 +295,14 @@ pub struct WebConfig {
     /// `/healthz` turns unhealthy when a mailbox's server has not answered for this long.
     #[serde(default = "default_health_grace", deserialize_with = "flex")]
     pub health_mailbox_grace_secs: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or networks). From
+    /// any other peer the header is ignored: a client could write any address in it.
+    #[serde(default, deserialize_with = "networks")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Whether ASL viewers read what citizens wrote (identity, messages, notes, attachments,
+    /// original mail). Off: the statistics, the lists and each ticket's facts only.
+    #[serde(default, deserialize_with = "flex")]
+    pub viewer_sees_content: bool,
 }
 
 impl Default for WebConfig {
@@ -305,8 +313,82 @@ impl Default for WebConfig {
             session_idle_minutes: default_idle(),
             session_max_hours: default_session_hours(),
             health_mailbox_grace_secs: default_health_grace(),
+            trusted_proxies: Vec::new(),
+            viewer_sees_content: false,
         }
     }
+}
+
+/// An address (`10.1.2.3`, `::1`) or a network (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Whether `ip` is in this network (an IPv4 address seen as `::ffff:a.b.c.d` included).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        let bits = |a: &[u8], b: &[u8], prefix: u8| {
+            let (whole, rest) = (usize::from(prefix / 8), prefix % 8);
+            a[..whole] == b[..whole] && (rest == 0 || (a[whole] ^ b[whole]) >> (8 - rest) == 0)
+        };
+        match (self.addr, ip.to_canonical()) {
+            (V4(net), V4(ip)) => bits(&net.octets(), &ip.octets(), self.prefix),
+            (V6(net), V6(ip)) => bits(&net.octets(), &ip.octets(), self.prefix),
+            _ => false,
+        }
+    }
+
+    /// The number of leading bits that must match.
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+}
+
+impl FromStr for IpNet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{s:?} is not an address or a network such as \"10.0.0.0/8\"");
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+        let addr = addr.to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(IpNet { addr, prefix })
+    }
+}
+
+/// A list of networks: a TOML array of strings, or one string with commas (an environment
+/// override such as `ASCOLTO__WEB__TRUSTED_PROXIES=10.0.0.2,10.0.0.3`).
+fn networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        Many(Vec<String>),
+        One(String),
+    }
+    let entries = match List::deserialize(d)? {
+        List::Many(v) => v,
+        List::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    entries
+        .iter()
+        .map(|e| e.parse().map_err(serde::de::Error::custom))
+        .collect()
 }
 
 fn default_bind() -> std::net::SocketAddr {
@@ -805,6 +887,12 @@ impl Config {
         } else if smtp.username.is_some() && smtp.password.is_none() {
             bail!("key `smtp.password`: `smtp.username` is set but no password: write `password` or `password_file` in [smtp], or set {ENV_PREFIX}SMTP__PASSWORD");
         }
+        if self.web.trusted_proxies.iter().any(|n| n.prefix() == 0) {
+            bail!(
+                "key `web.trusted_proxies`: a network of every address would let any client choose \
+                 the address its sign-ins are counted under: list the reverse proxy's own address"
+            );
+        }
         if !(self.web.base_url.starts_with("http://") || self.web.base_url.starts_with("https://"))
         {
             bail!(
@@ -1036,6 +1124,45 @@ password = "s3cret"
         assert!(e.contains("smtp.from_address"), "{e}");
         let e = err(MINIMAL, &[("ASCOLTO__SMTP__USERNAME", "u")]);
         assert!(e.contains("smtp.password"), "{e}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let c = load(MINIMAL, &[]).unwrap();
+        assert!(c.web.trusted_proxies.is_empty());
+        assert!(!c.web.viewer_sees_content);
+        let text = format!(
+            "{MINIMAL}[web]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"fd00::/8\"]\nviewer_sees_content = true\n"
+        );
+        let c = load(&text, &[]).unwrap();
+        assert!(c.web.viewer_sees_content);
+        let trusted = |ip: &str| {
+            let ip = ip.parse().unwrap();
+            c.web.trusted_proxies.iter().any(|n| n.contains(ip))
+        };
+        assert!(trusted("127.0.0.1") && trusted("10.200.3.4") && trusted("fd12::1"));
+        assert!(
+            trusted("::ffff:10.1.1.1"),
+            "IPv4 seen through an IPv6 socket"
+        );
+        assert!(!trusted("127.0.0.2") && !trusted("11.0.0.1") && !trusted("fe80::1"));
+        let c = load(
+            MINIMAL,
+            &[("ASCOLTO__WEB__TRUSTED_PROXIES", "10.0.0.2, 192.168.1.0/24")],
+        )
+        .unwrap();
+        assert_eq!(c.web.trusted_proxies.len(), 2);
+        assert!(c.web.trusted_proxies[1].contains("192.168.1.77".parse().unwrap()));
+        for bad in [
+            "\"proxy.local\"",
+            "\"10.0.0.0/33\"",
+            "\"10.0.0.0/x\"",
+            "\"0.0.0.0/0\"",
+            "\"::/0\"",
+        ] {
+            let e = err(&format!("{MINIMAL}[web]\ntrusted_proxies = [{bad}]\n"), &[]);
+            assert!(e.contains("web.trusted_proxies"), "{bad}: {e}");
+        }
     }
 
     #[test]

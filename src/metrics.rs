@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -29,10 +29,15 @@ pub struct Metrics {
     pub messages_duplicate: AtomicU64,
     pub notifications_sent: AtomicU64,
     pub notification_attempts_failed: AtomicU64,
+    /// Passwords verified at sign-in (each an argon2 check: CPU and 19 MiB of memory).
+    pub password_checks: AtomicU64,
+    /// Sign-ins refused by the throttle without checking the password.
+    pub sign_ins_throttled: AtomicU64,
     mailboxes: Mutex<BTreeMap<String, MailboxState>>,
     /// Since when no OAuth2 token for SMTP submission could be had (None: fine).
     smtp_token_failing_since: Mutex<Option<DateTime<Utc>>>,
-    http: Mutex<HashMap<(String, String, u16), u64>>,
+    /// By (route pattern, method label, status): every part from a bounded set.
+    http: Mutex<HashMap<(String, &'static str, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
 }
 
@@ -61,6 +66,28 @@ struct Histogram {
     sum: f64,
 }
 
+/// The methods counted by name; any other is counted as `OTHER`.
+pub const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+];
+
+/// The route label of a request no route matched.
+pub const UNMATCHED: &str = "unmatched";
+
+fn method_label(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("OTHER")
+}
+
+/// Every counter here is whole after any single change, so a lock poisoned by a panicking
+/// request is taken as it is: one bad request must not break `/metrics` and `/healthz`.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 pub fn global() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
     METRICS.get_or_init(Metrics::default)
@@ -85,16 +112,12 @@ impl Metrics {
 
     /// Makes the mailbox known (so that it shows before its first connection).
     pub fn mailbox_configured(&self, name: &str) {
-        self.mailboxes
-            .lock()
-            .unwrap()
-            .entry(name.to_string())
-            .or_default();
+        lock(&self.mailboxes).entry(name.to_string()).or_default();
     }
 
     /// The server answered.
     pub fn mailbox_ok(&self, name: &str) {
-        let mut m = self.mailboxes.lock().unwrap();
+        let mut m = lock(&self.mailboxes);
         let state = m.entry(name.to_string()).or_default();
         state.last_success = Some(Utc::now());
         state.failing_since = None;
@@ -102,7 +125,7 @@ impl Metrics {
 
     /// A connection or a command failed.
     pub fn mailbox_failed(&self, name: &str, error: &str) {
-        let mut m = self.mailboxes.lock().unwrap();
+        let mut m = lock(&self.mailboxes);
         let state = m.entry(name.to_string()).or_default();
         state.connection_errors += 1;
         state.failing_since.get_or_insert_with(Utc::now);
@@ -111,7 +134,7 @@ impl Metrics {
 
     /// Whether the last attempt to get an OAuth2 token for SMTP worked.
     pub fn smtp_token(&self, ok: bool) {
-        let mut since = self.smtp_token_failing_since.lock().unwrap();
+        let mut since = lock(&self.smtp_token_failing_since);
         if ok {
             *since = None;
         } else {
@@ -120,24 +143,27 @@ impl Metrics {
     }
 
     pub fn smtp_token_failing_since(&self) -> Option<DateTime<Utc>> {
-        *self.smtp_token_failing_since.lock().unwrap()
+        *lock(&self.smtp_token_failing_since)
     }
 
     pub fn mailboxes(&self) -> BTreeMap<String, MailboxState> {
-        self.mailboxes.lock().unwrap().clone()
+        lock(&self.mailboxes).clone()
     }
 
-    /// One backoffice request: its route (the pattern, not the path: no ticket numbers in the
-    /// labels), method, status and duration.
-    pub fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
-        *self
-            .http
-            .lock()
-            .unwrap()
-            .entry((route.to_string(), method.to_string(), status))
+    /// One backoffice request: its route, method, status and duration.
+    ///
+    /// Labels come only from fixed sets, whatever a client sends: the route is the pattern the
+    /// router matched (no ticket numbers in the labels) or [`UNMATCHED`]; the method is one of
+    /// [`METHODS`] or `OTHER`. An invented method or path cannot add a series (issue 11,
+    /// finding 6: 65 KB methods grew `/metrics` to 142 MB).
+    pub fn request(&self, route: Option<&str>, method: &str, status: u16, took: Duration) {
+        let route = route.unwrap_or(UNMATCHED);
+        let method = method_label(method);
+        *lock(&self.http)
+            .entry((route.to_string(), method, status))
             .or_default() += 1;
         let seconds = took.as_secs_f64();
-        let mut latency = self.latency.lock().unwrap();
+        let mut latency = lock(&self.latency);
         let h = latency.entry(route.to_string()).or_default();
         for (i, bound) in BUCKETS.iter().enumerate() {
             if seconds <= *bound {
@@ -190,6 +216,18 @@ impl Metrics {
             "Sending attempts that failed (retried later, or given up).",
             &self.notification_attempts_failed,
         );
+        counter(
+            out,
+            "ascolto_password_checks_total",
+            "Passwords verified at sign-in.",
+            &self.password_checks,
+        );
+        counter(
+            out,
+            "ascolto_sign_ins_throttled_total",
+            "Sign-ins refused by the throttle without checking the password.",
+            &self.sign_ins_throttled,
+        );
 
         let mailboxes = self.mailboxes();
         let _ = writeln!(
@@ -232,10 +270,7 @@ impl Metrics {
             );
         }
 
-        let mut http: Vec<_> = self
-            .http
-            .lock()
-            .unwrap()
+        let mut http: Vec<_> = lock(&self.http)
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .collect();
@@ -255,7 +290,7 @@ impl Metrics {
             out,
             "# HELP ascolto_http_request_duration_seconds Backoffice request latency by route.\n# TYPE ascolto_http_request_duration_seconds histogram"
         );
-        for (route, h) in self.latency.lock().unwrap().iter() {
+        for (route, h) in lock(&self.latency).iter() {
             let route = label(route);
             for (bound, n) in BUCKETS.iter().zip(h.counts) {
                 let _ = writeln!(
@@ -300,9 +335,19 @@ mod tests {
         m.mailbox_ok("urp");
         m.mailbox_failed("pec", "cannot connect");
         m.mailbox_failed("pec", "cannot connect");
-        m.request("/reclami/{number}", "GET", 200, Duration::from_millis(7));
-        m.request("/reclami/{number}", "GET", 200, Duration::from_millis(70));
-        m.request("/a\"b", "POST", 403, Duration::from_millis(1));
+        m.request(
+            Some("/reclami/{number}"),
+            "GET",
+            200,
+            Duration::from_millis(7),
+        );
+        m.request(
+            Some("/reclami/{number}"),
+            "GET",
+            200,
+            Duration::from_millis(70),
+        );
+        m.request(Some("/a\"b"), "POST", 403, Duration::from_millis(1));
         let mut out = String::new();
         m.render(&mut out);
         for line in [
@@ -324,5 +369,26 @@ mod tests {
         }
         assert!(out.contains("ascolto_mailbox_last_success_timestamp_seconds{mailbox=\"urp\"} "));
         assert!(!out.contains("ascolto_mailbox_last_success_timestamp_seconds{mailbox=\"pec\"}"));
+    }
+
+    #[test]
+    fn invented_methods_and_paths_add_no_series() {
+        let m = Metrics::default();
+        for i in 0..500 {
+            let method = format!("{}{i}", "X".repeat(65_000));
+            m.request(None, &method, 404, Duration::from_millis(1));
+            m.request(None, &format!("get{i}"), 405, Duration::from_millis(1));
+        }
+        m.request(Some("/reclami"), "DELETE", 405, Duration::from_millis(1));
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(out.len() < 8_000, "{} bytes", out.len());
+        for line in [
+            "ascolto_http_requests_total{route=\"unmatched\",method=\"OTHER\",status=\"404\"} 500",
+            "ascolto_http_requests_total{route=\"unmatched\",method=\"OTHER\",status=\"405\"} 500",
+            "ascolto_http_requests_total{route=\"/reclami\",method=\"DELETE\",status=\"405\"} 1",
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line} missing in:\n{out}");
+        }
     }
 }

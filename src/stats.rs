@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -32,8 +32,19 @@ pub struct Scope {
     pub category: Option<String>,
 }
 
+/// The years a scope may span: the rows keep times as `u32` seconds since 1970 (until 2106).
+/// Anything else is refused where a scope is made, so no date arithmetic below ever meets the
+/// edges of chrono's calendar.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=2105;
+
+/// The longest range of days a report covers (ten years).
+pub const MAX_DAYS: i64 = 3660;
+
 impl Scope {
     pub fn month(year: i32, month: u32) -> Option<Scope> {
+        if !YEARS.contains(&year) {
+            return None;
+        }
         let from = NaiveDate::from_ymd_opt(year, month, 1)?;
         let next = if month == 12 {
             NaiveDate::from_ymd_opt(year + 1, 1, 1)?
@@ -49,9 +60,26 @@ impl Scope {
     }
 
     pub fn year(year: i32) -> Option<Scope> {
+        if !YEARS.contains(&year) {
+            return None;
+        }
         Some(Scope {
             from: NaiveDate::from_ymd_opt(year, 1, 1)?,
             to: NaiveDate::from_ymd_opt(year, 12, 31)?,
+            service: None,
+            category: None,
+        })
+    }
+
+    /// The days `from..=to`: both within [`YEARS`], in order, at most [`MAX_DAYS`] apart.
+    pub fn days(from: NaiveDate, to: NaiveDate) -> Option<Scope> {
+        let ok = YEARS.contains(&from.year())
+            && YEARS.contains(&to.year())
+            && from <= to
+            && (to - from).num_days() <= MAX_DAYS;
+        ok.then_some(Scope {
+            from,
+            to,
             service: None,
             category: None,
         })
@@ -284,6 +312,9 @@ fn read_month(conn: &Connection, (year, month): (i32, u32)) -> Result<Vec<Row>> 
 /// The tickets of the UTC months read so far, each kept while its generation in
 /// `stats_months` stays where it was (triggers move it on every change to one of its
 /// tickets). A year view after one new complaint then reads one month again, not twelve.
+///
+/// A request that panics cannot leave the map half-changed (each change is one map call), so
+/// a poisoned lock is taken as it is: one bad request must not stop the statistics for all.
 #[derive(Default)]
 pub struct Months {
     kept: Mutex<HashMap<(i32, u32), Kept>>,
@@ -309,14 +340,19 @@ impl Months {
             .optional()?
             .unwrap_or(0);
         let used = self.clock.fetch_add(1, Ordering::Relaxed);
-        if let Some(k) = self.kept.lock().unwrap().get_mut(&month) {
+        if let Some(k) = self
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&month)
+        {
             if k.generation == generation {
                 k.used = used;
                 return Ok(k.rows.clone());
             }
         }
         let rows = Arc::new(read_month(conn, month)?);
-        let mut kept = self.kept.lock().unwrap();
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         if kept.len() >= MONTHS_KEPT && !kept.contains_key(&month) {
             if let Some(oldest) = kept.iter().min_by_key(|(_, k)| k.used).map(|(m, _)| *m) {
                 kept.remove(&oldest);
@@ -335,7 +371,7 @@ impl Months {
 
     /// How many months are kept and how many tickets they hold.
     pub fn kept(&self) -> (usize, usize) {
-        let kept = self.kept.lock().unwrap();
+        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         (kept.len(), kept.values().map(|k| k.rows.len()).sum())
     }
 }

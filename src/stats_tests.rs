@@ -578,3 +578,46 @@ fn kept_months_are_read_again_only_when_their_tickets_change() {
     assert_eq!(third.months.as_ref().unwrap()[3].total, 3);
     assert_eq!(third, report(&conn, &year, now()).unwrap());
 }
+
+#[test]
+fn scopes_refuse_years_the_figures_cannot_count() {
+    // GET /statistiche?periodo=anno&anno=-262143 (issue 11, finding 3) panicked further down.
+    for year in [-262143, -1, 0, 1969, 2106, 262142, i32::MIN, i32::MAX] {
+        assert!(Scope::year(year).is_none(), "{year}");
+        assert!(Scope::month(year, 1).is_none(), "{year}");
+    }
+    assert!(Scope::year(1970).is_some() && Scope::year(2105).is_some());
+    let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+    assert!(Scope::days(d(2026, 1, 1), d(2026, 3, 31)).is_some());
+    assert!(
+        Scope::days(d(2026, 3, 31), d(2026, 1, 1)).is_none(),
+        "backwards"
+    );
+    assert!(
+        Scope::days(d(2000, 1, 1), d(2026, 1, 1)).is_none(),
+        "too long"
+    );
+    assert!(Scope::days(NaiveDate::MIN, d(2026, 1, 1)).is_none());
+    assert!(Scope::days(d(2026, 1, 1), NaiveDate::MAX).is_none());
+    // The first year allowed is counted without panicking, its previous year included.
+    let conn = fixture();
+    report(&conn, &Scope::year(1970).unwrap(), now()).unwrap();
+    report(&conn, &Scope::year(2105).unwrap(), now()).unwrap();
+}
+
+#[test]
+fn a_poisoned_months_cache_still_answers() {
+    let conn = fixture();
+    let months = Months::default();
+    std::thread::scope(|s| {
+        let _ = s
+            .spawn(|| {
+                let _guard = months.kept.lock().unwrap();
+                panic!("a request panics while holding the cache");
+            })
+            .join();
+    });
+    assert!(months.kept.is_poisoned());
+    report_kept(&conn, &Scope::year(2026).unwrap(), now(), &months).unwrap();
+    assert!(months.kept().0 > 0);
+}

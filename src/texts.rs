@@ -108,6 +108,7 @@ pub fn audit_action(action: &str) -> &str {
         "ticket.merged_from" => "Ricevuto un reclamo unito",
         "ticket.attachment_downloaded" => "Allegato scaricato",
         "ticket.original_downloaded" => "Messaggio originale scaricato",
+        "ticket.view_refused" => "Contenuto negato (utente ASL senza accesso ai contenuti)",
         "message.received" => "Messaggio del cittadino",
         "message.automatic" => "Messaggio automatico ricevuto",
         "user.login" => "Accesso",
@@ -189,4 +190,62 @@ pub fn admin_error(reason: &str) -> String {
         .find(|(k, _)| reason.contains(k))
         .map(|(_, it)| (*it).to_string())
         .unwrap_or_else(|| format!("Operazione non riuscita ({reason})."))
+}
+
+// ---- backoffice: periods, viewers, downloads (issue 11) ----
+
+/// A year outside what the statistics count.
+pub fn stats_bad_year(first: i32, last: i32) -> String {
+    format!("Anno non valido: indica un anno dal {first} al {last}.")
+}
+
+pub const STATS_BAD_MONTH: &str = "Mese non valido: indica un numero da 1 a 12.";
+pub const STATS_BAD_DATE: &str =
+    "Data non valida: indica una data nel formato aaaa-mm-gg, da 1970 all'anno prossimo.";
+pub const STATS_BAD_RANGE: &str =
+    "Intervallo non valido: la data di inizio deve precedere quella di fine, al massimo dieci anni dopo.";
+
+/// What an ASL viewer sees of a ticket, told on its page and in the page header.
+pub fn viewer_scope(sees_content: bool) -> &'static str {
+    if sees_content {
+        "Come Utente ASL puoi leggere anche i contenuti dei reclami (cittadino, messaggi, \
+         allegati, messaggio originale). Ogni apertura è registrata."
+    } else {
+        "Come Utente ASL vedi i dati della pratica (numero, date, stato, tipologia, \
+         classificazione, servizio, esito) e le statistiche, non il cittadino né i testi, \
+         le note, gli allegati o il messaggio originale."
+    }
+}
+
+/// The viewer's role in the page header, with what it reaches.
+pub fn viewer_badge(sees_content: bool) -> &'static str {
+    if sees_content {
+        "Utente ASL · con contenuti"
+    } else {
+        "Utente ASL · senza contenuti"
+    }
+}
+
+/// What the users page tells administrators about the viewer role under the current setting.
+pub fn viewer_role_for_admins(sees_content: bool) -> &'static str {
+    if sees_content {
+        "Utente ASL: statistiche, elenchi e reclami completi in sola lettura (in [web] del file di \
+         configurazione viewer_sees_content = true)."
+    } else {
+        "Utente ASL: statistiche, elenchi e i soli dati delle pratiche, senza cittadino, testi, \
+         note, allegati e messaggi originali (per mostrarli: viewer_sees_content = true in [web] \
+         del file di configurazione)."
+    }
+}
+
+/// A download refused while too many large ones are being served.
+pub const DOWNLOADS_BUSY: &str =
+    "Troppi allegati grandi in scaricamento in questo momento: riprova tra qualche secondo.";
+
+/// A sign-in refused by the throttle, with how long to wait.
+pub fn sign_in_throttled(minutes: u64) -> String {
+    format!(
+        "Troppi tentativi non riusciti. Riprova tra {minutes} minut{}.",
+        if minutes == 1 { "o" } else { "i" }
+    )
 }

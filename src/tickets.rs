@@ -111,8 +111,11 @@ impl FromStr for Kind {
 }
 
 /// The legal answer deadline: `deadline_days` after receipt (DPCM 27/1/1994: 30 days).
+/// Saturates at the last instant chrono knows rather than panicking.
 pub fn due_at(received_at: DateTime<Utc>, deadline_days: u32) -> DateTime<Utc> {
-    received_at + Duration::days(i64::from(deadline_days))
+    received_at
+        .checked_add_signed(Duration::days(i64::from(deadline_days)))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Where a ticket stands against its deadline: derived from `due_at`, never stored.
@@ -152,27 +155,27 @@ pub fn deadline(due_at: DateTime<Utc>, now: DateTime<Utc>) -> Deadline {
 
 /// The UTC offset of Europe/Rome at `t`, in hours: +2 from 01:00 UTC on the last Sunday of
 /// March to 01:00 UTC on the last Sunday of October (the EU rule since 1996), else +1.
+///
+/// Total over chrono's whole range: the years at its edges (reachable from a request's query
+/// string, never from a stored ticket) are simply winter time.
 pub fn rome_offset_hours(t: DateTime<Utc>) -> i64 {
     let year = t.year();
-    let start = last_sunday(year, 3).and_hms_opt(1, 0, 0).unwrap().and_utc();
-    let end = last_sunday(year, 10)
-        .and_hms_opt(1, 0, 0)
-        .unwrap()
-        .and_utc();
-    if t >= start && t < end {
-        2
-    } else {
-        1
+    let change = |month| {
+        last_sunday(year, month)
+            .and_then(|d| d.and_hms_opt(1, 0, 0))
+            .map(|d| d.and_utc())
+    };
+    match (change(3), change(10)) {
+        (Some(start), Some(end)) if t >= start && t < end => 2,
+        _ => 1,
     }
 }
 
-fn last_sunday(year: i32, month: u32) -> NaiveDate {
-    let last = NaiveDate::from_ymd_opt(year, month + 1, 1)
-        .unwrap()
-        .pred_opt()
-        .unwrap();
+/// The last Sunday of `month` (1..=11), if chrono's calendar reaches it.
+fn last_sunday(year: i32, month: u32) -> Option<NaiveDate> {
+    let last = NaiveDate::from_ymd_opt(year, month + 1, 1)?.pred_opt()?;
     let back = last.weekday().num_days_from_sunday();
-    last - Duration::days(i64::from(back))
+    last.checked_sub_signed(Duration::days(i64::from(back)))
 }
 
 /// `t` as wall-clock time in Europe/Rome.
@@ -183,9 +186,17 @@ pub fn to_rome(t: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
 
 /// The instant a day begins in Europe/Rome. Clocks change at 01:00 UTC, never at midnight, so
 /// the offset an hour before local midnight is the day's.
+///
+/// The first day chrono knows begins before its first instant: that day saturates to
+/// [`DateTime::MIN_UTC`] instead of panicking (a query string can name it).
 pub fn rome_midnight_utc(day: NaiveDate) -> DateTime<Utc> {
-    let local = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
-    local - Duration::hours(rome_offset_hours(local - Duration::hours(1)))
+    let local = day.and_time(chrono::NaiveTime::MIN).and_utc();
+    let offset = local
+        .checked_sub_signed(Duration::hours(1))
+        .map_or(1, rome_offset_hours);
+    local
+        .checked_sub_signed(Duration::hours(offset))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// The year a ticket received at `t` is numbered and counted in.
@@ -275,6 +286,24 @@ mod tests {
             deadline(due, utc("2026-02-12T10:00:00Z")),
             Deadline::Overdue { days: 3 }
         );
+    }
+
+    #[test]
+    fn the_edges_of_the_calendar_do_not_panic() {
+        // GET /statistiche?periodo=anno&anno=-262143 reached these (issue 11, finding 3).
+        for day in [NaiveDate::MIN, NaiveDate::MAX] {
+            let t = rome_midnight_utc(day);
+            let _ = rome_offset_hours(t);
+            let _ = to_rome(t);
+            let _ = due_at(t, 30);
+        }
+        assert_eq!(rome_midnight_utc(NaiveDate::MIN), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(
+            due_at(DateTime::<Utc>::MAX_UTC, 30),
+            DateTime::<Utc>::MAX_UTC
+        );
+        let first = NaiveDate::from_ymd_opt(-262143, 1, 1).unwrap();
+        assert!(rome_midnight_utc(first) <= first.and_time(chrono::NaiveTime::MIN).and_utc());
     }
 
     #[test]

@@ -3,75 +3,8 @@
 
 mod common;
 
-use common::http::{csrf_of, Client};
-use common::{complaint, Daemon};
-
-const PASSWORD: &str = "una-password-lunga";
-
-struct Office {
-    daemon: Daemon,
-    /// Ticket numbers imported, in order.
-    tickets: Vec<String>,
-}
-
-impl Office {
-    fn url(&self) -> String {
-        self.daemon.base_url()
-    }
-    fn sign_in(&self, role: &str) -> Client {
-        Client::sign_in(&self.url(), &format!("{role}@hospital.test"), PASSWORD)
-    }
-    fn state(&self, number: &str) -> String {
-        self.daemon
-            .db()
-            .query_row(
-                "SELECT state FROM tickets WHERE number = ?1",
-                [number],
-                |r| r.get(0),
-            )
-            .unwrap()
-    }
-}
-
-/// A daemon with no mailbox (the backoffice needs none), `messages` imported as tickets, and
-/// one account per role: admin@, operator@, viewer@hospital.test.
-fn office(messages: &[Vec<u8>]) -> Office {
-    let mut daemon = Daemon::new(|db| {
-        let dir = db.parent().unwrap();
-        format!(
-            "[database]\npath = \"{}\"\n\n[smtp]\nbackend = \"file\"\nfile_dir = \"{}\"\nfrom_address = \"urp@hospital.test\"\n",
-            db.display(),
-            dir.join("sent").display()
-        )
-    });
-    let inbox = daemon.dir.path().join("inbox");
-    std::fs::create_dir(&inbox).unwrap();
-    for (i, m) in messages.iter().enumerate() {
-        std::fs::write(inbox.join(format!("{i:04}.eml")), m).unwrap();
-    }
-    let out = daemon.command().arg("import").arg(&inbox).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for role in ["admin", "operator", "viewer"] {
-        daemon.add_user_with_password(&format!("{role}@hospital.test"), role, PASSWORD);
-    }
-    daemon.start();
-    Client::wait_ready(&daemon.base_url());
-    let tickets = {
-        let db = daemon.db();
-        let mut st = db
-            .prepare("SELECT number FROM tickets ORDER BY id")
-            .unwrap();
-        st.query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
-    Office { daemon, tickets }
-}
+use common::complaint;
+use common::http::{csrf_of, office, office_with, Client, PASSWORD};
 
 fn complaints(n: usize) -> Vec<Vec<u8>> {
     (0..n)
@@ -98,76 +31,90 @@ enum Cell {
 }
 use Cell::*;
 
-/// Every route × (anonymous, viewer, operator, admin). `{T}` is a ticket of the caller's own
-/// (so that one role's change does not get in another's way), `{U}` the viewer's user id,
-/// `{Q}` a quarantine entry, `{O}` a failed notification, `{R}` a rule, `{S}` a service,
-/// `{C}` a category.
-/// (method, path, form fields, expected for anonymous, viewer, operator, admin)
+/// Every route × (anonymous, viewer, viewer where `[web] viewer_sees_content = true`, operator,
+/// admin). `{T}` is a ticket of the caller's own (so that one role's change does not get in
+/// another's way), `{M}` its message, `{A}` its attachment, `{U}` the viewer's user id, `{Q}` a
+/// quarantine entry, `{O}` a failed notification, `{R}` a rule, `{S}` a service, `{C}` a
+/// category.
+/// (method, path, form fields, expected for each column)
 type Route = (
     &'static str,
     &'static str,
     &'static [(&'static str, &'static str)],
-    [Cell; 4],
+    [Cell; 5],
 );
 
+/// The matrix's columns.
+const ANONYMOUS: usize = 0;
+const VIEWER: usize = 1;
+const VIEWER_WITH_CONTENT: usize = 2;
+const OPERATOR: usize = 3;
+const ADMIN: usize = 4;
+
 const MATRIX: &[Route] = &[
-    ("GET", "/", &[], [SignIn, Page, Page, Page]),
-    ("GET", "/reclami", &[], [SignIn, Page, Page, Page]),
+    ("GET", "/", &[], [SignIn, Page, Page, Page, Page]),
+    ("GET", "/reclami", &[], [SignIn, Page, Page, Page, Page]),
     (
         "GET",
         "/reclami?q=pronto&stato=pending",
         &[],
-        [SignIn, Page, Page, Page],
+        [SignIn, Page, Page, Page, Page],
     ),
-    ("GET", "/reclami/{T}", &[], [SignIn, Page, Page, Page]),
+    ("GET", "/reclami/{T}", &[], [SignIn, Page, Page, Page, Page]),
     (
         "GET",
         "/reclami/{T}/messaggi/{M}/originale",
         &[],
-        [SignIn, Page, Page, Page],
+        [SignIn, Refused, Page, Page, Page],
+    ),
+    (
+        "GET",
+        "/reclami/{T}/allegati/{A}",
+        &[],
+        [SignIn, Refused, Page, Page, Page],
     ),
     (
         "POST",
         "/reclami/{T}/nota",
         &[("testo", "nota")],
-        [Refused, Refused, Done, Done],
+        [Refused, Refused, Refused, Done, Done],
     ),
     (
         "POST",
         "/reclami/{T}/classificazione",
         &[("tipologia", "reclamo")],
-        [Refused, Refused, Done, Done],
+        [Refused, Refused, Refused, Done, Done],
     ),
     (
         "POST",
         "/reclami/{T}/risposta",
         &[("testo", "Gentile utente, ...")],
-        [Refused, Refused, Done, Done],
+        [Refused, Refused, Refused, Done, Done],
     ),
     (
         "POST",
         "/reclami/{T}/chiusura",
         &[("esito", "accolto")],
-        [Refused, Refused, Done, Done],
+        [Refused, Refused, Refused, Done, Done],
     ),
     (
         "POST",
         "/reclami/{T2}/unione",
         // Two citizens' tickets: merged only when confirmed (issue 11, finding 9).
         &[("destinazione", "{T3}"), ("conferma", "1")],
-        [Refused, Refused, Done, Done],
+        [Refused, Refused, Refused, Done, Done],
     ),
     (
         "GET",
         "/amministrazione",
         &[],
-        [SignIn, Refused, Refused, Page],
+        [SignIn, Refused, Refused, Refused, Page],
     ),
     (
         "GET",
         "/amministrazione/utenti",
         &[],
-        [SignIn, Refused, Refused, Page],
+        [SignIn, Refused, Refused, Refused, Page],
     ),
     (
         "POST",
@@ -177,43 +124,43 @@ const MATRIX: &[Route] = &[
             ("nome", "Nuovo"),
             ("ruolo", "viewer"),
         ],
-        [Refused, Refused, Refused, Page],
+        [Refused, Refused, Refused, Refused, Page],
     ),
     (
         "POST",
         "/amministrazione/utenti/{U}",
         &[("ruolo", "viewer"), ("attivo", "1")],
-        [Refused, Refused, Refused, Done],
+        [Refused, Refused, Refused, Refused, Done],
     ),
     (
         "POST",
         "/amministrazione/utenti/{U}/password",
         &[],
-        [Refused, Refused, Refused, Page],
+        [Refused, Refused, Refused, Refused, Page],
     ),
     (
         "GET",
         "/amministrazione/servizi",
         &[],
-        [SignIn, Refused, Refused, Page],
+        [SignIn, Refused, Refused, Refused, Page],
     ),
     (
         "POST",
         "/amministrazione/servizi",
         &[("codice", "NUOVO{N}"), ("nome", "Nuovo servizio")],
-        [Refused, Refused, Refused, Done],
+        [Refused, Refused, Refused, Refused, Done],
     ),
     (
         "POST",
         "/amministrazione/servizi/{S}",
         &[("nome", "Pronto soccorso"), ("attivo", "1")],
-        [Refused, Refused, Refused, Done],
+        [Refused, Refused, Refused, Refused, Done],
     ),
     (
         "GET",
         "/amministrazione/categorie",
         &[],
-        [SignIn, Refused, Refused, Page],
+        [SignIn, Refused, Refused, Refused, Page],
     ),
     (
         "POST",
@@ -223,7 +170,7 @@ const MATRIX: &[Route] = &[
             ("descrizione", "Altro ancora"),
             ("padre", "{CP}"),
         ],
-        [Refused, Refused, Refused, Done],
+        [Refused, Refused, Refused, Refused, Done],
     ),
     (
         "POST",
@@ -233,19 +180,19 @@ const MATRIX: &[Route] = &[
             ("descrizione", "Segnaletica e orientamento"),
             ("attivo", "1"),
         ],
-        [Refused, Refused, Refused, Done],
+        [Refused, Refused, Refused, Refused, Done],
     ),
     (
         "GET",
         "/amministrazione/regole",
         &[],
-        [SignIn, Refused, Refused, Page],
+        [SignIn, Refused, Refused, Refused, Page],
     ),
     (
         "GET",
         "/amministrazione/regole?prova_campo=text&prova_espressione=pronto",
         &[],
-        [SignIn, Refused, Refused, Page],
+        [SignIn, Refused, Refused, Refused, Page],
     ),
     (
         "POST",
@@ -257,7 +204,7 @@ const MATRIX: &[Route] = &[
             ("tipologia", "segnalazione"),
             ("attiva", "1"),
         ],
-        [Refused, Refused, Refused, Done],
+        [Refused, Refused, Refused, Refused, Done],
     ),
     (
         "POST",
@@ -270,62 +217,139 @@ const MATRIX: &[Route] = &[
             ("attiva", "1"),
             ("azione", "salva"),
         ],
-        [Refused, Refused, Refused, Done],
+        [Refused, Refused, Refused, Refused, Done],
     ),
     (
         "POST",
         "/amministrazione/regole/{R}/sposta",
         &[("verso", "giu")],
-        [Refused, Refused, Refused, Done],
+        [Refused, Refused, Refused, Refused, Done],
     ),
     (
         "GET",
         "/amministrazione/quarantena",
         &[],
-        [SignIn, Refused, Refused, Page],
+        [SignIn, Refused, Refused, Refused, Page],
     ),
     (
         "GET",
         "/amministrazione/quarantena/{Q}/originale",
         &[],
-        [SignIn, Refused, Refused, Page],
+        [SignIn, Refused, Refused, Refused, Page],
     ),
     (
         "POST",
         "/amministrazione/quarantena/{Q}/scarta",
         &[],
-        [Refused, Refused, Refused, Done],
+        [Refused, Refused, Refused, Refused, Done],
     ),
     (
         "GET",
         "/amministrazione/posta",
         &[],
-        [SignIn, Refused, Refused, Page],
+        [SignIn, Refused, Refused, Refused, Page],
     ),
     (
         "POST",
         "/amministrazione/posta/{O}/riprova",
         &[],
-        [Refused, Refused, Refused, Done],
+        [Refused, Refused, Refused, Refused, Done],
     ),
     (
         "GET",
         "/amministrazione/registro?azione=ticket.",
         &[],
-        [SignIn, Refused, Refused, Page],
+        [SignIn, Refused, Refused, Refused, Page],
     ),
     // Signing out lands on the sign-in page.
-    ("POST", "/esci", &[], [Refused, SignIn, SignIn, SignIn]),
-    ("GET", "/", &[], [SignIn, SignIn, SignIn, SignIn]),
+    (
+        "POST",
+        "/esci",
+        &[],
+        [Refused, SignIn, SignIn, SignIn, SignIn],
+    ),
+    ("GET", "/", &[], [SignIn, SignIn, SignIn, SignIn, SignIn]),
 ];
+
+/// A complaint with a small attachment.
+fn complaint_with_attachment(from: &str, subject: &str, body: &str) -> Vec<u8> {
+    let plain = String::from_utf8(complaint(from, subject, body)).unwrap();
+    let (head, text) = plain.split_once("\r\n\r\n").unwrap();
+    let head = head.replace(
+        "Content-Type: text/plain; charset=UTF-8",
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"",
+    );
+    format!(
+        "{head}\r\n\r\n--b\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{text}\r\n--b\r\n\
+         Content-Type: application/pdf; name=\"referto.pdf\"\r\nContent-Disposition: attachment; filename=\"referto.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcOkw7zDtsOf\r\n--b--\r\n"
+    )
+    .into_bytes()
+}
+
+fn matrix_office(web: &str) -> common::http::Office {
+    let mut messages: Vec<Vec<u8>> = (0..12)
+        .map(|i| {
+            complaint_with_attachment(
+                &format!("cittadino{i}@example.test"),
+                &format!("Reclamo numero {i}"),
+                "Attesa di sei ore in pronto soccorso.",
+            )
+        })
+        .collect();
+    messages.push(common::fixture("malformed.eml"));
+    office_with(&messages, web)
+}
 
 #[test]
 fn every_route_checks_every_role() {
-    let mut messages = complaints(12);
-    messages.push(common::fixture("malformed.eml"));
-    let o = office(&messages);
-    let db = rusqlite::Connection::open(o.daemon.db_path()).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(30)).unwrap();
+    let o = matrix_office("");
+    check_matrix(
+        &o,
+        &[
+            (ANONYMOUS, "anonymous"),
+            (VIEWER, "viewer"),
+            (OPERATOR, "operator"),
+            (ADMIN, "admin"),
+        ],
+    );
+    // A viewer's attempts at contents were refused and audited against the ticket.
+    let refused = o.daemon.count(&format!(
+        "SELECT count(*) FROM audit_log WHERE action = 'ticket.view_refused' AND actor LIKE 'user:%'
+           AND ticket_id = (SELECT id FROM tickets WHERE number = '{}')",
+        o.tickets[3]
+    ));
+    assert_eq!(refused, 2, "the original and the attachment");
+}
+
+#[test]
+fn every_route_checks_every_role_when_viewers_see_content() {
+    let o = matrix_office("viewer_sees_content = true");
+    check_matrix(
+        &o,
+        &[
+            (ANONYMOUS, "anonymous"),
+            (VIEWER_WITH_CONTENT, "viewer"),
+            (OPERATOR, "operator"),
+            (ADMIN, "admin"),
+        ],
+    );
+    assert_eq!(
+        o.daemon
+            .count("SELECT count(*) FROM audit_log WHERE action = 'ticket.view_refused'"),
+        0
+    );
+    let downloads = o.daemon.count(&format!(
+        "SELECT count(*) FROM audit_log WHERE action IN ('ticket.original_downloaded', 'ticket.attachment_downloaded')
+           AND ticket_id = (SELECT id FROM tickets WHERE number = '{}')",
+        o.tickets[3]
+    ));
+    assert_eq!(downloads, 2, "the viewer's downloads are audited");
+}
+
+/// Runs [`MATRIX`] for each (column, role); each role works its own three tickets.
+fn check_matrix(o: &common::http::Office, columns: &[(usize, &str)]) {
+    let db = o.db_rw();
     let id = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
     let viewer_id = id("SELECT id FROM users WHERE email = 'viewer@hospital.test'");
     let quarantine = id("SELECT id FROM quarantine");
@@ -334,12 +358,16 @@ fn every_route_checks_every_role() {
     let category = id("SELECT id FROM categories WHERE code = 'STR.02'");
     let macro_cat = id("SELECT id FROM categories WHERE code = 'ALT'");
 
-    let roles = ["anonymous", "viewer", "operator", "admin"];
-    for (r, role) in roles.iter().enumerate() {
+    for (r, (column, role)) in columns.iter().enumerate() {
         // Each role works its own three tickets; each failed mail is its own.
         let own = |k: usize| o.tickets[r * 3 + k].clone();
         let message = id(&format!(
             "SELECT m.id FROM messages m JOIN tickets t ON t.id = m.ticket_id WHERE t.number = '{}'",
+            own(0)
+        ));
+        let attachment = id(&format!(
+            "SELECT a.id FROM attachments a JOIN messages m ON m.id = a.message_id
+             JOIN tickets t ON t.id = m.ticket_id WHERE t.number = '{}'",
             own(0)
         ));
         db.execute(
@@ -354,6 +382,7 @@ fn every_route_checks_every_role() {
                 .replace("{T2}", &own(1))
                 .replace("{T3}", &own(2))
                 .replace("{M}", &message.to_string())
+                .replace("{A}", &attachment.to_string())
                 .replace("{U}", &viewer_id.to_string())
                 .replace("{Q}", &quarantine.to_string())
                 .replace("{O}", &outbox.to_string())
@@ -401,7 +430,7 @@ fn every_route_checks_every_role() {
             };
             assert_eq!(
                 got,
-                expected[r],
+                expected[*column],
                 "{role} {method} {path}: {}",
                 resp.text().chars().take(600).collect::<String>()
             );
@@ -601,7 +630,8 @@ fn hostile() -> Vec<u8> {
 
 #[test]
 fn hostile_content_renders_inert() {
-    let o = office(&[hostile()]);
+    // Viewers read contents here, so that both kinds of page meet the hostile text.
+    let o = office_with(&[hostile()], "viewer_sees_content = true");
     let number = &o.tickets[0];
     for role in ["viewer", "operator"] {
         let c = o.sign_in(role);
@@ -669,7 +699,7 @@ fn the_list_filters_searches_and_pages() {
         "Il parcheggio multipiano era chiuso senza preavviso.",
     ));
     let o = office(&messages);
-    let c = o.sign_in("viewer");
+    let c = o.sign_in("operator");
     let page = c.get("/reclami?q=multipiano").text();
     assert!(page.contains("1 reclamo,"), "{page}");
     assert!(page.contains(&o.tickets[60]));

@@ -80,6 +80,7 @@ pub struct ListRow {
     pub answered: bool,
     pub needs_attention: bool,
     pub pec: bool,
+    pub service_name: Option<String>,
 }
 
 /// Turns words typed by a person into an FTS5 query: every word must appear, each taken
@@ -236,8 +237,19 @@ fn where_clause(
     w
 }
 
-const LIST_COLUMNS: &str = "t.number, t.state, t.kind, k.code, k.label, c.name, c.email, t.subject,
-    t.received_at, t.due_at, t.first_answered_at IS NOT NULL, t.needs_attention, t.channel = 'pec'";
+/// A list shows at most this many characters of a subject, a name or an address: the rows
+/// carry one more, so that the page can mark what was cut (a 2 MB subject made the dashboard
+/// 4 MB for every user: issue 11, finding 13).
+pub const LIST_TEXT_CHARS: usize = 200;
+
+fn list_columns() -> String {
+    let n = LIST_TEXT_CHARS + 1;
+    format!(
+        "t.number, t.state, t.kind, k.code, k.label, substr(c.name, 1, {n}), substr(c.email, 1, {n}),
+         substr(t.subject, 1, {n}), t.received_at, t.due_at, t.first_answered_at IS NOT NULL,
+         t.needs_attention, t.channel = 'pec', s.name"
+    )
+}
 
 fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
     let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
@@ -262,6 +274,7 @@ fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
         answered: r.get(10)?,
         needs_attention: r.get(11)?,
         pec: r.get(12)?,
+        service_name: r.get(13)?,
     })
 }
 
@@ -333,13 +346,15 @@ pub fn list(
     };
     // The page's ids first (narrow rows to sort), then their columns.
     let sql = format!(
-        "SELECT {LIST_COLUMNS} FROM
+        "SELECT {} FROM
            (SELECT t.id FROM {from} WHERE {cond} ORDER BY {order} LIMIT {page_size} OFFSET {}) p
          JOIN tickets t ON t.id = p.id
          JOIN contacts c ON c.id = t.contact_id
          LEFT JOIN categories k ON k.id = t.category_id
+         LEFT JOIN services s ON s.id = t.service_id
          ORDER BY {order}",
-        page * page_size
+        list_columns(),
+        page.saturating_mul(page_size)
     );
     let rows = conn
         .prepare_cached(&sql)?
@@ -678,7 +693,7 @@ pub fn audit_log(
            AND (?2 IS NULL OR a.actor = 'user:' || ?2)
            AND (?3 IS NULL OR a.ticket_id = (SELECT id FROM tickets WHERE number = ?3))
          ORDER BY a.id DESC LIMIT {page_size} OFFSET {}",
-        page * page_size
+        page.saturating_mul(page_size)
     );
     let rows = conn
         .prepare_cached(&sql)?
@@ -786,6 +801,38 @@ pub fn raw_of_message(
         .optional()?)
 }
 
+/// The size of an inbound message's raw bytes, if it belongs to the ticket (read without
+/// reading the bytes).
+pub fn raw_size_of_message(
+    conn: &Connection,
+    ticket_id: i64,
+    message_id: i64,
+) -> Result<Option<usize>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT length(r.bytes) FROM messages m JOIN raw_mail r ON r.id = m.raw_id
+             WHERE m.id = ?1 AND m.ticket_id = ?2",
+        )?
+        .query_row([message_id, ticket_id], |r| r.get(0))
+        .optional()?)
+}
+
+/// The size of the raw message an attachment is cut from, if it belongs to the ticket.
+pub fn raw_size_of_attachment(
+    conn: &Connection,
+    ticket_id: i64,
+    attachment_id: i64,
+) -> Result<Option<usize>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT length(r.bytes) FROM attachments a
+             JOIN messages m ON m.id = a.message_id JOIN raw_mail r ON r.id = m.raw_id
+             WHERE a.id = ?1 AND m.ticket_id = ?2",
+        )?
+        .query_row([attachment_id, ticket_id], |r| r.get(0))
+        .optional()?)
+}
+
 /// Where an attachment's bytes are: its position among its message's attachments, inside
 /// that message's raw bytes.
 pub struct AttachmentSource {
@@ -823,7 +870,8 @@ pub fn attachment_source(
 pub fn outbox_attention(conn: &Connection, limit: usize) -> Result<Vec<super::query::OutboxRow>> {
     let rows = conn
         .prepare_cached(
-            "SELECT o.id, t.number, o.kind, o.to_address, o.subject, o.state, o.attempts,
+            "SELECT o.id, t.number, o.kind, substr(o.to_address, 1, 201), substr(o.subject, 1, 201),
+                    o.state, o.attempts,
                     o.last_error, o.created_at, o.sent_at, o.message_id
              FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id
              WHERE o.state IN ('pending', 'failed', 'suppressed') ORDER BY o.id DESC LIMIT ?1",

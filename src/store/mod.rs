@@ -190,7 +190,16 @@ impl Store {
             .name("ascolto-db".into())
             .spawn(move || {
                 for job in rx {
-                    job(&mut conn);
+                    // A job that panics (a bug reached by one request or one message) fails
+                    // its own call, not every write after it: its transaction rolled back as
+                    // it unwound, and the thread goes on with the next job.
+                    let run = std::panic::AssertUnwindSafe(|| job(&mut conn));
+                    if std::panic::catch_unwind(run).is_err() {
+                        tracing::error!("a database job panicked; its changes were rolled back");
+                        if !conn.is_autocommit() {
+                            let _ = conn.execute_batch("ROLLBACK");
+                        }
+                    }
                 }
             })
             .context("cannot start the database thread")?;
@@ -218,6 +227,40 @@ impl Store {
             .map_err(|_| anyhow::anyhow!("the database thread has stopped"))?;
         rx.await
             .map_err(|_| anyhow::anyhow!("the database thread stopped during a call"))?
+    }
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_job_leaves_the_writer_working() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        let failed = store
+            .call(|conn| -> Result<()> {
+                let tx = conn.transaction()?;
+                tx.execute("CREATE TABLE t (x)", [])?;
+                panic!("a bug in one request");
+            })
+            .await;
+        assert!(failed.is_err());
+        let tables: i64 = store
+            .call(|conn| {
+                conn.execute("CREATE TABLE u (x)", [])?;
+                Ok(conn.query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name IN ('t', 'u')",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            tables, 1,
+            "the panicked job's table was rolled back, the next one ran"
+        );
     }
 }
 

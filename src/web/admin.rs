@@ -1,6 +1,9 @@
 //! Amministrazione: accounts, services, categories, routing rules, quarantine, the outbox and
 //! the audit log. Every handler takes [`AdminUser`].
 
+use std::panic::AssertUnwindSafe;
+use std::sync::PoisonError;
+
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -125,6 +128,7 @@ pub async fn users(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult
                 }
             }
         }
+        p.small.muted { (crate::texts::viewer_role_for_admins(app.settings.viewer_sees_content)) }
         h2 { "Nuovo utente" }
         form.action.grid method="post" action="/amministrazione/utenti" {
             (csrf(&s))
@@ -780,9 +784,10 @@ pub async fn quarantine_raw(
             )
         })
         .await?;
-    Ok(super::tickets::download(
+    Ok(super::downloads::response(
         &format!("quarantena-{id}.eml"),
         raw,
+        None,
     ))
 }
 
@@ -794,7 +799,15 @@ pub async fn quarantine_retry(
     let (pipeline, actor) = (app.pipeline.clone(), s.actor.audit_name());
     let outcome = app
         .store
-        .call(move |conn| pipeline.lock().unwrap().retry_quarantined(conn, id, &actor))
+        .call(move |conn| {
+            let mut pipeline = pipeline.lock().unwrap_or_else(PoisonError::into_inner);
+            // A quarantined message is hostile by definition: should parsing it panic, the
+            // panic is caught while the lock is held, so the lock is not poisoned for ingest.
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                pipeline.retry_quarantined(conn, id, &actor)
+            }))
+            .map_err(|_| anyhow::anyhow!("retrying quarantine entry {id} panicked"))?
+        })
         .await?;
     match outcome {
         Ok(_) => Ok(back("/amministrazione/quarantena")),
@@ -842,8 +855,8 @@ pub async fn outbox(State(app): State<App>, AdminUser(s): AdminUser) -> WebResul
                             tr {
                                 td { (ui::stored_datetime(&r.created_at)) }
                                 td { @if let Some(n) = &r.ticket { a href={"/reclami/" (n)} { (n) } } }
-                                td { (r.to) }
-                                td { (r.subject) }
+                                td { (ui::clip(&r.to, q::LIST_TEXT_CHARS)) }
+                                td { (ui::clip(&r.subject, q::LIST_TEXT_CHARS)) }
                                 td { (state_label(&r.state)) }
                                 td { (r.attempts) }
                                 td { (r.last_error.as_deref().unwrap_or("")) }
@@ -895,7 +908,7 @@ pub async fn audit(
     AdminUser(s): AdminUser,
     Query(f): Query<AuditQuery>,
 ) -> WebResult<Markup> {
-    let page = f.pagina.parse::<usize>().unwrap_or(1).max(1);
+    let page = super::page_number(&f.pagina);
     let action = (!f.azione.trim().is_empty()).then(|| f.azione.trim().to_string());
     let user = f.utente.trim().parse::<i64>().ok();
     let ticket = (!f.reclamo.trim().is_empty()).then(|| f.reclamo.trim().to_ascii_uppercase());

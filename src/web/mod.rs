@@ -12,6 +12,7 @@
 mod admin;
 pub mod auth;
 mod charts;
+pub mod downloads;
 mod ops;
 pub mod stats;
 mod tickets;
@@ -20,7 +21,7 @@ mod ui;
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 use axum::body::{to_bytes, Body};
@@ -52,6 +53,8 @@ pub struct App {
     pub settings: Arc<Settings>,
     pub throttle: Arc<auth::Throttle>,
     pub stats_cache: Arc<stats::Cache>,
+    /// Bounds the memory that downloads of mail and attachments hold together.
+    pub downloads: Arc<downloads::Downloads>,
 }
 
 /// The web settings, derived from the config once.
@@ -68,6 +71,10 @@ pub struct Settings {
     pub mailboxes: Vec<String>,
     /// A mailbox failing this long makes `/healthz` unhealthy.
     pub mailbox_grace: chrono::Duration,
+    /// Peers whose `X-Forwarded-For` is believed (`[web] trusted_proxies`).
+    pub trusted_proxies: Vec<crate::config::IpNet>,
+    /// Whether viewers read tickets' contents (`[web] viewer_sees_content`).
+    pub viewer_sees_content: bool,
 }
 
 impl Settings {
@@ -89,21 +96,36 @@ impl Settings {
             number_prefix: c.tickets.number_prefix.clone(),
             mailboxes: c.mailboxes.iter().map(|m| m.name.clone()).collect(),
             mailbox_grace: chrono::Duration::seconds(i64::from(c.web.health_mailbox_grace_secs)),
+            trusted_proxies: c.web.trusted_proxies.clone(),
+            viewer_sees_content: c.web.viewer_sees_content,
         }
     }
 }
 
 /// Read-only connections for the pages' queries, reused across requests.
+///
+/// At most [`MAX_READS`] reads run at once, so there are never more connections than that:
+/// each holds its own page cache and a blocking thread, and 200 parallel sign-ins (each reads
+/// the account first) used to open 200 connections and keep them all (issue 11, finding 5).
+///
+/// The pool's lock is held only to pop or push one connection, never while a query runs, so
+/// a read that panics cannot leave the list half-changed: a poisoned lock is taken as it is.
 pub struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Reads at once (and connections kept): pages make a few short reads each; a statistics
+/// report that takes a while to count holds one slot and leaves the others to the pages.
+const MAX_READS: usize = 8;
 
 impl Readers {
     pub fn new(path: PathBuf) -> Readers {
         Readers {
             path,
             idle: Mutex::new(Vec::new()),
+            slots: Arc::new(tokio::sync::Semaphore::new(MAX_READS)),
         }
     }
 
@@ -116,17 +138,33 @@ impl Readers {
         R: Send + 'static,
     {
         let this = self.clone();
+        // Held by the read itself, so that a request that goes away does not free the slot
+        // while its read still runs.
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .context("the database readers were closed")?;
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let mut attempt = 0;
             loop {
-                let conn = this.idle.lock().unwrap().pop();
+                let conn = this
+                    .idle
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .pop();
                 let out = match conn {
                     Some(c) => Ok(c),
                     None => crate::store::open_read_only(&this.path),
                 }
                 .and_then(|conn| {
                     let out = f(&conn);
-                    this.idle.lock().unwrap().push(conn);
+                    this.idle
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(conn);
                     out
                 });
                 match out {
@@ -160,6 +198,8 @@ pub enum WebError {
     Forbidden,
     /// The request cannot be carried out; the message is shown (Italian).
     Refused(String),
+    /// Not now: the server is busy with others' requests; the message says to try again.
+    Busy(String),
     Internal(anyhow::Error),
 }
 
@@ -189,6 +229,7 @@ impl IntoResponse for WebError {
                 "Il tuo ruolo non consente questa operazione.".to_string(),
             ),
             WebError::Refused(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
+            WebError::Busy(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             WebError::Internal(e) => {
                 tracing::error!("backoffice request failed: {e:#}");
                 (
@@ -204,6 +245,15 @@ impl IntoResponse for WebError {
 }
 
 pub type WebResult<T> = std::result::Result<T, WebError>;
+
+/// The last page any list goes to: far past any real list, and `page × page size` stays a
+/// small number (`pagina=18446744073709551615` answered 500: issue 11, finding 13).
+const MAX_PAGE: usize = 10_000;
+
+/// A page number from a query string: 1 when missing or unreadable, at most [`MAX_PAGE`].
+fn page_number(text: &str) -> usize {
+    text.trim().parse::<usize>().unwrap_or(1).clamp(1, MAX_PAGE)
+}
 
 /// A checkbox or flag from a form or a query string: ticked when "1", "on" or "true".
 fn form_flag(v: Option<&str>) -> bool {
@@ -417,8 +467,9 @@ pub async fn serve(
         notifier,
         pipeline,
         settings: Arc::new(Settings::from_config(config)),
-        throttle: Arc::new(auth::Throttle::default()),
+        throttle: Arc::new(auth::Throttle::new(auth::password_check_slots())),
         stats_cache: Arc::new(stats::Cache::default()),
+        downloads: Arc::new(downloads::Downloads::default()),
     };
     let ahead = app.clone();
     tokio::spawn(async move {

@@ -18,19 +18,16 @@ use crate::metrics;
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Counts the request by route pattern (never the path itself: ticket numbers stay out of the
-/// labels), method and status, with its duration.
+/// labels; a path no route matches is "unmatched"), method (known ones by name, any other as
+/// "OTHER") and status, with its duration. See [`metrics::Metrics::request`].
 pub async fn track(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "other".into());
-    let method = req.method().as_str().to_string();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let started = Instant::now();
     let response = next.run(req).await;
     metrics::global().request(
-        &route,
-        &method,
+        route.as_ref().map(MatchedPath::as_str),
+        method.as_str(),
         response.status().as_u16(),
         started.elapsed(),
     );

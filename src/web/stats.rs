@@ -3,6 +3,8 @@
 //! report. The tables come from [`tables`], so the page, the CSV and `ascolto export stats` show
 //! the same figures.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -15,6 +17,7 @@ use super::charts;
 use super::ui::{self, Section};
 use super::{App, WebError, WebResult};
 use crate::stats::{self, Report, Scope, KINDS};
+use crate::texts;
 
 const MONTHS: [&str; 12] = [
     "gennaio",
@@ -258,29 +261,35 @@ pub struct StatsQuery {
 }
 
 impl StatsQuery {
+    /// The period asked for, refused (422, in Italian) unless every part of it is a date the
+    /// statistics can count: years from [`stats::YEARS`]' first to next year, real months,
+    /// ranges in order and at most [`stats::MAX_DAYS`] long.
     fn scope(&self) -> WebResult<Scope> {
         let today = crate::tickets::to_rome(Utc::now()).date_naive();
-        let year = self.anno.trim().parse().unwrap_or(today.year());
-        let bad = || WebError::Refused("Periodo non valido.".into());
+        let year = year_of(&self.anno, today)?;
         let mut scope = match self.periodo.as_str() {
-            "anno" => Scope::year(year).ok_or_else(bad)?,
+            "anno" => Scope::year(year).ok_or_else(|| bad_year(today))?,
             "intervallo" => {
-                let d =
-                    |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| bad());
+                let d = |s: &str| {
+                    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                        .ok()
+                        .filter(|d| year_allowed(d.year(), today))
+                        .ok_or_else(|| WebError::Refused(texts::STATS_BAD_DATE.into()))
+                };
                 let (from, to) = (d(&self.dal)?, d(&self.al)?);
-                if to < from || (to - from).num_days() > 3660 {
-                    return Err(bad());
-                }
-                Scope {
-                    from,
-                    to,
-                    service: None,
-                    category: None,
-                }
+                Scope::days(from, to)
+                    .ok_or_else(|| WebError::Refused(texts::STATS_BAD_RANGE.into()))?
             }
             _ => {
-                let month = self.mese.trim().parse().unwrap_or(today.month());
-                Scope::month(year, month).ok_or_else(bad)?
+                let month = match self.mese.trim() {
+                    "" => today.month(),
+                    m => m
+                        .parse()
+                        .ok()
+                        .filter(|m| (1..=12).contains(m))
+                        .ok_or_else(|| WebError::Refused(texts::STATS_BAD_MONTH.into()))?,
+                };
+                Scope::month(year, month).ok_or_else(|| bad_year(today))?
             }
         };
         scope.service = self.servizio.trim().parse().ok();
@@ -306,6 +315,36 @@ impl StatsQuery {
             .map(|(k, v)| format!("{k}={}", ui::url_encode(v)))
             .collect();
         format!("{path}?{}", q.join("&"))
+    }
+}
+
+/// The last year a person may ask for: next year (a report prepared ahead), within what the
+/// statistics can count.
+fn last_year(today: NaiveDate) -> i32 {
+    (today.year() + 1).min(*stats::YEARS.end())
+}
+
+fn year_allowed(year: i32, today: NaiveDate) -> bool {
+    (*stats::YEARS.start()..=last_year(today)).contains(&year)
+}
+
+fn bad_year(today: NaiveDate) -> WebError {
+    WebError::Refused(texts::stats_bad_year(
+        *stats::YEARS.start(),
+        last_year(today),
+    ))
+}
+
+/// The `anno` of a query string: empty is this year; anything but a year the statistics can
+/// count is refused here, before any date arithmetic.
+fn year_of(text: &str, today: NaiveDate) -> WebResult<i32> {
+    match text.trim() {
+        "" => Ok(today.year()),
+        y => y
+            .parse()
+            .ok()
+            .filter(|y| year_allowed(*y, today))
+            .ok_or_else(|| bad_year(today)),
     }
 }
 
@@ -410,25 +449,29 @@ fn charts_of(r: &Report) -> (Markup, Markup, Markup, Option<Markup>) {
 /// at most [`CACHE_SECONDS`] (deadlines pass without any write). Beneath them the tickets of
 /// each month read are kept ([`stats::Months`]): after a change, a year is counted again from
 /// memory with only the changed month read again.
+///
+/// Every lock here is taken even when poisoned: a request that panics while holding one leaves
+/// nothing half-done (the list is changed by single calls; `computing` guards no data), and
+/// one bad request must not turn every statistics page into an error until a restart.
 #[derive(Default)]
 pub struct Cache {
-    entries: std::sync::Mutex<Vec<CacheEntry>>,
+    entries: Mutex<Vec<CacheEntry>>,
     months: stats::Months,
     /// Held while a report is computed: views arriving meanwhile wait for it instead of
     /// counting the same year again side by side (and holding its rows in memory each).
-    computing: std::sync::Mutex<()>,
+    computing: Mutex<()>,
 }
 
-type CacheEntry = (String, i64, std::time::Instant, std::sync::Arc<Report>);
+type CacheEntry = (String, i64, std::time::Instant, Arc<Report>);
 
 const CACHE_SECONDS: u64 = 60;
 const CACHE_ENTRIES: usize = 32;
 
 impl Cache {
-    fn get(&self, key: &str, generation: i64) -> Option<std::sync::Arc<Report>> {
+    fn get(&self, key: &str, generation: i64) -> Option<Arc<Report>> {
         self.entries
             .lock()
-            .unwrap()
+            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .find(|(k, g, at, _)| {
                 k == key && *g == generation && at.elapsed().as_secs() < CACHE_SECONDS
@@ -436,18 +479,40 @@ impl Cache {
             .map(|(_, _, _, r)| r.clone())
     }
 
-    fn put(&self, key: String, generation: i64, report: std::sync::Arc<Report>) {
-        let mut e = self.entries.lock().unwrap();
+    fn put(&self, key: String, generation: i64, report: Arc<Report>) {
+        let mut e = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         e.retain(|(k, _, at, _)| *k != key && at.elapsed().as_secs() < CACHE_SECONDS);
         if e.len() >= CACHE_ENTRIES {
             e.remove(0);
         }
         e.push((key, generation, std::time::Instant::now(), report));
     }
+
+    /// The report kept under `key` at `generation`, or the one `compute` makes (one at a time).
+    fn report(
+        &self,
+        key: String,
+        generation: i64,
+        compute: impl FnOnce() -> anyhow::Result<Report>,
+    ) -> anyhow::Result<Arc<Report>> {
+        if let Some(r) = self.get(&key, generation) {
+            return Ok(r);
+        }
+        let _one_at_a_time = self
+            .computing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = self.get(&key, generation) {
+            return Ok(r);
+        }
+        let r = Arc::new(compute()?);
+        self.put(key, generation, r.clone());
+        Ok(r)
+    }
 }
 
 type Loaded = (
-    std::sync::Arc<Report>,
+    Arc<Report>,
     Vec<crate::store::backoffice::Category>,
     Vec<crate::store::backoffice::Service>,
 );
@@ -489,26 +554,9 @@ async fn load(app: &App, scope: Scope) -> WebResult<Loaded> {
         .readers
         .read(move |conn| {
             let generation = generation(conn)?;
-            let key = format!("{scope:?}");
-            let report = match cache.get(&key, generation) {
-                Some(r) => r,
-                None => {
-                    let _one_at_a_time = cache.computing.lock().unwrap();
-                    match cache.get(&key, generation) {
-                        Some(r) => r,
-                        None => {
-                            let r = std::sync::Arc::new(stats::report_kept(
-                                conn,
-                                &scope,
-                                Utc::now(),
-                                &cache.months,
-                            )?);
-                            cache.put(key.clone(), generation, r.clone());
-                            r
-                        }
-                    }
-                }
-            };
+            let report = cache.report(format!("{scope:?}"), generation, || {
+                stats::report_kept(conn, &scope, Utc::now(), &cache.months)
+            })?;
             Ok((
                 report,
                 crate::store::backoffice::categories(conn)?,
@@ -710,7 +758,8 @@ pub fn write_csv(t: &Table, excel: bool) -> Result<Vec<u8>, csv::Error> {
 
 #[derive(Deserialize)]
 pub struct ReportQuery {
-    anno: Option<i32>,
+    #[serde(default)]
+    anno: String,
 }
 
 /// The annual report: every table and chart of the year on pages a director can print or save
@@ -720,10 +769,9 @@ pub async fn annual(
     AnyUser(_s): AnyUser,
     Query(rq): Query<ReportQuery>,
 ) -> WebResult<Markup> {
-    let year = rq
-        .anno
-        .unwrap_or_else(|| crate::tickets::to_rome(Utc::now()).year());
-    let scope = Scope::year(year).ok_or_else(|| WebError::Refused("Anno non valido.".into()))?;
+    let today = crate::tickets::to_rome(Utc::now()).date_naive();
+    let year = year_of(&rq.anno, today)?;
+    let scope = Scope::year(year).ok_or_else(|| bad_year(today))?;
     let (r, _, _) = load(&app, scope.clone()).await?;
     let tables = tables(&r);
     let q = StatsQuery {
@@ -752,4 +800,79 @@ pub async fn annual(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_computing_leaves_the_statistics_working() {
+        // Issue 11, finding 3: a panic in date arithmetic poisoned `computing`, and every
+        // statistics page answered 500 until a restart.
+        let conn = crate::store::open_in_memory().unwrap();
+        let cache = Cache::default();
+        let scope = Scope::year(2026).unwrap();
+        let key = format!("{scope:?}");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = cache.report(key.clone(), 1, || panic!("date arithmetic overflowed"));
+        }));
+        assert!(panicked.is_err());
+        assert!(cache.computing.is_poisoned());
+        let r = cache
+            .report(key.clone(), 1, || stats::report(&conn, &scope, Utc::now()))
+            .unwrap();
+        assert_eq!(r.total, 0);
+        let kept = cache.report(key, 1, || unreachable!("kept, not computed again"));
+        assert!(Arc::ptr_eq(&kept.unwrap(), &r));
+    }
+
+    #[test]
+    fn years_are_checked_where_the_query_is_read() {
+        let today = NaiveDate::from_ymd_opt(2026, 5, 10).unwrap();
+        assert_eq!(year_of("", today).unwrap(), 2026);
+        assert_eq!(year_of(" 2025 ", today).unwrap(), 2025);
+        assert_eq!(year_of("2027", today).unwrap(), 2027);
+        for bad in [
+            "-262143",
+            "262142",
+            "1969",
+            "2028",
+            "0",
+            "abc",
+            "99999999999",
+            "2026.5",
+        ] {
+            match year_of(bad, today) {
+                Err(WebError::Refused(m)) => assert!(m.contains("dal 1970 al 2027"), "{m}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        let q = |periodo: &str, anno: &str, mese: &str, dal: &str, al: &str| StatsQuery {
+            periodo: periodo.into(),
+            anno: anno.into(),
+            mese: mese.into(),
+            dal: dal.into(),
+            al: al.into(),
+            ..Default::default()
+        };
+        assert!(q("anno", "-262143", "", "", "").scope().is_err());
+        assert!(q("mese", "2026", "13", "", "").scope().is_err());
+        assert!(q("mese", "2026", "x", "", "").scope().is_err());
+        assert!(q("mese", "2026", "3", "", "").scope().is_ok());
+        for (dal, al) in [
+            ("-262143-01-01", "2026-01-01"),
+            ("2026-01-01", "+262142-12-31"),
+            ("2026-05-01", "2026-04-01"),
+            ("1990-01-01", "2026-01-01"),
+        ] {
+            assert!(
+                q("intervallo", "", "", dal, al).scope().is_err(),
+                "{dal} {al}"
+            );
+        }
+        assert!(q("intervallo", "", "", "2026-01-01", "2026-03-31")
+            .scope()
+            .is_ok());
+    }
 }

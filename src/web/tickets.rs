@@ -3,7 +3,6 @@
 use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,16 +10,16 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{AnyUser, Session, Staff};
+use super::auth::{AnyUser, ContentReader, Session, Staff};
 use super::ui::{self, csrf, Section};
-use super::{App, WebError, WebResult};
+use super::{downloads, App, WebError, WebResult};
 use crate::mail::pec::Signature;
 use crate::store::audit;
 use crate::store::backoffice::{
     self as q, Entry, EntryKind, Filters, ListRow, Queue, Sort, TicketDetail, COUNT_CAP, PAGE_SIZE,
 };
 use crate::tickets::Kind;
-use crate::workflow::{self, Classification, Outcome};
+use crate::workflow::{self, Classification, Outcome, Role};
 
 const DASHBOARD_ROWS: usize = 8;
 
@@ -64,6 +63,9 @@ pub async fn dashboard(State(app): State<App>, AnyUser(s): AnyUser) -> WebResult
             .map_or(0, |(_, n)| *n)
     };
     let body = html! {
+        @if s.actor.role == Role::Viewer {
+            p.notice { (crate::texts::viewer_scope(s.sees_content)) }
+        }
         section aria-labelledby="per-stato" {
             h2 #per-stato { "Reclami per stato" }
             ul.counts {
@@ -84,7 +86,7 @@ pub async fn dashboard(State(app): State<App>, AnyUser(s): AnyUser) -> WebResult
                 @if rows.is_empty() {
                     p.muted { "Nessun reclamo." }
                 } @else {
-                    (ticket_table(rows, None))
+                    (ticket_table(rows, None, s.sees_content))
                     @if *total > rows.len() {
                         p { a href=(queue_link(*queue)) { "Vedi tutti (" (count_text(*total)) ")" } }
                     }
@@ -152,11 +154,7 @@ impl ListQuery {
     }
 
     fn page(&self) -> usize {
-        self.pagina
-            .trim()
-            .parse::<usize>()
-            .unwrap_or(1)
-            .clamp(1, 10_000)
+        super::page_number(&self.pagina)
     }
 
     /// This query string with `key` replaced (pagination and sorting links).
@@ -193,7 +191,10 @@ impl ListQuery {
     }
 }
 
-fn ticket_table(rows: &[ListRow], sort: Option<(&ListQuery, Sort)>) -> Markup {
+/// A list of tickets. Who does not see contents (a viewer, by default) gets each ticket's
+/// facts instead of the citizen and the subject: kind, category, service.
+fn ticket_table(rows: &[ListRow], sort: Option<(&ListQuery, Sort)>, content: bool) -> Markup {
+    let clip = |s: &str| ui::clip(s, q::LIST_TEXT_CHARS).into_owned();
     // A sortable header links to its order; "Ricevuto" toggles newest/oldest.
     let sort_header = |label: &str, column: &[Sort]| -> Markup {
         let Some((query, current)) = sort else {
@@ -225,9 +226,16 @@ fn ticket_table(rows: &[ListRow], sort: Option<(&ListQuery, Sort)>) -> Markup {
                         th scope="col" { "Numero" }
                         (sort_header("Ricevuto", &[Sort::Newest, Sort::Oldest]))
                         (sort_header("Scadenza", &[Sort::Deadline]))
-                        th scope="col" { "Cittadino" }
-                        th scope="col" { "Oggetto" }
+                        @if content {
+                            th scope="col" { "Cittadino" }
+                            th scope="col" { "Oggetto" }
+                        } @else {
+                            th scope="col" { "Tipologia" }
+                        }
                         th scope="col" { "Classificazione" }
+                        @if !content {
+                            th scope="col" { "Servizio" }
+                        }
                         th scope="col" { "Stato" }
                     }
                 }
@@ -237,13 +245,20 @@ fn ticket_table(rows: &[ListRow], sort: Option<(&ListQuery, Sort)>) -> Markup {
                             td { a href={"/reclami/" (r.number)} { (r.number) } @if r.pec { " " abbr.pec title="Posta elettronica certificata" { "PEC" } } }
                             td { (ui::datetime(r.received_at)) }
                             td { (ui::deadline_cell(r.due_at, r.answered, &r.state)) }
-                            td { (r.citizen_name.as_deref().unwrap_or(&r.citizen_email)) }
-                            td.subject { (r.subject) }
+                            @if content {
+                                td { (clip(r.citizen_name.as_deref().unwrap_or(&r.citizen_email))) }
+                                td.subject { (clip(&r.subject)) }
+                            } @else {
+                                td { (ui::kind_label(r.kind.as_deref())) }
+                            }
                             td {
                                 @match (&r.category_code, &r.category_label) {
                                     (Some(code), Some(label)) => { abbr title=(label) { (code) } }
                                     _ => { span.muted { "da classificare" } }
                                 }
+                            }
+                            @if !content {
+                                td { (r.service_name.as_deref().unwrap_or("—")) }
                             }
                             td { (ui::state_badge(&r.state)) @if r.needs_attention && r.state != "closed" && r.state != "pending" { " " span.flag { "nuovo messaggio" } } }
                         }
@@ -259,7 +274,11 @@ pub async fn list(
     AnyUser(s): AnyUser,
     Query(query): Query<ListQuery>,
 ) -> WebResult<Markup> {
-    let filters = query.filters();
+    let mut filters = query.filters();
+    if !s.sees_content {
+        // Which tickets hold a word tells what they say: no text search without contents.
+        filters.search = None;
+    }
     let page = query.page();
     let (found, categories, services, operators) = {
         let filters = filters.clone();
@@ -279,9 +298,11 @@ pub async fn list(
     let selected = |a: &str, b: &str| a == b;
     let body = html! {
         form.filters method="get" action="/reclami" role="search" {
-            p.wide {
-                label for="q" { "Cerca nel testo" }
-                input #q type="search" name="q" value=(query.q) placeholder="parole nell'oggetto o nel messaggio";
+            @if s.sees_content {
+                p.wide {
+                    label for="q" { "Cerca nel testo" }
+                    input #q type="search" name="q" value=(query.q) placeholder="parole nell'oggetto o nel messaggio";
+                }
             }
             p {
                 label for="stato" { "Stato" }
@@ -360,7 +381,7 @@ pub async fn list(
             }
         }
         @if !rows.is_empty() {
-            (ticket_table(&rows, Some((&query, filters.sort))))
+            (ticket_table(&rows, Some((&query, filters.sort)), s.sees_content))
         }
         nav.pages aria-label="Pagine" {
             @if page > 1 {
@@ -398,6 +419,9 @@ pub async fn show(
             })
             .await?;
     }
+    if !s.sees_content {
+        return facts_page(&app, &s, number).await;
+    }
     let (t, entries, history, categories, services, operators) = app
         .readers
         .read(move |conn| {
@@ -414,7 +438,10 @@ pub async fn show(
         .await?;
     let title = format!("Reclamo {}", t.number);
     let body = html! {
-        p.subject-line { (ui::state_badge(&t.state)) " " strong { (t.subject) } }
+        @if s.actor.role == Role::Viewer {
+            p.notice { (crate::texts::viewer_scope(true)) }
+        }
+        p.subject-line { (ui::state_badge(&t.state)) " " strong { (ui::clip(&t.subject, SUBJECT_LINE_CHARS)) } }
         (summary(&t))
         section aria-labelledby="conversazione" {
             h2 #conversazione { "Conversazione" }
@@ -448,6 +475,61 @@ pub async fn show(
         }
     };
     Ok(ui::page(&s, Section::Tickets, &title, body))
+}
+
+/// How much of a subject the ticket's heading shows (each message shows its own in full).
+const SUBJECT_LINE_CHARS: usize = 500;
+
+/// A ticket as a viewer without contents sees it: its number, dates, state, kind, category,
+/// service and outcome; no citizen, subject, message, note, attachment, history or original.
+async fn facts_page(app: &App, s: &Session, number: String) -> WebResult<Markup> {
+    let t = app
+        .readers
+        .read(move |conn| {
+            q::ticket(conn, &number)?.ok_or_else(|| anyhow::anyhow!("ticket vanished"))
+        })
+        .await?;
+    let due: DateTime<Utc> = t.due_at.parse().unwrap_or_else(|_| Utc::now());
+    let body = html! {
+        p.notice { (crate::texts::viewer_scope(false)) }
+        dl.summary {
+            dt { "Stato" }
+            dd { (ui::state_badge(&t.state)) }
+            dt { "Ricevuto" }
+            dd { (ui::stored_datetime(&t.received_at)) }
+            dt { "Scadenza" }
+            dd { (ui::stored_datetime(&t.due_at)) " · " (ui::deadline_cell(due, t.first_answered_at.is_some(), &t.state)) }
+            dt { "Tipologia" }
+            dd { (ui::kind_label(t.kind.as_deref())) }
+            dt { "Classificazione" }
+            dd {
+                @match (&t.category_code, &t.category_label) {
+                    (Some(c), Some(l)) => { (c) " – " (l) }
+                    _ => { span.muted { "da classificare" } }
+                }
+            }
+            dt { "Servizio" }
+            dd { (t.service_name.as_deref().unwrap_or("—")) }
+            @if let Some(at) = &t.taken_in_charge_at {
+                dt { "Presa in carico" }
+                dd { (ui::stored_datetime(at)) }
+            }
+            @if let Some(at) = &t.first_answered_at {
+                dt { "Prima risposta" }
+                dd { (ui::stored_datetime(at)) }
+            }
+            @if let Some(at) = &t.closed_at {
+                dt { "Chiuso" }
+                dd { (ui::stored_datetime(at)) @if let Some(o) = &t.outcome { " · esito: " (ui::outcome_label(o)) } }
+            }
+        }
+    };
+    Ok(ui::page(
+        s,
+        Section::Tickets,
+        &format!("Reclamo {}", t.number),
+        body,
+    ))
 }
 
 fn summary(t: &TicketDetail) -> Markup {
@@ -893,38 +975,6 @@ fn confirm_merge(s: &Session, number: &str, target: &str, why: &str) -> Markup {
     )
 }
 
-/// A download: never displayed inline, whatever the citizen declared it to be.
-pub(super) fn download(filename: &str, bytes: Vec<u8>) -> Response {
-    let ascii: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let ascii = if ascii.trim().is_empty() {
-        "allegato".to_string()
-    } else {
-        ascii
-    };
-    let disposition = format!(
-        "attachment; filename=\"{}\"; filename*=UTF-8''{}",
-        ascii,
-        ui::url_encode(filename).replace('/', "%2F")
-    );
-    (
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 async fn audit_download(
     app: &App,
     s: &Session,
@@ -941,31 +991,50 @@ async fn audit_download(
 
 pub async fn original(
     State(app): State<App>,
-    AnyUser(s): AnyUser,
+    ContentReader(s): ContentReader,
     Path((number, message)): Path<(String, i64)>,
 ) -> WebResult<Response> {
     let ticket = ticket_id(&app, &number).await?;
+    let size = app
+        .readers
+        .read(move |conn| q::raw_size_of_message(conn, ticket, message))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    // SQLite's copy and ours while it is read; ours alone while it is sent.
+    let mut share = app.downloads.admit(size.saturating_mul(2)).await?;
     let raw = app
         .readers
         .read(move |conn| q::raw_of_message(conn, ticket, message))
         .await?
         .ok_or(WebError::NotFound)?;
+    share.shrink_to(raw.len());
     audit_download(&app, &s, ticket, "ticket.original_downloaded", message).await?;
-    Ok(download(&format!("{number}-{message}.eml"), raw))
+    Ok(downloads::response(
+        &format!("{number}-{message}.eml"),
+        raw,
+        Some(share),
+    ))
 }
 
 pub async fn attachment(
     State(app): State<App>,
-    AnyUser(s): AnyUser,
+    ContentReader(s): ContentReader,
     Path((number, attachment)): Path<(String, i64)>,
 ) -> WebResult<Response> {
     let ticket = ticket_id(&app, &number).await?;
+    let size = app
+        .readers
+        .read(move |conn| q::raw_size_of_attachment(conn, ticket, attachment))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let mut share = app.downloads.admit_extraction(size).await?;
     let source = app
         .readers
         .read(move |conn| q::attachment_source(conn, ticket, attachment))
         .await?
         .ok_or(WebError::NotFound)?;
     let filename = source.filename.clone();
+    // The raw message is dropped inside the closure: only the attachment's bytes come back.
     let bytes = tokio::task::spawn_blocking(move || {
         crate::mail::parse::attachment_bytes(
             &source.raw,
@@ -976,6 +1045,11 @@ pub async fn attachment(
     .await
     .map_err(|e| anyhow::anyhow!("extracting an attachment: {e}"))?
     .ok_or(WebError::NotFound)?;
+    share.shrink_to(bytes.len());
     audit_download(&app, &s, ticket, "ticket.attachment_downloaded", attachment).await?;
-    Ok(download(filename.as_deref().unwrap_or("allegato"), bytes))
+    Ok(downloads::response(
+        filename.as_deref().unwrap_or("allegato"),
+        bytes,
+        Some(share),
+    ))
 }

@@ -9,6 +9,7 @@ use maud::{html, Markup, DOCTYPE};
 use super::auth::Session;
 use crate::texts;
 use crate::tickets::{self, Deadline};
+use crate::workflow::Role;
 
 /// Which part of the site a page belongs to (the navigation marks it).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -55,7 +56,13 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
                         }
                     }
                     div.who {
-                        span { (session.actor.name) " · " (role_label(session.actor.role.as_str())) }
+                        @if session.actor.role == Role::Viewer {
+                            span title=(texts::viewer_scope(session.sees_content)) {
+                                (session.actor.name) " · " (texts::viewer_badge(session.sees_content))
+                            }
+                        } @else {
+                            span { (session.actor.name) " · " (role_label(session.actor.role.as_str())) }
+                        }
                         form method="post" action="/esci" {
                             (csrf(session))
                             button.link type="submit" { "Esci" }
@@ -217,6 +224,15 @@ pub fn deadline_cell(due_at: DateTime<Utc>, answered: bool, state: &str) -> Mark
     }
 }
 
+/// At most `max` characters of `s`, cut on a character boundary and marked with "…" when
+/// anything was left out: what lists show of subjects, names and addresses.
+pub fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &s[..cut]).into(),
+        None => s.into(),
+    }
+}
+
 /// Percent-encodes a query-string value.
 pub fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -242,6 +258,18 @@ mod tests {
         assert_eq!(number(1000), "1.000");
         assert_eq!(number(1234567), "1.234.567");
         assert_eq!(size(12_345), "12,3 kB");
+    }
+
+    #[test]
+    fn long_texts_are_clipped_on_character_boundaries() {
+        assert_eq!(clip("breve", 10), "breve");
+        assert_eq!(clip("esattamente", 11), "esattamente");
+        assert_eq!(clip("più lungo", 3), "più…");
+        let huge = "è".repeat(1_000_000);
+        let clipped = clip(&huge, 200);
+        assert_eq!(clipped.chars().count(), 201);
+        assert!(clipped.ends_with("è…"));
+        assert_eq!(clip("🙂🙂🙂", 2), "🙂🙂…");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use super::Daemon;
+
 pub struct Response {
     pub status: u16,
     pub location: Option<String>,
@@ -29,6 +31,8 @@ pub struct Client {
     pub cookies: HashMap<String, String>,
     /// The Origin header sent with POSTs (None: send none).
     pub origin: Option<String>,
+    /// More headers sent with every request (e.g. X-Forwarded-For).
+    pub headers: Vec<(String, String)>,
 }
 
 /// The value of the first `name="_csrf"` hidden field in a page.
@@ -47,6 +51,7 @@ impl Client {
                 .build(),
             cookies: HashMap::new(),
             origin: Some(base.to_string()),
+            headers: Vec::new(),
         }
     }
 
@@ -110,6 +115,9 @@ impl Client {
 
     fn get_inner(&mut self, path: &str) -> Response {
         let mut req = self.agent.get(&format!("{}{path}", self.base));
+        for (k, v) in &self.headers {
+            req = req.set(k, v);
+        }
         if !self.cookies.is_empty() {
             req = req.set("Cookie", &self.cookie_header());
         }
@@ -124,6 +132,7 @@ impl Client {
             agent: self.agent.clone(),
             cookies: self.cookies.clone(),
             origin: self.origin.clone(),
+            headers: self.headers.clone(),
         };
         me.get_inner(path)
     }
@@ -135,6 +144,9 @@ impl Client {
     /// Posts a form as written; `_csrf` is not added.
     pub fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
         let mut req = self.agent.post(&format!("{}{path}", self.base));
+        for (k, v) in &self.headers {
+            req = req.set(k, v);
+        }
         if !self.cookies.is_empty() {
             req = req.set("Cookie", &self.cookie_header());
         }
@@ -169,4 +181,87 @@ impl Client {
             &[("email", email), ("password", password)],
         )
     }
+}
+
+/// The password of every account [`office`] makes.
+pub const PASSWORD: &str = "una-password-lunga";
+
+/// A running daemon for backoffice tests, and the tickets it holds.
+pub struct Office {
+    pub daemon: Daemon,
+    /// Ticket numbers imported, in order.
+    pub tickets: Vec<String>,
+}
+
+impl Office {
+    pub fn url(&self) -> String {
+        self.daemon.base_url()
+    }
+
+    pub fn sign_in(&self, role: &str) -> Client {
+        Client::sign_in(&self.url(), &format!("{role}@hospital.test"), PASSWORD)
+    }
+
+    pub fn state(&self, number: &str) -> String {
+        self.daemon
+            .db()
+            .query_row(
+                "SELECT state FROM tickets WHERE number = ?1",
+                [number],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    /// A writable connection to the daemon's database, for setting up what mail cannot.
+    pub fn db_rw(&self) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open(self.daemon.db_path()).unwrap();
+        c.busy_timeout(Duration::from_secs(30)).unwrap();
+        c
+    }
+}
+
+/// A daemon with no mailbox (the backoffice needs none), `messages` imported as tickets, and
+/// one account per role: admin@, operator@, viewer@hospital.test.
+pub fn office(messages: &[Vec<u8>]) -> Office {
+    office_with(messages, "")
+}
+
+/// [`office`] with more lines for the `[web]` table of its config.
+pub fn office_with(messages: &[Vec<u8>], web: &str) -> Office {
+    let mut daemon = Daemon::new(|db| {
+        let dir = db.parent().unwrap();
+        format!(
+            "[database]\npath = \"{}\"\n\n[smtp]\nbackend = \"file\"\nfile_dir = \"{}\"\nfrom_address = \"urp@hospital.test\"\n\n[web]\n{web}\n",
+            db.display(),
+            dir.join("sent").display()
+        )
+    });
+    let inbox = daemon.dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    for (i, m) in messages.iter().enumerate() {
+        std::fs::write(inbox.join(format!("{i:04}.eml")), m).unwrap();
+    }
+    let out = daemon.command().arg("import").arg(&inbox).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for role in ["admin", "operator", "viewer"] {
+        daemon.add_user_with_password(&format!("{role}@hospital.test"), role, PASSWORD);
+    }
+    daemon.start();
+    Client::wait_ready(&daemon.base_url());
+    let tickets = {
+        let db = daemon.db();
+        let mut st = db
+            .prepare("SELECT number FROM tickets ORDER BY id")
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    Office { daemon, tickets }
 }
