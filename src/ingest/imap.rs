@@ -8,7 +8,7 @@
 //! folder is `SELECT`ed), after their commit.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -422,9 +422,9 @@ impl Watcher {
                         uidvalidity,
                         last_uid,
                     };
-                    let mut pipeline = pipeline
-                        .lock()
-                        .map_err(|_| anyhow!("pipeline lock poisoned"))?;
+                    // A batch that panicked was rolled back with its transaction; the pipeline
+                    // holds only settings and compiled rules, whole either way: go on with it.
+                    let mut pipeline = pipeline.lock().unwrap_or_else(PoisonError::into_inner);
                     pipeline.store_batch(conn, &items, Some((&mailbox, &progress)))
                 })
                 .await?;
