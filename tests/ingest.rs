@@ -122,6 +122,9 @@ fn pec_envelopes_become_tickets_and_receipts_never_do() {
     // certified time is then the time of receipt.
     let got_at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_768_465_810);
     servers.deliver_to_maildir_at("pec@hospital.test", &fixture("pec-envelope.eml"), got_at);
+    // Numbered first (Dovecot may see a mail delivered by LMTP before the file it has not
+    // scanned yet).
+    d.wait_for_count("SELECT count(*) FROM tickets", 1);
     servers.send(
         "posta-certificata@pec.example.test",
         "pec@hospital.test",
