@@ -401,14 +401,16 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         }
         let (parts, body) = req.into_parts();
         let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ui::message_page(
+            return closes_connection(
+                (
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "Il testo inviato è troppo lungo.",
-                ),
-            )
-                .into_response();
+                    ui::message_page(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "Il testo inviato è troppo lungo.",
+                    ),
+                )
+                    .into_response(),
+            );
         };
         let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
             .ok()
@@ -446,6 +448,14 @@ fn refused_form() -> Response {
     )
         .into_response();
     secure_headers(&mut resp);
+    closes_connection(resp)
+}
+
+/// A form refused before its body was read leaves that body in the connection, which the
+/// server then closes: say so, so that the browser does not send its next request there.
+fn closes_connection(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
 }
 

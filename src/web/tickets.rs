@@ -442,7 +442,7 @@ pub async fn show(
             p.notice { (crate::texts::viewer_scope(true)) }
         }
         p.subject-line { (ui::state_badge(&t.state)) " " strong { (ui::clip(&t.subject, SUBJECT_LINE_CHARS)) } }
-        (summary(&t))
+        (summary(&t, true))
         section aria-labelledby="conversazione" {
             h2 #conversazione { "Conversazione" }
             @for e in &entries {
@@ -489,40 +489,9 @@ async fn facts_page(app: &App, s: &Session, number: String) -> WebResult<Markup>
             q::ticket(conn, &number)?.ok_or_else(|| anyhow::anyhow!("ticket vanished"))
         })
         .await?;
-    let due: DateTime<Utc> = t.due_at.parse().unwrap_or_else(|_| Utc::now());
     let body = html! {
         p.notice { (crate::texts::viewer_scope(false)) }
-        dl.summary {
-            dt { "Stato" }
-            dd { (ui::state_badge(&t.state)) }
-            dt { "Ricevuto" }
-            dd { (ui::stored_datetime(&t.received_at)) }
-            dt { "Scadenza" }
-            dd { (ui::stored_datetime(&t.due_at)) " · " (ui::deadline_cell(due, t.first_answered_at.is_some(), &t.state)) }
-            dt { "Tipologia" }
-            dd { (ui::kind_label(t.kind.as_deref())) }
-            dt { "Classificazione" }
-            dd {
-                @match (&t.category_code, &t.category_label) {
-                    (Some(c), Some(l)) => { (c) " – " (l) }
-                    _ => { span.muted { "da classificare" } }
-                }
-            }
-            dt { "Servizio" }
-            dd { (t.service_name.as_deref().unwrap_or("—")) }
-            @if let Some(at) = &t.taken_in_charge_at {
-                dt { "Presa in carico" }
-                dd { (ui::stored_datetime(at)) }
-            }
-            @if let Some(at) = &t.first_answered_at {
-                dt { "Prima risposta" }
-                dd { (ui::stored_datetime(at)) }
-            }
-            @if let Some(at) = &t.closed_at {
-                dt { "Chiuso" }
-                dd { (ui::stored_datetime(at)) @if let Some(o) = &t.outcome { " · esito: " (ui::outcome_label(o)) } }
-            }
-        }
+        (summary(&t, false))
     };
     Ok(ui::page(
         s,
@@ -532,15 +501,22 @@ async fn facts_page(app: &App, s: &Session, number: String) -> WebResult<Markup>
     ))
 }
 
-fn summary(t: &TicketDetail) -> Markup {
+/// The ticket's facts; with `contents`, also who wrote, who works it and which tickets it
+/// relates to (a viewer without contents sees only the facts).
+fn summary(t: &TicketDetail, contents: bool) -> Markup {
     let due: DateTime<Utc> = t.due_at.parse().unwrap_or_else(|_| Utc::now());
     html! {
         dl.summary {
-            dt { "Cittadino" }
-            dd {
-                @if let Some(n) = &t.citizen_name { (n) " " }
-                "<" (t.citizen_email) ">"
-                @if t.citizen_bouncing { " " span.flag { "indirizzo non raggiungibile" } }
+            @if contents {
+                dt { "Cittadino" }
+                dd {
+                    @if let Some(n) = &t.citizen_name { (n) " " }
+                    "<" (t.citizen_email) ">"
+                    @if t.citizen_bouncing { " " span.flag { "indirizzo non raggiungibile" } }
+                }
+            } @else {
+                dt { "Stato" }
+                dd { (ui::state_badge(&t.state)) }
             }
             dt { "Ricevuto" }
             dd { (ui::stored_datetime(&t.received_at)) @if t.channel == "pec" { " " abbr.pec title="Posta elettronica certificata" { "PEC" } } }
@@ -557,8 +533,10 @@ fn summary(t: &TicketDetail) -> Markup {
             }
             dt { "Servizio" }
             dd { (t.service_name.as_deref().unwrap_or("—")) }
-            dt { "Operatore" }
-            dd { (t.assigned_name.as_deref().unwrap_or("—")) }
+            @if contents {
+                dt { "Operatore" }
+                dd { (t.assigned_name.as_deref().unwrap_or("—")) }
+            }
             @if let Some(at) = &t.taken_in_charge_at {
                 dt { "Presa in carico" }
                 dd { (ui::stored_datetime(at)) }
@@ -571,19 +549,19 @@ fn summary(t: &TicketDetail) -> Markup {
                 dt { "Chiuso" }
                 dd { (ui::stored_datetime(at)) @if let Some(o) = &t.outcome { " · esito: " (ui::outcome_label(o)) } }
             }
-            @if t.reopen_count > 0 {
+            @if contents && t.reopen_count > 0 {
                 dt { "Riaperture" }
                 dd { (t.reopen_count) }
             }
-            @if let Some(n) = &t.linked_to {
+            @if let (true, Some(n)) = (contents, &t.linked_to) {
                 dt { "Collegato a" }
                 dd { a href={"/reclami/" (n)} { (n) } }
             }
-            @if let Some(n) = &t.merged_into {
+            @if let (true, Some(n)) = (contents, &t.merged_into) {
                 dt { "Unito in" }
                 dd { a href={"/reclami/" (n)} { (n) } " (i messaggi sono stati spostati lì)" }
             }
-            @if !t.related.is_empty() {
+            @if contents && !t.related.is_empty() {
                 dt { "Pratiche collegate" }
                 dd {
                     @for (n, how) in &t.related {
