@@ -7,8 +7,8 @@ use std::borrow::Cow;
 
 use regex::{RegexSet, RegexSetBuilder};
 
+use crate::domain::Kind;
 use crate::store::rules::RuleRow;
-use crate::tickets::Kind;
 
 /// Only the start of a long body is matched: complaints say what they are about early, and a
 /// pasted 5 MB log must not slow ingest down.

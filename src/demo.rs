@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection};
 
-use crate::tickets;
+use crate::domain::time;
 
 struct Rng(u64);
 
@@ -178,7 +178,7 @@ pub fn generate(
         for i in 0..count {
             let received = start
                 + Duration::seconds(step * i as i64 + (rng.below(step.max(1) as usize) as i64));
-            let year = tickets::rome_year(received);
+            let year = time::rome_year(received);
             let seq = seqs.entry(year).or_insert(0);
             *seq += 1;
             let number = format!("URP-{year}-{:06}", seq);
@@ -219,7 +219,7 @@ pub fn generate(
                 contact_id,
                 subject,
                 received_text,
-                crate::store::time_text(tickets::due_at(received, 30)),
+                crate::store::time_text(time::due_at(received, 30)),
                 if rng.below(10) == 0 { "pec" } else { "email" },
                 (state != "closed" && rng.below(4) == 0) as i64,
                 in_charge,

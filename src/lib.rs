@@ -34,7 +34,6 @@ pub mod serve;
 pub mod stats;
 pub mod store;
 pub mod texts;
-pub mod tickets;
 pub mod users;
 pub mod web;
 pub mod workflow;

@@ -19,8 +19,8 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
+use crate::domain::time::rome_midnight_utc;
 use crate::store;
-use crate::tickets::rome_midnight_utc;
 
 /// Which tickets: received on the days `from..=to` (Rome), optionally of one service or one
 /// category (a macro-category includes its sub-categories).

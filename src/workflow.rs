@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 
+use crate::domain::Kind;
 use crate::notify::{Extra, MailKind, Notifier, Queued};
 use crate::store::{self, audit};
-use crate::tickets::Kind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {

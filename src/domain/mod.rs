@@ -10,11 +10,13 @@
 //! - [`people`]: roles, the signed-in actor, and who an audit entry names.
 //! - [`audit`]: the actions the audit log records.
 //! - [`mail`]: outbound mail kinds and states, automatic mail, quarantine, PEC words, rule fields.
+//! - [`time`]: the legal deadline and Europe/Rome's calendar.
 
 pub mod audit;
 pub mod mail;
 pub mod people;
 pub mod ticket;
+pub mod time;
 
 pub use audit::AuditAction;
 pub use mail::{

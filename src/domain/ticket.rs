@@ -133,6 +133,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn numbers_format_and_parse() {
+        let n = TicketNumber {
+            prefix: "URP".into(),
+            year: 2026,
+            seq: 42,
+        };
+        assert_eq!(n.to_string(), "URP-2026-000042");
+        assert_eq!("urp-2026-000042".parse::<TicketNumber>().unwrap(), n);
+        assert_eq!(
+            "URP-2026-1234567".parse::<TicketNumber>().unwrap().seq,
+            1_234_567
+        );
+        assert!("URP-26-000042".parse::<TicketNumber>().is_err());
+        assert!("2026-000042".parse::<TicketNumber>().is_err());
+    }
+
+    #[test]
     fn ticket_numbers_parse_and_print() {
         let n: TicketNumber = "urp-2026-000042".parse().unwrap();
         assert_eq!(n.to_string(), "URP-2026-000042");

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::classify::Classifier;
+use crate::domain::{time, TicketNumber};
 use crate::mail::auth::{self, Unverified};
 use crate::mail::auto::{AutoKind, Automatic};
 use crate::mail::pec::{PecBox, PecInfo};
@@ -20,7 +21,6 @@ use crate::notify::{Extra, MailKind, Notifier};
 use crate::store::ingest::{self as sql, NewMessage, NewTicket, TicketRef};
 use crate::store::progress::{self, Progress};
 use crate::store::{self, audit, rules};
-use crate::tickets::{self, TicketNumber};
 use crate::workflow;
 
 /// A message read and hashed, ready to be stored.
@@ -480,7 +480,7 @@ impl Pipeline {
             .from_email
             .as_deref()
             .expect("parse guarantees a sender for non-automatic mail");
-        let year = tickets::rome_year(received.at);
+        let year = time::rome_year(received.at);
         let seq = sql::next_seq(conn, year)?;
         let number = TicketNumber {
             prefix: self.settings.number_prefix.clone(),
@@ -492,7 +492,7 @@ impl Pipeline {
         let contact_id = sql::upsert_contact(conn, from, m.from_name.as_deref())?;
         let class = self.classifier.classify(&m.subject, &m.body_text, from);
         let received_text = store::time_text(received.at);
-        let due = store::time_text(tickets::due_at(received.at, self.settings.deadline_days));
+        let due = store::time_text(time::due_at(received.at, self.settings.deadline_days));
         let ticket_id = sql::insert_ticket(
             conn,
             &NewTicket {

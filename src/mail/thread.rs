@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::tickets::TicketNumber;
+use crate::domain::TicketNumber;
 
 /// Every Message-ID ascolto generates starts with this.
 pub const ID_PREFIX: &str = "ascolto.";

@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 use crate::config::Config;
+use crate::domain::{time, TicketNumber};
 use crate::mail::thread;
 use crate::store::outbox::{self, NewMail, TicketFacts};
-use crate::tickets::{self, TicketNumber};
 pub use recipient::RecipientKey;
 use templates::{MailVars, Templates};
 
@@ -299,18 +299,14 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 /// "15/01/2026 alle 09:30", Europe/Rome.
 fn rome_datetime(text: &str) -> String {
     parse_time(text)
-        .map(|t| {
-            tickets::to_rome(t)
-                .format("%d/%m/%Y alle %H:%M")
-                .to_string()
-        })
+        .map(|t| time::to_rome(t).format("%d/%m/%Y alle %H:%M").to_string())
         .unwrap_or_default()
 }
 
 /// "15/01/2026", Europe/Rome.
 fn rome_date(text: &str) -> String {
     parse_time(text)
-        .map(|t| tickets::to_rome(t).format("%d/%m/%Y").to_string())
+        .map(|t| time::to_rome(t).format("%d/%m/%Y").to_string())
         .unwrap_or_default()
 }
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::tickets::{rome_midnight_utc, NEAR_DUE_DAYS};
+use crate::domain::time::{rome_midnight_utc, NEAR_DUE_DAYS};
 
 /// Lists count their rows up to this many and then say "more than".
 pub const COUNT_CAP: usize = 10_000;

@@ -644,7 +644,7 @@ impl RuleForm {
     fn input(&self) -> WebResult<sql::RuleInput> {
         let kind = match self.tipologia.trim() {
             "" => None,
-            k if k.parse::<crate::tickets::Kind>().is_ok() => Some(k.to_string()),
+            k if k.parse::<crate::domain::Kind>().is_ok() => Some(k.to_string()),
             _ => return Err(WebError::Refused("Tipologia non valida.".into())),
         };
         Ok(sql::RuleInput {

@@ -265,7 +265,7 @@ impl StatsQuery {
     /// statistics can count: years from [`stats::YEARS`]' first to next year, real months,
     /// ranges in order and at most [`stats::MAX_DAYS`] long.
     fn scope(&self) -> WebResult<Scope> {
-        let today = crate::tickets::to_rome(Utc::now()).date_naive();
+        let today = crate::domain::time::to_rome(Utc::now()).date_naive();
         let year = year_of(&self.anno, today)?;
         let mut scope = match self.periodo.as_str() {
             "anno" => Scope::year(year).ok_or_else(|| bad_year(today))?,
@@ -532,7 +532,7 @@ fn generation(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
 /// the daemon calls it once at start.
 pub async fn prepare(app: &App) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let year = crate::tickets::rome_year(Utc::now());
+    let year = crate::domain::time::rome_year(Utc::now());
     let scope = Scope::year(year).ok_or_else(|| anyhow::anyhow!("year {year} out of range"))?;
     load(app, scope)
         .await
@@ -611,7 +611,7 @@ pub async fn page(
     let scope = q.scope()?;
     let (r, categories, services) = load(&app, scope.clone()).await?;
     let tables = tables(&r);
-    let today = crate::tickets::to_rome(Utc::now()).date_naive();
+    let today = crate::domain::time::to_rome(Utc::now()).date_naive();
     let periodo = if q.periodo.is_empty() {
         "mese"
     } else {
@@ -769,7 +769,7 @@ pub async fn annual(
     AnyUser(_s): AnyUser,
     Query(rq): Query<ReportQuery>,
 ) -> WebResult<Markup> {
-    let today = crate::tickets::to_rome(Utc::now()).date_naive();
+    let today = crate::domain::time::to_rome(Utc::now()).date_naive();
     let year = year_of(&rq.anno, today)?;
     let scope = Scope::year(year).ok_or_else(|| bad_year(today))?;
     let (r, _, _) = load(&app, scope.clone()).await?;

@@ -13,12 +13,12 @@ use serde_json::json;
 use super::auth::{AnyUser, ContentReader, Session, Staff};
 use super::ui::{self, csrf, Section};
 use super::{downloads, App, WebError, WebResult};
+use crate::domain::Kind;
 use crate::mail::pec::Signature;
 use crate::store::audit;
 use crate::store::backoffice::{
     self as q, Entry, EntryKind, Filters, ListRow, Queue, Sort, TicketDetail, COUNT_CAP, PAGE_SIZE,
 };
-use crate::tickets::Kind;
 use crate::workflow::{self, Classification, Outcome, Role};
 
 const DASHBOARD_ROWS: usize = 8;
@@ -137,7 +137,7 @@ impl ListQuery {
         let flag = |s: &str| super::form_flag(Some(s));
         let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
         Filters {
-            state: text(&self.stato).filter(|s| s.parse::<crate::tickets::State>().is_ok()),
+            state: text(&self.stato).filter(|s| s.parse::<crate::domain::State>().is_ok()),
             kind: text(&self.tipologia).filter(|k| k.parse::<Kind>().is_ok()),
             category: text(&self.categoria),
             unclassified: flag(&self.da_classificare),

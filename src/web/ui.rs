@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use maud::{html, Markup, DOCTYPE};
 
 use super::auth::Session;
+use crate::domain::time::{self, Deadline};
 use crate::texts;
-use crate::tickets::{self, Deadline};
 use crate::workflow::Role;
 
 /// Which part of the site a page belongs to (the navigation marks it).
@@ -170,7 +170,7 @@ pub fn state_badge(state: &str) -> Markup {
 
 /// "31/03/2026 23:30", Europe/Rome.
 pub fn datetime(t: DateTime<Utc>) -> String {
-    tickets::to_rome(t).format("%d/%m/%Y %H:%M").to_string()
+    time::to_rome(t).format("%d/%m/%Y %H:%M").to_string()
 }
 
 /// A stored RFC 3339 time, formatted; unreadable text is shown as is.
@@ -213,7 +213,7 @@ pub fn deadline_cell(due_at: DateTime<Utc>, answered: bool, state: &str) -> Mark
     if answered || state == "closed" {
         return html! { span.muted { "risposto" } };
     }
-    match tickets::deadline(due_at, Utc::now()) {
+    match time::deadline(due_at, Utc::now()) {
         Deadline::Overdue { days } => html! {
             span.overdue { "scaduto da " (days) (if days == 1 { " giorno" } else { " giorni" }) }
         },

@@ -1,114 +1,7 @@
-//! Ticket vocabulary: numbers, states, kinds, deadlines, and the hospital's local time.
-
-use std::fmt;
-use std::str::FromStr;
+//! Time in the hospital's procedure: the legal deadline, where a ticket stands against it, and
+//! Europe/Rome's calendar (tickets are numbered and counted by Rome days and years).
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
-use serde::Serialize;
-
-/// A ticket number such as `URP-2026-000042`: prefix, year of receipt (Europe/Rome), and a
-/// gap-free sequence within that year.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TicketNumber {
-    pub prefix: String,
-    pub year: i32,
-    pub seq: i64,
-}
-
-impl fmt::Display for TicketNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}-{:06}", self.prefix, self.year, self.seq)
-    }
-}
-
-impl FromStr for TicketNumber {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("{s:?} is not a ticket number like URP-2026-000042");
-        let mut parts = s.rsplitn(3, '-');
-        let seq = parts.next().ok_or_else(bad)?;
-        let year = parts.next().ok_or_else(bad)?;
-        let prefix = parts.next().ok_or_else(bad)?;
-        if prefix.is_empty() || seq.len() < 6 || year.len() != 4 {
-            return Err(bad());
-        }
-        Ok(TicketNumber {
-            prefix: prefix.to_ascii_uppercase(),
-            year: year.parse().map_err(|_| bad())?,
-            seq: seq.parse().map_err(|_| bad())?,
-        })
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    Pending,
-    InCharge,
-    Answered,
-    Closed,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Pending => "pending",
-            State::InCharge => "in_charge",
-            State::Answered => "answered",
-            State::Closed => "closed",
-        }
-    }
-}
-
-impl FromStr for State {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            State::Pending,
-            State::InCharge,
-            State::Answered,
-            State::Closed,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-        .ok_or_else(|| format!("unknown state {s:?}"))
-    }
-}
-
-/// tipologia
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Reclamo,
-    Segnalazione,
-    Elogio,
-    Suggerimento,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Reclamo => "reclamo",
-            Kind::Segnalazione => "segnalazione",
-            Kind::Elogio => "elogio",
-            Kind::Suggerimento => "suggerimento",
-        }
-    }
-}
-
-impl FromStr for Kind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "reclamo" => Ok(Kind::Reclamo),
-            "segnalazione" => Ok(Kind::Segnalazione),
-            "elogio" => Ok(Kind::Elogio),
-            "suggerimento" => Ok(Kind::Suggerimento),
-            _ => Err(format!("unknown kind {s:?}")),
-        }
-    }
-}
 
 /// The legal answer deadline: `deadline_days` after receipt (DPCM 27/1/1994: 30 days).
 /// Saturates at the last instant chrono knows rather than panicking.
@@ -210,23 +103,6 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    #[test]
-    fn numbers_format_and_parse() {
-        let n = TicketNumber {
-            prefix: "URP".into(),
-            year: 2026,
-            seq: 42,
-        };
-        assert_eq!(n.to_string(), "URP-2026-000042");
-        assert_eq!("urp-2026-000042".parse::<TicketNumber>().unwrap(), n);
-        assert_eq!(
-            "URP-2026-1234567".parse::<TicketNumber>().unwrap().seq,
-            1_234_567
-        );
-        assert!("URP-26-000042".parse::<TicketNumber>().is_err());
-        assert!("2026-000042".parse::<TicketNumber>().is_err());
     }
 
     #[test]
