@@ -10,6 +10,7 @@ use anyhow::Result;
 use rusqlite::Connection;
 use serde::Serialize;
 
+use crate::domain::{AuditAction, AuditActor};
 use crate::store::query::{self, OutboxRow, QuarantineRow, TicketRow};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -445,8 +446,8 @@ pub fn citizen(conn: &Connection, email: &str, out: &mut dyn Write) -> Result<()
     }
     crate::store::audit::record(
         conn,
-        "cli",
-        "citizen.exported",
+        AuditActor::Cli,
+        AuditAction::CitizenExported,
         None,
         json!({ "contacts": contacts.len(), "tickets": tickets.len() }),
     )?;

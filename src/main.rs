@@ -9,10 +9,10 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use ascolto::config::{Config, LogFormat};
+use ascolto::domain::Role;
 use ascolto::export::{self, Format};
 use ascolto::ingest::{import, Pipeline, Settings};
 use ascolto::notify::mailer::{Mailer, Outgoing};
-use ascolto::workflow::Role;
 use ascolto::{serve, store, users};
 
 #[derive(Parser)]
@@ -275,7 +275,15 @@ fn run(cli: Cli) -> Result<()> {
                     } else {
                         (users::generate_password(), true)
                     };
-                    users::add(&conn, "cli", &email, &name, role, notify, &password)?;
+                    users::add(
+                        &conn,
+                        ascolto::domain::AuditActor::Cli,
+                        &email,
+                        &name,
+                        role,
+                        notify,
+                        &password,
+                    )?;
                     println!("user {email} created ({})", role.as_str());
                     if generated {
                         println!("password (shown only now): {password}");
@@ -294,7 +302,7 @@ fn run(cli: Cli) -> Result<()> {
                     }
                 }
                 UserCommand::Disable { email } => {
-                    users::disable(&conn, "cli", &email)?;
+                    users::disable(&conn, ascolto::domain::AuditActor::Cli, &email)?;
                     println!("user {email} disabled");
                 }
             }

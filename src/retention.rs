@@ -22,10 +22,9 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::domain::{AuditAction, AuditActor};
 use crate::store;
 use crate::texts::ANONYMISED;
-
-pub const SYSTEM_RETENTION: &str = "system:retention";
 
 /// Tickets done per transaction: the daemon's other writers wait at most one batch.
 pub const BATCH: usize = 500;
@@ -197,8 +196,8 @@ pub fn batch(
         for id in due {
             store::audit::record(
                 c,
-                SYSTEM_RETENTION,
-                "ticket.anonymised",
+                AuditActor::Retention,
+                AuditAction::TicketAnonymised,
                 Some(id),
                 json!({ "after_days": after_days }),
             )?;
@@ -317,8 +316,8 @@ pub fn quarantine(
     if n > 0 {
         store::audit::record(
             &tx,
-            SYSTEM_RETENTION,
-            "quarantine.anonymised",
+            AuditActor::Retention,
+            AuditAction::QuarantineAnonymised,
             None,
             json!({ "entries": n, "after_days": after_days }),
         )?;

@@ -1,8 +1,8 @@
 //! Every Italian word an operator or a citizen reads that is not in a mail template
 //! (`templates/` holds those): one place to change them.
 
+use crate::domain::Outcome;
 use crate::domain::{Kind, State};
-use crate::workflow::Outcome;
 
 /// The state's label, as in the hospital's procedure.
 pub fn state(s: State) -> &'static str {

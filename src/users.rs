@@ -6,8 +6,9 @@ use argon2::Argon2;
 use rusqlite::Connection;
 use serde_json::json;
 
+use crate::domain::Role;
+use crate::domain::{AuditAction, AuditActor};
 use crate::store::{audit, users};
-use crate::workflow::Role;
 
 /// Passwords shorter than this are refused.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -44,7 +45,7 @@ pub fn generate_password() -> String {
 /// Creates an account (the author of the audit entry is `actor`, e.g. "cli").
 pub fn add(
     conn: &Connection,
-    actor: &str,
+    actor: AuditActor,
     email: &str,
     name: &str,
     role: Role,
@@ -76,20 +77,20 @@ pub fn add(
     audit::record(
         conn,
         actor,
-        "user.created",
+        AuditAction::UserCreated,
         None,
         json!({ "user": id, "role": role.as_str(), "notify": notify }),
     )?;
     Ok(id)
 }
 
-pub fn disable(conn: &Connection, actor: &str, email: &str) -> Result<()> {
+pub fn disable(conn: &Connection, actor: AuditActor, email: &str) -> Result<()> {
     let user = users::by_email(conn, email)?.with_context(|| format!("no user {email}"))?;
     if users::disable(conn, email)? {
         audit::record(
             conn,
             actor,
-            "user.disabled",
+            AuditAction::UserDisabled,
             None,
             json!({ "user": user.id }),
         )?;
@@ -115,7 +116,7 @@ mod tests {
         let conn = crate::store::open_in_memory().unwrap();
         let id = add(
             &conn,
-            "cli",
+            AuditActor::Cli,
             "op@hospital.test",
             "Operatore",
             Role::Operator,
@@ -125,7 +126,7 @@ mod tests {
         .unwrap();
         assert!(add(
             &conn,
-            "cli",
+            AuditActor::Cli,
             "OP@hospital.test",
             "Altro",
             Role::Viewer,
@@ -135,7 +136,7 @@ mod tests {
         .is_err());
         assert!(add(
             &conn,
-            "cli",
+            AuditActor::Cli,
             "x@hospital.test",
             "X",
             Role::Viewer,
@@ -143,7 +144,7 @@ mod tests {
             "corta"
         )
         .is_err());
-        disable(&conn, "cli", "op@hospital.test").unwrap();
+        disable(&conn, AuditActor::Cli, "op@hospital.test").unwrap();
         let u = users::by_email(&conn, "op@hospital.test").unwrap().unwrap();
         assert_eq!((u.id, u.active), (id, false));
         let audited: i64 = conn

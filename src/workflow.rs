@@ -6,97 +6,14 @@
 //! [`in_transaction`]): it checks the role and the state, changes the ticket, writes the audit
 //! log with its author, and queues the citizen's mail in the outbox — all or nothing.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 
-use crate::domain::Kind;
+use crate::domain::{Actor, Kind, Outcome, Role};
+use crate::domain::{AuditAction, AuditActor};
 use crate::notify::{Extra, MailKind, Notifier, Queued};
 use crate::store::{self, audit};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    Operator,
-    Viewer,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Operator => "operator",
-            Role::Viewer => "viewer",
-        }
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "admin" => Ok(Role::Admin),
-            "operator" => Ok(Role::Operator),
-            "viewer" => Ok(Role::Viewer),
-            _ => Err(format!("unknown role {s:?}: admin, operator or viewer")),
-        }
-    }
-}
-
-/// Who acts: a signed-in backoffice user.
-#[derive(Clone, Debug)]
-pub struct Actor {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-}
-
-impl Actor {
-    /// How the audit log names this actor.
-    pub fn audit_name(&self) -> String {
-        format!("user:{}", self.id)
-    }
-}
-
-/// esito
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Accolto,
-    ParzialmenteAccolto,
-    NonAccolto,
-    NonDiCompetenza,
-    Altro,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Accolto => "accolto",
-            Outcome::ParzialmenteAccolto => "parzialmente_accolto",
-            Outcome::NonAccolto => "non_accolto",
-            Outcome::NonDiCompetenza => "non_di_competenza",
-            Outcome::Altro => "altro",
-        }
-    }
-}
-
-impl FromStr for Outcome {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            Outcome::Accolto,
-            Outcome::ParzialmenteAccolto,
-            Outcome::NonAccolto,
-            Outcome::NonDiCompetenza,
-            Outcome::Altro,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
-        .ok_or_else(|| format!("unknown outcome {s:?}"))
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {
@@ -192,8 +109,8 @@ pub fn view(conn: &Connection, notifier: &Notifier, actor: &Actor, ticket_id: i6
     let t = current(conn, ticket_id)?;
     audit::record(
         conn,
-        &actor.audit_name(),
-        "ticket.viewed",
+        actor.audit(),
+        AuditAction::TicketViewed,
         Some(ticket_id),
         json!({}),
     )?;
@@ -227,8 +144,8 @@ pub fn take_in_charge(
     )?;
     audit::record(
         conn,
-        &actor.audit_name(),
-        "ticket.taken_in_charge",
+        actor.audit(),
+        AuditAction::TicketTakenInCharge,
         Some(ticket_id),
         json!({}),
     )?;
@@ -283,8 +200,8 @@ pub fn answer(
     )?;
     audit::record(
         conn,
-        &actor.audit_name(),
-        "ticket.answered",
+        actor.audit(),
+        AuditAction::TicketAnswered,
         Some(ticket_id),
         json!({ "message": message, "outbox": queued.outbox_id }),
     )?;
@@ -316,8 +233,8 @@ pub fn close(
     )?;
     audit::record(
         conn,
-        &actor.audit_name(),
-        "ticket.closed",
+        actor.audit(),
+        AuditAction::TicketClosed,
         Some(ticket_id),
         json!({ "outcome": outcome.as_str() }),
     )?;
@@ -343,8 +260,8 @@ pub fn add_note(conn: &Connection, actor: &Actor, ticket_id: i64, body: &str) ->
     let note = conn.last_insert_rowid();
     audit::record(
         conn,
-        &actor.audit_name(),
-        "ticket.note_added",
+        actor.audit(),
+        AuditAction::TicketNoteAdded,
         Some(ticket_id),
         json!({ "note": note }),
     )?;
@@ -431,8 +348,8 @@ pub fn classify(
     )?;
     audit::record(
         conn,
-        &actor.audit_name(),
-        "ticket.classified",
+        actor.audit(),
+        AuditAction::TicketClassified,
         Some(ticket_id),
         serde_json::Value::Object(changes),
     )?;
@@ -519,15 +436,15 @@ pub fn merge_with(
     )?;
     audit::record(
         conn,
-        &actor.audit_name(),
-        "ticket.merged_into",
+        actor.audit(),
+        AuditAction::TicketMergedInto,
         Some(from),
         json!({ "into": into, "different_citizens": different_citizens }),
     )?;
     audit::record(
         conn,
-        &actor.audit_name(),
-        "ticket.merged_from",
+        actor.audit(),
+        AuditAction::TicketMergedFrom,
         Some(into),
         json!({ "from": from, "different_citizens": different_citizens }),
     )?;
@@ -586,8 +503,8 @@ pub fn reopen_by_citizen(
     )?;
     audit::record(
         conn,
-        audit::SYSTEM_INGEST,
-        "ticket.reopened",
+        AuditActor::Ingest,
+        AuditAction::TicketReopened,
         Some(ticket_id),
         json!({}),
     )?;
@@ -647,7 +564,7 @@ mod tests {
         );
         let op = crate::users::add(
             &conn,
-            "test",
+            crate::domain::AuditActor::Cli,
             "op@hospital.test",
             "Op",
             Role::Operator,
@@ -657,7 +574,7 @@ mod tests {
         .unwrap();
         let viewer = crate::users::add(
             &conn,
-            "test",
+            crate::domain::AuditActor::Cli,
             "v@hospital.test",
             "V",
             Role::Viewer,

@@ -206,12 +206,12 @@ fn a_forged_sender_cannot_write_into_a_citizens_ticket() {
         })
         .unwrap();
     let op = d.add_user_with_password("op@hospital.test", "operator", "una-password-lunga");
-    let actor = ascolto::workflow::Actor {
+    let actor = ascolto::domain::Actor {
         id: op,
         name: "Operatore".into(),
-        role: ascolto::workflow::Role::Operator,
+        role: ascolto::domain::Role::Operator,
     };
-    d.act(|c, n| ascolto::workflow::close(c, n, &actor, id, ascolto::workflow::Outcome::Accolto));
+    d.act(|c, n| ascolto::workflow::close(c, n, &actor, id, ascolto::domain::Outcome::Accolto));
 
     // Someone else writes "as" the citizen, naming the ticket.
     servers.send(

@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use ascolto::workflow::{self, Actor, Outcome, Role};
+use ascolto::domain::{Actor, Outcome, Role};
+use ascolto::workflow;
 use common::{header, subject, Daemon, MailServers};
 
 const URP: &str = "urp@hospital.test";

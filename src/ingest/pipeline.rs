@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::classify::Classifier;
 use crate::domain::{time, TicketNumber};
+use crate::domain::{AuditAction, AuditActor};
 use crate::mail::auth::{self, Unverified};
 use crate::mail::auto::{AutoKind, Automatic};
 use crate::mail::pec::{PecBox, PecInfo};
@@ -253,7 +254,7 @@ impl Pipeline {
         &mut self,
         conn: &mut Connection,
         quarantine_id: i64,
-        actor: &str,
+        actor: AuditActor,
     ) -> anyhow::Result<Result<Outcome, String>> {
         self.refresh_rules(conn)?;
         let tx = conn.transaction()?;
@@ -295,7 +296,7 @@ impl Pipeline {
                 audit::record(
                     conn,
                     actor,
-                    "quarantine.retry_failed",
+                    AuditAction::QuarantineRetryFailed,
                     None,
                     json!({ "quarantine": quarantine_id }),
                 )?;
@@ -315,7 +316,7 @@ impl Pipeline {
         audit::record(
             &tx,
             actor,
-            "quarantine.retried",
+            AuditAction::QuarantineRetried,
             None,
             json!({ "quarantine": quarantine_id }),
         )?;
@@ -382,8 +383,8 @@ impl Pipeline {
                     }
                     audit::record(
                         conn,
-                        audit::SYSTEM_INGEST,
-                        "message.automatic",
+                        AuditActor::Ingest,
+                        AuditAction::MessageAutomatic,
                         Some(t.id),
                         json!({ "message": id, "kind": auto.kind.as_str(), "signal": auto.signal }),
                     )?;
@@ -424,8 +425,8 @@ impl Pipeline {
                 sql::mark_needs_attention(conn, t.id)?;
                 audit::record(
                     conn,
-                    audit::SYSTEM_INGEST,
-                    "message.received",
+                    AuditActor::Ingest,
+                    AuditAction::MessageReceived,
                     Some(t.id),
                     json!({ "message": id, "threaded_by": via }),
                 )?;
@@ -514,8 +515,8 @@ impl Pipeline {
         let message = insert_message(conn, m, ticket_id, raw_id, received, None, unverified)?;
         audit::record(
             conn,
-            audit::SYSTEM_INGEST,
-            "ticket.created",
+            AuditActor::Ingest,
+            AuditAction::TicketCreated,
             Some(ticket_id),
             json!({
                 "number": number,
@@ -528,8 +529,8 @@ impl Pipeline {
         if !class.rule_ids.is_empty() {
             audit::record(
                 conn,
-                audit::SYSTEM_INGEST,
-                "ticket.classified",
+                AuditActor::Ingest,
+                AuditAction::TicketClassified,
                 Some(ticket_id),
                 json!({
                     "category": class.category_id,
@@ -676,8 +677,8 @@ fn quarantine(
     let id = sql::insert_quarantine(conn, raw_id, &store::time_text(received), kind, reason)?;
     audit::record(
         conn,
-        audit::SYSTEM_INGEST,
-        "quarantine.added",
+        AuditActor::Ingest,
+        AuditAction::QuarantineAdded,
         None,
         json!({ "quarantine": id, "kind": kind }),
     )?;

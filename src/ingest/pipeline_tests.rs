@@ -526,7 +526,7 @@ fn a_quarantined_message_is_retried_once_the_fault_is_gone() {
     // Still failing: nothing changes, the reason is told.
     let again = h
         .pipeline
-        .retry_quarantined(&mut h.conn, id, "user:1")
+        .retry_quarantined(&mut h.conn, id, crate::domain::AuditActor::User(1))
         .unwrap();
     assert!(
         matches!(&again, Err(r) if r.contains("disk on fire")),
@@ -539,7 +539,7 @@ fn a_quarantined_message_is_retried_once_the_fault_is_gone() {
     h.conn.execute_batch("DROP TRIGGER sabotage").unwrap();
     let done = h
         .pipeline
-        .retry_quarantined(&mut h.conn, id, "user:1")
+        .retry_quarantined(&mut h.conn, id, crate::domain::AuditActor::User(1))
         .unwrap()
         .unwrap();
     assert_eq!(created(&done), "URP-2026-000001");
@@ -562,7 +562,7 @@ fn a_quarantined_message_is_retried_once_the_fault_is_gone() {
     };
     assert!(h
         .pipeline
-        .retry_quarantined(&mut h.conn, id, "user:1")
+        .retry_quarantined(&mut h.conn, id, crate::domain::AuditActor::User(1))
         .unwrap()
         .is_err());
 }
@@ -577,19 +577,19 @@ fn mail_naming_a_merged_ticket_threads_into_the_surviving_one() {
         "",
         "Scrivo di nuovo.",
     )));
-    let op = crate::workflow::Actor {
+    let op = crate::domain::Actor {
         id: crate::users::add(
             &h.conn,
-            "test",
+            crate::domain::AuditActor::Cli,
             "op@hospital.test",
             "Op",
-            crate::workflow::Role::Operator,
+            crate::domain::Role::Operator,
             false,
             "password-lunga",
         )
         .unwrap(),
         name: "Op".into(),
-        role: crate::workflow::Role::Operator,
+        role: crate::domain::Role::Operator,
     };
     let (a, b) = (1, 2);
     crate::workflow::merge(&h.conn, &op, b, a).unwrap();

@@ -7,6 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 
 use super::audit;
+use crate::domain::{AuditAction, AuditActor};
 
 /// A category or service code: capital letters, digits, dots, dashes, underscores.
 pub fn valid_code(code: &str) -> bool {
@@ -21,7 +22,7 @@ fn exists(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<bool
     Ok(conn.prepare(sql)?.exists(p)?)
 }
 
-pub fn service_add(conn: &Connection, actor: &str, code: &str, name: &str) -> Result<i64> {
+pub fn service_add(conn: &Connection, actor: AuditActor, code: &str, name: &str) -> Result<i64> {
     if !valid_code(code) || name.trim().is_empty() {
         bail!("code and name are required; the code has capital letters, digits, '.', '-', '_'");
     }
@@ -36,7 +37,7 @@ pub fn service_add(conn: &Connection, actor: &str, code: &str, name: &str) -> Re
     audit::record(
         conn,
         actor,
-        "service.created",
+        AuditAction::ServiceCreated,
         None,
         json!({ "service": id, "code": code }),
     )?;
@@ -45,7 +46,7 @@ pub fn service_add(conn: &Connection, actor: &str, code: &str, name: &str) -> Re
 
 pub fn service_update(
     conn: &Connection,
-    actor: &str,
+    actor: AuditActor,
     id: i64,
     name: &str,
     active: bool,
@@ -63,7 +64,7 @@ pub fn service_update(
     audit::record(
         conn,
         actor,
-        "service.updated",
+        AuditAction::ServiceUpdated,
         None,
         json!({ "service": id, "active": active }),
     )
@@ -71,7 +72,7 @@ pub fn service_update(
 
 pub fn category_add(
     conn: &Connection,
-    actor: &str,
+    actor: AuditActor,
     code: &str,
     label: &str,
     parent: Option<i64>,
@@ -104,7 +105,7 @@ pub fn category_add(
     audit::record(
         conn,
         actor,
-        "category.created",
+        AuditAction::CategoryCreated,
         None,
         json!({ "category": id, "code": code }),
     )?;
@@ -115,7 +116,7 @@ pub fn category_add(
 /// that past tickets and statistics keep their code.
 pub fn category_update(
     conn: &Connection,
-    actor: &str,
+    actor: AuditActor,
     id: i64,
     code: &str,
     label: &str,
@@ -146,14 +147,14 @@ pub fn category_update(
     audit::record(
         conn,
         actor,
-        "category.updated",
+        AuditAction::CategoryUpdated,
         None,
         json!({ "category": id, "code": [old, code], "active": active }),
     )
 }
 
 /// Deletes a category nothing uses (no ticket, rule or sub-category).
-pub fn category_delete(conn: &Connection, actor: &str, id: i64) -> Result<()> {
+pub fn category_delete(conn: &Connection, actor: AuditActor, id: i64) -> Result<()> {
     let used = exists(conn, "SELECT 1 FROM tickets WHERE category_id = ?1", [id])?
         || exists(
             conn,
@@ -168,7 +169,7 @@ pub fn category_delete(conn: &Connection, actor: &str, id: i64) -> Result<()> {
     audit::record(
         conn,
         actor,
-        "category.deleted",
+        AuditAction::CategoryDeleted,
         None,
         json!({ "category": id }),
     )
@@ -200,7 +201,7 @@ pub fn check_rule(r: &RuleInput) -> Result<()> {
     crate::classify::check_pattern(&r.pattern)
 }
 
-pub fn rule_add(conn: &Connection, actor: &str, r: &RuleInput) -> Result<i64> {
+pub fn rule_add(conn: &Connection, actor: AuditActor, r: &RuleInput) -> Result<i64> {
     check_rule(r)?;
     let priority: i64 = conn.query_row(
         "SELECT coalesce(max(priority), 0) + 10 FROM routing_rules",
@@ -213,11 +214,17 @@ pub fn rule_add(conn: &Connection, actor: &str, r: &RuleInput) -> Result<i64> {
         params![priority, r.name.trim(), r.field, r.pattern, r.category_id, r.service_id, r.kind, r.active],
     )?;
     let id = conn.last_insert_rowid();
-    audit::record(conn, actor, "rule.created", None, json!({ "rule": id }))?;
+    audit::record(
+        conn,
+        actor,
+        AuditAction::RuleCreated,
+        None,
+        json!({ "rule": id }),
+    )?;
     Ok(id)
 }
 
-pub fn rule_update(conn: &Connection, actor: &str, id: i64, r: &RuleInput) -> Result<()> {
+pub fn rule_update(conn: &Connection, actor: AuditActor, id: i64, r: &RuleInput) -> Result<()> {
     check_rule(r)?;
     if conn.execute(
         "UPDATE routing_rules SET name = ?2, field = ?3, pattern = ?4, category_id = ?5,
@@ -239,19 +246,25 @@ pub fn rule_update(conn: &Connection, actor: &str, id: i64, r: &RuleInput) -> Re
     audit::record(
         conn,
         actor,
-        "rule.updated",
+        AuditAction::RuleUpdated,
         None,
         json!({ "rule": id, "active": r.active }),
     )
 }
 
-pub fn rule_delete(conn: &Connection, actor: &str, id: i64) -> Result<()> {
+pub fn rule_delete(conn: &Connection, actor: AuditActor, id: i64) -> Result<()> {
     conn.execute("DELETE FROM routing_rules WHERE id = ?1", [id])?;
-    audit::record(conn, actor, "rule.deleted", None, json!({ "rule": id }))
+    audit::record(
+        conn,
+        actor,
+        AuditAction::RuleDeleted,
+        None,
+        json!({ "rule": id }),
+    )
 }
 
 /// Moves a rule one place up (earlier) or down in the order rules apply, renumbering all.
-pub fn rule_move(conn: &Connection, actor: &str, id: i64, up: bool) -> Result<()> {
+pub fn rule_move(conn: &Connection, actor: AuditActor, id: i64, up: bool) -> Result<()> {
     let mut ids: Vec<i64> = conn
         .prepare("SELECT id FROM routing_rules ORDER BY priority, id")?
         .query_map([], |r| r.get(0))?
@@ -275,13 +288,13 @@ pub fn rule_move(conn: &Connection, actor: &str, id: i64, up: bool) -> Result<()
     audit::record(
         conn,
         actor,
-        "rule.moved",
+        AuditAction::RuleMoved,
         None,
         json!({ "rule": id, "up": up }),
     )
 }
 
-pub fn quarantine_discard(conn: &Connection, actor: &str, id: i64) -> Result<()> {
+pub fn quarantine_discard(conn: &Connection, actor: AuditActor, id: i64) -> Result<()> {
     if conn.execute(
         "UPDATE quarantine SET resolved_at = ?2, resolution = 'discarded' WHERE id = ?1 AND resolved_at IS NULL",
         params![id, super::now_text()],
@@ -292,14 +305,14 @@ pub fn quarantine_discard(conn: &Connection, actor: &str, id: i64) -> Result<()>
     audit::record(
         conn,
         actor,
-        "quarantine.discarded",
+        AuditAction::QuarantineDiscarded,
         None,
         json!({ "quarantine": id }),
     )
 }
 
 /// Puts a failed notification back in the queue, to be sent at once.
-pub fn outbox_retry(conn: &Connection, actor: &str, id: i64) -> Result<()> {
+pub fn outbox_retry(conn: &Connection, actor: AuditActor, id: i64) -> Result<()> {
     let ticket: Option<Option<i64>> = conn
         .query_row(
             "SELECT ticket_id FROM outbox WHERE id = ?1 AND state = 'failed'",
@@ -317,7 +330,7 @@ pub fn outbox_retry(conn: &Connection, actor: &str, id: i64) -> Result<()> {
     audit::record(
         conn,
         actor,
-        "outbox.retried",
+        AuditAction::OutboxRetried,
         ticket,
         json!({ "outbox": id }),
     )
@@ -342,8 +355,8 @@ pub fn user_update(
     super::users::update(conn, id, role, notify, active)?;
     audit::record(
         conn,
-        &format!("user:{actor_id}"),
-        "user.updated",
+        AuditActor::User(actor_id),
+        AuditAction::UserUpdated,
         None,
         json!({ "user": id, "role": role, "notify": notify, "active": active }),
     )

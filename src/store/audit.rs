@@ -3,14 +3,13 @@
 use anyhow::Result;
 use rusqlite::{params, Connection};
 
-/// The author of what ingest does on its own.
-pub const SYSTEM_INGEST: &str = "system:ingest";
+use crate::domain::{AuditAction, AuditActor};
 
 /// Appends one entry. `detail` is JSON and must hold no personal data (numbers, codes, ids).
 pub fn record(
     conn: &Connection,
-    actor: &str,
-    action: &str,
+    actor: AuditActor,
+    action: AuditAction,
     ticket_id: Option<i64>,
     detail: serde_json::Value,
 ) -> Result<()> {

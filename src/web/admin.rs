@@ -14,9 +14,10 @@ use super::auth::{AdminUser, Session};
 use super::ui::{self, csrf, Section};
 use super::{App, WebError, WebResult};
 use crate::classify::Classifier;
+use crate::domain::AuditAction;
+use crate::domain::Role;
 use crate::store::rules::RuleRow;
 use crate::store::{admin as sql, backoffice as q};
-use crate::workflow::Role;
 
 const RULE_TEST_TICKETS: usize = 500;
 
@@ -177,14 +178,14 @@ pub async fn user_add(
         .map_err(|_| WebError::Refused("Ruolo non valido.".into()))?;
     let password = crate::users::generate_password();
     let (actor, email, name, notify, pw) = (
-        s.actor.audit_name(),
+        s.actor.audit(),
         f.email.clone(),
         f.nome,
         flag(&f.notifica),
         password.clone(),
     );
     change(&app, move |conn| {
-        crate::users::add(conn, &actor, &email, &name, role, notify, &pw)
+        crate::users::add(conn, actor, &email, &name, role, notify, &pw)
     })
     .await?;
     Ok(password_page(&s, f.email.trim(), &password))
@@ -227,15 +228,15 @@ pub async fn user_password(
             .await
             .map_err(|e| anyhow::anyhow!("hashing: {e}"))??
     };
-    let actor = s.actor.audit_name();
+    let actor = s.actor.audit();
     let email = change(&app, move |conn| {
         let user =
             crate::store::users::by_id(conn, id)?.ok_or_else(|| anyhow::anyhow!("no such user"))?;
         crate::store::users::set_password_hash(conn, id, &hash)?;
         crate::store::audit::record(
             conn,
-            &actor,
-            "user.password_reset",
+            actor,
+            AuditAction::UserPasswordReset,
             None,
             serde_json::json!({ "user": id }),
         )?;
@@ -294,9 +295,9 @@ pub async fn service_add(
     AdminUser(s): AdminUser,
     Form(f): Form<ServiceAddForm>,
 ) -> WebResult<Response> {
-    let actor = s.actor.audit_name();
+    let actor = s.actor.audit();
     change(&app, move |conn| {
-        sql::service_add(conn, &actor, f.codice.trim(), &f.nome)
+        sql::service_add(conn, actor, f.codice.trim(), &f.nome)
     })
     .await?;
     Ok(back("/amministrazione/servizi"))
@@ -314,9 +315,9 @@ pub async fn service_update(
     Path(id): Path<i64>,
     Form(f): Form<ServiceForm>,
 ) -> WebResult<Response> {
-    let (actor, active) = (s.actor.audit_name(), flag(&f.attivo));
+    let (actor, active) = (s.actor.audit(), flag(&f.attivo));
     change(&app, move |conn| {
-        sql::service_update(conn, &actor, id, &f.nome, active)
+        sql::service_update(conn, actor, id, &f.nome, active)
     })
     .await?;
     Ok(back("/amministrazione/servizi"))
@@ -392,10 +393,10 @@ pub async fn category_add(
     AdminUser(s): AdminUser,
     Form(f): Form<CategoryAddForm>,
 ) -> WebResult<Response> {
-    let actor = s.actor.audit_name();
+    let actor = s.actor.audit();
     let parent = super::form_id(&f.padre)?;
     change(&app, move |conn| {
-        sql::category_add(conn, &actor, f.codice.trim(), &f.descrizione, parent)
+        sql::category_add(conn, actor, f.codice.trim(), &f.descrizione, parent)
     })
     .await?;
     Ok(back("/amministrazione/categorie"))
@@ -418,13 +419,13 @@ pub async fn category_update(
     Path(id): Path<i64>,
     Form(f): Form<CategoryForm>,
 ) -> WebResult<Response> {
-    let actor = s.actor.audit_name();
+    let actor = s.actor.audit();
     let active = flag(&f.attivo);
     if f.azione == "elimina" {
-        change(&app, move |conn| sql::category_delete(conn, &actor, id)).await?;
+        change(&app, move |conn| sql::category_delete(conn, actor, id)).await?;
     } else {
         change(&app, move |conn| {
-            sql::category_update(conn, &actor, id, f.codice.trim(), &f.descrizione, active)
+            sql::category_update(conn, actor, id, f.codice.trim(), &f.descrizione, active)
         })
         .await?;
     }
@@ -664,8 +665,8 @@ pub async fn rule_add(
     AdminUser(s): AdminUser,
     Form(f): Form<RuleForm>,
 ) -> WebResult<Response> {
-    let (actor, input) = (s.actor.audit_name(), f.input()?);
-    change(&app, move |conn| sql::rule_add(conn, &actor, &input)).await?;
+    let (actor, input) = (s.actor.audit(), f.input()?);
+    change(&app, move |conn| sql::rule_add(conn, actor, &input)).await?;
     Ok(back("/amministrazione/regole"))
 }
 
@@ -675,12 +676,12 @@ pub async fn rule_update(
     Path(id): Path<i64>,
     Form(f): Form<RuleForm>,
 ) -> WebResult<Response> {
-    let actor = s.actor.audit_name();
+    let actor = s.actor.audit();
     if f.azione == "elimina" {
-        change(&app, move |conn| sql::rule_delete(conn, &actor, id)).await?;
+        change(&app, move |conn| sql::rule_delete(conn, actor, id)).await?;
     } else {
         let input = f.input()?;
-        change(&app, move |conn| sql::rule_update(conn, &actor, id, &input)).await?;
+        change(&app, move |conn| sql::rule_update(conn, actor, id, &input)).await?;
     }
     Ok(back("/amministrazione/regole"))
 }
@@ -696,8 +697,8 @@ pub async fn rule_move(
     Path(id): Path<i64>,
     Form(f): Form<MoveForm>,
 ) -> WebResult<Response> {
-    let (actor, up) = (s.actor.audit_name(), f.verso == "su");
-    change(&app, move |conn| sql::rule_move(conn, &actor, id, up)).await?;
+    let (actor, up) = (s.actor.audit(), f.verso == "su");
+    change(&app, move |conn| sql::rule_move(conn, actor, id, up)).await?;
     Ok(back("/amministrazione/regole"))
 }
 
@@ -772,13 +773,13 @@ pub async fn quarantine_raw(
         })
         .await?;
     let raw = raw.ok_or(WebError::NotFound)?;
-    let actor = s.actor.audit_name();
+    let actor = s.actor.audit();
     app.store
         .call(move |conn| {
             crate::store::audit::record(
                 conn,
-                &actor,
-                "quarantine.downloaded",
+                actor,
+                AuditAction::QuarantineDownloaded,
                 None,
                 serde_json::json!({ "quarantine": id }),
             )
@@ -796,7 +797,7 @@ pub async fn quarantine_retry(
     AdminUser(s): AdminUser,
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
-    let (pipeline, actor) = (app.pipeline.clone(), s.actor.audit_name());
+    let (pipeline, actor) = (app.pipeline.clone(), s.actor.audit());
     let outcome = app
         .store
         .call(move |conn| {
@@ -804,7 +805,7 @@ pub async fn quarantine_retry(
             // A quarantined message is hostile by definition: should parsing it panic, the
             // panic is caught while the lock is held, so the lock is not poisoned for ingest.
             std::panic::catch_unwind(AssertUnwindSafe(|| {
-                pipeline.retry_quarantined(conn, id, &actor)
+                pipeline.retry_quarantined(conn, id, actor)
             }))
             .map_err(|_| anyhow::anyhow!("retrying quarantine entry {id} panicked"))?
         })
@@ -822,8 +823,8 @@ pub async fn quarantine_discard(
     AdminUser(s): AdminUser,
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
-    let actor = s.actor.audit_name();
-    change(&app, move |conn| sql::quarantine_discard(conn, &actor, id)).await?;
+    let actor = s.actor.audit();
+    change(&app, move |conn| sql::quarantine_discard(conn, actor, id)).await?;
     Ok(back("/amministrazione/quarantena"))
 }
 
@@ -882,8 +883,8 @@ pub async fn outbox_retry(
     AdminUser(s): AdminUser,
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
-    let actor = s.actor.audit_name();
-    change(&app, move |conn| sql::outbox_retry(conn, &actor, id)).await?;
+    let actor = s.actor.audit();
+    change(&app, move |conn| sql::outbox_retry(conn, actor, id)).await?;
     Ok(back("/amministrazione/posta"))
 }
 

@@ -25,8 +25,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{ui, App, Settings, WebError};
+use crate::domain::{Actor, Role};
+use crate::domain::{AuditAction, AuditActor};
 use crate::store::{self, audit, sessions};
-use crate::workflow::{Actor, Role};
 
 pub const SESSION_COOKIE: &str = "ascolto_sessione";
 const LOGIN_CSRF_COOKIE: &str = "ascolto_accesso";
@@ -256,7 +257,7 @@ impl FromRequestParts<App> for ContentReader {
                     .map(|(_, v)| v.to_string())
             });
         let path = parts.uri.path().to_string();
-        let (actor, user) = (s.actor.audit_name(), s.actor.id);
+        let (actor, user) = (s.actor.audit(), s.actor.id);
         let refused = async {
             let ticket = match number {
                 Some(n) => {
@@ -270,8 +271,8 @@ impl FromRequestParts<App> for ContentReader {
                 .call(move |conn| {
                     audit::record(
                         conn,
-                        &actor,
-                        "ticket.view_refused",
+                        actor,
+                        AuditAction::TicketViewRefused,
                         ticket,
                         json!({ "path": path }),
                     )
@@ -732,8 +733,8 @@ pub async fn login(
             .call(move |conn| {
                 audit::record(
                     conn,
-                    "web:anonymous",
-                    "user.login_failed",
+                    AuditActor::Anonymous,
+                    AuditAction::UserLoginFailed,
                     None,
                     json!({ "user": (user_id != 0).then_some(user_id) }),
                 )
@@ -759,8 +760,8 @@ pub async fn login(
             sessions::insert(conn, &id_hash, user_id, &csrf, &now, &expires)?;
             audit::record(
                 conn,
-                &format!("user:{user_id}"),
-                "user.login",
+                AuditActor::User(user_id),
+                AuditAction::UserLogin,
                 None,
                 json!({}),
             )
@@ -781,11 +782,11 @@ pub async fn login(
 }
 
 pub async fn logout(State(app): State<App>, AnyUser(s): AnyUser) -> Result<Response, WebError> {
-    let actor = s.actor.audit_name();
+    let actor = s.actor.audit();
     app.store
         .call(move |conn| {
             sessions::delete(conn, &s.id_hash)?;
-            audit::record(conn, &actor, "user.logout", None, json!({}))
+            audit::record(conn, actor, AuditAction::UserLogout, None, json!({}))
         })
         .await?;
     let mut resp = Redirect::to("/accedi").into_response();

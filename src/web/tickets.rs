@@ -13,13 +13,15 @@ use serde_json::json;
 use super::auth::{AnyUser, ContentReader, Session, Staff};
 use super::ui::{self, csrf, Section};
 use super::{downloads, App, WebError, WebResult};
+use crate::domain::AuditAction;
 use crate::domain::Kind;
+use crate::domain::{Actor, Outcome, Role};
 use crate::mail::pec::Signature;
 use crate::store::audit;
 use crate::store::backoffice::{
     self as q, Entry, EntryKind, Filters, ListRow, Queue, Sort, TicketDetail, COUNT_CAP, PAGE_SIZE,
 };
-use crate::workflow::{self, Classification, Outcome, Role};
+use crate::workflow::{self, Classification};
 
 const DASHBOARD_ROWS: usize = 8;
 
@@ -772,7 +774,7 @@ async fn act<T: Send + 'static>(
     f: impl FnOnce(
             &rusqlite::Connection,
             &crate::notify::Notifier,
-            &workflow::Actor,
+            &Actor,
             i64,
         ) -> Result<T, workflow::WorkflowError>
         + Send
@@ -957,12 +959,12 @@ async fn audit_download(
     app: &App,
     s: &Session,
     ticket: i64,
-    what: &'static str,
+    what: AuditAction,
     id: i64,
 ) -> WebResult<()> {
-    let actor = s.actor.audit_name();
+    let actor = s.actor.audit();
     app.store
-        .call(move |conn| audit::record(conn, &actor, what, Some(ticket), json!({ "id": id })))
+        .call(move |conn| audit::record(conn, actor, what, Some(ticket), json!({ "id": id })))
         .await?;
     Ok(())
 }
@@ -986,7 +988,14 @@ pub async fn original(
         .await?
         .ok_or(WebError::NotFound)?;
     share.shrink_to(raw.len());
-    audit_download(&app, &s, ticket, "ticket.original_downloaded", message).await?;
+    audit_download(
+        &app,
+        &s,
+        ticket,
+        AuditAction::TicketOriginalDownloaded,
+        message,
+    )
+    .await?;
     Ok(downloads::response(
         &format!("{number}-{message}.eml"),
         raw,
@@ -1024,7 +1033,14 @@ pub async fn attachment(
     .map_err(|e| anyhow::anyhow!("extracting an attachment: {e}"))?
     .ok_or(WebError::NotFound)?;
     share.shrink_to(bytes.len());
-    audit_download(&app, &s, ticket, "ticket.attachment_downloaded", attachment).await?;
+    audit_download(
+        &app,
+        &s,
+        ticket,
+        AuditAction::TicketAttachmentDownloaded,
+        attachment,
+    )
+    .await?;
     Ok(downloads::response(
         filename.as_deref().unwrap_or("allegato"),
         bytes,

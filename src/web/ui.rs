@@ -8,8 +8,8 @@ use maud::{html, Markup, DOCTYPE};
 
 use super::auth::Session;
 use crate::domain::time::{self, Deadline};
+use crate::domain::Role;
 use crate::texts;
-use crate::workflow::Role;
 
 /// Which part of the site a page belongs to (the navigation marks it).
 #[derive(Clone, Copy, PartialEq, Eq)]
