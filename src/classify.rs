@@ -7,33 +7,12 @@ use std::borrow::Cow;
 
 use regex::{RegexSet, RegexSetBuilder};
 
-use crate::domain::Kind;
+use crate::domain::{Kind, RuleField};
 use crate::store::rules::RuleRow;
 
 /// Only the start of a long body is matched: complaints say what they are about early, and a
 /// pasted 5 MB log must not slow ingest down.
 pub const MAX_MATCHED_BODY: usize = 64 * 1024;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Field {
-    Subject,
-    Body,
-    Sender,
-    /// Subject or body.
-    Text,
-}
-
-impl Field {
-    pub fn parse(s: &str) -> Option<Field> {
-        match s {
-            "subject" => Some(Field::Subject),
-            "body" => Some(Field::Body),
-            "sender" => Some(Field::Sender),
-            "text" => Some(Field::Text),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug)]
 struct Rule {
@@ -101,13 +80,7 @@ impl Classifier {
         let mut errors = Vec::new();
         let (mut subject, mut body, mut sender) = (Vec::new(), Vec::new(), Vec::new());
         for row in rows {
-            let Some(field) = Field::parse(&row.field) else {
-                errors.push(format!(
-                    "rule {} ({}): unknown field {:?}",
-                    row.id, row.name, row.field
-                ));
-                continue;
-            };
+            let field = row.field;
             let pattern = prepare_pattern(&row.pattern);
             if let Err(e) = regex::RegexBuilder::new(&pattern)
                 .case_insensitive(true)
@@ -122,10 +95,10 @@ impl Classifier {
             }
             let index = rules.len();
             match field {
-                Field::Subject => subject.push((index, pattern)),
-                Field::Body => body.push((index, pattern)),
-                Field::Sender => sender.push((index, pattern)),
-                Field::Text => {
+                RuleField::Subject => subject.push((index, pattern)),
+                RuleField::Body => body.push((index, pattern)),
+                RuleField::Sender => sender.push((index, pattern)),
+                RuleField::Text => {
                     subject.push((index, pattern.clone()));
                     body.push((index, pattern));
                 }
@@ -134,7 +107,7 @@ impl Classifier {
                 id: row.id,
                 category_id: row.category_id,
                 service_id: row.service_id,
-                kind: row.kind.as_deref().and_then(|k| k.parse().ok()),
+                kind: row.kind,
             });
         }
         for e in &errors {
@@ -181,16 +154,25 @@ impl Classifier {
 }
 
 /// Whether a pattern compiles as the classifier would compile it; the error says why not.
-pub fn check_pattern(pattern: &str) -> anyhow::Result<()> {
+pub fn check_pattern(pattern: &str) -> Result<(), PatternError> {
     if pattern.trim().is_empty() {
-        anyhow::bail!("the pattern is empty");
+        return Err(PatternError::Empty);
     }
     regex::RegexBuilder::new(&prepare_pattern(pattern))
         .case_insensitive(true)
         .size_limit(1 << 20)
         .build()
         .map(|_| ())
-        .map_err(|e| anyhow::anyhow!("invalid pattern: {e}"))
+        .map_err(|e| PatternError::Invalid(e.to_string()))
+}
+
+/// Why a rule's pattern cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    #[error("the pattern is empty")]
+    Empty,
+    #[error("invalid pattern: {0}")]
+    Invalid(String),
 }
 
 /// A rule's pattern as matched: folded like the text, with ASCII word boundaries.
@@ -414,7 +396,7 @@ mod tests {
             RuleRow {
                 id: 1,
                 name: "bad".into(),
-                field: "text".into(),
+                field: RuleField::Text,
                 pattern: "(".into(),
                 category_id: Some(1),
                 service_id: None,
@@ -424,11 +406,11 @@ mod tests {
             RuleRow {
                 id: 2,
                 name: "ok".into(),
-                field: "sender".into(),
+                field: RuleField::Sender,
                 pattern: r"@asl\.example$".into(),
                 category_id: None,
                 service_id: None,
-                kind: Some("segnalazione".into()),
+                kind: Some(Kind::Segnalazione),
                 active: true,
             },
         ];

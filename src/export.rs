@@ -11,7 +11,67 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::domain::{AuditAction, AuditActor};
-use crate::store::query::{self, OutboxRow, QuarantineRow, TicketRow};
+use crate::domain::{Channel, Kind, State, TicketNumber};
+use crate::store::outbox::{self, OutboxRow};
+use crate::store::quarantine::{self, QuarantineRow};
+use crate::store::tickets::{self, MessageCounts, Ticket};
+
+/// A ticket as exported: the contract of `ascolto export tickets` (its keys do not change).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TicketRow {
+    pub number: TicketNumber,
+    pub state: State,
+    pub kind: Option<Kind>,
+    /// Subject code, e.g. "TEM.02".
+    pub category: Option<String>,
+    pub category_label: Option<String>,
+    /// Service code, e.g. "PS".
+    pub service: Option<String>,
+    pub service_name: Option<String>,
+    pub citizen_email: String,
+    pub citizen_name: Option<String>,
+    /// Our mail to the citizen bounced: automatic mail to them has stopped.
+    pub citizen_bouncing: bool,
+    pub subject: String,
+    pub received_at: String,
+    pub due_at: String,
+    pub pec: bool,
+    pub needs_attention: bool,
+    pub linked_to: Option<TicketNumber>,
+    /// Messages from the citizen (automatic mail excluded).
+    pub inbound_messages: i64,
+    /// Every message on the ticket, in and out, automatic included.
+    pub messages: i64,
+    pub reopen_count: i64,
+}
+
+impl TicketRow {
+    fn of(t: Ticket, counts: MessageCounts) -> TicketRow {
+        let (category, category_label) = t.category.map(|c| (c.code, c.label)).unzip();
+        let (service, service_name) = t.service.map(|s| (s.code, s.label)).unzip();
+        TicketRow {
+            number: t.number,
+            state: t.state,
+            kind: t.kind,
+            category,
+            category_label,
+            service,
+            service_name,
+            citizen_email: t.citizen.email,
+            citizen_name: t.citizen.name,
+            citizen_bouncing: t.citizen.bouncing_since.is_some(),
+            subject: t.subject,
+            received_at: t.received_at,
+            due_at: t.due_at,
+            pec: t.channel == Channel::Pec,
+            needs_attention: t.needs_attention,
+            linked_to: t.linked_to,
+            inbound_messages: counts.inbound,
+            messages: counts.all,
+            reopen_count: t.reopen_count,
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -49,15 +109,15 @@ impl Tabular for TicketRow {
         };
         let dash = || "-".to_string();
         vec![
-            self.number,
+            self.number.to_string(),
             self.received_at,
-            self.state,
+            self.state.to_string(),
             if self.pec {
-                "pec".into()
+                Channel::Pec.to_string()
             } else {
-                "email".into()
+                Channel::Email.to_string()
             },
-            self.kind.unwrap_or_else(dash),
+            self.kind.map_or_else(dash, |k| k.to_string()),
             self.category.unwrap_or_else(dash),
             self.service.unwrap_or_else(dash),
             citizen,
@@ -73,7 +133,7 @@ impl Tabular for QuarantineRow {
         vec![
             self.id.to_string(),
             self.received_at,
-            self.kind,
+            self.kind.to_string(),
             self.size.to_string(),
             self.reason,
         ]
@@ -95,10 +155,10 @@ impl Tabular for OutboxRow {
     fn cells(self) -> Vec<String> {
         vec![
             self.id.to_string(),
-            self.ticket.unwrap_or_else(|| "-".into()),
-            self.kind,
+            self.ticket.map_or_else(|| "-".into(), |n| n.to_string()),
+            self.kind.to_string(),
             self.to,
-            self.state,
+            self.state.to_string(),
             self.attempts.to_string(),
             self.created_at,
             self.last_error.unwrap_or_default(),
@@ -176,9 +236,9 @@ impl ForSpreadsheet for TicketRow {
             reopen_count,
         } = self;
         TicketRow {
-            number: text(number),
-            state: text(state),
-            kind: maybe_text(kind),
+            number,
+            state,
+            kind,
             category: maybe_text(category),
             category_label: maybe_text(category_label),
             service: maybe_text(service),
@@ -191,7 +251,7 @@ impl ForSpreadsheet for TicketRow {
             due_at: text(due_at),
             pec,
             needs_attention,
-            linked_to: maybe_text(linked_to),
+            linked_to,
             inbound_messages,
             messages,
             reopen_count,
@@ -213,7 +273,7 @@ impl ForSpreadsheet for QuarantineRow {
         QuarantineRow {
             id,
             received_at: text(received_at),
-            kind: text(kind),
+            kind,
             reason: text(reason),
             size,
             source: text(source),
@@ -239,11 +299,11 @@ impl ForSpreadsheet for OutboxRow {
         } = self;
         OutboxRow {
             id,
-            ticket: maybe_text(ticket),
-            kind: text(kind),
+            ticket,
+            kind,
             to: text(to),
             subject: text(subject),
-            state: text(state),
+            state,
             attempts,
             last_error: maybe_text(last_error),
             created_at: text(created_at),
@@ -254,15 +314,17 @@ impl ForSpreadsheet for OutboxRow {
 }
 
 pub fn outbox(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<()> {
-    write(format, out, |each| query::outbox(conn, each))
+    write(format, out, |each| outbox::each(conn, each))
 }
 
 pub fn tickets(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<()> {
-    write(format, out, |each| query::tickets(conn, each))
+    write(format, out, |each| {
+        tickets::each_ticket(conn, &mut |t, counts| each(TicketRow::of(t, counts)))
+    })
 }
 
 pub fn quarantine(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<()> {
-    write(format, out, |each| query::quarantine(conn, each))
+    write(format, out, |each| quarantine::each(conn, each))
 }
 
 /// Streams the rows a query yields in `format` (the table, which needs column widths, is
@@ -536,8 +598,8 @@ mod tests {
     #[test]
     fn the_csv_export_neutralises_text_and_keeps_typed_values() {
         let row = TicketRow {
-            number: "URP-2026-000001".into(),
-            state: "pending".into(),
+            number: "URP-2026-000001".parse().unwrap(),
+            state: State::Pending,
             kind: None,
             category: None,
             category_label: Some("@label".into()),

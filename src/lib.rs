@@ -17,6 +17,7 @@
 //! - [`serve`]: the daemon: supervised tasks and graceful shutdown.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod backup;
 pub mod classify;
 pub mod config;

@@ -1,8 +1,13 @@
 //! Every Italian word an operator or a citizen reads that is not in a mail template
 //! (`templates/` holds those): one place to change them.
 
-use crate::domain::Outcome;
-use crate::domain::{Kind, State};
+use crate::admin::AdminError;
+use crate::classify::PatternError;
+use crate::domain::{
+    AuditAction, AuditGroup, Envelope, Kind, OutboxState, Outcome, QuarantineKind, Role, RuleField,
+    Signature, State,
+};
+use crate::workflow::{Invalid, WorkflowError};
 
 /// The state's label, as in the hospital's procedure.
 pub fn state(s: State) -> &'static str {
@@ -35,9 +40,16 @@ pub fn kind(k: Kind) -> &'static str {
     }
 }
 
+/// A PEC envelope's kind, as the ticket page names it.
+pub fn pec_envelope(e: Envelope) -> &'static str {
+    match e {
+        Envelope::Certified => "posta certificata",
+        Envelope::Anomaly => "anomalia (messaggio non certificato giunto alla casella PEC)",
+    }
+}
+
 /// What the check of a PEC envelope's signature found, as the ticket page says it.
-pub fn pec_signature(s: crate::mail::pec::Signature) -> &'static str {
-    use crate::mail::pec::Signature;
+pub fn pec_signature(s: Signature) -> &'static str {
     match s {
         Signature::Verified => "verificata (firma valida di un gestore riconosciuto)",
         Signature::Invalid => "NON valida",
@@ -46,35 +58,18 @@ pub fn pec_signature(s: crate::mail::pec::Signature) -> &'static str {
 }
 
 /// Why the backoffice refused a workflow step, as the operator reads it.
-pub fn workflow_error(e: &crate::workflow::WorkflowError) -> String {
-    use crate::workflow::WorkflowError as E;
+pub fn workflow_error(e: &WorkflowError) -> String {
     match e {
-        E::NotFound => "Reclamo non trovato.".into(),
-        E::Forbidden { .. } => "Il tuo ruolo non consente questa operazione.".into(),
-        E::WrongState { number, state, .. } => {
-            let label = state.parse().map(self::state).unwrap_or("?");
-            format!("Il reclamo {number} è nello stato «{label}»: l'operazione non è possibile.")
-        }
-        E::Invalid(reason) => match *reason {
-            "the answer is empty" => "La risposta è vuota.".into(),
-            "the note is empty" => "La nota è vuota.".into(),
-            "unknown category (choose a sub-category)" => {
-                "Classificazione non valida: scegli una sottocategoria.".into()
-            }
-            "unknown service" => "Servizio non valido.".into(),
-            "tickets are assigned to active operators only" => {
-                "Il reclamo si assegna solo a un operatore attivo.".into()
-            }
-            "a ticket cannot be merged into itself" => {
-                "Un reclamo non può essere unito a se stesso.".into()
-            }
-            "this ticket has already been merged" => "Questo reclamo è già stato unito.".into(),
-            "the target ticket has itself been merged into another" => {
-                "Il reclamo di destinazione è stato a sua volta unito a un altro.".into()
-            }
-            _ => "Dati non validi.".into(),
-        },
-        E::DifferentCitizens {
+        WorkflowError::NotFound => "Reclamo non trovato.".into(),
+        WorkflowError::Forbidden { .. } => "Il tuo ruolo non consente questa operazione.".into(),
+        WorkflowError::WrongState {
+            number, state: s, ..
+        } => format!(
+            "Il reclamo {number} è nello stato «{}»: l'operazione non è possibile.",
+            state(*s)
+        ),
+        WorkflowError::Invalid(reason) => invalid(*reason).into(),
+        WorkflowError::DifferentCitizens {
             from,
             into,
             from_citizen,
@@ -85,111 +80,171 @@ pub fn workflow_error(e: &crate::workflow::WorkflowError) -> String {
              {from_citizen} non riceverà più notizie della sua pratica. Unisci solo se è lo \
              stesso caso, e conferma."
         ),
-        E::Other(_) => "Errore interno.".into(),
+        WorkflowError::Other(_) => "Errore interno.".into(),
+    }
+}
+
+fn invalid(reason: Invalid) -> &'static str {
+    match reason {
+        Invalid::EmptyAnswer => "La risposta è vuota.",
+        Invalid::EmptyNote => "La nota è vuota.",
+        Invalid::UnknownCategory => "Classificazione non valida: scegli una sottocategoria.",
+        Invalid::UnknownService => "Servizio non valido.",
+        Invalid::NotAnOperator => "Il reclamo si assegna solo a un operatore attivo.",
+        Invalid::MergeIntoItself => "Un reclamo non può essere unito a se stesso.",
+        Invalid::AlreadyMerged => "Questo reclamo è già stato unito.",
+        Invalid::TargetMerged => "Il reclamo di destinazione è stato a sua volta unito a un altro.",
+    }
+}
+
+/// A role, as the backoffice names it.
+pub fn role(r: Role) -> &'static str {
+    match r {
+        Role::Admin => "Amministratore",
+        Role::Operator => "Utente reclamo",
+        Role::Viewer => "Utente ASL",
     }
 }
 
 /// An audit log action as the history reads it.
+pub fn audit_action(a: AuditAction) -> &'static str {
+    match a {
+        AuditAction::TicketCreated => "Reclamo creato",
+        AuditAction::TicketViewed => "Aperto",
+        AuditAction::TicketViewRefused => "Apertura dei contenuti rifiutata (Utente ASL)",
+        AuditAction::TicketTakenInCharge => "Preso in carico",
+        AuditAction::TicketAnswered => "Risposta inviata",
+        AuditAction::TicketClosed => "Chiuso",
+        AuditAction::TicketReopened => "Riaperto dal cittadino",
+        AuditAction::TicketClassified => "Classificazione modificata",
+        AuditAction::TicketNoteAdded => "Nota interna aggiunta",
+        AuditAction::TicketMergedInto => "Unito in un altro reclamo",
+        AuditAction::TicketMergedFrom => "Ricevuto un reclamo unito",
+        AuditAction::TicketAttachmentDownloaded => "Allegato scaricato",
+        AuditAction::TicketOriginalDownloaded => "Messaggio originale scaricato",
+        AuditAction::TicketAnonymised => "Dati personali rimossi (conservazione scaduta)",
+        AuditAction::MessageReceived => "Messaggio del cittadino",
+        AuditAction::MessageAutomatic => "Messaggio automatico ricevuto",
+        AuditAction::UserLogin => "Accesso",
+        AuditAction::UserLogout => "Uscita",
+        AuditAction::UserLoginFailed => "Accesso non riuscito",
+        AuditAction::UserCreated => "Utente creato",
+        AuditAction::UserUpdated => "Utente modificato",
+        AuditAction::UserDisabled => "Utente disattivato",
+        AuditAction::UserPasswordReset => "Password reimpostata",
+        AuditAction::QuarantineAdded => "Messaggio in quarantena",
+        AuditAction::QuarantineRetried => "Quarantena: rielaborato",
+        AuditAction::QuarantineRetryFailed => "Quarantena: rielaborazione non riuscita",
+        AuditAction::QuarantineDiscarded => "Quarantena: scartato",
+        AuditAction::QuarantineDownloaded => "Quarantena: originale scaricato",
+        AuditAction::QuarantineAnonymised => {
+            "Quarantena: contenuti rimossi (conservazione scaduta)"
+        }
+        AuditAction::OutboxRetried => "Email rimessa in coda",
+        AuditAction::ServiceCreated => "Servizio creato",
+        AuditAction::ServiceUpdated => "Servizio modificato",
+        AuditAction::CategoryCreated => "Voce di classificazione creata",
+        AuditAction::CategoryUpdated => "Voce di classificazione modificata",
+        AuditAction::CategoryDeleted => "Voce di classificazione eliminata",
+        AuditAction::RuleCreated => "Regola creata",
+        AuditAction::RuleUpdated => "Regola modificata",
+        AuditAction::RuleDeleted => "Regola eliminata",
+        AuditAction::RuleMoved => "Regola spostata",
+        AuditAction::CitizenExported => "Dati di un cittadino esportati (richiesta di accesso)",
+    }
+}
+
 /// What replaces a citizen's personal data once the retention period has passed (subjects,
 /// bodies, names, attachment names, notes, notifications).
 pub const ANONYMISED: &str = "[dati personali rimossi: periodo di conservazione scaduto]";
 
-pub fn audit_action(action: &str) -> &str {
-    match action {
-        "ticket.created" => "Reclamo creato",
-        "ticket.viewed" => "Aperto",
-        "ticket.taken_in_charge" => "Preso in carico",
-        "ticket.answered" => "Risposta inviata",
-        "ticket.closed" => "Chiuso",
-        "ticket.reopened" => "Riaperto dal cittadino",
-        "ticket.classified" => "Classificazione modificata",
-        "ticket.note_added" => "Nota interna aggiunta",
-        "ticket.merged_into" => "Unito in un altro reclamo",
-        "ticket.merged_from" => "Ricevuto un reclamo unito",
-        "ticket.attachment_downloaded" => "Allegato scaricato",
-        "ticket.original_downloaded" => "Messaggio originale scaricato",
-        "ticket.view_refused" => "Contenuto negato (utente ASL senza accesso ai contenuti)",
-        "message.received" => "Messaggio del cittadino",
-        "message.automatic" => "Messaggio automatico ricevuto",
-        "user.login" => "Accesso",
-        "user.logout" => "Uscita",
-        "user.login_failed" => "Accesso non riuscito",
-        "user.created" => "Utente creato",
-        "user.updated" => "Utente modificato",
-        "user.disabled" => "Utente disattivato",
-        "user.password_reset" => "Password reimpostata",
-        "quarantine.added" => "Messaggio in quarantena",
-        "quarantine.retried" => "Quarantena: rielaborato",
-        "quarantine.retry_failed" => "Quarantena: rielaborazione non riuscita",
-        "quarantine.discarded" => "Quarantena: scartato",
-        "outbox.retried" => "Email rimessa in coda",
-        "quarantine.downloaded" => "Quarantena: originale scaricato",
-        "service.created" => "Servizio creato",
-        "service.updated" => "Servizio modificato",
-        "category.created" => "Voce di classificazione creata",
-        "category.updated" => "Voce di classificazione modificata",
-        "category.deleted" => "Voce di classificazione eliminata",
-        "rule.created" => "Regola creata",
-        "rule.updated" => "Regola modificata",
-        "rule.deleted" => "Regola eliminata",
-        "rule.moved" => "Regola spostata",
-        "ticket.anonymised" => "Dati personali rimossi (conservazione scaduta)",
-        "citizen.exported" => "Dati di un cittadino esportati (richiesta di accesso)",
-        other => other,
+/// Why an administrator's change was refused, as they read it. (`Database` is never shown:
+/// the backoffice logs it and answers with its error page.)
+pub fn admin_error(e: &AdminError) -> String {
+    match e {
+        AdminError::NotFound(_) => "Elemento non trovato.".into(),
+        AdminError::CodeTaken(code) => format!("Il codice {code} è già usato."),
+        AdminError::CodeOrNameMissing => {
+            "Codice e nome sono obbligatori; il codice usa maiuscole, cifre, '.', '-', '_'.".into()
+        }
+        AdminError::NameMissing => "Il nome è obbligatorio.".into(),
+        AdminError::ParentNotMacro => "La voce superiore deve essere una macrocategoria.".into(),
+        AdminError::CategoryInUse => "La voce è in uso: disattivala invece di eliminarla.".into(),
+        AdminError::RuleNameMissing => "La regola deve avere un nome.".into(),
+        AdminError::RuleSetsNothing => {
+            "La regola deve impostare almeno una classificazione, un servizio o una tipologia."
+                .into()
+        }
+        AdminError::Pattern(PatternError::Empty) => "L'espressione è vuota.".into(),
+        AdminError::Pattern(PatternError::Invalid(_)) => {
+            "Espressione regolare non valida: correggila e riprova.".into()
+        }
+        AdminError::NotFailed => "Si rimettono in coda solo le email non consegnate.".into(),
+        AdminError::SelfLockout => {
+            "Non puoi togliere a te stesso l'amministrazione o l'accesso.".into()
+        }
+        AdminError::NotAnEmail(_) => "Indirizzo email non valido.".into(),
+        AdminError::EmailTaken(_) => "Esiste già un utente con questa email.".into(),
+        AdminError::PasswordTooShort => format!(
+            "La password deve avere almeno {} caratteri.",
+            crate::users::MIN_PASSWORD_CHARS
+        ),
+        AdminError::Database(_) => "Errore interno.".into(),
     }
 }
 
-/// Why an administrator's change was refused, as they read it. The store says it in English
-/// (logs, CLI); known reasons are translated, anything else is shown with a lead-in.
-pub fn admin_error(reason: &str) -> String {
-    let known = [
-        ("is already used", "Il codice è già usato."),
-        (
-            "code and name are required",
-            "Codice e nome sono obbligatori; il codice usa maiuscole, cifre, '.', '-', '_'.",
-        ),
-        (
-            "code and label are required",
-            "Codice e descrizione sono obbligatori; il codice usa maiuscole, cifre, '.', '-', '_'.",
-        ),
-        ("the name is required", "Il nome è obbligatorio."),
-        (
-            "the parent must be a macro-category",
-            "La voce superiore deve essere una macrocategoria.",
-        ),
-        (
-            "the category is in use",
-            "La voce è in uso: disattivala invece di eliminarla.",
-        ),
-        ("the rule needs a name", "La regola deve avere un nome."),
-        ("unknown field", "Campo non valido."),
-        (
-            "the rule must set",
-            "La regola deve impostare almeno una classificazione, un servizio o una tipologia.",
-        ),
-        ("the pattern is empty", "L'espressione è vuota."),
-        (
-            "invalid pattern",
-            "Espressione regolare non valida: correggila e riprova.",
-        ),
-        (
-            "only a failed notification",
-            "Si rimettono in coda solo le email non consegnate.",
-        ),
-        (
-            "you cannot remove your own",
-            "Non puoi togliere a te stesso l'amministrazione o l'accesso.",
-        ),
-        ("no such", "Elemento non trovato."),
-        ("already exists", "Esiste già un utente con questa email."),
-        ("is not an email address", "Indirizzo email non valido."),
-        ("the name must not be empty", "Il nome è obbligatorio."),
-    ];
-    known
-        .iter()
-        .find(|(k, _)| reason.contains(k))
-        .map(|(_, it)| (*it).to_string())
-        .unwrap_or_else(|| format!("Operazione non riuscita ({reason})."))
+pub const BAD_ROLE: &str = "Ruolo non valido.";
+pub const BAD_KIND: &str = "Tipologia non valida.";
+pub const BAD_RULE_FIELD: &str = "Campo non valido.";
+
+/// What a routing rule's pattern is matched against.
+pub fn rule_field(f: RuleField) -> &'static str {
+    match f {
+        RuleField::Subject => "oggetto",
+        RuleField::Body => "testo",
+        RuleField::Sender => "mittente",
+        RuleField::Text => "oggetto o testo",
+    }
+}
+
+/// Why a message sits in quarantine, as the administration page names it.
+pub fn quarantine_kind(k: QuarantineKind) -> &'static str {
+    match k {
+        QuarantineKind::Unparseable => "illeggibile",
+        QuarantineKind::StoreError => "errore di registrazione",
+        QuarantineKind::Automatic => "messaggio automatico",
+    }
+}
+
+/// A quarantined message that still cannot become a ticket; `reason` is the pipeline's.
+pub fn quarantine_still_failing(reason: &str) -> String {
+    format!("Il messaggio non può ancora diventare un reclamo: {reason}")
+}
+
+/// Where a notification stands, as the outgoing mail page says it.
+pub fn outbox_state(s: OutboxState) -> &'static str {
+    match s {
+        OutboxState::Pending => "in attesa",
+        OutboxState::Failed => "non consegnata",
+        OutboxState::Suppressed => "non inviata",
+        OutboxState::Sent => "inviata",
+    }
+}
+
+/// A family of actions in the audit log's filter.
+pub fn audit_group(g: AuditGroup) -> &'static str {
+    match g {
+        AuditGroup::Tickets => "Reclami",
+        AuditGroup::Views => "Aperture",
+        AuditGroup::Users => "Utenti e accessi",
+        AuditGroup::Messages => "Messaggi ricevuti",
+        AuditGroup::Quarantine => "Quarantena",
+        AuditGroup::Rules => "Regole",
+        AuditGroup::Categories => "Classificazione",
+        AuditGroup::Services => "Servizi",
+        AuditGroup::Outbox => "Posta in uscita",
+        AuditGroup::Citizens => "Richieste di accesso dei cittadini",
+    }
 }
 
 // ---- backoffice: periods, viewers, downloads (issue 11) ----

@@ -1,13 +1,13 @@
 //! Backoffice accounts: creation, listing, disabling, and their argon2 password hashes.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rusqlite::Connection;
 use serde_json::json;
 
-use crate::domain::Role;
-use crate::domain::{AuditAction, AuditActor};
+use crate::admin::{AdminError, Thing};
+use crate::domain::{AuditAction, AuditActor, Role};
 use crate::store::{audit, users};
 
 /// Passwords shorter than this are refused.
@@ -42,7 +42,7 @@ pub fn generate_password() -> String {
         .collect()
 }
 
-/// Creates an account (the author of the audit entry is `actor`, e.g. "cli").
+/// Creates an account (the author of the audit entry is `actor`, e.g. the command line).
 pub fn add(
     conn: &Connection,
     actor: AuditActor,
@@ -51,25 +51,25 @@ pub fn add(
     role: Role,
     notify: bool,
     password: &str,
-) -> Result<i64> {
+) -> Result<i64, AdminError> {
     let email = email.trim();
     if !email.contains('@') || email.contains(char::is_whitespace) {
-        bail!("{email:?} is not an email address");
+        return Err(AdminError::NotAnEmail(email.to_string()));
     }
     if name.trim().is_empty() {
-        bail!("the name must not be empty");
+        return Err(AdminError::NameMissing);
     }
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        bail!("the password must have at least {MIN_PASSWORD_CHARS} characters");
+        return Err(AdminError::PasswordTooShort);
     }
     if users::by_email(conn, email)?.is_some() {
-        bail!("a user {email} already exists");
+        return Err(AdminError::EmailTaken(email.to_string()));
     }
     let id = users::insert(
         conn,
         email,
         name.trim(),
-        role.as_str(),
+        role,
         &hash_password(password)?,
         notify,
     )
@@ -79,13 +79,13 @@ pub fn add(
         actor,
         AuditAction::UserCreated,
         None,
-        json!({ "user": id, "role": role.as_str(), "notify": notify }),
+        json!({ "user": id, "role": role, "notify": notify }),
     )?;
     Ok(id)
 }
 
-pub fn disable(conn: &Connection, actor: AuditActor, email: &str) -> Result<()> {
-    let user = users::by_email(conn, email)?.with_context(|| format!("no user {email}"))?;
+pub fn disable(conn: &Connection, actor: AuditActor, email: &str) -> Result<(), AdminError> {
+    let user = users::by_email(conn, email)?.ok_or(AdminError::NotFound(Thing::User))?;
     if users::disable(conn, email)? {
         audit::record(
             conn,

@@ -3,46 +3,98 @@
 //! a closed ticket within the reopen window.
 //!
 //! Each transition is one function over `&Connection`, to be called inside a transaction (use
-//! [`in_transaction`]): it checks the role and the state, changes the ticket, writes the audit
-//! log with its author, and queues the citizen's mail in the outbox — all or nothing.
+//! [`in_transaction`]): it checks the role and the state, changes the ticket (through
+//! `store::tickets`), writes the audit log with its author, and queues the citizen's mail in the
+//! outbox — all or nothing.
+
+use std::fmt;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde_json::json;
 
-use crate::domain::{Actor, Kind, Outcome, Role};
-use crate::domain::{AuditAction, AuditActor};
-use crate::notify::{Extra, MailKind, Notifier, Queued};
+use crate::domain::TicketNumber;
+use crate::domain::{Actor, AuditAction, AuditActor, MailKind, Outcome, Role, State};
+use crate::notify::{Extra, Notifier, Queued};
+use crate::store::tickets::{self as sql, Standing};
 use crate::store::{self, audit};
 
+pub use crate::store::tickets::Classification;
+
+/// A step of the procedure, as a refusal names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    TakeInCharge,
+    Answer,
+    Close,
+    Reopen,
+    Note,
+    Classify,
+    Merge,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::TakeInCharge => "take the ticket in charge",
+            Step::Answer => "answer",
+            Step::Close => "close the ticket",
+            Step::Reopen => "reopen",
+            Step::Note => "write a note",
+            Step::Classify => "classify a ticket",
+            Step::Merge => "merge tickets",
+        })
+    }
+}
+
+/// Why a step was refused; each becomes Italian in `texts::workflow_error`, the database's own
+/// failures (`Other`) a logged 500.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {
     #[error("no such ticket")]
     NotFound,
-    #[error("a user with role {role} may not {action}")]
-    Forbidden {
-        role: &'static str,
-        action: &'static str,
-    },
-    #[error("ticket {number} is {state}: cannot {action}")]
+    #[error("a user with role {role} may not {step}")]
+    Forbidden { role: Role, step: Step },
+    #[error("ticket {number} is {state}: cannot {step}")]
     WrongState {
-        number: String,
-        state: String,
-        action: &'static str,
+        number: TicketNumber,
+        state: State,
+        step: Step,
     },
     #[error("{0}")]
-    Invalid(&'static str),
-    /// A merge of two citizens' tickets that the operator has not confirmed: the surviving
-    /// ticket's citizen would then be answered about the other one's case.
-    #[error("ticket {from} is from another citizen than ticket {into}: merging needs confirming")]
+    Invalid(Invalid),
+    /// Two citizens' tickets merge only when the operator confirms it (issue 11): after the
+    /// merge, mail goes to `into`'s citizen alone.
+    #[error("{from} and {into} are of different citizens ({from_citizen}, {into_citizen}): confirm the merge")]
     DifferentCitizens {
-        from: String,
-        into: String,
+        from: TicketNumber,
+        into: TicketNumber,
         from_citizen: String,
         into_citizen: String,
     },
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+/// What was wrong with what the operator sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("the answer is empty")]
+    EmptyAnswer,
+    #[error("the note is empty")]
+    EmptyNote,
+    #[error("unknown category (choose a sub-category)")]
+    UnknownCategory,
+    #[error("unknown service")]
+    UnknownService,
+    #[error("tickets are assigned to active operators only")]
+    NotAnOperator,
+    #[error("a ticket cannot be merged into itself")]
+    MergeIntoItself,
+    #[error("this ticket has already been merged")]
+    AlreadyMerged,
+    #[error("the target ticket has itself been merged into another")]
+    TargetMerged,
 }
 
 impl From<rusqlite::Error> for WorkflowError {
@@ -64,43 +116,31 @@ pub fn in_transaction<T>(
     Ok(out)
 }
 
-struct Current {
-    number: String,
-    state: String,
-}
-
-fn current(conn: &Connection, ticket_id: i64) -> Result<Current> {
-    conn.query_row(
-        "SELECT number, state FROM tickets WHERE id = ?1",
-        [ticket_id],
-        |r| {
-            Ok(Current {
-                number: r.get(0)?,
-                state: r.get(1)?,
-            })
-        },
-    )
-    .optional()?
-    .ok_or(WorkflowError::NotFound)
+fn current(conn: &Connection, ticket_id: i64) -> Result<Standing> {
+    sql::standing(conn, ticket_id)?.ok_or(WorkflowError::NotFound)
 }
 
 /// The id of the ticket with this number.
-pub fn ticket_id(conn: &Connection, number: &str) -> Result<i64> {
-    conn.query_row("SELECT id FROM tickets WHERE number = ?1", [number], |r| {
-        r.get(0)
-    })
-    .optional()?
-    .ok_or(WorkflowError::NotFound)
+pub fn ticket_id(conn: &Connection, number: &TicketNumber) -> Result<i64> {
+    sql::id_by_number(conn, number)?.ok_or(WorkflowError::NotFound)
 }
 
-fn refuse_viewer(actor: &Actor, action: &'static str) -> Result<()> {
-    if actor.role == Role::Viewer {
+fn refuse_viewer(actor: &Actor, step: Step) -> Result<()> {
+    if !actor.role.works_tickets() {
         return Err(WorkflowError::Forbidden {
-            role: actor.role.as_str(),
-            action,
+            role: actor.role,
+            step,
         });
     }
     Ok(())
+}
+
+fn wrong_state(t: Standing, step: Step) -> WorkflowError {
+    WorkflowError::WrongState {
+        number: t.number,
+        state: t.state,
+        step,
+    }
 }
 
 /// Someone opens the ticket: the view is audited (health data), and an operator's (or
@@ -114,7 +154,7 @@ pub fn view(conn: &Connection, notifier: &Notifier, actor: &Actor, ticket_id: i6
         Some(ticket_id),
         json!({}),
     )?;
-    if actor.role != Role::Viewer && t.state == "pending" {
+    if actor.role.works_tickets() && t.state == State::Pending {
         take_in_charge(conn, notifier, actor, ticket_id)?;
     }
     Ok(())
@@ -127,21 +167,15 @@ pub fn take_in_charge(
     actor: &Actor,
     ticket_id: i64,
 ) -> Result<Queued> {
-    const ACTION: &str = "take the ticket in charge";
-    refuse_viewer(actor, ACTION)?;
+    refuse_viewer(actor, Step::TakeInCharge)?;
     let t = current(conn, ticket_id)?;
-    if t.state != "pending" {
-        return Err(WorkflowError::WrongState {
-            number: t.number,
-            state: t.state,
-            action: ACTION,
-        });
+    match t.state {
+        State::Pending => {}
+        State::InCharge | State::Answered | State::Closed => {
+            return Err(wrong_state(t, Step::TakeInCharge))
+        }
     }
-    conn.execute(
-        "UPDATE tickets SET state = 'in_charge', taken_in_charge_at = ?2,
-           assigned_to = coalesce(assigned_to, ?3), updated_at = ?2 WHERE id = ?1",
-        params![ticket_id, store::now_text(), actor.id],
-    )?;
+    sql::set_in_charge(conn, ticket_id, actor.id, &store::now_text())?;
     audit::record(
         conn,
         actor.audit(),
@@ -161,24 +195,17 @@ pub fn answer(
     ticket_id: i64,
     text: &str,
 ) -> Result<Queued> {
-    const ACTION: &str = "answer";
-    refuse_viewer(actor, ACTION)?;
+    refuse_viewer(actor, Step::Answer)?;
     if text.trim().is_empty() {
-        return Err(WorkflowError::Invalid("the answer is empty"));
+        return Err(WorkflowError::Invalid(Invalid::EmptyAnswer));
     }
     let t = current(conn, ticket_id)?;
-    match t.state.as_str() {
-        "closed" => {
-            return Err(WorkflowError::WrongState {
-                number: t.number,
-                state: t.state,
-                action: ACTION,
-            })
-        }
-        "pending" => {
+    match t.state {
+        State::Closed => return Err(wrong_state(t, Step::Answer)),
+        State::Pending => {
             take_in_charge(conn, notifier, actor, ticket_id)?;
         }
-        _ => {}
+        State::InCharge | State::Answered => {}
     }
     let extra = Extra {
         answer: Some(text.to_string()),
@@ -187,17 +214,8 @@ pub fn answer(
     };
     let queued = notifier.to_citizen(conn, ticket_id, MailKind::Answer, extra)?;
     let now = store::now_text();
-    conn.execute(
-        "INSERT INTO messages (ticket_id, direction, message_id, subject, body_text, received_at, created_at, author_id)
-         SELECT ?1, 'out', o.message_id, o.subject, ?2, ?3, ?3, ?4 FROM outbox o WHERE o.id = ?5",
-        params![ticket_id, text, now, actor.id, queued.outbox_id],
-    )?;
-    let message = conn.last_insert_rowid();
-    conn.execute(
-        "UPDATE tickets SET state = 'answered', first_answered_at = coalesce(first_answered_at, ?2),
-           needs_attention = 0, updated_at = ?2 WHERE id = ?1",
-        params![ticket_id, now],
-    )?;
+    let message = sql::insert_answer(conn, ticket_id, text, &now, actor.id, queued.outbox_id)?;
+    sql::set_answered(conn, ticket_id, &now)?;
     audit::record(
         conn,
         actor.audit(),
@@ -216,30 +234,21 @@ pub fn close(
     ticket_id: i64,
     outcome: Outcome,
 ) -> Result<Queued> {
-    const ACTION: &str = "close the ticket";
-    refuse_viewer(actor, ACTION)?;
+    refuse_viewer(actor, Step::Close)?;
     let t = current(conn, ticket_id)?;
-    if t.state == "closed" {
-        return Err(WorkflowError::WrongState {
-            number: t.number,
-            state: t.state,
-            action: ACTION,
-        });
+    if !t.state.is_open() {
+        return Err(wrong_state(t, Step::Close));
     }
-    conn.execute(
-        "UPDATE tickets SET state = 'closed', closed_at = ?2, outcome = ?3, needs_attention = 0,
-           updated_at = ?2 WHERE id = ?1",
-        params![ticket_id, store::now_text(), outcome.as_str()],
-    )?;
+    sql::set_closed(conn, ticket_id, outcome, &store::now_text())?;
     audit::record(
         conn,
         actor.audit(),
         AuditAction::TicketClosed,
         Some(ticket_id),
-        json!({ "outcome": outcome.as_str() }),
+        json!({ "outcome": outcome }),
     )?;
     let extra = Extra {
-        outcome: Some(crate::texts::outcome(outcome).to_string()),
+        outcome: Some(outcome),
         ..Default::default()
     };
     Ok(notifier.to_citizen(conn, ticket_id, MailKind::Closed, extra)?)
@@ -247,17 +256,13 @@ pub fn close(
 
 /// An internal note: for colleagues, never sent to the citizen.
 pub fn add_note(conn: &Connection, actor: &Actor, ticket_id: i64, body: &str) -> Result<i64> {
-    refuse_viewer(actor, "write a note")?;
+    refuse_viewer(actor, Step::Note)?;
     let body = body.trim();
     if body.is_empty() {
-        return Err(WorkflowError::Invalid("the note is empty"));
+        return Err(WorkflowError::Invalid(Invalid::EmptyNote));
     }
     current(conn, ticket_id)?;
-    conn.execute(
-        "INSERT INTO notes (ticket_id, author_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![ticket_id, actor.id, body, store::now_text()],
-    )?;
-    let note = conn.last_insert_rowid();
+    let note = sql::insert_note(conn, ticket_id, actor.id, body, &store::now_text())?;
     audit::record(
         conn,
         actor.audit(),
@@ -268,15 +273,6 @@ pub fn add_note(conn: &Connection, actor: &Actor, ticket_id: i64, body: &str) ->
     Ok(note)
 }
 
-/// What an operator may set on a ticket by hand. `None` clears the field.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Classification {
-    pub kind: Option<Kind>,
-    pub category_id: Option<i64>,
-    pub service_id: Option<i64>,
-    pub assigned_to: Option<i64>,
-}
-
 /// Reclassifies and (re)assigns a ticket; each field that changes is audited with its old and
 /// new value (ids and codes, no personal data). Returns whether anything changed.
 pub fn classify(
@@ -285,67 +281,44 @@ pub fn classify(
     ticket_id: i64,
     new: &Classification,
 ) -> Result<bool> {
-    refuse_viewer(actor, "classify a ticket")?;
-    let old: (Option<String>, Option<i64>, Option<i64>, Option<i64>) = conn
-        .query_row(
-            "SELECT kind, category_id, service_id, assigned_to FROM tickets WHERE id = ?1",
-            [ticket_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?
-        .ok_or(WorkflowError::NotFound)?;
-    let check = |sql: &str, id: Option<i64>, what: &'static str| -> Result<()> {
-        match id {
-            Some(id) if !conn.prepare_cached(sql)?.exists([id])? => {
-                Err(WorkflowError::Invalid(what))
-            }
-            _ => Ok(()),
+    refuse_viewer(actor, Step::Classify)?;
+    let old = sql::classification(conn, ticket_id)?.ok_or(WorkflowError::NotFound)?;
+    let refuse_unless = |ok: bool, why: Invalid| -> Result<()> {
+        if ok {
+            Ok(())
+        } else {
+            Err(WorkflowError::Invalid(why))
         }
     };
-    check(
-        "SELECT 1 FROM categories WHERE id = ?1 AND parent_id IS NOT NULL",
-        new.category_id,
-        "unknown category (choose a sub-category)",
-    )?;
-    check(
-        "SELECT 1 FROM services WHERE id = ?1",
-        new.service_id,
-        "unknown service",
-    )?;
-    check(
-        "SELECT 1 FROM users WHERE id = ?1 AND active = 1 AND role != 'viewer'",
-        new.assigned_to,
-        "tickets are assigned to active operators only",
-    )?;
-    let kind = new.kind.map(Kind::as_str);
+    if let Some(id) = new.category_id {
+        refuse_unless(sql::is_sub_category(conn, id)?, Invalid::UnknownCategory)?;
+    }
+    if let Some(id) = new.service_id {
+        refuse_unless(sql::service_exists(conn, id)?, Invalid::UnknownService)?;
+    }
+    if let Some(id) = new.assigned_to {
+        refuse_unless(sql::is_active_operator(conn, id)?, Invalid::NotAnOperator)?;
+    }
     let mut changes = serde_json::Map::new();
-    if old.0.as_deref() != kind {
-        changes.insert("kind".into(), json!([old.0, kind]));
+    if old.kind != new.kind {
+        changes.insert("kind".into(), json!([old.kind, new.kind]));
     }
-    if old.1 != new.category_id {
-        changes.insert("category".into(), json!([old.1, new.category_id]));
+    if old.category_id != new.category_id {
+        changes.insert("category".into(), json!([old.category_id, new.category_id]));
     }
-    if old.2 != new.service_id {
-        changes.insert("service".into(), json!([old.2, new.service_id]));
+    if old.service_id != new.service_id {
+        changes.insert("service".into(), json!([old.service_id, new.service_id]));
     }
-    if old.3 != new.assigned_to {
-        changes.insert("assigned_to".into(), json!([old.3, new.assigned_to]));
+    if old.assigned_to != new.assigned_to {
+        changes.insert(
+            "assigned_to".into(),
+            json!([old.assigned_to, new.assigned_to]),
+        );
     }
     if changes.is_empty() {
         return Ok(false);
     }
-    conn.execute(
-        "UPDATE tickets SET kind = ?2, category_id = ?3, service_id = ?4, assigned_to = ?5,
-           updated_at = ?6 WHERE id = ?1",
-        params![
-            ticket_id,
-            kind,
-            new.category_id,
-            new.service_id,
-            new.assigned_to,
-            store::now_text()
-        ],
-    )?;
+    sql::set_classification(conn, ticket_id, new, &store::now_text())?;
     audit::record(
         conn,
         actor.audit(),
@@ -382,58 +355,39 @@ pub fn merge_with(
     into: i64,
     consent: MergeConsent,
 ) -> Result<()> {
-    refuse_viewer(actor, "merge tickets")?;
+    refuse_viewer(actor, Step::Merge)?;
     if from == into {
-        return Err(WorkflowError::Invalid(
-            "a ticket cannot be merged into itself",
-        ));
+        return Err(WorkflowError::Invalid(Invalid::MergeIntoItself));
     }
-    let merged = |id: i64| -> Result<Option<i64>> {
-        conn.query_row("SELECT merged_into FROM tickets WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
-        .optional()?
-        .ok_or(WorkflowError::NotFound)
-    };
-    if merged(from)?.is_some() {
-        return Err(WorkflowError::Invalid(
-            "this ticket has already been merged",
-        ));
+    let (from_t, into_t) = (current(conn, from)?, current(conn, into)?);
+    if from_t.merged_into.is_some() {
+        return Err(WorkflowError::Invalid(Invalid::AlreadyMerged));
     }
-    if merged(into)?.is_some() {
-        return Err(WorkflowError::Invalid(
-            "the target ticket has itself been merged into another",
-        ));
+    if into_t.merged_into.is_some() {
+        return Err(WorkflowError::Invalid(Invalid::TargetMerged));
     }
-    let refusal = citizens_differ(conn, from, into)?;
-    let different_citizens = refusal.is_some();
-    if let (Some(refusal), MergeConsent::SameCitizen) = (refusal, consent) {
-        return Err(refusal);
+    let (from_c, into_c) = (
+        sql::ticket(conn, from)?
+            .ok_or(WorkflowError::NotFound)?
+            .citizen,
+        sql::ticket(conn, into)?
+            .ok_or(WorkflowError::NotFound)?
+            .citizen,
+    );
+    // Contacts are unique by address (without case): one contact, one citizen.
+    let different_citizens = from_c.id != into_c.id;
+    match (different_citizens, consent) {
+        (true, MergeConsent::SameCitizen) => {
+            return Err(WorkflowError::DifferentCitizens {
+                from: from_t.number,
+                into: into_t.number,
+                from_citizen: from_c.email,
+                into_citizen: into_c.email,
+            })
+        }
+        (false, _) | (true, MergeConsent::DifferentCitizens) => {}
     }
-    let now = store::now_text();
-    conn.execute(
-        "UPDATE messages SET ticket_id = ?2 WHERE ticket_id = ?1",
-        params![from, into],
-    )?;
-    conn.execute(
-        "UPDATE notes SET ticket_id = ?2 WHERE ticket_id = ?1",
-        params![from, into],
-    )?;
-    // Tickets merged earlier into `from` follow it, so that merges never chain.
-    conn.execute(
-        "UPDATE tickets SET merged_into = ?2 WHERE merged_into = ?1",
-        params![from, into],
-    )?;
-    conn.execute(
-        "UPDATE tickets SET needs_attention = max(needs_attention,
-           (SELECT needs_attention FROM tickets WHERE id = ?1)), updated_at = ?3 WHERE id = ?2",
-        params![from, into, now],
-    )?;
-    conn.execute(
-        "UPDATE tickets SET merged_into = ?2, state = 'closed', closed_at = ?3, needs_attention = 0,
-           updated_at = ?3 WHERE id = ?1",
-        params![from, into, now],
-    )?;
+    sql::merge(conn, from, into, &store::now_text())?;
     audit::record(
         conn,
         actor.audit(),
@@ -449,28 +403,6 @@ pub fn merge_with(
         json!({ "from": from, "different_citizens": different_citizens }),
     )?;
     Ok(())
-}
-
-/// The refusal to give if tickets `from` and `into` are of different citizens.
-fn citizens_differ(conn: &Connection, from: i64, into: i64) -> Result<Option<WorkflowError>> {
-    let citizen = |id: i64| -> Result<(String, i64, String)> {
-        Ok(conn.query_row(
-            "SELECT t.number, t.contact_id, c.email FROM tickets t
-             JOIN contacts c ON c.id = t.contact_id WHERE t.id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?)
-    };
-    let (from, into) = (citizen(from)?, citizen(into)?);
-    // Contacts are unique by address (without case): one contact, one citizen.
-    Ok(
-        (from.1 != into.1).then(|| WorkflowError::DifferentCitizens {
-            from: from.0,
-            into: into.0,
-            from_citizen: from.2,
-            into_citizen: into.2,
-        }),
-    )
 }
 
 /// Whether a citizen's message at `now` still reopens a ticket closed at `closed_at`.
@@ -489,18 +421,10 @@ pub fn reopen_by_citizen(
     ticket_id: i64,
 ) -> Result<()> {
     let t = current(conn, ticket_id)?;
-    if t.state != "closed" {
-        return Err(WorkflowError::WrongState {
-            number: t.number,
-            state: t.state,
-            action: "reopen",
-        });
+    if t.state.is_open() {
+        return Err(wrong_state(t, Step::Reopen));
     }
-    conn.execute(
-        "UPDATE tickets SET state = 'answered', reopen_count = reopen_count + 1, closed_at = NULL,
-           needs_attention = 1, updated_at = ?2 WHERE id = ?1",
-        params![ticket_id, store::now_text()],
-    )?;
+    sql::set_reopened(conn, ticket_id, &store::now_text())?;
     audit::record(
         conn,
         AuditActor::Ingest,

@@ -110,3 +110,17 @@ vocabulary! {
         Text = "text",
     }
 }
+
+/// One mail as ascolto sends it: what the outbox holds and the mailer delivers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    /// Without `<>`.
+    pub message_id: String,
+    /// Already bracketed.
+    pub in_reply_to: Option<String>,
+    pub refs: Option<String>,
+    pub automatic: bool,
+}

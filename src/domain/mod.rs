@@ -8,19 +8,23 @@
 //!
 //! - [`ticket`]: numbers, states, kinds, channels, outcomes; a ticket's related tickets.
 //! - [`people`]: roles, the signed-in actor, and who an audit entry names.
+//! - [`address`]: which mailbox an address reaches (for counting mail per mailbox).
 //! - [`audit`]: the actions the audit log records.
 //! - [`mail`]: outbound mail kinds and states, automatic mail, quarantine, PEC words, rule fields.
 //! - [`time`]: the legal deadline and Europe/Rome's calendar.
 
+pub mod address;
 pub mod audit;
 pub mod mail;
 pub mod people;
 pub mod ticket;
 pub mod time;
 
-pub use audit::AuditAction;
+pub use address::RecipientKey;
+pub use audit::{AuditAction, AuditGroup};
 pub use mail::{
-    AutoKind, Direction, Envelope, MailKind, OutboxState, QuarantineKind, RuleField, Signature,
+    AutoKind, Direction, Envelope, MailKind, OutboxState, Outgoing, QuarantineKind, RuleField,
+    Signature,
 };
 pub use people::{Actor, AuditActor, Role};
 pub use ticket::{Channel, Kind, Outcome, Relation, State, TicketNumber};
@@ -154,6 +158,7 @@ mod tests {
         check(Outcome::ALL);
         check(Role::ALL);
         check(AuditAction::ALL);
+        check(AuditGroup::ALL);
         check(MailKind::ALL);
         check(OutboxState::ALL);
         check(Direction::ALL);

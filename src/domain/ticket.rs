@@ -66,6 +66,13 @@ impl serde::Serialize for TicketNumber {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for TicketNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 vocabulary! {
     /// Where a ticket stands in the hospital's procedure (DESIGN.md "Ticket life").
     pub enum State {

@@ -7,23 +7,7 @@ use std::sync::LazyLock;
 use mail_parser::{Message, MimeHeaders};
 use regex::bytes::Regex;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AutoKind {
-    AutoReply,
-    Bounce,
-    PecReceipt,
-}
-
-impl AutoKind {
-    /// The value stored in `messages.automatic`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AutoKind::AutoReply => "auto_reply",
-            AutoKind::Bounce => "bounce",
-            AutoKind::PecReceipt => "pec_receipt",
-        }
-    }
-}
+pub use crate::domain::AutoKind;
 
 /// An automatic message and the header that gave it away.
 #[derive(Clone, Debug, PartialEq, Eq)]

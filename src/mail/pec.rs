@@ -10,15 +10,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use mail_parser::{Message, MimeHeaders, PartType};
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EnvelopeKind {
-    /// `X-Trasporto: posta-certificata`: a certified message.
-    Certified,
-    /// `X-Trasporto: errore`: ordinary mail that reached a PEC box, wrapped by the provider.
-    Anomaly,
-}
+pub use crate::domain::{Envelope, Signature};
 
 /// A mailbox that receives PEC (`[[mailbox]] pec = true`). Only there are envelopes unwrapped:
 /// anyone can write `X-Trasporto` into an ordinary mail, and an unwrapped envelope's
@@ -30,57 +24,61 @@ pub struct PecBox {
     pub ca_file: Option<PathBuf>,
 }
 
-/// What checking an envelope's signature found.
-#[derive(Clone, Copy, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Signature {
-    /// No CA file is configured for the mailbox: nothing was checked.
-    NotChecked,
-    /// The provider's signature is valid and chains to the configured CA file.
-    Verified,
-    /// Checked and not valid (or not checkable: no signature, `openssl` missing).
-    Invalid,
-}
-
-/// What ascolto records about a message that came through PEC (stored as JSON).
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+/// What ascolto records about a message that came through PEC (stored as JSON; read back by
+/// the ticket page).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PecInfo {
-    /// "posta-certificata" or "errore".
-    pub envelope: &'static str,
+    pub envelope: Envelope,
     pub identificativo: Option<String>,
     /// The time of the sending as `daticert.xml` declares it.
     pub certified_at: Option<DateTime<Utc>>,
     /// Whether `certified_at` was taken as the time the complaint was received: only when it
     /// is plausible against the mailbox's own receipt time (see `ingest::pipeline`). Otherwise
     /// it is shown as the declared date ("data dichiarata") and nothing more.
+    #[serde(default = "used_before_it_was_recorded")]
     pub certified_at_used: bool,
     /// The citizen's original Message-ID.
     pub original_msgid: Option<String>,
+    #[serde(default = "not_checked")]
     pub signature: Signature,
     /// Why the signature is not valid, as `openssl` said it.
     pub signature_error: Option<String>,
 }
 
+/// Records from before issue 11 have neither field: their certified time was always used, and
+/// nothing was checked.
+fn used_before_it_was_recorded() -> bool {
+    true
+}
+fn not_checked() -> Signature {
+    Signature::NotChecked
+}
+
+/// The facts `daticert.xml` declares.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Daticert {
+    pub identificativo: Option<String>,
+    pub certified_at: Option<DateTime<Utc>>,
+    pub original_msgid: Option<String>,
+}
+
 /// Recognises an envelope from its top-level header, never from the subject.
-pub fn envelope_kind(msg: &Message) -> Option<EnvelopeKind> {
+pub fn envelope_kind(msg: &Message) -> Option<Envelope> {
     match msg
         .header_raw("X-Trasporto")?
         .trim()
         .to_ascii_lowercase()
         .as_str()
     {
-        "posta-certificata" => Some(EnvelopeKind::Certified),
-        "errore" => Some(EnvelopeKind::Anomaly),
+        "posta-certificata" => Some(Envelope::Certified),
+        "errore" => Some(Envelope::Anomaly),
         _ => None,
     }
 }
 
 /// The citizen's message inside the envelope (`postacert.eml`, else the first attached
 /// message) and the certified data.
-pub fn unwrap<'a>(
-    outer: &'a Message<'a>,
-    kind: EnvelopeKind,
-) -> Option<(&'a Message<'a>, PecInfo)> {
+pub fn unwrap<'a>(outer: &'a Message<'a>, kind: Envelope) -> Option<(&'a Message<'a>, PecInfo)> {
     let mut inner = None;
     let mut daticert = None;
     for part in &outer.parts {
@@ -98,28 +96,21 @@ pub fn unwrap<'a>(
         }
     }
     let inner = inner?;
-    let mut info = match daticert {
-        Some(xml) => parse_daticert(&xml),
-        None => PecInfo {
-            envelope: "",
-            identificativo: None,
-            certified_at: None,
-            certified_at_used: false,
-            original_msgid: None,
-            signature: Signature::NotChecked,
-            signature_error: None,
-        },
+    let d = daticert.map(|xml| parse_daticert(&xml)).unwrap_or_default();
+    let info = PecInfo {
+        envelope: kind,
+        identificativo: d.identificativo,
+        certified_at: d.certified_at,
+        certified_at_used: false,
+        original_msgid: d.original_msgid.or_else(|| {
+            outer
+                .header_raw("X-Riferimento-Message-ID")
+                .or_else(|| inner.message_id())
+                .map(|s| s.trim().trim_matches(['<', '>']).to_string())
+        }),
+        signature: Signature::NotChecked,
+        signature_error: None,
     };
-    info.envelope = match kind {
-        EnvelopeKind::Certified => "posta-certificata",
-        EnvelopeKind::Anomaly => "errore",
-    };
-    if info.original_msgid.is_none() {
-        info.original_msgid = outer
-            .header_raw("X-Riferimento-Message-ID")
-            .or_else(|| inner.message_id())
-            .map(|s| s.trim().trim_matches(['<', '>']).to_string());
-    }
     Some((inner, info))
 }
 
@@ -141,7 +132,7 @@ static MSGID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<msgid>([^<]*)</ms
 
 /// Reads `daticert.xml`. Missing or malformed fields are left `None`: the envelope is kept
 /// whole as evidence anyway.
-pub fn parse_daticert(xml: &str) -> PecInfo {
+pub fn parse_daticert(xml: &str) -> Daticert {
     let certified_at = (|| {
         let day = NaiveDate::parse_from_str(tag(xml, &GIORNO)?, "%d/%m/%Y").ok()?;
         let time = NaiveTime::parse_from_str(tag(xml, &ORA)?, "%H:%M:%S").ok()?;
@@ -160,16 +151,12 @@ pub fn parse_daticert(xml: &str) -> PecInfo {
             .trim()
             .to_string()
     };
-    PecInfo {
-        envelope: "",
+    Daticert {
         identificativo: tag(xml, &IDENTIFICATIVO)
             .map(unescape)
             .filter(|s| !s.is_empty()),
         certified_at,
-        certified_at_used: false,
         original_msgid: tag(xml, &MSGID).map(unescape).filter(|s| !s.is_empty()),
-        signature: Signature::NotChecked,
-        signature_error: None,
     }
 }
 

@@ -13,23 +13,10 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{MailBackend, Security, SmtpConfig};
+pub use crate::domain::Outgoing;
 
 /// How long one SMTP conversation may take before it counts as failed (and is retried).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// One mail, as the outbox holds it.
-#[derive(Clone, Debug)]
-pub struct Outgoing {
-    pub to: String,
-    pub subject: String,
-    pub body: String,
-    /// Without `<>`.
-    pub message_id: String,
-    /// Already bracketed.
-    pub in_reply_to: Option<String>,
-    pub refs: Option<String>,
-    pub automatic: bool,
-}
 
 #[derive(Clone)]
 pub enum Mailer {

@@ -3,7 +3,6 @@
 //! ([`worker`], through a [`mailer::Mailer`]).
 
 pub mod mailer;
-pub mod recipient;
 pub mod templates;
 pub mod worker;
 
@@ -12,53 +11,21 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 use crate::config::Config;
-use crate::domain::{time, TicketNumber};
+use crate::domain::time;
+pub use crate::domain::MailKind;
+pub use crate::domain::RecipientKey;
+use crate::domain::{Channel, Outcome};
 use crate::mail::thread;
-use crate::store::outbox::{self, NewMail, TicketFacts};
-pub use recipient::RecipientKey;
+use crate::store::outbox::{self, NewMail, ThreadFacts};
+use crate::store::tickets::{self as ticket_store, Ticket};
 use templates::{MailVars, Templates};
-
-/// The kinds of mail, as stored in `outbox.kind` and named in `templates/`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MailKind {
-    Ack,
-    InCharge,
-    Answer,
-    Reopened,
-    Closed,
-    NewTicket,
-}
-
-impl MailKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MailKind::Ack => "ack",
-            MailKind::InCharge => "in_charge",
-            MailKind::Answer => "answer",
-            MailKind::Reopened => "reopened",
-            MailKind::Closed => "closed",
-            MailKind::NewTicket => "new_ticket",
-        }
-    }
-
-    /// Everything but an operator's own answer is an automatic mail (RFC 3834).
-    pub fn automatic(self) -> bool {
-        self != MailKind::Answer
-    }
-
-    /// Sent because mail came in (so a loop or a mail-bomb could drive it): rate-limited.
-    /// Notices of an operator's action are not.
-    pub fn answers_inbound(self) -> bool {
-        matches!(self, MailKind::Ack | MailKind::Reopened)
-    }
-}
 
 /// What the caller adds to a mail beyond the ticket's own facts.
 #[derive(Clone, Debug, Default)]
 pub struct Extra {
     pub answer: Option<String>,
     pub operator_name: Option<String>,
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
 }
 
 /// A mail placed in the outbox.
@@ -122,9 +89,9 @@ impl Notifier {
         kind: MailKind,
         extra: Extra,
     ) -> Result<Queued> {
-        let t = outbox::ticket_facts(conn, ticket_id)?.context("no such ticket")?;
-        let vars = self.vars(&t, &extra);
-        let (subject, body) = self.templates.render(kind.as_str(), &vars)?;
+        let (t, thread) = facts(conn, ticket_id)?;
+        let vars = self.vars(&t, &thread, &extra);
+        let (subject, body) = self.templates.render(kind, &vars)?;
         let suppressed = if kind.automatic() {
             self.suppression(conn, &t, kind)?
         } else {
@@ -132,9 +99,9 @@ impl Notifier {
         };
         self.queue(
             conn,
-            &t,
+            (&t, &thread),
             kind,
-            &t.citizen_email,
+            &t.citizen.email,
             &subject,
             &body,
             suppressed,
@@ -147,12 +114,15 @@ impl Notifier {
         if operators.is_empty() {
             return Ok(Vec::new());
         }
-        let t = outbox::ticket_facts(conn, ticket_id)?.context("no such ticket")?;
-        let vars = self.vars(&t, &Extra::default());
-        let (subject, body) = self.templates.render(MailKind::NewTicket.as_str(), &vars)?;
+        let (t, thread) = facts(conn, ticket_id)?;
+        let vars = self.vars(&t, &thread, &Extra::default());
+        let (subject, body) = self.templates.render(MailKind::NewTicket, &vars)?;
         operators
             .iter()
-            .map(|to| self.queue(conn, &t, MailKind::NewTicket, to, &subject, &body, None))
+            .map(|to| {
+                let about = (&t, &thread);
+                self.queue(conn, about, MailKind::NewTicket, to, &subject, &body, None)
+            })
             .collect()
     }
 
@@ -160,15 +130,14 @@ impl Notifier {
     fn queue(
         &self,
         conn: &Connection,
-        t: &TicketFacts,
+        (t, thread): (&Ticket, &ThreadFacts),
         kind: MailKind,
         to: &str,
         subject: &str,
         body: &str,
         suppressed: Option<String>,
     ) -> Result<Queued> {
-        let number: TicketNumber = t.number.parse().map_err(anyhow::Error::msg)?;
-        let message_id = thread::outbound_message_id(&number, &t.thread_token, &self.domain);
+        let message_id = thread::outbound_message_id(&t.number, &thread.thread_token, &self.domain);
         let tag = format!("[{}]", t.number);
         let subject = if subject.contains(&tag) {
             subject.to_string()
@@ -176,19 +145,19 @@ impl Notifier {
             format!("{tag} {subject}")
         };
         // Replies thread under the citizen's last message in their mail client.
-        let mut refs: Vec<String> = [&t.first_inbound_id, &t.last_inbound_id]
+        let mut refs: Vec<String> = [&thread.first_inbound_id, &thread.last_inbound_id]
             .into_iter()
             .flatten()
             .map(|id| format!("<{id}>"))
             .collect();
         refs.dedup();
         let refs = (!refs.is_empty()).then(|| refs.join(" "));
-        let in_reply_to = t.last_inbound_id.as_ref().map(|id| format!("<{id}>"));
+        let in_reply_to = thread.last_inbound_id.as_ref().map(|id| format!("<{id}>"));
         let outbox_id = outbox::insert(
             conn,
             &NewMail {
                 ticket_id: Some(t.id),
-                kind: kind.as_str(),
+                kind,
                 to,
                 subject: &subject,
                 body,
@@ -200,7 +169,7 @@ impl Notifier {
             },
         )?;
         if let Some(reason) = &suppressed {
-            tracing::info!(ticket = %t.number, kind = kind.as_str(), reason = %reason, "notification suppressed");
+            tracing::info!(ticket = %t.number, %kind, reason = %reason, "notification suppressed");
         }
         Ok(Queued {
             outbox_id,
@@ -209,17 +178,12 @@ impl Notifier {
         })
     }
 
-    fn suppression(
-        &self,
-        conn: &Connection,
-        t: &TicketFacts,
-        kind: MailKind,
-    ) -> Result<Option<String>> {
-        let to = RecipientKey::of(&t.citizen_email);
+    fn suppression(&self, conn: &Connection, t: &Ticket, kind: MailKind) -> Result<Option<String>> {
+        let to = RecipientKey::of(&t.citizen.email);
         if self.own_addresses.contains(&to) {
             return Ok(Some("the address is one of the hospital's own".into()));
         }
-        if let Some(since) = &t.bouncing_since {
+        if let Some(since) = &t.citizen.bouncing_since {
             return Ok(Some(format!("the address bounces (since {since})")));
         }
         if !kind.answers_inbound() {
@@ -248,32 +212,44 @@ impl Notifier {
         Ok(None)
     }
 
-    fn vars(&self, t: &TicketFacts, extra: &Extra) -> MailVars {
+    fn vars(&self, t: &Ticket, thread: &ThreadFacts, extra: &Extra) -> MailVars {
         MailVars {
-            number: t.number.clone(),
+            number: t.number.to_string(),
             subject: t.subject.clone(),
-            citizen_name: t.citizen_name.clone(),
+            citizen_name: t.citizen.name.clone(),
             received_at: rome_datetime(&t.received_at),
             due_date: rome_date(&t.due_at),
             deadline_days: self.deadline_days,
             office: self.office.clone(),
             answer: extra.answer.clone(),
             operator_name: extra.operator_name.clone(),
-            quoted: t.last_inbound_body.as_deref().map(quote),
-            quoted_date: t.last_inbound_at.as_deref().map(rome_datetime),
-            outcome: extra.outcome.clone(),
+            quoted: thread.last_inbound_body.as_deref().map(quote),
+            quoted_date: thread.last_inbound_at.as_deref().map(rome_datetime),
+            outcome: extra.outcome.map(|o| crate::texts::outcome(o).to_string()),
             reopen_window_days: self.reopen_window_days,
-            channel: Some(if t.channel == "pec" {
-                "PEC".into()
-            } else {
-                "email".into()
-            }),
-            kind: t.kind.clone(),
-            category: t.category.clone(),
-            service: t.service.clone(),
+            channel: Some(
+                match t.channel {
+                    Channel::Pec => "PEC",
+                    Channel::Email => "email",
+                }
+                .into(),
+            ),
+            kind: t.kind.map(|k| k.as_str().to_string()),
+            category: t
+                .category
+                .as_ref()
+                .map(|c| format!("{} {}", c.code, c.label)),
+            service: t.service.as_ref().map(|s| s.label.clone()),
             link: Some(format!("{}/reclami/{}", self.base_url, t.number)),
         }
     }
+}
+
+/// The ticket and its thread's facts, read in the caller's transaction.
+fn facts(conn: &Connection, ticket_id: i64) -> Result<(Ticket, ThreadFacts)> {
+    let t = ticket_store::ticket(conn, ticket_id)?.context("no such ticket")?;
+    let thread = outbox::thread_facts(conn, ticket_id)?.context("no such ticket")?;
+    Ok((t, thread))
 }
 
 /// The citizen's text quoted as mail clients do, cut to a sensible length.

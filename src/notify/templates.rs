@@ -7,15 +7,19 @@ use anyhow::{anyhow, bail, Context, Result};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-/// Every kind of mail, with its built-in template.
-const BUILTIN: &[(&str, &str)] = &[
-    ("ack", include_str!("../../templates/ack.txt")),
-    ("in_charge", include_str!("../../templates/in_charge.txt")),
-    ("answer", include_str!("../../templates/answer.txt")),
-    ("reopened", include_str!("../../templates/reopened.txt")),
-    ("closed", include_str!("../../templates/closed.txt")),
-    ("new_ticket", include_str!("../../templates/new_ticket.txt")),
-];
+use crate::domain::MailKind;
+
+/// The built-in template of each kind of mail (its file is `templates/KIND.txt`).
+fn builtin(kind: MailKind) -> &'static str {
+    match kind {
+        MailKind::Ack => include_str!("../../templates/ack.txt"),
+        MailKind::InCharge => include_str!("../../templates/in_charge.txt"),
+        MailKind::Answer => include_str!("../../templates/answer.txt"),
+        MailKind::Reopened => include_str!("../../templates/reopened.txt"),
+        MailKind::Closed => include_str!("../../templates/closed.txt"),
+        MailKind::NewTicket => include_str!("../../templates/new_ticket.txt"),
+    }
+}
 
 /// What a template may use. Every field is always present (null when unknown), so that a
 /// misspelt variable in an edited template is an error at start, not a blank in a mail.
@@ -52,7 +56,8 @@ impl Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
-        for (name, builtin) in BUILTIN {
+        for &kind in MailKind::ALL {
+            let name = kind.as_str();
             let custom = dir
                 .map(|d| d.join(format!("{name}.txt")))
                 .filter(|p| p.exists());
@@ -62,7 +67,7 @@ impl Templates {
                         .with_context(|| format!("cannot read {}", path.display()))?,
                     path.display().to_string(),
                 ),
-                None => (builtin.to_string(), format!("built-in {name}.txt")),
+                None => (builtin(kind).to_string(), format!("built-in {name}.txt")),
             };
             let (subject, body) =
                 split_source(&source).with_context(|| format!("template {origin}"))?;
@@ -92,10 +97,10 @@ impl Templates {
             service: Some("Pronto Soccorso".into()),
             link: Some("http://localhost/reclami/URP-2026-000001".into()),
         };
-        for (name, _) in BUILTIN {
-            templates.render(name, &sample).with_context(|| {
+        for &kind in MailKind::ALL {
+            templates.render(kind, &sample).with_context(|| {
                 format!(
-                    "template {name}.txt{}",
+                    "template {kind}.txt{}",
                     dir.map(|d| format!(" in {}", d.display()))
                         .unwrap_or_default()
                 )
@@ -108,7 +113,7 @@ impl Templates {
     ///
     /// The two are separate templates, split from the file's source at load: the subject is
     /// never looked for in rendered text, where a variable could have put a line of its own.
-    pub fn render(&self, kind: &str, vars: &MailVars) -> Result<(String, String)> {
+    pub fn render(&self, kind: MailKind, vars: &MailVars) -> Result<(String, String)> {
         let render = |part: &str| -> Result<String> {
             self.env
                 .get_template(&format!("{kind}.{part}"))
@@ -154,7 +159,7 @@ mod tests {
             due_date: "01/02/2026".into(),
             ..Default::default()
         };
-        let (subject, body) = t.render("ack", &vars).unwrap();
+        let (subject, body) = t.render(MailKind::Ack, &vars).unwrap();
         assert_eq!(subject, "Conferma di ricezione: Attesa");
         assert!(body.starts_with("Gentile utente,"), "{body}");
         assert!(body.contains("URP-2026-000007") && body.contains("01/02/2026"));
@@ -173,8 +178,8 @@ mod tests {
             ..Default::default()
         };
         for (kind, first_body_line) in [
-            ("ack", "Gentile utente,"),
-            ("new_ticket", "È arrivata una nuova pratica."),
+            (MailKind::Ack, "Gentile utente,"),
+            (MailKind::NewTicket, "È arrivata una nuova pratica."),
         ] {
             let (subject, body) = t.render(kind, &vars).unwrap();
             assert!(!subject.contains(['\n', '\r']), "{kind}: {subject:?}");
@@ -197,7 +202,7 @@ mod tests {
         let t = Templates::load(Some(dir.path())).unwrap();
         let (subject, body) = t
             .render(
-                "ack",
+                MailKind::Ack,
                 &MailVars {
                     number: "N".into(),
                     ..Default::default()

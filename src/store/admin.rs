@@ -1,97 +1,54 @@
-//! What administrators change in the backoffice: accounts, services, the category list, routing
-//! rules, quarantine and the outbox. Each change writes its audit entry in the same transaction
-//! (callers run these inside one).
+//! The SQL of what administrators change: services, the category list, routing rules,
+//! quarantine and the outbox. The checks and the audit entries are `crate::admin`'s; these only
+//! read and write, inside the caller's transaction.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::json;
 
-use super::audit;
-use crate::domain::{AuditAction, AuditActor};
+use crate::domain::{Kind, OutboxState, RuleField};
 
-/// A category or service code: capital letters, digits, dots, dashes, underscores.
-pub fn valid_code(code: &str) -> bool {
-    !code.is_empty()
-        && code.len() <= 20
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"._-".contains(&b))
+pub fn service_code_taken(conn: &Connection, code: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM services WHERE code = ?1")?
+        .exists([code])?)
 }
 
-fn exists(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<bool> {
-    Ok(conn.prepare(sql)?.exists(p)?)
-}
-
-pub fn service_add(conn: &Connection, actor: AuditActor, code: &str, name: &str) -> Result<i64> {
-    if !valid_code(code) || name.trim().is_empty() {
-        bail!("code and name are required; the code has capital letters, digits, '.', '-', '_'");
-    }
-    if exists(conn, "SELECT 1 FROM services WHERE code = ?1", [code])? {
-        bail!("the code {code} is already used");
-    }
+pub fn insert_service(conn: &Connection, code: &str, name: &str) -> Result<i64> {
     conn.execute(
         "INSERT INTO services (code, name) VALUES (?1, ?2)",
-        params![code, name.trim()],
+        params![code, name],
     )?;
-    let id = conn.last_insert_rowid();
-    audit::record(
-        conn,
-        actor,
-        AuditAction::ServiceCreated,
-        None,
-        json!({ "service": id, "code": code }),
-    )?;
-    Ok(id)
+    Ok(conn.last_insert_rowid())
 }
 
-pub fn service_update(
-    conn: &Connection,
-    actor: AuditActor,
-    id: i64,
-    name: &str,
-    active: bool,
-) -> Result<()> {
-    if name.trim().is_empty() {
-        bail!("the name is required");
-    }
-    if conn.execute(
+/// Returns whether the service exists.
+pub fn update_service(conn: &Connection, id: i64, name: &str, active: bool) -> Result<bool> {
+    Ok(conn.execute(
         "UPDATE services SET name = ?2, active = ?3 WHERE id = ?1",
-        params![id, name.trim(), active],
-    )? == 0
-    {
-        bail!("no such service");
-    }
-    audit::record(
-        conn,
-        actor,
-        AuditAction::ServiceUpdated,
-        None,
-        json!({ "service": id, "active": active }),
-    )
+        params![id, name, active],
+    )? > 0)
 }
 
-pub fn category_add(
+/// Whether another category than `except` has `code`.
+pub fn category_code_taken(conn: &Connection, code: &str, except: Option<i64>) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM categories WHERE code = ?1 AND id IS NOT ?2")?
+        .exists(params![code, except])?)
+}
+
+pub fn is_macro_category(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM categories WHERE id = ?1 AND parent_id IS NULL")?
+        .exists([id])?)
+}
+
+/// Adds a category last among its siblings.
+pub fn insert_category(
     conn: &Connection,
-    actor: AuditActor,
     code: &str,
     label: &str,
     parent: Option<i64>,
 ) -> Result<i64> {
-    if !valid_code(code) || label.trim().is_empty() {
-        bail!("code and label are required; the code has capital letters, digits, '.', '-', '_'");
-    }
-    if exists(conn, "SELECT 1 FROM categories WHERE code = ?1", [code])? {
-        bail!("the code {code} is already used");
-    }
-    if let Some(p) = parent {
-        if !exists(
-            conn,
-            "SELECT 1 FROM categories WHERE id = ?1 AND parent_id IS NULL",
-            [p],
-        )? {
-            bail!("the parent must be a macro-category");
-        }
-    }
     let position: i64 = conn.query_row(
         "SELECT coalesce(max(position), 0) + 1 FROM categories WHERE parent_id IS ?1",
         [parent],
@@ -99,110 +56,62 @@ pub fn category_add(
     )?;
     conn.execute(
         "INSERT INTO categories (code, parent_id, label, position) VALUES (?1, ?2, ?3, ?4)",
-        params![code, parent, label.trim(), position],
+        params![code, parent, label, position],
     )?;
-    let id = conn.last_insert_rowid();
-    audit::record(
-        conn,
-        actor,
-        AuditAction::CategoryCreated,
-        None,
-        json!({ "category": id, "code": code }),
-    )?;
-    Ok(id)
+    Ok(conn.last_insert_rowid())
 }
 
-/// Renames, recodes, (de)activates. A used category is never deleted, only deactivated, so
-/// that past tickets and statistics keep their code.
-pub fn category_update(
+pub fn category_code(conn: &Connection, id: i64) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT code FROM categories WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn update_category(
     conn: &Connection,
-    actor: AuditActor,
     id: i64,
     code: &str,
     label: &str,
     active: bool,
 ) -> Result<()> {
-    if !valid_code(code) || label.trim().is_empty() {
-        bail!("code and label are required; the code has capital letters, digits, '.', '-', '_'");
-    }
-    if exists(
-        conn,
-        "SELECT 1 FROM categories WHERE code = ?1 AND id != ?2",
-        params![code, id],
-    )? {
-        bail!("the code {code} is already used");
-    }
-    let old: Option<String> = conn
-        .query_row("SELECT code FROM categories WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    let Some(old) = old else {
-        bail!("no such category")
-    };
     conn.execute(
         "UPDATE categories SET code = ?2, label = ?3, active = ?4 WHERE id = ?1",
-        params![id, code, label.trim(), active],
+        params![id, code, label, active],
     )?;
-    audit::record(
-        conn,
-        actor,
-        AuditAction::CategoryUpdated,
-        None,
-        json!({ "category": id, "code": [old, code], "active": active }),
-    )
+    Ok(())
 }
 
-/// Deletes a category nothing uses (no ticket, rule or sub-category).
-pub fn category_delete(conn: &Connection, actor: AuditActor, id: i64) -> Result<()> {
-    let used = exists(conn, "SELECT 1 FROM tickets WHERE category_id = ?1", [id])?
-        || exists(
-            conn,
-            "SELECT 1 FROM routing_rules WHERE category_id = ?1",
-            [id],
+/// Whether a ticket, a rule or a sub-category uses the category.
+pub fn category_in_use(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM tickets WHERE category_id = ?1)
+                 OR EXISTS (SELECT 1 FROM routing_rules WHERE category_id = ?1)
+                 OR EXISTS (SELECT 1 FROM categories WHERE parent_id = ?1)",
         )?
-        || exists(conn, "SELECT 1 FROM categories WHERE parent_id = ?1", [id])?;
-    if used {
-        bail!("the category is in use: deactivate it instead");
-    }
-    conn.execute("DELETE FROM categories WHERE id = ?1", [id])?;
-    audit::record(
-        conn,
-        actor,
-        AuditAction::CategoryDeleted,
-        None,
-        json!({ "category": id }),
-    )
+        .query_row([id], |r| r.get(0))?)
 }
 
-/// A rule as the administrator writes it.
-#[derive(Clone, Debug)]
+pub fn delete_category(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute("DELETE FROM categories WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// A rule as the administrator writes it (already checked).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleInput {
     pub name: String,
-    pub field: String,
+    pub field: RuleField,
     pub pattern: String,
     pub category_id: Option<i64>,
     pub service_id: Option<i64>,
-    pub kind: Option<String>,
+    pub kind: Option<Kind>,
     pub active: bool,
 }
 
-/// Checks a rule before it is stored: the ingest would skip a rule that does not compile.
-pub fn check_rule(r: &RuleInput) -> Result<()> {
-    if r.name.trim().is_empty() {
-        bail!("the rule needs a name");
-    }
-    if crate::classify::Field::parse(&r.field).is_none() {
-        bail!("unknown field {:?}", r.field);
-    }
-    if r.category_id.is_none() && r.service_id.is_none() && r.kind.is_none() {
-        bail!("the rule must set a category, a service or a kind");
-    }
-    crate::classify::check_pattern(&r.pattern)
-}
-
-pub fn rule_add(conn: &Connection, actor: AuditActor, r: &RuleInput) -> Result<i64> {
-    check_rule(r)?;
+/// Adds a rule after every other one.
+pub fn insert_rule(conn: &Connection, r: &RuleInput) -> Result<i64> {
     let priority: i64 = conn.query_row(
         "SELECT coalesce(max(priority), 0) + 10 FROM routing_rules",
         [],
@@ -211,27 +120,19 @@ pub fn rule_add(conn: &Connection, actor: AuditActor, r: &RuleInput) -> Result<i
     conn.execute(
         "INSERT INTO routing_rules (priority, name, field, pattern, category_id, service_id, kind, active)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![priority, r.name.trim(), r.field, r.pattern, r.category_id, r.service_id, r.kind, r.active],
+        params![priority, r.name, r.field, r.pattern, r.category_id, r.service_id, r.kind, r.active],
     )?;
-    let id = conn.last_insert_rowid();
-    audit::record(
-        conn,
-        actor,
-        AuditAction::RuleCreated,
-        None,
-        json!({ "rule": id }),
-    )?;
-    Ok(id)
+    Ok(conn.last_insert_rowid())
 }
 
-pub fn rule_update(conn: &Connection, actor: AuditActor, id: i64, r: &RuleInput) -> Result<()> {
-    check_rule(r)?;
-    if conn.execute(
+/// Returns whether the rule exists.
+pub fn update_rule(conn: &Connection, id: i64, r: &RuleInput) -> Result<bool> {
+    Ok(conn.execute(
         "UPDATE routing_rules SET name = ?2, field = ?3, pattern = ?4, category_id = ?5,
            service_id = ?6, kind = ?7, active = ?8 WHERE id = ?1",
         params![
             id,
-            r.name.trim(),
+            r.name,
             r.field,
             r.pattern,
             r.category_id,
@@ -239,130 +140,60 @@ pub fn rule_update(conn: &Connection, actor: AuditActor, id: i64, r: &RuleInput)
             r.kind,
             r.active
         ],
-    )? == 0
-    {
-        bail!("no such rule");
-    }
-    audit::record(
-        conn,
-        actor,
-        AuditAction::RuleUpdated,
-        None,
-        json!({ "rule": id, "active": r.active }),
-    )
+    )? > 0)
 }
 
-pub fn rule_delete(conn: &Connection, actor: AuditActor, id: i64) -> Result<()> {
+pub fn delete_rule(conn: &Connection, id: i64) -> Result<()> {
     conn.execute("DELETE FROM routing_rules WHERE id = ?1", [id])?;
-    audit::record(
-        conn,
-        actor,
-        AuditAction::RuleDeleted,
-        None,
-        json!({ "rule": id }),
-    )
+    Ok(())
 }
 
-/// Moves a rule one place up (earlier) or down in the order rules apply, renumbering all.
-pub fn rule_move(conn: &Connection, actor: AuditActor, id: i64, up: bool) -> Result<()> {
-    let mut ids: Vec<i64> = conn
+/// Every rule's id in the order rules apply.
+pub fn rule_order(conn: &Connection) -> Result<Vec<i64>> {
+    Ok(conn
         .prepare("SELECT id FROM routing_rules ORDER BY priority, id")?
         .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let Some(i) = ids.iter().position(|x| *x == id) else {
-        bail!("no such rule")
-    };
-    let j = if up {
-        i.checked_sub(1)
-    } else {
-        Some(i + 1).filter(|j| *j < ids.len())
-    };
-    let Some(j) = j else { return Ok(()) };
-    ids.swap(i, j);
-    for (n, rid) in ids.iter().enumerate() {
-        conn.execute(
-            "UPDATE routing_rules SET priority = ?2 WHERE id = ?1 AND priority != ?2",
-            params![rid, (n as i64 + 1) * 10],
-        )?;
-    }
-    audit::record(
-        conn,
-        actor,
-        AuditAction::RuleMoved,
-        None,
-        json!({ "rule": id, "up": up }),
-    )
+        .collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn quarantine_discard(conn: &Connection, actor: AuditActor, id: i64) -> Result<()> {
-    if conn.execute(
-        "UPDATE quarantine SET resolved_at = ?2, resolution = 'discarded' WHERE id = ?1 AND resolved_at IS NULL",
+/// Renumbers the rules in the order of `ids` (10, 20, …), touching only what moves.
+pub fn renumber_rules(conn: &Connection, ids: &[i64]) -> Result<()> {
+    let mut stmt =
+        conn.prepare("UPDATE routing_rules SET priority = ?2 WHERE id = ?1 AND priority != ?2")?;
+    for (n, id) in ids.iter().enumerate() {
+        stmt.execute(params![id, (n as i64 + 1) * 10])?;
+    }
+    Ok(())
+}
+
+/// Returns whether an open entry was discarded.
+pub fn discard_quarantined(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE quarantine SET resolved_at = ?2, resolution = 'discarded'
+         WHERE id = ?1 AND resolved_at IS NULL",
         params![id, super::now_text()],
-    )? == 0
-    {
-        bail!("no such open quarantine entry");
-    }
-    audit::record(
-        conn,
-        actor,
-        AuditAction::QuarantineDiscarded,
-        None,
-        json!({ "quarantine": id }),
-    )
+    )? > 0)
 }
 
-/// Puts a failed notification back in the queue, to be sent at once.
-pub fn outbox_retry(conn: &Connection, actor: AuditActor, id: i64) -> Result<()> {
-    let ticket: Option<Option<i64>> = conn
-        .query_row(
-            "SELECT ticket_id FROM outbox WHERE id = ?1 AND state = 'failed'",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(ticket) = ticket else {
-        bail!("only a failed notification can be sent again")
-    };
+/// The ticket of a failed notification (`Some(None)`: about no ticket), if it failed.
+pub fn failed_notification(conn: &Connection, id: i64) -> Result<Option<Option<i64>>> {
+    Ok(conn
+        .prepare_cached("SELECT ticket_id FROM outbox WHERE id = ?1 AND state = ?2")?
+        .query_row(params![id, OutboxState::Failed], |r| r.get(0))
+        .optional()?)
+}
+
+/// Puts a notification back in the queue, to be sent at once.
+pub fn requeue_notification(conn: &Connection, id: i64) -> Result<()> {
     conn.execute(
-        "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?2 WHERE id = ?1",
-        params![id, super::now_text()],
+        "UPDATE outbox SET state = ?3, attempts = 0, next_attempt_at = ?2 WHERE id = ?1",
+        params![id, super::now_text(), OutboxState::Pending],
     )?;
-    audit::record(
-        conn,
-        actor,
-        AuditAction::OutboxRetried,
-        ticket,
-        json!({ "outbox": id }),
-    )
+    Ok(())
 }
 
-/// Sets a user's role, "riceve mail" flag and access. An administrator cannot take away their
-/// own administration (someone must be left to manage the office).
-pub fn user_update(
-    conn: &Connection,
-    actor_id: i64,
-    id: i64,
-    role: &str,
-    notify: bool,
-    active: bool,
-) -> Result<()> {
-    if id == actor_id && (role != "admin" || !active) {
-        bail!("you cannot remove your own administration or access");
-    }
-    if super::users::by_id(conn, id)?.is_none() {
-        bail!("no such user");
-    }
-    super::users::update(conn, id, role, notify, active)?;
-    audit::record(
-        conn,
-        AuditActor::User(actor_id),
-        AuditAction::UserUpdated,
-        None,
-        json!({ "user": id, "role": role, "notify": notify, "active": active }),
-    )
-}
-
-/// Tickets for the "test this rule" box: the most recent `limit`, with the first message.
+/// Tickets for the "test this rule" box: the most recent `limit`, with the first message
+/// (number, subject, body, sender).
 pub fn recent_for_rule_test(
     conn: &Connection,
     limit: usize,
@@ -379,4 +210,29 @@ pub fn recent_for_rule_test(
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
+}
+
+/// What waits for an administrator: quarantined messages, failed and pending notifications.
+/// (The administration page and `/metrics` show the same counts.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PendingWork {
+    pub quarantined: i64,
+    pub failed: i64,
+    pub pending: i64,
+}
+
+pub fn pending_work(conn: &Connection) -> Result<PendingWork> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT (SELECT count(*) FROM quarantine WHERE resolved_at IS NULL),
+                    (SELECT count(*) FROM outbox WHERE state = ?1),
+                    (SELECT count(*) FROM outbox WHERE state = ?2)",
+        )?
+        .query_row(params![OutboxState::Failed, OutboxState::Pending], |r| {
+            Ok(PendingWork {
+                quarantined: r.get(0)?,
+                failed: r.get(1)?,
+                pending: r.get(2)?,
+            })
+        })?)
 }

@@ -11,6 +11,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::domain::time::{rome_midnight_utc, NEAR_DUE_DAYS};
+use crate::domain::{AuditAction, AuditGroup, Channel, Direction, Kind, State, TicketNumber};
 
 /// Lists count their rows up to this many and then say "more than".
 pub const COUNT_CAP: usize = 10_000;
@@ -46,8 +47,8 @@ impl Sort {
 /// The list's filters, already validated (the web layer parses the query string).
 #[derive(Clone, Debug, Default)]
 pub struct Filters {
-    pub state: Option<String>,
-    pub kind: Option<String>,
+    pub state: Option<State>,
+    pub kind: Option<Kind>,
     /// A category code: a macro-category includes its sub-categories.
     pub category: Option<String>,
     /// Tickets with no category yet ("da classificare"), open ones.
@@ -67,9 +68,9 @@ pub struct Filters {
 /// One row of a ticket list.
 #[derive(Clone, Debug)]
 pub struct ListRow {
-    pub number: String,
-    pub state: String,
-    pub kind: Option<String>,
+    pub number: TicketNumber,
+    pub state: State,
+    pub kind: Option<Kind>,
     pub category_code: Option<String>,
     pub category_label: Option<String>,
     pub citizen_name: Option<String>,
@@ -79,7 +80,7 @@ pub struct ListRow {
     pub due_at: DateTime<Utc>,
     pub answered: bool,
     pub needs_attention: bool,
-    pub pec: bool,
+    pub channel: Channel,
     pub service_name: Option<String>,
 }
 
@@ -164,19 +165,20 @@ fn where_clause(
         },
     };
     let text = |s: &str| Value::Text(s.to_string());
+    let word = |s: &'static str| Value::Text(s.to_string());
     // Open-ticket filters name the partial indexes' condition literally so that the planner
     // may use them.
     // (The attention queue's own condition already excludes closed tickets; a term its partial
     // index does not imply would cost a table lookup per row.)
     let open = f.overdue || f.due_soon || f.unclassified;
-    if let Some(state) = &f.state {
-        w.push("t.state = ?", [text(state)]);
+    if let Some(state) = f.state {
+        w.push("t.state = ?", [word(state.as_str())]);
     }
     if open {
         w.push("t.state != 'closed'", []);
     }
-    if let Some(kind) = &f.kind {
-        w.push("t.kind = ?", [text(kind)]);
+    if let Some(kind) = f.kind {
+        w.push("t.kind = ?", [word(kind.as_str())]);
     }
     match category_ids {
         None => {}
@@ -247,7 +249,7 @@ fn list_columns() -> String {
     format!(
         "t.number, t.state, t.kind, k.code, k.label, substr(c.name, 1, {n}), substr(c.email, 1, {n}),
          substr(t.subject, 1, {n}), t.received_at, t.due_at, t.first_answered_at IS NOT NULL,
-         t.needs_attention, t.channel = 'pec', s.name"
+         t.needs_attention, t.channel, s.name"
     )
 }
 
@@ -273,7 +275,7 @@ fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
         due_at: time(9)?,
         answered: r.get(10)?,
         needs_attention: r.get(11)?,
-        pec: r.get(12)?,
+        channel: r.get(12)?,
         service_name: r.get(13)?,
     })
 }
@@ -377,7 +379,7 @@ pub fn list(
 /// The dashboard: counts by state and the queues that need someone now.
 #[derive(Debug)]
 pub struct Dashboard {
-    pub by_state: Vec<(String, i64)>,
+    pub by_state: Vec<(State, i64)>,
     /// (queue, its filter, first rows, how many)
     pub queues: Vec<(Queue, Vec<ListRow>, usize)>,
 }
@@ -414,7 +416,7 @@ impl Queue {
                 f.sort = Sort::Deadline
             }
             Queue::New => {
-                f.state = Some("pending".into());
+                f.state = Some(State::Pending);
                 f.sort = Sort::Oldest
             }
         }
@@ -433,39 +435,6 @@ pub fn dashboard(conn: &Connection, now: DateTime<Utc>, rows: usize) -> Result<D
         queues.push((q, page.rows, page.total));
     }
     Ok(Dashboard { by_state, queues })
-}
-
-/// One ticket as its page shows it.
-#[derive(Clone, Debug)]
-pub struct TicketDetail {
-    pub id: i64,
-    pub number: String,
-    pub state: String,
-    pub kind: Option<String>,
-    pub category_id: Option<i64>,
-    pub category_code: Option<String>,
-    pub category_label: Option<String>,
-    pub service_id: Option<i64>,
-    pub service_name: Option<String>,
-    pub assigned_to: Option<i64>,
-    pub assigned_name: Option<String>,
-    pub citizen_email: String,
-    pub citizen_name: Option<String>,
-    pub citizen_bouncing: bool,
-    pub subject: String,
-    pub received_at: String,
-    pub due_at: String,
-    pub channel: String,
-    pub needs_attention: bool,
-    pub taken_in_charge_at: Option<String>,
-    pub first_answered_at: Option<String>,
-    pub closed_at: Option<String>,
-    pub outcome: Option<String>,
-    pub reopen_count: i64,
-    pub linked_to: Option<String>,
-    pub merged_into: Option<String>,
-    /// Tickets that name this one: linked to it or merged into it.
-    pub related: Vec<(String, &'static str)>,
 }
 
 #[derive(Clone, Debug)]
@@ -507,73 +476,8 @@ pub enum EntryKind {
 pub struct HistoryRow {
     pub at: String,
     pub actor: String,
-    pub action: String,
+    pub action: AuditAction,
     pub detail: String,
-}
-
-pub fn ticket(conn: &Connection, number: &str) -> Result<Option<TicketDetail>> {
-    let Some(mut t) = conn
-        .prepare_cached(
-            "SELECT t.id, t.number, t.state, t.kind, t.category_id, k.code, k.label, t.service_id,
-                    s.name, t.assigned_to, u.name, c.email, c.name, c.bouncing_since IS NOT NULL,
-                    t.subject, t.received_at, t.due_at, t.channel, t.needs_attention,
-                    t.taken_in_charge_at, t.first_answered_at, t.closed_at, t.outcome,
-                    t.reopen_count, l.number, mi.number
-             FROM tickets t
-             JOIN contacts c ON c.id = t.contact_id
-             LEFT JOIN categories k ON k.id = t.category_id
-             LEFT JOIN services s ON s.id = t.service_id
-             LEFT JOIN users u ON u.id = t.assigned_to
-             LEFT JOIN tickets l ON l.id = t.linked_ticket_id
-             LEFT JOIN tickets mi ON mi.id = t.merged_into
-             WHERE t.number = ?1",
-        )?
-        .query_row([number], |r| {
-            Ok(TicketDetail {
-                id: r.get(0)?,
-                number: r.get(1)?,
-                state: r.get(2)?,
-                kind: r.get(3)?,
-                category_id: r.get(4)?,
-                category_code: r.get(5)?,
-                category_label: r.get(6)?,
-                service_id: r.get(7)?,
-                service_name: r.get(8)?,
-                assigned_to: r.get(9)?,
-                assigned_name: r.get(10)?,
-                citizen_email: r.get(11)?,
-                citizen_name: r.get(12)?,
-                citizen_bouncing: r.get(13)?,
-                subject: r.get(14)?,
-                received_at: r.get(15)?,
-                due_at: r.get(16)?,
-                channel: r.get(17)?,
-                needs_attention: r.get(18)?,
-                taken_in_charge_at: r.get(19)?,
-                first_answered_at: r.get(20)?,
-                closed_at: r.get(21)?,
-                outcome: r.get(22)?,
-                reopen_count: r.get(23)?,
-                linked_to: r.get(24)?,
-                merged_into: r.get(25)?,
-                related: Vec::new(),
-            })
-        })
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    t.related = conn
-        .prepare_cached(
-            "SELECT number, 1 FROM tickets WHERE merged_into = ?1
-             UNION ALL SELECT number, 0 FROM tickets WHERE linked_ticket_id = ?1 LIMIT 100",
-        )?
-        .query_map([t.id], |r| {
-            let merged: bool = r.get(1)?;
-            Ok((r.get(0)?, if merged { "merged" } else { "linked" }))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Some(t))
 }
 
 /// The ticket's messages and notes in time order.
@@ -608,14 +512,14 @@ pub fn thread(conn: &Connection, ticket_id: i64) -> Result<Vec<Entry>> {
     let mut rows = st.query([ticket_id])?;
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
-        let direction: String = r.get(1)?;
-        let automatic: Option<String> = r.get(2)?;
+        let direction: Direction = r.get(1)?;
+        let automatic: Option<crate::domain::AutoKind> = r.get(2)?;
         let has_raw: bool = r.get(8)?;
         entries.push(Entry {
-            kind: match (direction.as_str(), automatic) {
+            kind: match (direction, automatic) {
                 (_, Some(_)) => EntryKind::Automatic,
-                ("out", None) => EntryKind::Outbound,
-                _ => EntryKind::Inbound,
+                (Direction::Out, None) => EntryKind::Outbound,
+                (Direction::In, None) => EntryKind::Inbound,
             },
             author: r.get(3)?,
             author_email: r.get(4)?,
@@ -677,27 +581,39 @@ pub fn history(conn: &Connection, ticket_id: i64) -> Result<Vec<HistoryRow>> {
     Ok(rows)
 }
 
-/// The audit log, newest first, filtered by action prefix, actor and ticket number.
+/// The audit log, newest first, filtered by a family of actions, actor and ticket number.
 pub fn audit_log(
     conn: &Connection,
-    action: Option<&str>,
+    group: Option<AuditGroup>,
     actor: Option<i64>,
-    ticket: Option<&str>,
+    ticket: Option<&TicketNumber>,
     page: usize,
     page_size: usize,
-) -> Result<Vec<(HistoryRow, Option<String>)>> {
+) -> Result<Vec<(HistoryRow, Option<TicketNumber>)>> {
+    // The family's actions as literal words (from the vocabulary, never from the request).
+    let actions = match group {
+        None => "1".to_string(),
+        Some(g) => format!(
+            "a.action IN ({})",
+            g.actions()
+                .iter()
+                .map(|a| format!("'{a}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     let sql = format!(
         "SELECT a.at, {ACTOR_NAME}, a.action, coalesce(a.detail, ''), t.number FROM audit_log a
          LEFT JOIN tickets t ON t.id = a.ticket_id
-         WHERE (?1 IS NULL OR a.action LIKE ?1 || '%')
-           AND (?2 IS NULL OR a.actor = 'user:' || ?2)
-           AND (?3 IS NULL OR a.ticket_id = (SELECT id FROM tickets WHERE number = ?3))
+         WHERE {actions}
+           AND (?1 IS NULL OR a.actor = 'user:' || ?1)
+           AND (?2 IS NULL OR a.ticket_id = (SELECT id FROM tickets WHERE number = ?2))
          ORDER BY a.id DESC LIMIT {page_size} OFFSET {}",
         page.saturating_mul(page_size)
     );
     let rows = conn
         .prepare_cached(&sql)?
-        .query_map(params![action, actor, ticket], |r| {
+        .query_map(params![actor, ticket], |r| {
             Ok((
                 HistoryRow {
                     at: r.get(0)?,
@@ -866,35 +782,6 @@ pub fn attachment_source(
         .optional()?)
 }
 
-/// Notifications someone may need to look at: pending, failed and suppressed, newest first.
-pub fn outbox_attention(conn: &Connection, limit: usize) -> Result<Vec<super::query::OutboxRow>> {
-    let rows = conn
-        .prepare_cached(
-            "SELECT o.id, t.number, o.kind, substr(o.to_address, 1, 201), substr(o.subject, 1, 201),
-                    o.state, o.attempts,
-                    o.last_error, o.created_at, o.sent_at, o.message_id
-             FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id
-             WHERE o.state IN ('pending', 'failed', 'suppressed') ORDER BY o.id DESC LIMIT ?1",
-        )?
-        .query_map([limit as i64], |r| {
-            Ok(super::query::OutboxRow {
-                id: r.get(0)?,
-                ticket: r.get(1)?,
-                kind: r.get(2)?,
-                to: r.get(3)?,
-                subject: r.get(4)?,
-                state: r.get(5)?,
-                attempts: r.get(6)?,
-                last_error: r.get(7)?,
-                created_at: r.get(8)?,
-                sent_at: r.get(9)?,
-                message_id: r.get(10)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -929,7 +816,7 @@ mod tests {
             (
                 p.rows
                     .into_iter()
-                    .map(|r| r.number[9..].to_string())
+                    .map(|r| r.number.to_string()[9..].to_string())
                     .collect(),
                 p.total,
             )
@@ -963,7 +850,7 @@ mod tests {
         assert_eq!(numbers(&f).0, ["000002"]);
         let counts = dashboard(&conn, now, 5).unwrap().by_state;
         assert!(
-            counts.contains(&("pending".into(), 1)) && counts.contains(&("closed".into(), 1)),
+            counts.contains(&(State::Pending, 1)) && counts.contains(&(State::Closed, 1)),
             "{counts:?}"
         );
     }

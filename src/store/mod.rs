@@ -11,9 +11,10 @@ pub mod backoffice;
 pub mod ingest;
 pub mod outbox;
 pub mod progress;
-pub mod query;
+pub mod quarantine;
 pub mod rules;
 pub mod sessions;
+pub mod tickets;
 pub mod users;
 
 use std::path::{Path, PathBuf};

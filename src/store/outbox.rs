@@ -2,28 +2,16 @@
 
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
 
-use crate::notify::mailer::Outgoing;
-use crate::notify::RecipientKey;
+use crate::domain::{MailKind, OutboxState, Outgoing, RecipientKey, TicketNumber};
 
-/// A ticket as a notification sees it.
-#[derive(Clone, Debug)]
-pub struct TicketFacts {
-    pub id: i64,
-    pub number: String,
+/// What a mail about a ticket needs beyond the ticket itself: its secret, and its citizen's own
+/// messages (for the threading headers and the quote).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadFacts {
+    /// The ticket's secret, carried in our Message-IDs.
     pub thread_token: String,
-    pub subject: String,
-    pub state: String,
-    pub citizen_email: String,
-    pub citizen_name: Option<String>,
-    pub bouncing_since: Option<String>,
-    pub received_at: String,
-    pub due_at: String,
-    pub channel: String,
-    pub kind: Option<String>,
-    pub category: Option<String>,
-    pub service: Option<String>,
-    pub closed_at: Option<String>,
     /// Message-IDs of the citizen's own first and last messages (threading headers).
     pub first_inbound_id: Option<String>,
     pub last_inbound_id: Option<String>,
@@ -38,42 +26,24 @@ pub struct TicketFacts {
 const OWN_INBOUND: &str = "m.ticket_id = t.id AND m.direction = 'in' AND m.automatic IS NULL
     AND m.from_email = c.email COLLATE NOCASE";
 
-pub fn ticket_facts(conn: &Connection, ticket_id: i64) -> Result<Option<TicketFacts>> {
+pub fn thread_facts(conn: &Connection, ticket_id: i64) -> Result<Option<ThreadFacts>> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT t.id, t.number, t.thread_token, t.subject, t.state, c.email, c.name, c.bouncing_since,
-                    t.received_at, t.due_at, t.channel, t.kind,
-                    k.code || ' ' || k.label, s.name, t.closed_at,
+            "SELECT t.thread_token,
                     (SELECT message_id FROM messages m WHERE {OWN_INBOUND} ORDER BY id LIMIT 1),
                     (SELECT message_id FROM messages m WHERE {OWN_INBOUND} ORDER BY id DESC LIMIT 1),
                     (SELECT body_text FROM messages m WHERE {OWN_INBOUND} ORDER BY id DESC LIMIT 1),
                     (SELECT received_at FROM messages m WHERE {OWN_INBOUND} ORDER BY id DESC LIMIT 1)
              FROM tickets t JOIN contacts c ON c.id = t.contact_id
-             LEFT JOIN categories k ON k.id = t.category_id
-             LEFT JOIN services s ON s.id = t.service_id
              WHERE t.id = ?1"
         ))?
         .query_row([ticket_id], |r| {
-            Ok(TicketFacts {
-                id: r.get(0)?,
-                number: r.get(1)?,
-                thread_token: r.get(2)?,
-                subject: r.get(3)?,
-                state: r.get(4)?,
-                citizen_email: r.get(5)?,
-                citizen_name: r.get(6)?,
-                bouncing_since: r.get(7)?,
-                received_at: r.get(8)?,
-                due_at: r.get(9)?,
-                channel: r.get(10)?,
-                kind: r.get(11)?,
-                category: r.get(12)?,
-                service: r.get(13)?,
-                closed_at: r.get(14)?,
-                first_inbound_id: r.get(15)?,
-                last_inbound_id: r.get(16)?,
-                last_inbound_body: r.get(17)?,
-                last_inbound_at: r.get(18)?,
+            Ok(ThreadFacts {
+                thread_token: r.get(0)?,
+                first_inbound_id: r.get(1)?,
+                last_inbound_id: r.get(2)?,
+                last_inbound_body: r.get(3)?,
+                last_inbound_at: r.get(4)?,
             })
         })
         .optional()?)
@@ -81,7 +51,7 @@ pub fn ticket_facts(conn: &Connection, ticket_id: i64) -> Result<Option<TicketFa
 
 pub struct NewMail<'a> {
     pub ticket_id: Option<i64>,
-    pub kind: &'a str,
+    pub kind: MailKind,
     pub to: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
@@ -112,9 +82,9 @@ pub fn insert(conn: &Connection, m: &NewMail) -> Result<i64> {
         m.refs,
         m.automatic,
         if m.suppressed.is_some() {
-            "suppressed"
+            OutboxState::Suppressed
         } else {
-            "pending"
+            OutboxState::Pending
         },
         m.suppressed,
         now
@@ -237,6 +207,78 @@ pub fn mark_bouncing(conn: &Connection, ticket_id: i64) -> Result<()> {
     Ok(())
 }
 
+/// A notification as listed and exported: what was (or will be, or will never be) sent, and
+/// why not.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub ticket: Option<TicketNumber>,
+    pub kind: MailKind,
+    pub to: String,
+    pub subject: String,
+    pub state: OutboxState,
+    pub attempts: i64,
+    /// For failed and pending mail the last error; for suppressed mail the reason.
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    pub message_id: String,
+}
+
+fn outbox_row(r: &rusqlite::Row) -> rusqlite::Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: r.get(0)?,
+        ticket: r.get(1)?,
+        kind: r.get(2)?,
+        to: r.get(3)?,
+        subject: r.get(4)?,
+        state: r.get(5)?,
+        attempts: r.get(6)?,
+        last_error: r.get(7)?,
+        created_at: r.get(8)?,
+        sent_at: r.get(9)?,
+        message_id: r.get(10)?,
+    })
+}
+
+/// Every notification, oldest first (the export).
+pub fn each(conn: &Connection, each: &mut dyn FnMut(OutboxRow) -> Result<()>) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT o.id, t.number, o.kind, o.to_address, o.subject, o.state, o.attempts, o.last_error,
+                o.created_at, o.sent_at, o.message_id
+         FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id ORDER BY o.id",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        each(outbox_row(r)?)?;
+    }
+    Ok(())
+}
+
+/// Notifications someone may need to look at: pending, failed and suppressed, newest first,
+/// with at most 201 characters of address and subject (a list shows 200).
+pub fn attention(conn: &Connection, limit: usize) -> Result<Vec<OutboxRow>> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT o.id, t.number, o.kind, substr(o.to_address, 1, 201), substr(o.subject, 1, 201),
+                    o.state, o.attempts,
+                    o.last_error, o.created_at, o.sent_at, o.message_id
+             FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id
+             WHERE o.state IN (?2, ?3, ?4) ORDER BY o.id DESC LIMIT ?1",
+        )?
+        .query_map(
+            params![
+                limit as i64,
+                OutboxState::Pending,
+                OutboxState::Failed,
+                OutboxState::Suppressed
+            ],
+            outbox_row,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,7 +316,7 @@ mod tests {
             &conn,
             &NewMail {
                 ticket_id: None,
-                kind: "ack",
+                kind: MailKind::Ack,
                 to: "Mario.Rossi+urp@GMAIL.com",
                 subject: "s",
                 body: "b",

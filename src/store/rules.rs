@@ -3,15 +3,17 @@
 use anyhow::Result;
 use rusqlite::Connection;
 
+use crate::domain::{Kind, RuleField};
+
 #[derive(Clone, Debug)]
 pub struct RuleRow {
     pub id: i64,
     pub name: String,
-    pub field: String,
+    pub field: RuleField,
     pub pattern: String,
     pub category_id: Option<i64>,
     pub service_id: Option<i64>,
-    pub kind: Option<String>,
+    pub kind: Option<Kind>,
     pub active: bool,
 }
 

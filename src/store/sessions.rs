@@ -102,8 +102,15 @@ mod tests {
     #[test]
     fn sessions_end_when_idle_expired_or_the_user_is_disabled() {
         let conn = crate::store::open_in_memory().unwrap();
-        let user =
-            crate::store::users::insert(&conn, "a@h.test", "A", "operator", "x", false).unwrap();
+        let user = crate::store::users::insert(
+            &conn,
+            "a@h.test",
+            "A",
+            crate::domain::Role::Operator,
+            "x",
+            false,
+        )
+        .unwrap();
         insert(
             &conn,
             "h1",

@@ -3,12 +3,14 @@
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::domain::Role;
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct UserRow {
     pub id: i64,
     pub email: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub notify: bool,
     pub active: bool,
     pub created_at: String,
@@ -32,7 +34,7 @@ pub fn insert(
     conn: &Connection,
     email: &str,
     name: &str,
-    role: &str,
+    role: Role,
     password_hash: &str,
     notify: bool,
 ) -> Result<i64> {
@@ -86,7 +88,7 @@ pub fn by_id(conn: &Connection, id: i64) -> Result<Option<UserRow>> {
 
 /// Sets role, "riceve mail" and active; the user is signed out everywhere when their role or
 /// access changes.
-pub fn update(conn: &Connection, id: i64, role: &str, notify: bool, active: bool) -> Result<()> {
+pub fn update(conn: &Connection, id: i64, role: Role, notify: bool, active: bool) -> Result<()> {
     let before = by_id(conn, id)?;
     conn.execute(
         "UPDATE users SET role = ?2, notify = ?3, active = ?4 WHERE id = ?1",

@@ -254,7 +254,7 @@ impl FromRequestParts<App> for ContentReader {
             .and_then(|p| {
                 p.iter()
                     .find(|(k, _)| *k == "number")
-                    .map(|(_, v)| v.to_string())
+                    .and_then(|(_, v)| v.parse::<crate::domain::TicketNumber>().ok())
             });
         let path = parts.uri.path().to_string();
         let (actor, user) = (s.actor.audit(), s.actor.id);
@@ -262,7 +262,7 @@ impl FromRequestParts<App> for ContentReader {
             let ticket = match number {
                 Some(n) => {
                     app.readers
-                        .read(move |conn| Ok(crate::workflow::ticket_id(conn, &n).ok()))
+                        .read(move |conn| crate::store::tickets::id_by_number(conn, &n))
                         .await?
                 }
                 None => None,

@@ -246,6 +246,28 @@ impl IntoResponse for WebError {
 
 pub type WebResult<T> = std::result::Result<T, WebError>;
 
+/// The parts of a URL's path, parsed into their types (a ticket number, an id): a path whose
+/// parts do not parse names a page that does not exist (404), like one that names nothing.
+pub struct UrlPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for UrlPath<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| UrlPath(v))
+            .map_err(|_| WebError::NotFound)
+    }
+}
+
 /// The last page any list goes to: far past any real list, and `page × page size` stays a
 /// small number (`pagina=18446744073709551615` answered 500: issue 11, finding 13).
 const MAX_PAGE: usize = 10_000;

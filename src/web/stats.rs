@@ -182,7 +182,11 @@ pub fn tables(r: &Report) -> Vec<Table> {
     ];
     if let Some(months) = &r.months {
         let mut header = vec!["Mese".to_string(), "Totale".into()];
-        header.extend(KINDS.iter().map(|k| ui::kind_label(Some(k)).to_string()));
+        header.extend(
+            crate::domain::Kind::ALL
+                .iter()
+                .map(|&k| texts::kind(k).to_string()),
+        );
         header.push("Risposti entro il termine".into());
         header.push(format!("Totale {}", r.from.year() - 1));
         let previous = r.previous_year_months.clone().unwrap_or_default();

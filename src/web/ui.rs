@@ -8,7 +8,7 @@ use maud::{html, Markup, DOCTYPE};
 
 use super::auth::Session;
 use crate::domain::time::{self, Deadline};
-use crate::domain::Role;
+use crate::domain::{Channel, Kind, Role, State};
 use crate::texts;
 
 /// Which part of the site a page belongs to (the navigation marks it).
@@ -61,7 +61,7 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
                                 (session.actor.name) " · " (texts::viewer_badge(session.sees_content))
                             }
                         } @else {
-                            span { (session.actor.name) " · " (role_label(session.actor.role.as_str())) }
+                            span { (session.actor.name) " · " (texts::role(session.actor.role)) }
                         }
                         form method="post" action="/esci" {
                             (csrf(session))
@@ -141,31 +141,21 @@ pub fn message_page(status: StatusCode, message: &str) -> Markup {
     }
 }
 
-pub fn role_label(role: &str) -> &'static str {
-    match role {
-        "admin" => "Amministratore",
-        "operator" => "Utente reclamo",
-        "viewer" => "Utente ASL",
-        _ => "?",
+/// A kind, or "Non indicata" when the ticket has none yet.
+pub fn kind_label(kind: Option<Kind>) -> &'static str {
+    kind.map(texts::kind).unwrap_or("Non indicata")
+}
+
+/// After a ticket's number or date: how it came, when that is worth a mark.
+pub fn channel_mark(channel: Channel) -> Markup {
+    match channel {
+        Channel::Pec => html! { " " abbr.pec title="Posta elettronica certificata" { "PEC" } },
+        Channel::Email => html! {},
     }
 }
 
-pub fn state_label(state: &str) -> &'static str {
-    state.parse().map(texts::state).unwrap_or("?")
-}
-
-pub fn kind_label(kind: Option<&str>) -> &'static str {
-    kind.and_then(|k| k.parse().ok())
-        .map(texts::kind)
-        .unwrap_or("Non indicata")
-}
-
-pub fn outcome_label(outcome: &str) -> &'static str {
-    outcome.parse().map(texts::outcome).unwrap_or("?")
-}
-
-pub fn state_badge(state: &str) -> Markup {
-    html! { span class={"badge state-" (state)} { (state_label(state)) } }
+pub fn state_badge(state: State) -> Markup {
+    html! { span class={"badge state-" (state)} { (texts::state(state)) } }
 }
 
 /// "31/03/2026 23:30", Europe/Rome.
@@ -209,8 +199,8 @@ pub fn size(bytes: i64) -> String {
 }
 
 /// Days left to the deadline, or late, for a ticket not yet answered.
-pub fn deadline_cell(due_at: DateTime<Utc>, answered: bool, state: &str) -> Markup {
-    if answered || state == "closed" {
+pub fn deadline_cell(due_at: DateTime<Utc>, answered: bool, state: State) -> Markup {
+    if answered || !state.is_open() {
         return html! { span.muted { "risposto" } };
     }
     match time::deadline(due_at, Utc::now()) {

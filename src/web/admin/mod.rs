@@ -1,0 +1,93 @@
+//! Amministrazione: accounts, services, categories, routing rules, quarantine, the outbox and
+//! the audit log. Every handler takes [`AdminUser`].
+//!
+//! A change runs through [`change`]: one transaction on the writer thread, its refusal (an
+//! [`AdminError`]) shown in Italian as a 422, a failure of the database a logged 500.
+
+mod audit;
+mod categories;
+mod outbox;
+mod quarantine;
+mod rules;
+mod services;
+mod users;
+
+pub use audit::audit;
+pub use categories::{categories, category_add, category_update};
+pub use outbox::{outbox, outbox_retry};
+pub use quarantine::{quarantine, quarantine_discard, quarantine_raw, quarantine_retry};
+pub use rules::{rule_add, rule_move, rule_update, rules};
+pub use services::{service_add, service_update, services};
+pub use users::{user_add, user_password, user_update, users};
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+
+use super::auth::{AdminUser, Session};
+use super::ui::{self, Section};
+use super::{App, WebError, WebResult};
+use crate::admin::AdminError;
+
+fn flag(v: &Option<String>) -> bool {
+    super::form_flag(v.as_deref())
+}
+
+/// Runs an administrator's change in a transaction: committed if it succeeds; a refusal is
+/// shown in Italian, a failure of the database is logged and answered with a 500.
+async fn change<T: Send + 'static>(
+    app: &App,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, AdminError> + Send + 'static,
+) -> WebResult<T> {
+    let out = app
+        .store
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            match f(&tx) {
+                Ok(v) => {
+                    tx.commit()?;
+                    Ok(Ok(v))
+                }
+                Err(e) => Ok(Err(e)),
+            }
+        })
+        .await?;
+    out.map_err(|e| match e {
+        AdminError::Database(e) => WebError::Internal(e),
+        refused => WebError::Refused(crate::texts::admin_error(&refused)),
+    })
+}
+
+fn back(path: &str) -> Response {
+    Redirect::to(path).into_response()
+}
+
+fn admin_page(s: &Session, title: &str, body: Markup) -> Markup {
+    let body = html! {
+        nav.subnav aria-label="Amministrazione" {
+            ul {
+                li { a href="/amministrazione/utenti" { "Utenti" } }
+                li { a href="/amministrazione/servizi" { "Servizi" } }
+                li { a href="/amministrazione/categorie" { "Classificazione" } }
+                li { a href="/amministrazione/regole" { "Regole di smistamento" } }
+                li { a href="/amministrazione/quarantena" { "Quarantena" } }
+                li { a href="/amministrazione/posta" { "Posta in uscita" } }
+                li { a href="/amministrazione/registro" { "Registro attività" } }
+            }
+        }
+        (body)
+    };
+    ui::page(s, Section::Admin, title, body)
+}
+
+pub async fn index(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult<Markup> {
+    let w = app.readers.read(crate::store::admin::pending_work).await?;
+    let body = html! {
+        ul.counts {
+            li { a href="/amministrazione/quarantena" { span.n { (ui::number(w.quarantined)) } span { "messaggi in quarantena" } } }
+            li { a href="/amministrazione/posta" { span.n { (ui::number(w.failed)) } span { "email non consegnate" } } }
+            li { a href="/amministrazione/posta" { span.n { (ui::number(w.pending)) } span { "email in attesa di invio" } } }
+        }
+    };
+    Ok(admin_page(&s, "Amministrazione", body))
+}

@@ -1,0 +1,320 @@
+//! Reclami: the list with its filters, search, sort and pages; and the table the dashboard
+//! shares.
+
+use std::fmt::Write as _;
+
+use axum::extract::{Query, State as AppState};
+use chrono::{NaiveDate, Utc};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::count_text;
+use crate::domain::{Kind, State};
+use crate::store::backoffice::{self as q, Filters, ListRow, Sort, PAGE_SIZE};
+use crate::texts;
+use crate::web::auth::AnyUser;
+use crate::web::ui::{self, Section};
+use crate::web::{App, WebResult};
+
+/// The list's query string; every field is optional and kept as typed so that the form shows
+/// it back.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    stato: String,
+    #[serde(default)]
+    tipologia: String,
+    #[serde(default)]
+    categoria: String,
+    #[serde(default)]
+    servizio: String,
+    #[serde(default)]
+    operatore: String,
+    #[serde(default)]
+    attenzione: String,
+    #[serde(default)]
+    scaduti: String,
+    #[serde(default)]
+    in_scadenza: String,
+    #[serde(default)]
+    da_classificare: String,
+    #[serde(default)]
+    dal: String,
+    #[serde(default)]
+    al: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    ordine: String,
+    #[serde(default)]
+    pagina: String,
+}
+
+impl ListQuery {
+    fn filters(&self) -> Filters {
+        let text = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        let flag = |s: &str| crate::web::form_flag(Some(s));
+        let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+        Filters {
+            state: self.stato.trim().parse().ok(),
+            kind: self.tipologia.trim().parse().ok(),
+            category: text(&self.categoria),
+            unclassified: flag(&self.da_classificare),
+            service: self.servizio.trim().parse().ok(),
+            operator: self.operatore.trim().parse().ok(),
+            attention: flag(&self.attenzione),
+            overdue: flag(&self.scaduti),
+            due_soon: flag(&self.in_scadenza),
+            from: date(&self.dal),
+            to: date(&self.al),
+            search: text(&self.q),
+            sort: Sort::parse(&self.ordine),
+        }
+    }
+
+    fn page(&self) -> usize {
+        crate::web::page_number(&self.pagina)
+    }
+
+    /// This query string with `key` replaced (pagination and sorting links).
+    fn with(&self, key: &str, value: &str) -> String {
+        let pairs = [
+            ("stato", &self.stato),
+            ("tipologia", &self.tipologia),
+            ("categoria", &self.categoria),
+            ("servizio", &self.servizio),
+            ("operatore", &self.operatore),
+            ("attenzione", &self.attenzione),
+            ("scaduti", &self.scaduti),
+            ("in_scadenza", &self.in_scadenza),
+            ("da_classificare", &self.da_classificare),
+            ("dal", &self.dal),
+            ("al", &self.al),
+            ("q", &self.q),
+            ("ordine", &self.ordine),
+            ("pagina", &self.pagina),
+        ];
+        let mut out = String::from("/reclami?");
+        for (k, v) in pairs {
+            // Any change but the page's own starts again from page 1.
+            if k == "pagina" && key != "pagina" {
+                continue;
+            }
+            let v = if k == key { value } else { v.as_str() };
+            if !v.is_empty() {
+                let _ = write!(out, "{k}={}&", ui::url_encode(v));
+            }
+        }
+        out.pop();
+        out
+    }
+}
+
+/// A list of tickets. Who does not see contents (a viewer, by default) gets each ticket's
+/// facts instead of the citizen and the subject: kind, category, service.
+pub(super) fn ticket_table(
+    rows: &[ListRow],
+    sort: Option<(&ListQuery, Sort)>,
+    content: bool,
+) -> Markup {
+    let clip = |s: &str| ui::clip(s, q::LIST_TEXT_CHARS).into_owned();
+    // A sortable header links to its order; "Ricevuto" toggles newest/oldest.
+    let sort_header = |label: &str, column: &[Sort]| -> Markup {
+        let Some((query, current)) = sort else {
+            return html! { th scope="col" { (label) } };
+        };
+        let active = column.contains(&current);
+        let next = if active && column.len() > 1 {
+            column[usize::from(column[0] == current)]
+        } else {
+            column[0]
+        };
+        let aria = match current {
+            Sort::Newest => "descending",
+            _ => "ascending",
+        };
+        html! {
+            @if active {
+                th scope="col" aria-sort=(aria) { a href=(query.with("ordine", next.as_str())) { (label) } }
+            } @else {
+                th scope="col" { a href=(query.with("ordine", next.as_str())) { (label) } }
+            }
+        }
+    };
+    html! {
+        div.tablewrap {
+            table.tickets {
+                thead {
+                    tr {
+                        th scope="col" { "Numero" }
+                        (sort_header("Ricevuto", &[Sort::Newest, Sort::Oldest]))
+                        (sort_header("Scadenza", &[Sort::Deadline]))
+                        @if content {
+                            th scope="col" { "Cittadino" }
+                            th scope="col" { "Oggetto" }
+                        } @else {
+                            th scope="col" { "Tipologia" }
+                        }
+                        th scope="col" { "Classificazione" }
+                        @if !content {
+                            th scope="col" { "Servizio" }
+                        }
+                        th scope="col" { "Stato" }
+                    }
+                }
+                tbody {
+                    @for r in rows {
+                        @let new_message = r.needs_attention && r.state.shows_new_message();
+                        tr.attention[new_message] {
+                            td { a href={"/reclami/" (r.number)} { (r.number) } (ui::channel_mark(r.channel)) }
+                            td { (ui::datetime(r.received_at)) }
+                            td { (ui::deadline_cell(r.due_at, r.answered, r.state)) }
+                            @if content {
+                                td { (clip(r.citizen_name.as_deref().unwrap_or(&r.citizen_email))) }
+                                td.subject { (clip(&r.subject)) }
+                            } @else {
+                                td { (ui::kind_label(r.kind)) }
+                            }
+                            td {
+                                @match (&r.category_code, &r.category_label) {
+                                    (Some(code), Some(label)) => { abbr title=(label) { (code) } }
+                                    _ => { span.muted { "da classificare" } }
+                                }
+                            }
+                            @if !content {
+                                td { (r.service_name.as_deref().unwrap_or("—")) }
+                            }
+                            td { (ui::state_badge(r.state)) @if new_message { " " span.flag { "nuovo messaggio" } } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub async fn list(
+    AppState(app): AppState<App>,
+    AnyUser(s): AnyUser,
+    Query(query): Query<ListQuery>,
+) -> WebResult<Markup> {
+    let mut filters = query.filters();
+    if !s.sees_content {
+        // Which tickets hold a word tells what they say: no text search without contents.
+        filters.search = None;
+    }
+    let page = query.page();
+    let (found, categories, services, operators) = {
+        let filters = filters.clone();
+        app.readers
+            .read(move |conn| {
+                let found = q::list(conn, &filters, Utc::now(), page - 1, PAGE_SIZE)?;
+                Ok((
+                    found,
+                    q::categories(conn)?,
+                    q::services(conn)?,
+                    q::operators(conn)?,
+                ))
+            })
+            .await?
+    };
+    let (rows, total) = (found.rows, found.total);
+    let selected = |a: &str, b: &str| a == b;
+    let body = html! {
+        form.filters method="get" action="/reclami" role="search" {
+            @if s.sees_content {
+                p.wide {
+                    label for="q" { "Cerca nel testo" }
+                    input #q type="search" name="q" value=(query.q) placeholder="parole nell'oggetto o nel messaggio";
+                }
+            }
+            p {
+                label for="stato" { "Stato" }
+                select #stato name="stato" {
+                    option value="" { "Tutti" }
+                    @for &st in State::ALL {
+                        option value=(st) selected[filters.state == Some(st)] { (texts::state(st)) }
+                    }
+                }
+            }
+            p {
+                label for="tipologia" { "Tipologia" }
+                select #tipologia name="tipologia" {
+                    option value="" { "Tutte" }
+                    @for &k in Kind::ALL {
+                        option value=(k) selected[filters.kind == Some(k)] { (texts::kind(k)) }
+                    }
+                }
+            }
+            p {
+                label for="categoria" { "Classificazione" }
+                select #categoria name="categoria" {
+                    option value="" { "Tutte" }
+                    @for c in &categories {
+                        option value=(c.code) selected[selected(&query.categoria, &c.code)] {
+                            @if c.parent_id.is_some() { "\u{2003}" } (c.code) " – " (c.label)
+                        }
+                    }
+                }
+            }
+            p {
+                label for="servizio" { "Servizio" }
+                select #servizio name="servizio" {
+                    option value="" { "Tutti" }
+                    @for sv in &services {
+                        option value=(sv.id) selected[selected(&query.servizio, &sv.id.to_string())] { (sv.name) }
+                    }
+                }
+            }
+            p {
+                label for="operatore" { "Operatore" }
+                select #operatore name="operatore" {
+                    option value="" { "Tutti" }
+                    @for (id, name) in &operators {
+                        option value=(id) selected[selected(&query.operatore, &id.to_string())] { (name) }
+                    }
+                }
+            }
+            p {
+                label for="dal" { "Ricevuti dal" }
+                input #dal type="date" name="dal" value=(query.dal);
+            }
+            p {
+                label for="al" { "al" }
+                input #al type="date" name="al" value=(query.al);
+            }
+            fieldset {
+                legend { "Solo" }
+                label { input type="checkbox" name="attenzione" value="1" checked[filters.attention]; " con nuovi messaggi" }
+                label { input type="checkbox" name="scaduti" value="1" checked[filters.overdue]; " scaduti" }
+                label { input type="checkbox" name="in_scadenza" value="1" checked[filters.due_soon]; " in scadenza" }
+                label { input type="checkbox" name="da_classificare" value="1" checked[filters.unclassified]; " da classificare" }
+            }
+            input type="hidden" name="ordine" value=(filters.sort.as_str());
+            p.buttons {
+                button type="submit" { "Filtra" }
+                " "
+                a href="/reclami" { "Azzera filtri" }
+            }
+        }
+        p role="status" { (count_text(total)) (if total == 1 { " reclamo" } else { " reclami" }) @if total > 0 { ", pagina " (page) } }
+        @if found.search_capped {
+            p.muted {
+                "Le parole cercate compaiono in moltissimi messaggi: sono considerati solo i "
+                (ui::number(q::SEARCH_CAP as i64)) " messaggi più recenti. Aggiungi parole per restringere la ricerca."
+            }
+        }
+        @if !rows.is_empty() {
+            (ticket_table(&rows, Some((&query, filters.sort)), s.sees_content))
+        }
+        nav.pages aria-label="Pagine" {
+            @if page > 1 {
+                a rel="prev" href=(query.with("pagina", &(page - 1).to_string())) { "← Precedente" }
+            }
+            @if page * PAGE_SIZE < total {
+                a rel="next" href=(query.with("pagina", &(page + 1).to_string())) { "Successiva →" }
+            }
+        }
+    };
+    Ok(ui::page(&s, Section::Tickets, "Reclami", body))
+}

@@ -1,0 +1,47 @@
+//! Cruscotto, Reclami (the list) and Reclamo (one ticket with its actions and downloads).
+//!
+//! - [`dashboard`]: counts by state and the queues that need someone now.
+//! - [`list`]: the list with its filters, search, sort and pages (also the dashboard's tables).
+//! - [`page`]: one ticket: its facts, its thread, its history, and the forms to work it.
+//! - [`forms`]: what the forms post: answer, note, classification, closing, merging.
+//! - [`files`]: the attachments and original messages, as audited downloads.
+
+mod dashboard;
+mod files;
+mod forms;
+mod list;
+mod page;
+
+pub use dashboard::dashboard;
+pub use files::{attachment, original};
+pub use forms::{answer, classify, close, merge, note};
+pub use list::list;
+pub use page::show;
+
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{ui, App, WebError, WebResult};
+use crate::domain::TicketNumber;
+use crate::store::backoffice::COUNT_CAP;
+
+/// A count as lists say it: "più di 10.000" past the cap.
+fn count_text(n: usize) -> String {
+    if n > COUNT_CAP {
+        format!("più di {}", ui::number(COUNT_CAP as i64))
+    } else {
+        ui::number(n as i64)
+    }
+}
+
+/// The id of the ticket `number`, or a 404.
+async fn ticket_id(app: &App, number: &TicketNumber) -> WebResult<i64> {
+    let number = number.clone();
+    app.readers
+        .read(move |conn| crate::store::tickets::id_by_number(conn, &number))
+        .await?
+        .ok_or(WebError::NotFound)
+}
+
+fn back_to(number: &TicketNumber) -> Response {
+    Redirect::to(&format!("/reclami/{number}")).into_response()
+}
