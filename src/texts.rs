@@ -7,7 +7,7 @@ use crate::domain::{
     AuditAction, AuditGroup, Envelope, Kind, OutboxState, Outcome, QuarantineKind, Role, RuleField,
     Signature, State,
 };
-use crate::workflow::{Invalid, WorkflowError};
+use crate::workflow::{Invalid, TwoCitizens, WorkflowError};
 
 /// The state's label, as in the hospital's procedure.
 pub fn state(s: State) -> &'static str {
@@ -69,17 +69,20 @@ pub fn workflow_error(e: &WorkflowError) -> String {
             state(*s)
         ),
         WorkflowError::Invalid(reason) => invalid(*reason).into(),
-        WorkflowError::DifferentCitizens {
-            from,
-            into,
-            from_citizen,
-            into_citizen,
-        } => format!(
-            "I due reclami sono di cittadini diversi: {from} è di {from_citizen}, {into} è di \
+        WorkflowError::DifferentCitizens(c) => {
+            let TwoCitizens {
+                from,
+                into,
+                from_citizen,
+                into_citizen,
+            } = &**c;
+            format!(
+                "I due reclami sono di cittadini diversi: {from} è di {from_citizen}, {into} è di \
              {into_citizen}. Dopo l'unione le comunicazioni andranno solo a {into_citizen}, e \
              {from_citizen} non riceverà più notizie della sua pratica. Unisci solo se è lo \
              stesso caso, e conferma."
-        ),
+            )
+        }
         WorkflowError::Other(_) => "Errore interno.".into(),
     }
 }

@@ -65,15 +65,19 @@ pub enum WorkflowError {
     Invalid(Invalid),
     /// Two citizens' tickets merge only when the operator confirms it (issue 11): after the
     /// merge, mail goes to `into`'s citizen alone.
-    #[error("{from} and {into} are of different citizens ({from_citizen}, {into_citizen}): confirm the merge")]
-    DifferentCitizens {
-        from: TicketNumber,
-        into: TicketNumber,
-        from_citizen: String,
-        into_citizen: String,
-    },
+    #[error("{} and {} are of different citizens ({}, {}): confirm the merge", .0.from, .0.into, .0.from_citizen, .0.into_citizen)]
+    DifferentCitizens(Box<TwoCitizens>),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+/// Two tickets of different citizens, as a refused merge names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TwoCitizens {
+    pub from: TicketNumber,
+    pub into: TicketNumber,
+    pub from_citizen: String,
+    pub into_citizen: String,
 }
 
 /// What was wrong with what the operator sent.
@@ -376,16 +380,13 @@ pub fn merge_with(
     );
     // Contacts are unique by address (without case): one contact, one citizen.
     let different_citizens = from_c.id != into_c.id;
-    match (different_citizens, consent) {
-        (true, MergeConsent::SameCitizen) => {
-            return Err(WorkflowError::DifferentCitizens {
-                from: from_t.number,
-                into: into_t.number,
-                from_citizen: from_c.email,
-                into_citizen: into_c.email,
-            })
-        }
-        (false, _) | (true, MergeConsent::DifferentCitizens) => {}
+    if different_citizens && consent == MergeConsent::SameCitizen {
+        return Err(WorkflowError::DifferentCitizens(Box::new(TwoCitizens {
+            from: from_t.number,
+            into: into_t.number,
+            from_citizen: from_c.email,
+            into_citizen: into_c.email,
+        })));
     }
     sql::merge(conn, from, into, &store::now_text())?;
     audit::record(
@@ -673,8 +674,8 @@ mod tests {
         };
         let refused = merge(&w.conn, &w.op, 2, w.ticket);
         assert!(
-            matches!(&refused, Err(WorkflowError::DifferentCitizens { from_citizen, into_citizen, .. })
-                if from_citizen == "nul@example.test" && into_citizen == "maria@example.test"),
+            matches!(&refused, Err(WorkflowError::DifferentCitizens(c))
+                if c.from_citizen == "nul@example.test" && c.into_citizen == "maria@example.test"),
             "{refused:?}"
         );
         assert_eq!(merged(&w), None);

@@ -32,11 +32,20 @@ pub use ticket::{Channel, Kind, Outcome, Relation, State, TicketNumber};
 /// A word that is not in a vocabulary: from a database written by a newer ascolto, a hand-edited
 /// row, or a forged form field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{word:?} is not a {vocabulary} (one of: {expected})")]
+#[error("{word:?} is not a {vocabulary}: {}", one_of(expected))]
 pub struct UnknownWord {
     pub vocabulary: &'static str,
     pub word: String,
-    pub expected: &'static str,
+    pub expected: &'static [&'static str],
+}
+
+/// "a, b or c".
+fn one_of(words: &[&str]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 /// Declares a closed vocabulary: an enum whose variants are stored, sent and parsed as fixed
@@ -74,7 +83,7 @@ macro_rules! vocabulary {
                     _ => Err($crate::domain::UnknownWord {
                         vocabulary: stringify!($name),
                         word: s.to_string(),
-                        expected: concat!($($word, " "),+),
+                        expected: &[$($word),+],
                     }),
                 }
             }
@@ -175,7 +184,7 @@ mod tests {
         let e = "chiuso".parse::<State>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "\"chiuso\" is not a State (one of: pending in_charge answered closed )"
+            "\"chiuso\" is not a State: pending, in_charge, answered or closed"
         );
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         let bad = conn.query_row("SELECT 'chiuso'", [], |r| r.get::<_, State>(0));

@@ -84,7 +84,13 @@ impl FromStr for AuditActor {
                 .ok_or_else(|| super::UnknownWord {
                     vocabulary: "AuditActor",
                     word: s.to_string(),
-                    expected: "user:ID system:ingest system:retention cli web:anonymous",
+                    expected: &[
+                        "user:ID",
+                        "system:ingest",
+                        "system:retention",
+                        "cli",
+                        "web:anonymous",
+                    ],
                 }),
         }
     }

@@ -171,7 +171,7 @@ pub async fn merge(
         &number,
         move |c, _, a, id| match workflow::merge_with(c, a, id, into, consent) {
             Ok(()) => Ok(None),
-            Err(e @ workflow::WorkflowError::DifferentCitizens { .. }) => Ok(Some(e)),
+            Err(e @ workflow::WorkflowError::DifferentCitizens(_)) => Ok(Some(e)),
             Err(e) => Err(e),
         },
     )
