@@ -323,11 +323,11 @@ mod tests {
         let m = Metrics::default();
         m.ingested(&[
             Outcome::Created {
-                ticket: "URP-2026-000001".into(),
+                ticket: "URP-2026-000001".parse().unwrap(),
                 linked_to: None,
             },
             Outcome::Threaded {
-                ticket: "URP-2026-000001".into(),
+                ticket: "URP-2026-000001".parse().unwrap(),
             },
             Outcome::Duplicate,
         ]);

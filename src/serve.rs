@@ -198,9 +198,7 @@ impl Daily {
                  with) more than {days} days ago"
             );
         }
-        self.store
-            .call(|c| Ok(c.execute_batch("PRAGMA optimize")?))
-            .await?;
+        self.store.call(|c| crate::store::optimize(c)).await?;
         Ok(())
     }
 }

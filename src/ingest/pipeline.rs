@@ -3,7 +3,7 @@
 //! runs on the database thread.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::classify::Classifier;
 use crate::domain::{time, TicketNumber};
-use crate::domain::{AuditAction, AuditActor};
+use crate::domain::{AuditAction, AuditActor, Channel, QuarantineKind};
 use crate::mail::auth::{self, Unverified};
 use crate::mail::auto::{AutoKind, Automatic};
 use crate::mail::pec::{PecBox, PecInfo};
@@ -91,15 +91,15 @@ impl Origin {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Created {
-        ticket: String,
-        linked_to: Option<String>,
+        ticket: TicketNumber,
+        linked_to: Option<TicketNumber>,
     },
     Threaded {
-        ticket: String,
+        ticket: TicketNumber,
     },
     /// An auto-reply, bounce or PEC receipt stored on the ticket it is about.
     Automatic {
-        ticket: String,
+        ticket: TicketNumber,
     },
     Duplicate,
     Quarantined {
@@ -232,7 +232,7 @@ impl Pipeline {
                     let reason = format!("could not be stored: {e:#}");
                     tracing::error!(origin = %origin.label, "{reason}");
                     let sp = tx.savepoint()?;
-                    let o = quarantine(&sp, prepared, origin, "store_error", &reason)?;
+                    let o = quarantine(&sp, prepared, origin, QuarantineKind::StoreError, &reason)?;
                     sp.commit()?;
                     o
                 }
@@ -258,29 +258,16 @@ impl Pipeline {
     ) -> anyhow::Result<Result<Outcome, String>> {
         self.refresh_rules(conn)?;
         let tx = conn.transaction()?;
-        let Some((raw, source, received)) = tx
-            .query_row(
-                "SELECT r.bytes, r.source, q.received_at FROM quarantine q
-                 JOIN raw_mail r ON r.id = q.raw_id WHERE q.id = ?1 AND q.resolved_at IS NULL",
-                [quarantine_id],
-                |r| {
-                    Ok((
-                        r.get::<_, Vec<u8>>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                },
-            )
-            .optional()?
-        else {
+        let Some(entry) = store::quarantine::open_entry(&tx, quarantine_id)? else {
             return Ok(Err("no such open quarantine entry".into()));
         };
         let origin = Origin {
-            label: source,
-            internal_date: DateTime::parse_from_rfc3339(&received)
+            label: entry.source,
+            internal_date: DateTime::parse_from_rfc3339(&entry.received_at)
                 .ok()
                 .map(|t| t.with_timezone(&Utc)),
         };
+        let raw = entry.raw;
         let prepared = prepare(raw, self.settings.pec_box(&origin));
         let failure = match self.store_one(&tx, &prepared, &origin, true) {
             Ok(Outcome::Quarantined { reason, .. }) => Err(reason),
@@ -309,10 +296,7 @@ impl Pipeline {
             | Outcome::Automatic { ticket } => format!("retried: {ticket}"),
             _ => "retried: duplicate".into(),
         };
-        tx.execute(
-            "UPDATE quarantine SET resolved_at = ?2, resolution = ?3 WHERE id = ?1",
-            params![quarantine_id, store::now_text(), resolution],
-        )?;
+        store::quarantine::resolve(&tx, quarantine_id, &resolution)?;
         audit::record(
             &tx,
             actor,
@@ -336,7 +320,9 @@ impl Pipeline {
         }
         let m = match &p.parsed {
             Ok(m) => m,
-            Err(e) => return quarantine(conn, p, origin, "unparseable", &e.to_string()),
+            Err(e) => {
+                return quarantine(conn, p, origin, QuarantineKind::Unparseable, &e.to_string())
+            }
         };
         if let Some(mid) = &m.message_id {
             if sql::inbound_duplicate(conn, mid, m.from_email.as_deref())? {
@@ -363,7 +349,7 @@ impl Pipeline {
                     conn,
                     p,
                     origin,
-                    "automatic",
+                    QuarantineKind::Automatic,
                     &format!(
                         "{} ({}) from a sender the mail server could not authenticate ({})",
                         auto.kind.as_str(),
@@ -386,7 +372,7 @@ impl Pipeline {
                         AuditActor::Ingest,
                         AuditAction::MessageAutomatic,
                         Some(t.id),
-                        json!({ "message": id, "kind": auto.kind.as_str(), "signal": auto.signal }),
+                        json!({ "message": id, "kind": auto.kind, "signal": auto.signal }),
                     )?;
                     Ok(Outcome::Automatic { ticket: t.number })
                 }
@@ -394,7 +380,7 @@ impl Pipeline {
                     conn,
                     p,
                     origin,
-                    "automatic",
+                    QuarantineKind::Automatic,
                     &format!(
                         "{} ({}) that refers to no ticket",
                         auto.kind.as_str(),
@@ -413,7 +399,7 @@ impl Pipeline {
         };
         match thread {
             Thread::Existing(t, via) => {
-                let closed = t.state == "closed";
+                let closed = !t.state.is_open();
                 let window = self.settings.reopen_window_days;
                 if closed
                     && !workflow::within_reopen_window(t.closed_at.as_deref(), received.at, window)
@@ -458,7 +444,7 @@ impl Pipeline {
         }
         let mut linked = None;
         for number in thread::numbers_in_subject(&m.subject, &self.settings.number_prefix) {
-            if let Some(t) = sql::ticket_by_number(conn, &number.to_string())? {
+            if let Some(t) = sql::ticket_by_number(conn, &number)? {
                 if t.citizen_email.eq_ignore_ascii_case(from) {
                     return Ok(Thread::Existing(t, "subject_number"));
                 }
@@ -487,13 +473,16 @@ impl Pipeline {
             prefix: self.settings.number_prefix.clone(),
             year,
             seq,
-        }
-        .to_string();
+        };
         let token = thread::new_token();
         let contact_id = sql::upsert_contact(conn, from, m.from_name.as_deref())?;
         let class = self.classifier.classify(&m.subject, &m.body_text, from);
         let received_text = store::time_text(received.at);
         let due = store::time_text(time::due_at(received.at, self.settings.deadline_days));
+        let channel = match m.pec {
+            Some(_) => Channel::Pec,
+            None => Channel::Email,
+        };
         let ticket_id = sql::insert_ticket(
             conn,
             &NewTicket {
@@ -501,14 +490,14 @@ impl Pipeline {
                 year,
                 seq,
                 thread_token: &token,
-                kind: class.kind.map(|k| k.as_str()),
+                kind: class.kind,
                 category_id: class.category_id,
                 service_id: class.service_id,
                 contact_id,
                 subject: &m.subject,
                 received_at: &received_text,
                 due_at: &due,
-                channel: if m.pec.is_some() { "pec" } else { "email" },
+                channel,
                 linked_ticket_id: linked.as_ref().map(|t| t.id),
             },
         )?;
@@ -521,7 +510,7 @@ impl Pipeline {
             json!({
                 "number": number,
                 "message": message,
-                "channel": if m.pec.is_some() { "pec" } else { "email" },
+                "channel": channel,
                 "linked_to": linked.as_ref().map(|t| &t.number),
                 "sender_unverified": unverified.map(|u| &u.reason),
             }),
@@ -535,7 +524,7 @@ impl Pipeline {
                 json!({
                     "category": class.category_id,
                     "service": class.service_id,
-                    "kind": class.kind.map(|k| k.as_str()),
+                    "kind": class.kind,
                     "rules": class.rule_ids,
                 }),
             )?;
@@ -609,7 +598,7 @@ fn ticket_by_our_reference<'a>(
         let Some((number, token)) = thread::claimed_ticket(r) else {
             continue;
         };
-        if let Some(t) = sql::ticket_by_number(conn, &number.to_string())? {
+        if let Some(t) = sql::ticket_by_number(conn, &number)? {
             if thread::tokens_match(token, &t.thread_token) {
                 return Ok(Some(t));
             }
@@ -651,7 +640,7 @@ fn insert_message(
             subject: &m.subject,
             body_text: &m.body_text,
             received_at,
-            automatic: automatic.map(AutoKind::as_str),
+            automatic,
             pec: pec.as_deref(),
             sender_unverified: unverified.map(|u| u.reason.as_str()),
         },
@@ -666,7 +655,7 @@ fn quarantine(
     conn: &Connection,
     p: &Prepared,
     origin: &Origin,
-    kind: &str,
+    kind: QuarantineKind,
     reason: &str,
 ) -> anyhow::Result<Outcome> {
     let raw_id = match sql::raw_id_by_hash(conn, &p.sha256)? {

@@ -72,9 +72,14 @@ fn mail(from: &str, subject: &str, extra: &str, body: &str) -> Vec<u8> {
         .into_bytes()
 }
 
+/// A ticket number written in a test.
+fn num(n: &str) -> crate::domain::TicketNumber {
+    n.parse().unwrap()
+}
+
 fn created(o: &Outcome) -> String {
     match o {
-        Outcome::Created { ticket, .. } => ticket.clone(),
+        Outcome::Created { ticket, .. } => ticket.to_string(),
         other => panic!("expected a new ticket, got {other:?}"),
     }
 }
@@ -181,7 +186,7 @@ fn a_reply_with_the_number_from_the_citizen_threads() {
         "",
         "Aggiungo un dettaglio.",
     );
-    assert_eq!(h.ingest(reply), Outcome::Threaded { ticket: n.clone() });
+    assert_eq!(h.ingest(reply), Outcome::Threaded { ticket: num(&n) });
     assert_eq!(h.count("SELECT count(*) FROM tickets"), 1);
     assert_eq!(h.count("SELECT needs_attention FROM tickets"), 1);
     assert_eq!(
@@ -202,8 +207,8 @@ fn a_stranger_naming_a_number_gets_a_new_linked_ticket() {
     );
     match h.ingest(hijack) {
         Outcome::Created { ticket, linked_to } => {
-            assert_ne!(ticket, n);
-            assert_eq!(linked_to, Some(n.clone()));
+            assert_ne!(ticket, num(&n));
+            assert_eq!(linked_to, Some(num(&n)));
         }
         other => panic!("{other:?}"),
     }
@@ -226,7 +231,7 @@ fn our_message_id_threads_and_a_forged_token_does_not() {
         &format!("In-Reply-To: <{good}>\r\n"),
         "Grazie",
     );
-    assert_eq!(h.ingest(reply), Outcome::Threaded { ticket: n.clone() });
+    assert_eq!(h.ingest(reply), Outcome::Threaded { ticket: num(&n) });
 
     let forged = thread::outbound_message_id(&number, &thread::new_token(), "hospital.test");
     let attack = mail(
@@ -255,7 +260,7 @@ fn automatic_mail_is_stored_on_its_ticket_or_quarantined_never_a_ticket() {
             .replace("{{REF}}", &ours);
         assert_eq!(
             h.ingest(raw.into_bytes()),
-            Outcome::Automatic { ticket: n.clone() },
+            Outcome::Automatic { ticket: num(&n) },
             "{name}"
         );
     }
@@ -469,7 +474,7 @@ fn a_reply_to_a_closed_ticket_reopens_it_within_the_window_and_opens_a_new_one_a
     // Received 2026-03-02 (the harness's INTERNALDATE): 10 days after closing.
     assert_eq!(
         h.ingest(reply(&format!("Re: [{n}]"))),
-        Outcome::Threaded { ticket: n.clone() }
+        Outcome::Threaded { ticket: num(&n) }
     );
     let (state, reopened): (String, i64) = h
         .conn
@@ -489,7 +494,7 @@ fn a_reply_to_a_closed_ticket_reopens_it_within_the_window_and_opens_a_new_one_a
         )
         .unwrap();
     match h.ingest(reply(&format!("Re: [{n}] di nuovo"))) {
-        Outcome::Created { linked_to, .. } => assert_eq!(linked_to, Some(n.clone())),
+        Outcome::Created { linked_to, .. } => assert_eq!(linked_to, Some(num(&n))),
         other => panic!("{other:?}"),
     }
     assert_eq!(h.count("SELECT reopen_count FROM tickets WHERE id = 1"), 1);
@@ -617,7 +622,7 @@ fn mail_naming_a_merged_ticket_threads_into_the_surviving_one() {
     assert_eq!(
         h.ingest(reply),
         Outcome::Threaded {
-            ticket: first.clone()
+            ticket: num(&first)
         }
     );
     // And by number in the subject, from the citizen.
@@ -627,7 +632,12 @@ fn mail_naming_a_merged_ticket_threads_into_the_surviving_one() {
         "",
         "Altro dettaglio",
     );
-    assert_eq!(h.ingest(by_number), Outcome::Threaded { ticket: first });
+    assert_eq!(
+        h.ingest(by_number),
+        Outcome::Threaded {
+            ticket: num(&first)
+        }
+    );
 }
 
 /// The stored PEC facts of the only message of ticket `number`, as JSON.
@@ -801,7 +811,7 @@ fn a_sender_the_mail_server_could_not_authenticate_never_joins_a_ticket() {
     let by_reference = h.ingest(forged("R: Attesa", &format!("In-Reply-To: <{ours}>\r\n")));
     for o in [&by_subject, &by_reference] {
         assert!(
-            matches!(o, Outcome::Created { linked_to: Some(l), .. } if *l == n),
+            matches!(o, Outcome::Created { linked_to: Some(l), .. } if *l == num(&n)),
             "{o:?}"
         );
     }
@@ -837,5 +847,5 @@ fn a_sender_the_mail_server_could_not_authenticate_never_joins_a_ticket() {
         "Authentication-Results: mx.hospital.test; dmarc=pass header.from=example.test\r\n",
         "Aggiungo un dettaglio.",
     );
-    assert_eq!(h.ingest(genuine), Outcome::Threaded { ticket: n });
+    assert_eq!(h.ingest(genuine), Outcome::Threaded { ticket: num(&n) });
 }

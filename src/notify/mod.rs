@@ -307,7 +307,7 @@ mod tests {
     /// A new ticket of the citizen writing from `email`.
     fn ticket(conn: &Connection, email: &str) -> i64 {
         let seq = sql::next_seq(conn, 2026).unwrap();
-        let number = format!("URP-2026-{seq:06}");
+        let number: crate::domain::TicketNumber = format!("URP-2026-{seq:06}").parse().unwrap();
         let contact_id = sql::upsert_contact(conn, email, None).unwrap();
         sql::insert_ticket(
             conn,
@@ -323,7 +323,7 @@ mod tests {
                 subject: "Reclamo",
                 received_at: "2026-03-02T09:00:00Z",
                 due_at: "2026-04-01T09:00:00Z",
-                channel: "email",
+                channel: Channel::Email,
                 linked_ticket_id: None,
             },
         )

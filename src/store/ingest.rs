@@ -4,14 +4,16 @@
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::domain::{AutoKind, Channel, Direction, Kind, QuarantineKind, State, TicketNumber};
+
 /// What threading needs to know about an existing ticket.
 #[derive(Clone, Debug)]
 pub struct TicketRef {
     pub id: i64,
-    pub number: String,
+    pub number: TicketNumber,
     pub thread_token: String,
     pub citizen_email: String,
-    pub state: String,
+    pub state: State,
     pub closed_at: Option<String>,
 }
 
@@ -81,7 +83,7 @@ const TICKET_REF: &str = "SELECT f.id, f.number, t.thread_token, c.email, f.stat
     FROM tickets t JOIN tickets f ON f.id = coalesce(t.merged_into, t.id)
     JOIN contacts c ON c.id = t.contact_id";
 
-pub fn ticket_by_number(conn: &Connection, number: &str) -> Result<Option<TicketRef>> {
+pub fn ticket_by_number(conn: &Connection, number: &TicketNumber) -> Result<Option<TicketRef>> {
     Ok(conn
         .prepare_cached(&format!("{TICKET_REF} WHERE t.number = ?1"))?
         .query_row([number], ticket_ref)
@@ -128,18 +130,18 @@ pub fn next_seq(conn: &Connection, year: i32) -> Result<i64> {
 }
 
 pub struct NewTicket<'a> {
-    pub number: &'a str,
+    pub number: &'a TicketNumber,
     pub year: i32,
     pub seq: i64,
     pub thread_token: &'a str,
-    pub kind: Option<&'a str>,
+    pub kind: Option<Kind>,
     pub category_id: Option<i64>,
     pub service_id: Option<i64>,
     pub contact_id: i64,
     pub subject: &'a str,
     pub received_at: &'a str,
     pub due_at: &'a str,
-    pub channel: &'a str,
+    pub channel: Channel,
     pub linked_ticket_id: Option<i64>,
 }
 
@@ -167,7 +169,7 @@ pub struct NewMessage<'a> {
     pub subject: &'a str,
     pub body_text: &'a str,
     pub received_at: &'a str,
-    pub automatic: Option<&'a str>,
+    pub automatic: Option<AutoKind>,
     pub pec: Option<&'a str>,
     pub sender_unverified: Option<&'a str>,
 }
@@ -177,7 +179,7 @@ pub fn insert_inbound_message(conn: &Connection, m: &NewMessage) -> Result<i64> 
         "INSERT INTO messages (ticket_id, direction, raw_id, message_id, in_reply_to, from_email,
            from_name, subject, body_text, received_at, automatic, pec, sender_unverified,
            created_at)
-         VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+         VALUES (?1, ?14, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         m.ticket_id,
@@ -192,7 +194,8 @@ pub fn insert_inbound_message(conn: &Connection, m: &NewMessage) -> Result<i64> 
         m.automatic,
         m.pec,
         m.sender_unverified,
-        super::now_text()
+        super::now_text(),
+        Direction::In
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -230,7 +233,7 @@ pub fn insert_quarantine(
     conn: &Connection,
     raw_id: i64,
     received_at: &str,
-    kind: &str,
+    kind: QuarantineKind,
     reason: &str,
 ) -> Result<i64> {
     conn.prepare_cached(

@@ -266,6 +266,18 @@ mod writer_tests {
 }
 
 /// Now, as the RFC 3339 UTC text stored in the database.
+/// Whether the connection answers a query (the health check).
+pub fn ping(conn: &Connection) -> Result<()> {
+    conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+    Ok(())
+}
+
+/// Lets SQLite refresh the statistics its planner uses (run daily by the daemon).
+pub fn optimize(conn: &Connection) -> Result<()> {
+    conn.execute_batch("PRAGMA optimize")?;
+    Ok(())
+}
+
 pub fn now_text() -> String {
     time_text(chrono::Utc::now())
 }

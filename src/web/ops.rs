@@ -12,6 +12,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::App;
+use crate::domain::OutboxState;
 use crate::metrics;
 
 /// How long the database gets to answer a health check.
@@ -59,12 +60,11 @@ struct MailboxHealth {
 pub async fn healthz(State(app): State<App>) -> Response {
     let readers = tokio::time::timeout(
         DATABASE_TIMEOUT,
-        app.readers
-            .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)),
+        app.readers.read(crate::store::ping),
     );
     let writer = tokio::time::timeout(DATABASE_TIMEOUT, app.store.call(|_| Ok(())));
     let (readers, writer) = tokio::join!(readers, writer);
-    let database_ok = matches!(readers, Ok(Ok(1))) && matches!(writer, Ok(Ok(())));
+    let database_ok = matches!(readers, Ok(Ok(()))) && matches!(writer, Ok(Ok(())));
 
     let now = Utc::now();
     let known = metrics::global().mailboxes();
@@ -118,41 +118,31 @@ pub async fn metrics(State(app): State<App>) -> Response {
     let counts = app
         .readers
         .read(|c| {
-            let by_state = c
-                .prepare_cached("SELECT state, n FROM ticket_state_counts ORDER BY state")?
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let outbox = c
-                .prepare_cached(
-                    "SELECT s.state, (SELECT count(*) FROM outbox o WHERE o.state = s.state)
-                     FROM (SELECT 'pending' AS state UNION ALL SELECT 'failed') s",
-                )?
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let quarantine: i64 = c.query_row(
-                "SELECT count(*) FROM quarantine WHERE resolved_at IS NULL",
-                [],
-                |r| r.get(0),
-            )?;
-            Ok((by_state, outbox, quarantine))
+            Ok((
+                crate::store::backoffice::tickets_by_state(c)?,
+                crate::store::admin::pending_work(c)?,
+            ))
         })
         .await;
     match counts {
-        Ok((by_state, outbox, quarantine)) => {
+        Ok((by_state, work)) => {
             out.push_str(
                 "# HELP ascolto_tickets Tickets by state.\n# TYPE ascolto_tickets gauge\n",
             );
             for (state, n) in by_state {
                 out.push_str(&format!(
                     "ascolto_tickets{{state=\"{}\"}} {n}\n",
-                    metrics::label(&state)
+                    metrics::label(state.as_str())
                 ));
             }
             out.push_str("# HELP ascolto_notifications Notifications waiting to be sent (pending) or given up (failed).\n# TYPE ascolto_notifications gauge\n");
-            for (state, n) in outbox {
+            for (state, n) in [
+                (OutboxState::Pending, work.pending),
+                (OutboxState::Failed, work.failed),
+            ] {
                 out.push_str(&format!("ascolto_notifications{{state=\"{state}\"}} {n}\n"));
             }
-            out.push_str(&format!("# HELP ascolto_quarantine_open Quarantined messages nobody has dealt with.\n# TYPE ascolto_quarantine_open gauge\nascolto_quarantine_open {quarantine}\n"));
+            out.push_str(&format!("# HELP ascolto_quarantine_open Quarantined messages nobody has dealt with.\n# TYPE ascolto_quarantine_open gauge\nascolto_quarantine_open {}\n", work.quarantined));
             out.push_str("# HELP ascolto_database_up 1 when the database answered this scrape.\n# TYPE ascolto_database_up gauge\nascolto_database_up 1\n");
         }
         Err(e) => {
