@@ -18,10 +18,8 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod backup;
 pub mod classify;
 pub mod config;
-pub mod demo;
 pub mod domain;
 pub mod export;
 pub mod ingest;

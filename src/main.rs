@@ -242,7 +242,13 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let mut conn = store::open(&config.database.path)?;
             let started = std::time::Instant::now();
-            ascolto::demo::generate(&mut conn, tickets, years.max(1), chrono::Utc::now(), seed)?;
+            ascolto::store::demo::generate(
+                &mut conn,
+                tickets,
+                years.max(1),
+                chrono::Utc::now(),
+                seed,
+            )?;
             println!(
                 "generated {tickets} tickets in {} in {:.1} s",
                 config.database.path.display(),
@@ -309,7 +315,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Backup { path, keep } => {
-            let made = ascolto::backup::backup(&config.database.path, &path, keep)?;
+            let made = ascolto::store::backup::backup(&config.database.path, &path, keep)?;
             println!(
                 "backup written: {} ({:.1} MB, {} tickets, schema {}); PRAGMA integrity_check: ok",
                 made.path.display(),
@@ -352,7 +358,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Restore { path } => {
-            let done = ascolto::backup::restore(&config.database.path, &path)?;
+            let done = ascolto::store::backup::restore(&config.database.path, &path)?;
             println!(
                 "restored {} from {} ({} tickets, schema {}; PRAGMA integrity_check: ok)",
                 config.database.path.display(),

@@ -18,12 +18,12 @@
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::domain::{AuditAction, AuditActor};
-use crate::store;
+use crate::store::{self, retention as sql};
 use crate::texts::ANONYMISED;
 
 /// Tickets done per transaction: the daemon's other writers wait at most one batch.
@@ -80,25 +80,11 @@ pub fn batch(
 ) -> Result<Summary> {
     let cutoff = cutoff(after_days, now);
     let tx = conn.transaction()?;
-    // The batch's tickets, in a temporary table every statement below reads.
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS retention_due (id INTEGER PRIMARY KEY);
-         DELETE FROM temp.retention_due;",
-    )?;
-    let n = tx.execute(
-        "INSERT INTO temp.retention_due (id)
-         SELECT id FROM tickets INDEXED BY tickets_to_anonymise
-         WHERE state = 'closed' AND anonymised_at IS NULL AND closed_at < ?1
-         ORDER BY closed_at LIMIT ?2",
-        params![cutoff, limit as i64],
-    )?;
-    let first_numbers = tx
-        .prepare(
-            "SELECT t.number FROM temp.retention_due d JOIN tickets t ON t.id = d.id
-             ORDER BY t.closed_at LIMIT 20",
-        )?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let n = sql::select_due(&tx, &cutoff, limit)?;
+    let first_numbers = sql::first_due(&tx, 20)?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let mut summary = Summary {
         cutoff,
         tickets: n,
@@ -108,92 +94,24 @@ pub fn batch(
     if n == 0 {
         return Ok(summary);
     }
-    let ids = "SELECT id FROM temp.retention_due";
-    let count = |sql: &str| -> rusqlite::Result<i64> { tx.query_row(sql, [], |r| r.get(0)) };
-    summary.messages = count(&format!(
-        "SELECT count(*) FROM messages WHERE ticket_id IN ({ids})"
-    ))? as usize;
-    summary.attachments = count(&format!(
-        "SELECT count(*) FROM attachments WHERE message_id IN
-           (SELECT id FROM messages WHERE ticket_id IN ({ids}))"
-    ))? as usize;
-    summary.original_bytes = count(&format!(
-        "SELECT coalesce(sum(length(bytes)), 0) FROM raw_mail WHERE id IN
-           (SELECT raw_id FROM messages WHERE ticket_id IN ({ids}))"
-    ))?;
-    summary.notes = count(&format!(
-        "SELECT count(*) FROM notes WHERE ticket_id IN ({ids})"
-    ))? as usize;
-    summary.notifications = count(&format!(
-        "SELECT count(*) FROM outbox WHERE ticket_id IN ({ids}) AND state != 'pending'"
-    ))? as usize;
-    // Contacts left with no ticket keeping personal data once these are done.
-    summary.contacts = count(&format!(
-        "SELECT count(*) FROM contacts c
-         WHERE c.id IN (SELECT contact_id FROM tickets WHERE id IN ({ids}))
-           AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.contact_id = c.id
-                           AND t.anonymised_at IS NULL AND t.id NOT IN ({ids}))"
-    ))? as usize;
+    let counts = sql::due_counts(&tx)?;
+    summary.messages = counts.messages as usize;
+    summary.attachments = counts.attachments as usize;
+    summary.original_bytes = counts.original_bytes;
+    summary.notes = counts.notes as usize;
+    summary.notifications = counts.notifications as usize;
+    summary.contacts = counts.contacts as usize;
     if dry_run {
         return Ok(summary);
     }
-
-    zeroing(&tx, |c| {
-        let now_text = store::time_text(now);
-        c.execute(
-            &format!("UPDATE tickets SET subject = ?1, anonymised_at = ?2 WHERE id IN ({ids})"),
-            params![ANONYMISED, now_text],
+    sql::zeroing(&tx, |c| {
+        sql::anonymise_due(
+            c,
+            ANONYMISED,
+            &store::time_text(now),
+            store::ingest::hashed_message_id,
         )?;
-        c.execute(
-            &format!(
-                "UPDATE messages SET subject = ?1, body_text = ?1, from_name = NULL, from_email = NULL,
-                        pec = NULL
-                 WHERE ticket_id IN ({ids})"
-            ),
-            [ANONYMISED],
-        )?;
-        c.execute(
-            &format!(
-                "UPDATE raw_mail SET bytes = X'' WHERE id IN
-                   (SELECT raw_id FROM messages WHERE ticket_id IN ({ids}))"
-            ),
-            [],
-        )?;
-        hash_message_ids(c)?;
-        c.execute(
-            &format!(
-                "UPDATE attachments SET filename = NULL WHERE message_id IN
-                   (SELECT id FROM messages WHERE ticket_id IN ({ids}))"
-            ),
-            [],
-        )?;
-        c.execute(
-            &format!("UPDATE notes SET body = ?1 WHERE ticket_id IN ({ids})"),
-            [ANONYMISED],
-        )?;
-        c.execute(
-            &format!(
-                "UPDATE outbox SET to_address = '', subject = ?1, body_text = ?1, last_error = NULL,
-                        in_reply_to = NULL, refs = NULL
-                 WHERE ticket_id IN ({ids}) AND state != 'pending'"
-            ),
-            [ANONYMISED],
-        )?;
-        c.execute(
-            &format!(
-                "UPDATE contacts SET email = 'anonimizzato-' || id || '@anonimizzato.invalid',
-                        name = NULL
-                 WHERE id IN (SELECT contact_id FROM tickets WHERE id IN ({ids}))
-                   AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.contact_id = contacts.id
-                                   AND t.anonymised_at IS NULL)"
-            ),
-            [],
-        )?;
-        let due: Vec<i64> = tx
-            .prepare("SELECT id FROM temp.retention_due ORDER BY id")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for id in due {
+        for id in sql::due_ids(c)? {
             store::audit::record(
                 c,
                 AuditActor::Retention,
@@ -206,39 +124,6 @@ pub fn batch(
     })?;
     tx.commit()?;
     Ok(summary)
-}
-
-/// The batch's citizens' Message-IDs (their messages' own, and every In-Reply-To) become
-/// hashes: threading compares hashes ([`store::ingest::hashed_message_id`]). Our own
-/// Message-IDs (outbound) hold only the ticket number and token, and stay.
-fn hash_message_ids(c: &Connection) -> Result<()> {
-    let rows: Vec<(i64, bool, Option<String>, Option<String>)> = c
-        .prepare(
-            "SELECT id, direction = 'in', message_id, in_reply_to FROM messages
-             WHERE ticket_id IN (SELECT id FROM temp.retention_due)",
-        )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut update =
-        c.prepare("UPDATE messages SET message_id = ?2, in_reply_to = ?3 WHERE id = ?1")?;
-    for (id, inbound, message_id, in_reply_to) in rows {
-        let message_id = match inbound {
-            true => message_id.as_deref().map(store::ingest::hashed_message_id),
-            false => message_id,
-        };
-        let in_reply_to = in_reply_to.as_deref().map(store::ingest::hashed_message_id);
-        update.execute(params![id, message_id, in_reply_to])?;
-    }
-    Ok(())
-}
-
-/// Runs `f` with `PRAGMA secure_delete = ON` (freed content zeroed, whatever the I/O), and puts
-/// the connection back to `FAST`, as [`store`] opens them, whether `f` worked or not.
-fn zeroing<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-    conn.pragma_update(None, "secure_delete", true)?;
-    let out = f(conn);
-    conn.pragma_update(None, "secure_delete", "FAST")?;
-    out
 }
 
 /// Every due ticket, batch after batch (a dry run looks at all of them at once), then the due
@@ -283,35 +168,14 @@ pub fn quarantine(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<usize> {
-    const DUE: &str = "anonymised_at IS NULL AND coalesce(resolved_at, created_at) < ?1";
     let cutoff = cutoff(after_days, now);
     let tx = conn.transaction()?;
     if dry_run {
-        let n: i64 = tx.query_row(
-            &format!("SELECT count(*) FROM quarantine WHERE {DUE}"),
-            [&cutoff],
-            |r| r.get(0),
-        )?;
-        return Ok(n as usize);
+        return sql::quarantine_due(&tx, &cutoff);
     }
     let now_text = store::time_text(now);
-    let n = zeroing(&tx, |c| {
-        c.execute(
-            &format!(
-                "UPDATE raw_mail SET bytes = X'' WHERE id IN (SELECT raw_id FROM quarantine
-                   WHERE {DUE}) AND id NOT IN (SELECT raw_id FROM messages WHERE raw_id IS NOT NULL)"
-            ),
-            [&cutoff],
-        )?;
-        Ok(c.execute(
-            &format!(
-                "UPDATE quarantine SET reason = ?2, anonymised_at = ?3,
-                        resolved_at = coalesce(resolved_at, ?3),
-                        resolution = coalesce(resolution, 'anonymised')
-                 WHERE {DUE}"
-            ),
-            params![cutoff, ANONYMISED, now_text],
-        )?)
+    let n = sql::zeroing(&tx, |c| {
+        sql::anonymise_quarantine(c, &cutoff, ANONYMISED, &now_text)
     })?;
     if n > 0 {
         store::audit::record(
@@ -326,42 +190,27 @@ pub fn quarantine(
     Ok(n)
 }
 
-/// Ends a run that removed anything: the full-text index forgets the tickets' texts, and the
-/// write-ahead log is checkpointed and truncated, so that no old page of the removed texts is
-/// left in the `-wal` file either.
+/// Ends a run that removed anything: the full-text index forgets the tickets' texts (a rewrite
+/// of the index, seconds on a million messages, once per run), and the write-ahead log is
+/// checkpointed and truncated, so that no old page of the removed texts is left in the `-wal`
+/// file either.
 pub fn finish(conn: &Connection, done: &Summary) -> Result<()> {
     if done.tickets > 0 {
-        purge_search_index(conn)?;
+        sql::purge_search_index(conn)?;
     }
     if done.tickets > 0 || done.quarantined > 0 {
-        // Waits (busy timeout) for readers still on an older snapshot; if one stays, the log is
-        // checkpointed as far as possible and SQLite's own checkpoints overwrite the rest.
-        let (busy, frames, copied): (i64, i64, i64) =
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
-        if busy != 0 {
+        // If a reader stays on an older snapshot, the log is checkpointed as far as possible
+        // and SQLite's own checkpoints overwrite the rest.
+        let c = sql::truncate_wal(conn)?;
+        if c.busy {
             tracing::warn!(
-                frames,
-                copied,
+                frames = c.frames,
+                copied = c.copied,
                 "retention: a reader kept the write-ahead log from being truncated; it will be overwritten by later checkpoints"
             );
         }
     }
     Ok(())
-}
-
-/// The full-text index keeps a removed text's words until its segments are merged: merge them
-/// all (with `secure_delete`, so the freed pages are zeroed). Costs a rewrite of the index —
-/// seconds on a million messages — once per run that removed anything.
-fn purge_search_index(conn: &Connection) -> Result<()> {
-    zeroing(conn, |c| {
-        c.execute(
-            "INSERT INTO messages_fts (messages_fts) VALUES ('optimize')",
-            [],
-        )?;
-        Ok(())
-    })
 }
 
 #[cfg(test)]
@@ -372,7 +221,7 @@ mod tests {
     fn closed_tickets_past_the_period_lose_personal_data_and_keep_their_figures() {
         let mut conn = store::open_in_memory().unwrap();
         let now: DateTime<Utc> = "2026-11-22T12:00:00Z".parse().unwrap();
-        crate::demo::generate(&mut conn, 400, 3, now, 5).unwrap();
+        crate::store::demo::generate(&mut conn, 400, 3, now, 5).unwrap();
         let year = crate::stats::Scope::year(2025).unwrap();
         let before = crate::stats::report(&conn, &year, now).unwrap();
         let open_before: i64 = conn
@@ -456,7 +305,7 @@ mod issue_11_tests {
     fn ids_pec_details_and_quarantined_mail_go_too_and_threading_still_works() {
         let mut conn = store::open_in_memory().unwrap();
         let now: DateTime<Utc> = "2026-11-22T12:00:00Z".parse().unwrap();
-        crate::demo::generate(&mut conn, 200, 3, now, 5).unwrap();
+        crate::store::demo::generate(&mut conn, 200, 3, now, 5).unwrap();
         let q = |c: &Connection, sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
         // A closed ticket whose citizen's Message-ID names them, reached by PEC, answered.
         let (ticket, original): (i64, String) = conn

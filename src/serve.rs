@@ -23,7 +23,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 /// Runs ingest for every configured mailbox until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     // One daemon per database, and no restore under it (see `backup`).
-    let _lock = crate::backup::lock(&config.database.path)?;
+    let _lock = crate::store::backup::lock(&config.database.path)?;
     let store = Store::open(&config.database.path)?;
     tracing::info!(database = %config.database.path.display(), mailboxes = config.mailboxes.len(), "ascolto starting");
     if config.mailboxes.is_empty() {

@@ -8,10 +8,13 @@
 pub mod admin;
 pub mod audit;
 pub mod backoffice;
+pub mod backup;
+pub mod demo;
 pub mod ingest;
 pub mod outbox;
 pub mod progress;
 pub mod quarantine;
+pub mod retention;
 pub mod rules;
 pub mod sessions;
 pub mod tickets;

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection};
 
-use crate::domain::time;
+use crate::domain::{time, Channel, Direction, Kind, Outcome, State};
 
 struct Rng(u64);
 
@@ -101,22 +101,16 @@ const LAST: &[&str] = &[
     "Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci", "Marino",
     "Greco", "Bruno", "Gallo",
 ];
-const OUTCOMES: &[&str] = &[
-    "accolto",
-    "parzialmente_accolto",
-    "non_accolto",
-    "non_di_competenza",
-    "altro",
-];
-const KINDS: &[&str] = &[
-    "reclamo",
-    "reclamo",
-    "reclamo",
-    "reclamo",
-    "segnalazione",
-    "segnalazione",
-    "elogio",
-    "suggerimento",
+/// Kinds in the proportions a hospital sees them (complaints first).
+const KINDS: &[Kind] = &[
+    Kind::Reclamo,
+    Kind::Reclamo,
+    Kind::Reclamo,
+    Kind::Reclamo,
+    Kind::Segnalazione,
+    Kind::Segnalazione,
+    Kind::Elogio,
+    Kind::Suggerimento,
 ];
 
 /// Fills an empty database with `count` tickets received over the `years` before `until`.
@@ -185,19 +179,24 @@ pub fn generate(
             let age = until - received;
             // Recent tickets are still in work; older ones are closed.
             let state = match age.num_days() {
-                d if d < 2 => "pending",
-                d if d < 10 => *rng.pick(&["in_charge", "answered", "pending"]),
-                d if d < 40 => *rng.pick(&["answered", "closed", "closed", "in_charge"]),
-                _ => "closed",
+                d if d < 2 => State::Pending,
+                d if d < 10 => *rng.pick(&[State::InCharge, State::Answered, State::Pending]),
+                d if d < 40 => *rng.pick(&[
+                    State::Answered,
+                    State::Closed,
+                    State::Closed,
+                    State::InCharge,
+                ]),
+                _ => State::Closed,
             };
             let t = |d: i64| Some(crate::store::time_text(received + Duration::hours(d)));
-            let in_charge = (state != "pending")
+            let in_charge = (state != State::Pending)
                 .then(|| t(1 + rng.below(72) as i64))
                 .flatten();
-            let answered = matches!(state, "answered" | "closed")
+            let answered = matches!(state, State::Answered | State::Closed)
                 .then(|| t(24 + rng.below(24 * 40) as i64))
                 .flatten();
-            let closed = (state == "closed")
+            let closed = (state == State::Closed)
                 .then(|| t(24 * 41 + rng.below(24 * 20) as i64))
                 .flatten();
             let contact_id = rng.below(contacts) as i64 + 1;
@@ -220,17 +219,21 @@ pub fn generate(
                 subject,
                 received_text,
                 crate::store::time_text(time::due_at(received, 30)),
-                if rng.below(10) == 0 { "pec" } else { "email" },
-                (state != "closed" && rng.below(4) == 0) as i64,
+                if rng.below(10) == 0 {
+                    Channel::Pec
+                } else {
+                    Channel::Email
+                },
+                (state.is_open() && rng.below(4) == 0) as i64,
                 in_charge,
                 answered,
                 closed,
-                (state == "closed").then(|| *rng.pick(OUTCOMES)),
+                (state == State::Closed).then(|| *rng.pick(Outcome::ALL)),
             ])?;
             let id = tx.last_insert_rowid();
             message.execute(params![
                 id,
-                "in",
+                Direction::In,
                 format!("demo-{i}@example.test"),
                 Option::<String>::None,
                 Option::<String>::None,
@@ -240,7 +243,7 @@ pub fn generate(
             ])?;
             if let Some(at) = &answered {
                 if i % 10 == 0 {
-                    message.execute(params![id, "out", format!("demo-answer-{i}@hospital.test"), Option::<String>::None, Option::<String>::None, format!("[{number}] {subject}"), "Gentile utente, abbiamo verificato quanto segnalato e ci scusiamo per il disagio.", at])?;
+                    message.execute(params![id, Direction::Out, format!("demo-answer-{i}@hospital.test"), Option::<String>::None, Option::<String>::None, format!("[{number}] {subject}"), "Gentile utente, abbiamo verificato quanto segnalato e ci scusiamo per il disagio.", at])?;
                 }
             }
         }

@@ -298,7 +298,7 @@ mod tests {
     fn database(dir: &Path, tickets: usize) -> PathBuf {
         let db = dir.join("ascolto.sqlite3");
         let mut conn = crate::store::open(&db).unwrap();
-        crate::demo::generate(&mut conn, tickets, 1, chrono::Utc::now(), 7).unwrap();
+        crate::store::demo::generate(&mut conn, tickets, 1, chrono::Utc::now(), 7).unwrap();
         db
     }
 
