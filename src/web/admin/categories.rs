@@ -6,7 +6,7 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{admin_page, back, change, flag};
+use super::{admin_page, back, change, flag, FormAction};
 use crate::admin;
 use crate::store::backoffice as q;
 use crate::web::auth::AdminUser;
@@ -98,7 +98,7 @@ pub struct CategoryForm {
     descrizione: String,
     attivo: Option<String>,
     #[serde(default)]
-    azione: String,
+    azione: FormAction,
 }
 
 pub async fn category_update(
@@ -109,7 +109,7 @@ pub async fn category_update(
 ) -> WebResult<Response> {
     let actor = s.actor.audit();
     let active = flag(&f.attivo);
-    if f.azione == "elimina" {
+    if f.azione == FormAction::Elimina {
         change(&app, move |conn| admin::category_delete(conn, actor, id)).await?;
     } else {
         change(&app, move |conn| {

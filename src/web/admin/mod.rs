@@ -29,6 +29,15 @@ use super::ui::{self, Section};
 use super::{App, WebError, WebResult};
 use crate::admin::AdminError;
 
+/// What a form's submit button asks for, where one form saves or deletes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum FormAction {
+    #[default]
+    Salva,
+    Elimina,
+}
+
 fn flag(v: &Option<String>) -> bool {
     super::form_flag(v.as_deref())
 }

@@ -7,7 +7,7 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{admin_page, back, change, flag};
+use super::{admin_page, back, change, flag, FormAction};
 use crate::admin;
 use crate::classify::Classifier;
 use crate::domain::{Kind, RuleField};
@@ -221,7 +221,7 @@ pub struct RuleForm {
     tipologia: String,
     attiva: Option<String>,
     #[serde(default)]
-    azione: String,
+    azione: FormAction,
 }
 
 impl RuleForm {
@@ -267,7 +267,7 @@ pub async fn rule_update(
     Form(f): Form<RuleForm>,
 ) -> WebResult<Response> {
     let actor = s.actor.audit();
-    if f.azione == "elimina" {
+    if f.azione == FormAction::Elimina {
         change(&app, move |conn| admin::rule_delete(conn, actor, id)).await?;
     } else {
         let input = f.input()?;
@@ -281,7 +281,17 @@ pub async fn rule_update(
 
 #[derive(Deserialize)]
 pub struct MoveForm {
-    verso: String,
+    verso: Towards,
+}
+
+/// Where a rule moves in the order rules apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Towards {
+    /// Earlier.
+    Su,
+    /// Later.
+    Giu,
 }
 
 pub async fn rule_move(
@@ -290,7 +300,7 @@ pub async fn rule_move(
     Path(id): Path<i64>,
     Form(f): Form<MoveForm>,
 ) -> WebResult<Response> {
-    let (actor, up) = (s.actor.audit(), f.verso == "su");
+    let (actor, up) = (s.actor.audit(), f.verso == Towards::Su);
     change(&app, move |conn| admin::rule_move(conn, actor, id, up)).await?;
     Ok(back("/amministrazione/regole"))
 }
