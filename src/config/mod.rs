@@ -114,8 +114,8 @@ impl Config {
 
     /// The hospital's own mailboxes, each reduced to the mailbox it reaches: mail from any
     /// spelling of them is never a citizen's, and automatic mail to any spelling of them is
-    /// never sent (DESIGN.md invariant 5, no mail loops). The ingest and the notifier both read
-    /// this one list.
+    /// never sent ("Mail never loops" in ARCHITECTURE.md). The ingest and the notifier both
+    /// read this one list, so the two halves of the loop cannot disagree on what is ours.
     pub fn own_addresses(&self) -> &[RecipientKey] {
         &self.own_addresses
     }

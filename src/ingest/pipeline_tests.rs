@@ -523,18 +523,12 @@ fn mail_from_any_spelling_of_our_own_address_is_ours() {
     for from in ["URP <urp+x@hospital.test>", "Urp@Hospital.Test"] {
         let out = h.ingest(mail(from, "Copia", "", "x"));
         assert!(
-            matches!(out, Outcome::Quarantined { .. }),
+            matches!(&out, Outcome::Quarantined { reason, .. }
+                if reason.contains("one of the hospital's own addresses")),
             "{from}: {out:?}"
         );
     }
     assert_eq!(h.count("SELECT count(*) FROM tickets"), 0);
-    assert_eq!(
-        h.count(
-            "SELECT count(*) FROM quarantine WHERE kind = 'automatic' \
-             AND reason LIKE '%one of the hospital''s own addresses%'"
-        ),
-        2
-    );
 }
 
 #[test]
