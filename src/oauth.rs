@@ -69,10 +69,12 @@ impl TokenSource {
             .token_url
             .clone()
             .context("no token_command and no token_url")?;
-        let refresh_token = state
-            .refresh_token
-            .clone()
-            .or_else(|| self.cfg.refresh_token.clone());
+        let refresh_token = state.refresh_token.clone().or_else(|| {
+            self.cfg
+                .refresh_token
+                .as_ref()
+                .map(|t| t.expose().to_string())
+        });
         let cfg = self.cfg.clone();
         let granted = tokio::time::timeout(
             TOKEN_TIMEOUT,
@@ -169,7 +171,7 @@ fn request(url: &str, cfg: &OAuth2Config, refresh_token: Option<&str>) -> Result
         form.push(("client_id", id));
     }
     if let Some(secret) = &cfg.client_secret {
-        form.push(("client_secret", secret));
+        form.push(("client_secret", secret.expose()));
     }
     if let Some(scope) = &cfg.scope {
         form.push(("scope", scope));

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::classify::Classifier;
 use crate::domain::{time, TicketNumber};
-use crate::domain::{AuditAction, AuditActor, Channel, QuarantineKind};
+use crate::domain::{AuditAction, AuditActor, Channel, QuarantineKind, RecipientKey};
 use crate::mail::auth::{self, Unverified};
 use crate::mail::auto::{AutoKind, Automatic};
 use crate::mail::pec::{PecBox, PecInfo};
@@ -114,8 +114,9 @@ pub struct Settings {
     pub number_prefix: String,
     pub deadline_days: u32,
     pub reopen_window_days: u32,
-    /// Lower-case.
-    pub own_addresses: Vec<String>,
+    /// The hospital's own mailboxes ([`crate::config::Config::own_addresses`]): mail from any
+    /// spelling of them is automatic, never a citizen's.
+    pub own_addresses: Vec<RecipientKey>,
     /// The mailboxes configured as PEC boxes (`[[mailbox]] pec = true`), by name.
     pub pec_boxes: BTreeMap<String, PecBox>,
     /// `[ingest] trusted_authserv_id`: whose Authentication-Results headers are believed.
@@ -128,16 +129,7 @@ impl Settings {
             number_prefix: c.tickets.number_prefix.clone(),
             deadline_days: c.tickets.deadline_days,
             reopen_window_days: c.tickets.reopen_window_days,
-            own_addresses: c
-                .ingest
-                .own_addresses
-                .iter()
-                .map(String::as_str)
-                .chain(c.mailboxes.iter().map(|m| m.username.as_str()))
-                .chain(std::iter::once(c.smtp.from()))
-                .filter(|a| a.contains('@'))
-                .map(|a| a.trim().to_ascii_lowercase())
-                .collect(),
+            own_addresses: c.own_addresses().to_vec(),
             pec_boxes: c
                 .mailboxes
                 .iter()
@@ -333,7 +325,7 @@ impl Pipeline {
         let unverified = self.settings.unverified_sender(m);
 
         let automatic = m.automatic.clone().or_else(|| {
-            let from = m.from_email.as_deref()?.to_ascii_lowercase();
+            let from = RecipientKey::of(m.from_email.as_deref()?);
             self.settings
                 .own_addresses
                 .contains(&from)

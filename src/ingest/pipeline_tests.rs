@@ -15,7 +15,7 @@ fn settings() -> Settings {
         number_prefix: "URP".into(),
         deadline_days: 30,
         reopen_window_days: 60,
-        own_addresses: vec!["urp@hospital.test".into()],
+        own_addresses: vec![RecipientKey::of("urp@hospital.test")],
         pec_boxes: [("pec".to_string(), PecBox::default())].into(),
         trusted_authserv_id: Some("mx.hospital.test".into()),
     }
@@ -510,10 +510,25 @@ fn the_notification_sender_counts_as_one_of_our_addresses() {
     )
     .unwrap();
     let s = Settings::from_config(&config);
-    assert!(s.own_addresses.contains(&"urp@hospital.test".to_string()));
-    assert!(s
-        .own_addresses
-        .contains(&"noreply@hospital.test".to_string()));
+    let own: Vec<&str> = s.own_addresses.iter().map(RecipientKey::as_str).collect();
+    assert!(own.contains(&"urp@hospital.test"));
+    assert!(own.contains(&"noreply@hospital.test"));
+}
+
+#[test]
+fn mail_from_any_spelling_of_our_own_address_is_ours() {
+    // Issue 11: `urp+x@…` reaches the mailbox `urp@…` does, so mail from it is the hospital's
+    // own (a loop, an auto-reply), never a citizen's new ticket.
+    let mut h = Harness::new();
+    for from in ["URP <urp+x@hospital.test>", "Urp@Hospital.Test"] {
+        let out = h.ingest(mail(from, "Copia", "", "x"));
+        assert!(
+            matches!(&out, Outcome::Quarantined { reason, .. }
+                if reason.contains("one of the hospital's own addresses")),
+            "{from}: {out:?}"
+        );
+    }
+    assert_eq!(h.count("SELECT count(*) FROM tickets"), 0);
 }
 
 #[test]

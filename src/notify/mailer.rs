@@ -201,7 +201,10 @@ fn transport(c: &SmtpConfig, token: Option<&str>) -> Result<AsyncSmtpTransport<T
         Security::Tls => builder.tls(Tls::Wrapper(tls_params()?)),
     };
     if let (Some(user), Some(password)) = (&c.username, &c.password) {
-        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+        builder = builder.credentials(Credentials::new(
+            user.clone(),
+            password.expose().to_string(),
+        ));
     }
     if let (Some(user), Some(token)) = (&c.username, token) {
         builder = builder

@@ -58,19 +58,11 @@ impl Notifier {
     pub fn from_config(c: &Config) -> Result<Notifier> {
         let templates =
             Templates::load(c.notify.templates_dir.as_deref()).context("notification templates")?;
-        let mut own: Vec<RecipientKey> = c
-            .ingest
-            .own_addresses
-            .iter()
-            .map(|a| RecipientKey::of(a))
-            .collect();
-        own.extend(c.mailboxes.iter().map(|m| RecipientKey::of(&m.username)));
-        own.push(RecipientKey::of(c.smtp.from()));
         Ok(Notifier {
             templates,
             office: c.notify.office_name.clone(),
             domain: c.smtp.message_id_domain().to_string(),
-            own_addresses: own,
+            own_addresses: c.own_addresses().to_vec(),
             deadline_days: c.tickets.deadline_days,
             reopen_window_days: c.tickets.reopen_window_days,
             limit: c.notify.auto_reply_limit,
