@@ -12,6 +12,9 @@ use crate::domain::{AuditAction, AuditActor, Role};
 use crate::store::admin::{self as sql, RuleInput};
 use crate::store::{audit, users};
 
+/// Passwords shorter than this are refused.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
 /// What an administrator's change can be refused for.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -41,10 +44,7 @@ pub enum AdminError {
     NotAnEmail(String),
     #[error("a user {0} already exists")]
     EmailTaken(String),
-    #[error(
-        "the password must have at least {} characters",
-        crate::users::MIN_PASSWORD_CHARS
-    )]
+    #[error("the password must have at least {} characters", MIN_PASSWORD_CHARS)]
     PasswordTooShort,
     /// The database failed (not the administrator's doing).
     #[error(transparent)]

@@ -3,11 +3,11 @@
 
 use crate::admin::AdminError;
 use crate::classify::PatternError;
+use crate::domain::refusal::{Invalid, TwoCitizens, WorkflowError};
 use crate::domain::{
     AuditAction, AuditGroup, Envelope, Kind, OutboxState, Outcome, QuarantineKind, Role, RuleField,
     Signature, State,
 };
-use crate::workflow::{Invalid, TwoCitizens, WorkflowError};
 
 /// The state's label, as in the hospital's procedure.
 pub fn state(s: State) -> &'static str {
@@ -190,7 +190,7 @@ pub fn admin_error(e: &AdminError) -> String {
         AdminError::EmailTaken(_) => "Esiste già un utente con questa email.".into(),
         AdminError::PasswordTooShort => format!(
             "La password deve avere almeno {} caratteri.",
-            crate::users::MIN_PASSWORD_CHARS
+            crate::admin::MIN_PASSWORD_CHARS
         ),
         AdminError::Database(_) => "Errore interno.".into(),
     }

@@ -6,12 +6,9 @@ use argon2::Argon2;
 use rusqlite::Connection;
 use serde_json::json;
 
-use crate::admin::{AdminError, Thing};
+use crate::admin::{AdminError, Thing, MIN_PASSWORD_CHARS};
 use crate::domain::{AuditAction, AuditActor, Role};
 use crate::store::{audit, users};
-
-/// Passwords shorter than this are refused.
-pub const MIN_PASSWORD_CHARS: usize = 10;
 
 pub fn hash_password(password: &str) -> Result<String> {
     let mut bytes = [0u8; 16];

@@ -7,105 +7,19 @@
 //! `store::tickets`), writes the audit log with its author, and queues the citizen's mail in the
 //! outbox — all or nothing.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde_json::json;
 
 use crate::domain::TicketNumber;
-use crate::domain::{Actor, AuditAction, AuditActor, MailKind, Outcome, Role, State};
+use crate::domain::{Actor, AuditAction, AuditActor, MailKind, Outcome, State};
 use crate::notify::{Extra, Notifier, Queued};
 use crate::store::tickets::{self as sql, Standing};
 use crate::store::{self, audit};
 
 pub use crate::store::tickets::Classification;
 
-/// A step of the procedure, as a refusal names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    TakeInCharge,
-    Answer,
-    Close,
-    Reopen,
-    Note,
-    Classify,
-    Merge,
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Step::TakeInCharge => "take the ticket in charge",
-            Step::Answer => "answer",
-            Step::Close => "close the ticket",
-            Step::Reopen => "reopen",
-            Step::Note => "write a note",
-            Step::Classify => "classify a ticket",
-            Step::Merge => "merge tickets",
-        })
-    }
-}
-
-/// Why a step was refused; each becomes Italian in `texts::workflow_error`, the database's own
-/// failures (`Other`) a logged 500.
-#[derive(Debug, thiserror::Error)]
-pub enum WorkflowError {
-    #[error("no such ticket")]
-    NotFound,
-    #[error("a user with role {role} may not {step}")]
-    Forbidden { role: Role, step: Step },
-    #[error("ticket {number} is {state}: cannot {step}")]
-    WrongState {
-        number: TicketNumber,
-        state: State,
-        step: Step,
-    },
-    #[error("{0}")]
-    Invalid(Invalid),
-    /// Two citizens' tickets merge only when the operator confirms it (issue 11): after the
-    /// merge, mail goes to `into`'s citizen alone.
-    #[error("{} and {} are of different citizens ({}, {}): confirm the merge", .0.from, .0.into, .0.from_citizen, .0.into_citizen)]
-    DifferentCitizens(Box<TwoCitizens>),
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
-}
-
-/// Two tickets of different citizens, as a refused merge names them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TwoCitizens {
-    pub from: TicketNumber,
-    pub into: TicketNumber,
-    pub from_citizen: String,
-    pub into_citizen: String,
-}
-
-/// What was wrong with what the operator sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Invalid {
-    #[error("the answer is empty")]
-    EmptyAnswer,
-    #[error("the note is empty")]
-    EmptyNote,
-    #[error("unknown category (choose a sub-category)")]
-    UnknownCategory,
-    #[error("unknown service")]
-    UnknownService,
-    #[error("tickets are assigned to active operators only")]
-    NotAnOperator,
-    #[error("a ticket cannot be merged into itself")]
-    MergeIntoItself,
-    #[error("this ticket has already been merged")]
-    AlreadyMerged,
-    #[error("the target ticket has itself been merged into another")]
-    TargetMerged,
-}
-
-impl From<rusqlite::Error> for WorkflowError {
-    fn from(e: rusqlite::Error) -> Self {
-        WorkflowError::Other(e.into())
-    }
-}
+pub use crate::domain::refusal::{Invalid, Step, TwoCitizens, WorkflowError};
 
 type Result<T, E = WorkflowError> = std::result::Result<T, E>;
 
@@ -442,6 +356,7 @@ pub fn reopen_by_citizen(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Role;
     use crate::ingest::{prepare, Origin, Pipeline, Settings};
 
     struct World {

@@ -12,11 +12,13 @@
 //! - [`audit`]: the actions the audit log records.
 //! - [`mail`]: outbound mail kinds and states, automatic mail, quarantine, PEC words, rule fields.
 //! - [`time`]: the legal deadline and Europe/Rome's calendar.
+//! - [`refusal`]: why the procedure refuses a step (`WorkflowError`).
 
 pub mod address;
 pub mod audit;
 pub mod mail;
 pub mod people;
+pub mod refusal;
 pub mod ticket;
 pub mod time;
 
