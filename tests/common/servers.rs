@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use super::{complaint, imap::imap_fetch_all, repo, smtp::smtp_send, PATIENCE};
 
-/// Ports below which tests choose for programs that bind by number: the kernel gives ports from
-/// `net.ipv4.ip_local_port_range` (32768 up by default) to `bind(port 0)` and to outgoing
-/// connections, so a port chosen below it is never taken by one of those.
+/// Tests choose ports for programs that bind by number from here up to the kernel's ephemeral
+/// range: the kernel gives ports from `net.ipv4.ip_local_port_range` (32768 up by default) to
+/// `bind(port 0)` and to outgoing connections, so a port below it is never taken by one of those;
+/// and the ports of services and of `deploy/mailservers.sh`'s defaults (10024–10993) lie lower.
 const CHOSEN_PORTS_FROM: u16 = 16_384;
 
 /// `N` distinct loopback ports, free when chosen, for programs that bind their own sockets from a
@@ -23,7 +24,9 @@ const CHOSEN_PORTS_FROM: u16 = 16_384;
 /// It is made rare, and harmless:
 /// - the numbers come from below the kernel's ephemeral range (see [`CHOSEN_PORTS_FROM`]), where
 ///   neither the daemons' listeners (port 0) nor any outgoing connection can get them;
-/// - no number is given twice in a test process, so parallel tests never choose the same one;
+/// - no number is given twice in a test process (`cargo test` runs a binary's tests as threads
+///   of one process), and the search starts at a random number (`cargo nextest` runs each test
+///   as its own process), so two tests rarely try the same one;
 /// - each is checked free by binding it, all at once (so they are distinct from each other);
 /// - a start that fails all the same (another process bound one meanwhile) is retried with new
 ///   numbers ([`MailServers::start_with`]).
