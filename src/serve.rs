@@ -275,3 +275,48 @@ impl Daily {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// The point of taking the listener: a test binds port 0, serves, and stops the daemon when
+    /// it wants. The statistics job that finishes meanwhile is no failure.
+    #[tokio::test]
+    async fn serves_on_the_listener_it_is_given_until_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[database]\npath = \"{}\"\n\n[smtp]\nbackend = \"file\"\nfile_dir = \"{}\"\nfrom_address = \"urp@hospital.test\"\n",
+            dir.path().join("db.sqlite3").display(),
+            dir.path().join("sent").display()
+        );
+        let config = Config::from_sources(&text, &BTreeMap::new(), None).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let daemon = tokio::spawn(run(config, listener, shutdown.clone()));
+
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+        // Counting an empty database's statistics takes milliseconds.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!daemon.is_finished(), "the daemon stopped by itself");
+        shutdown.cancel();
+        tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_secs(2), daemon)
+            .await
+            .expect("stopped within the grace period")
+            .unwrap()
+            .unwrap();
+    }
+}
