@@ -11,6 +11,7 @@
 #   /var/lib/ascolto/                          the database (the service's StateDirectory)
 #   /var/backups/ascolto/                      nightly backups (ascolto-backup.timer)
 #   /etc/systemd/system/ascolto.service, ascolto-backup.service, ascolto-backup.timer
+#   /etc/systemd/system/ascolto.socket         socket activation for the backoffice (not enabled)
 #
 # DESTDIR=/some/root installs the files under that root only (no user, no systemctl): for
 # packaging and for the tests. ASCOLTO_BIN=path uses an already built binary.
@@ -65,7 +66,7 @@ install -d -m 0750 "$DESTDIR/var/lib/ascolto" "$DESTDIR/var/backups/ascolto"
 owner ascolto:ascolto "$DESTDIR/var/lib/ascolto" "$DESTDIR/var/backups/ascolto"
 
 install -m 0644 deploy/ascolto.service deploy/ascolto-backup.service deploy/ascolto-backup.timer \
-    "$DESTDIR/etc/systemd/system/"
+    deploy/ascolto.socket "$DESTDIR/etc/systemd/system/"
 
 if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload

@@ -372,12 +372,26 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Serve => {
+            // Before the runtime's threads exist: taking a socket that systemd handed over
+            // removes LISTEN_FDS and LISTEN_PID from the environment.
+            let handed_over = serve::handed_over_listener()?;
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             runtime.block_on(async {
+                let listener = match handed_over {
+                    Some(socket) => {
+                        tracing::info!("listening on the socket handed over by the service manager; `web.bind` is not used");
+                        tokio::net::TcpListener::from_std(socket)?
+                    }
+                    None => tokio::net::TcpListener::bind(config.web.bind)
+                        .await
+                        .with_context(|| {
+                            format!("cannot listen on {} (key `web.bind`)", config.web.bind)
+                        })?,
+                };
                 let shutdown = CancellationToken::new();
                 let signals = tokio::spawn(cancel_on_signal(shutdown.clone()));
-                let result = serve::run(config, shutdown).await;
+                let result = serve::run(config, listener, shutdown).await;
                 signals.abort();
                 result
             })
@@ -386,7 +400,8 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 async fn send_test_email(config: &Config, address: &str) -> Result<()> {
-    let mailer = Mailer::from_config(&config.smtp)?;
+    // Nothing reads these counts: the command reports what happened itself.
+    let mailer = Mailer::from_config(&config.smtp, Default::default())?;
     let from = lettre::message::Mailbox::new(
         Some(config.smtp.from_name.clone()),
         config.smtp.from().parse()?,

@@ -2,14 +2,16 @@
 //! ingest and notification counters, each mailbox's connection state, and the backoffice's
 //! requests by route and status with a latency histogram.
 //!
-//! One registry per process ([`global`]), written with atomics and short locks from the
-//! watchers, the outbox worker and the web middleware; read when scraped. Counts from the
+//! One registry per daemon, made by [`crate::serve::run`] and handed (`Arc<Metrics>`) to those
+//! that record: the watchers, the outbox worker and the backoffice (its middleware and handlers),
+//! which also reads it for `/metrics` and `/healthz`. Written with atomics and short locks; read
+//! when scraped. Not a global: a test makes its own and sees only its own counts. Counts from the
 //! database (tickets by state, notifications waiting) are added by the handler at scrape time.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -86,11 +88,6 @@ fn method_label(method: &str) -> &'static str {
 /// request is taken as it is: one bad request must not break `/metrics` and `/healthz`.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-pub fn global() -> &'static Metrics {
-    static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(Metrics::default)
 }
 
 impl Metrics {

@@ -1,27 +1,88 @@
-//! The daemon: one supervised watcher task per mailbox, the outbox worker and the backoffice,
-//! stopped together on shutdown.
+//! The daemon: the backoffice, one supervised watcher task per mailbox, the outbox worker and
+//! the daily maintenance, stopped together on shutdown.
+//!
+//! What the outside world provides is handed in ([`run`] takes the bound listener and the
+//! shutdown token), so that a test can serve on a port of its own and stop the daemon when it
+//! wants; the metrics registry is made here and handed to whoever records.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::ingest::imap::Watcher;
 use crate::ingest::{Pipeline, Settings};
+use crate::metrics::Metrics;
 use crate::notify::mailer::Mailer;
 use crate::notify::worker::OutboxWorker;
 use crate::notify::Notifier;
 use crate::store::Store;
+use crate::web::App;
 
 /// How long tasks get to finish their unit of work after shutdown is asked for. A batch being
 /// committed finishes; a fetch in progress is dropped and fetched again at the next start.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
-/// Runs ingest for every configured mailbox until `shutdown` is cancelled.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+/// The listening socket handed over by the service manager (systemd socket activation:
+/// `LISTEN_FDS`, with `LISTEN_PID` naming this process), if any.
+///
+/// Call it before the async runtime starts its threads: it removes those variables from the
+/// environment (so that programs the daemon runs, such as `openssl`, do not take the socket for
+/// theirs) and marks the socket close-on-exec.
+pub fn handed_over_listener() -> Result<Option<std::net::TcpListener>> {
+    let mut fds = listenfd::ListenFd::from_env();
+    match fds.len() {
+        0 => Ok(None),
+        1 => {
+            let listener = fds
+                .take_tcp_listener(0)
+                .context("the socket handed over (LISTEN_FDS) is not a TCP socket: give ascolto.socket a ListenStream= with an address and a port")?;
+            if let Some(l) = &listener {
+                // What tokio expects of a socket it is given.
+                l.set_nonblocking(true)
+                    .context("the socket handed over (LISTEN_FDS)")?;
+            }
+            Ok(listener)
+        }
+        n => bail!("{n} sockets handed over (LISTEN_FDS={n}): the backoffice listens on one; give ascolto.socket a single ListenStream="),
+    }
+}
+
+/// The backoffice's state as the daemon builds it from `config` over `store`: with the
+/// notifier and the ingest pipeline that the watchers share, counting into `metrics`. Tests
+/// build the same to call the router in-process.
+pub fn backoffice(config: &Config, store: Store, metrics: Arc<Metrics>) -> Result<App> {
+    let notifier = Arc::new(Notifier::from_config(config)?);
+    let pipeline = Arc::new(Mutex::new(
+        Pipeline::new(Settings::from_config(config)).with_notifier(notifier.clone()),
+    ));
+    Ok(App::new(config, store, notifier, pipeline, metrics))
+}
+
+/// How a supervised task ended.
+enum Ended {
+    /// A loop that runs until shutdown (when it ends before, something went wrong).
+    Stopped(String),
+    /// A one-off job that did its work.
+    Finished(&'static str),
+}
+
+impl Ended {
+    fn task(&self) -> &str {
+        match self {
+            Ended::Stopped(name) => name,
+            Ended::Finished(name) => name,
+        }
+    }
+}
+
+/// Runs the daemon until `shutdown` is cancelled: the backoffice on `listener`, ingest for every
+/// configured mailbox, the outbox worker and the daily maintenance.
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
     // One daemon per database, and no restore under it (see `backup`).
     let _lock = crate::store::backup::lock(&config.database.path)?;
     let store = Store::open(&config.database.path)?;
@@ -29,42 +90,47 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     if config.mailboxes.is_empty() {
         tracing::warn!("no [[mailbox]] configured: nothing will be ingested");
     }
-    let notifier = Arc::new(Notifier::from_config(&config)?);
-    let pipeline = Arc::new(Mutex::new(
-        Pipeline::new(Settings::from_config(&config)).with_notifier(notifier.clone()),
-    ));
-    let mailer = Mailer::from_config(&config.smtp)?;
+    let metrics = Arc::new(Metrics::default());
+    let app = backoffice(&config, store.clone(), metrics.clone())?;
+    let mailer = Mailer::from_config(&config.smtp, metrics.clone())?;
     if let Mailer::File(dir) = &mailer {
         tracing::warn!(dir = %dir.display(), "[smtp] backend = \"file\": notifications are written there, not sent");
     }
     let mut tasks = JoinSet::new();
-    // The backoffice binds first: a port already taken stops the start with a clear error.
-    let web = crate::web::serve(
-        &config,
-        store.clone(),
-        notifier,
-        pipeline.clone(),
-        shutdown.clone(),
-    )
-    .await?;
+    tracing::info!(address = %listener.local_addr()?, base_url = %config.web.base_url, "backoffice listening");
+    let web = crate::web::serve(app.clone(), listener, shutdown.clone());
     tasks.spawn(async move {
         if let Err(e) = web.await {
             tracing::error!("the backoffice stopped: {e}");
         }
-        "web".to_string()
+        Ended::Stopped("web".to_string())
+    });
+    // The statistics page's first view is quick when this year's and last year's counts are
+    // ready; a failure here only makes that view slower.
+    let ahead = app.clone();
+    let token = shutdown.clone();
+    tasks.spawn(async move {
+        tokio::select! {
+            counted = crate::web::stats::prepare(&ahead) => if let Err(e) = counted {
+                tracing::warn!(error = %format!("{e:#}"), "statistics: could not count ahead of the first view");
+            },
+            _ = token.cancelled() => {}
+        }
+        Ended::Finished("statistics")
     });
     for mailbox in &config.mailboxes {
         let name = mailbox.name.clone();
         let watcher = Watcher::new(
             mailbox.clone(),
             store.clone(),
-            pipeline.clone(),
+            app.pipeline.clone(),
             config.ingest.batch_size,
+            metrics.clone(),
         )?;
         let token = shutdown.clone();
         tasks.spawn(async move {
             watcher.run(token).await;
-            name
+            Ended::Stopped(name)
         });
     }
 
@@ -76,11 +142,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
             config.smtp.from().parse()?,
         ),
         max_attempts: config.notify.max_attempts,
+        metrics,
     };
     let token = shutdown.clone();
     tasks.spawn(async move {
         outbox.run(token).await;
-        "outbox".to_string()
+        Ended::Stopped("outbox".to_string())
     });
 
     let daily = Daily {
@@ -90,21 +157,27 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     let token = shutdown.clone();
     tasks.spawn(async move {
         daily.run(token).await;
-        "daily".to_string()
+        Ended::Stopped("daily".to_string())
     });
 
-    // Tasks return only on shutdown; one that ends while shutdown has not been asked for has
+    // Loops return only on shutdown; one that ends while shutdown has not been asked for has
     // panicked. (Once shutdown is asked for, both branches may be ready: that is no failure.)
-    let early = tokio::select! {
-        biased;
-        _ = shutdown.cancelled() => None,
-        Some(ended) = tasks.join_next() => (!shutdown.is_cancelled()).then_some(ended),
+    let early = loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break None,
+            Some(ended) = tasks.join_next() => match ended {
+                Ok(Ended::Finished(task)) => tracing::debug!(task, "done"),
+                _ if shutdown.is_cancelled() => break None,
+                ended => break Some(ended),
+            },
+        }
     };
     let ended_early = early.is_some();
     if let Some(ended) = early {
         shutdown.cancel();
         match ended {
-            Ok(name) => tracing::error!(task = %name, "task stopped unexpectedly"),
+            Ok(ended) => tracing::error!(task = %ended.task(), "task stopped unexpectedly"),
             Err(e) => tracing::error!("task failed: {e}"),
         }
     }
@@ -112,7 +185,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while let Some(ended) = tasks.join_next().await {
             match ended {
-                Ok(name) => tracing::info!(task = %name, "stopped"),
+                Ok(ended) => tracing::info!(task = %ended.task(), "stopped"),
                 Err(e) => tracing::error!("task failed: {e}"),
             }
         }
@@ -200,5 +273,50 @@ impl Daily {
         }
         self.store.call(|c| crate::store::optimize(c)).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// The point of taking the listener: a test binds port 0, serves, and stops the daemon when
+    /// it wants. The statistics job that finishes meanwhile is no failure.
+    #[tokio::test]
+    async fn serves_on_the_listener_it_is_given_until_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[database]\npath = \"{}\"\n\n[smtp]\nbackend = \"file\"\nfile_dir = \"{}\"\nfrom_address = \"urp@hospital.test\"\n",
+            dir.path().join("db.sqlite3").display(),
+            dir.path().join("sent").display()
+        );
+        let config = Config::from_sources(&text, &BTreeMap::new(), None).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let daemon = tokio::spawn(run(config, listener, shutdown.clone()));
+
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+        // Counting an empty database's statistics takes milliseconds.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!daemon.is_finished(), "the daemon stopped by itself");
+        shutdown.cancel();
+        tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_secs(2), daemon)
+            .await
+            .expect("stopped within the grace period")
+            .unwrap()
+            .unwrap();
     }
 }

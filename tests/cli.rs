@@ -331,7 +331,8 @@ fn health_data_files_are_private_whatever_the_umask() {
     assert_eq!(mode(&d.db_path()), 0o600, "the database");
 
     // The daemon's -wal and -shm, while it runs.
-    let child = under_umask_022(&d, &["serve"])
+    let child = d
+        .hand_over(under_umask_022(&d, &["serve"]))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

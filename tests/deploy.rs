@@ -61,6 +61,7 @@ fn install_places_every_file_and_the_units_verify_with_a_low_exposure() {
         "ascolto.service",
         "ascolto-backup.service",
         "ascolto-backup.timer",
+        "ascolto.socket",
     ] {
         let text = std::fs::read_to_string(r.join("etc/systemd/system").join(unit)).unwrap();
         std::fs::write(
@@ -76,6 +77,7 @@ fn install_places_every_file_and_the_units_verify_with_a_low_exposure() {
                 "ascolto.service",
                 "ascolto-backup.service",
                 "ascolto-backup.timer",
+                "ascolto.socket",
             ]
             .map(|u| units.path().join(u)),
         )

@@ -281,7 +281,7 @@ fn oauthbearer_with_a_token_from_a_command() {
 fn smtp_submission_signs_in_with_xoauth2_and_health_shows_a_token_that_cannot_be_had() {
     // The client-credentials grant this time (no refresh token), tokens living 2 s.
     let tokens = TokenServer::start(Duration::from_secs(2));
-    let auth_port = common::free_port().to_string();
+    let auth_port = common::spare_port().to_string();
     let servers = tokens.mail_servers(&[("AUTH_PORT", &auth_port)]);
     let mut daemon = Daemon::new(|db| {
         servers

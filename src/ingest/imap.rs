@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::pipeline::{prepare, Origin, Outcome, Pipeline};
 use crate::config::{MailboxConfig, Security, StartFrom};
+use crate::metrics::Metrics;
 use crate::store::progress::{self, Progress};
 use crate::store::Store;
 
@@ -62,6 +63,9 @@ pub struct Watcher {
     tls: Option<TlsConnector>,
     /// For a mailbox that signs in with OAuth2.
     tokens: Option<crate::oauth::TokenSource>,
+    /// The daemon's counters: the mailbox's connection state (for `/healthz`) and what was
+    /// ingested.
+    metrics: Arc<Metrics>,
 }
 
 /// What one catch-up did.
@@ -77,6 +81,7 @@ impl Watcher {
         store: Store,
         pipeline: Arc<Mutex<Pipeline>>,
         batch_size: usize,
+        metrics: Arc<Metrics>,
     ) -> Result<Watcher> {
         let tls = match cfg.security {
             Security::None => None,
@@ -93,6 +98,7 @@ impl Watcher {
             batch_size,
             tls,
             tokens,
+            metrics,
         })
     }
 
@@ -102,13 +108,13 @@ impl Watcher {
         let max_backoff =
             Duration::from_secs(self.cfg.poll_interval_secs).clamp(BACKOFF_FLOOR, BACKOFF_CEILING);
         let mut backoff = BACKOFF_START;
-        crate::metrics::global().mailbox_configured(&self.cfg.name);
+        self.metrics.mailbox_configured(&self.cfg.name);
         loop {
             match self.session(&shutdown, &mut backoff).await {
                 Ok(()) => return,
                 Err(e) => {
                     let error = format!("{e:#}");
-                    crate::metrics::global().mailbox_failed(&self.cfg.name, &error);
+                    self.metrics.mailbox_failed(&self.cfg.name, &error);
                     tracing::warn!(
                         mailbox = %self.cfg.name,
                         retry_in_secs = backoff.as_secs(),
@@ -154,12 +160,12 @@ impl Watcher {
             messages = mailbox.exists, push = idle, "mailbox connected"
         );
         *backoff = BACKOFF_START;
-        crate::metrics::global().mailbox_ok(&self.cfg.name);
+        self.metrics.mailbox_ok(&self.cfg.name);
         loop {
             let outcome = self
                 .catch_up(&mut session, uidvalidity, last_uid, shutdown)
                 .await?;
-            crate::metrics::global().mailbox_ok(&self.cfg.name);
+            self.metrics.mailbox_ok(&self.cfg.name);
             last_uid = outcome.last_uid;
             if shutdown.is_cancelled() {
                 let _ = timeout(Duration::from_secs(2), session.logout()).await;
@@ -402,6 +408,7 @@ impl Watcher {
         let mailbox = self.cfg.name.clone();
         let account = self.cfg.account();
         let pec_box = self.cfg.pec_box();
+        let metrics = self.metrics.clone();
         tokio::spawn(async move {
             let last_uid = batch.iter().map(|f| f.uid).max().unwrap_or_default();
             let label = mailbox.clone();
@@ -428,7 +435,7 @@ impl Watcher {
                     pipeline.store_batch(conn, &items, Some((&mailbox, &progress)))
                 })
                 .await?;
-            crate::metrics::global().ingested(&outcomes);
+            metrics.ingested(&outcomes);
             let quarantined = outcomes
                 .iter()
                 .filter(|o| matches!(o, Outcome::Quarantined { .. }))

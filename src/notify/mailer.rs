@@ -14,6 +14,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{MailBackend, Security, SmtpConfig};
 pub use crate::domain::Outgoing;
+use crate::metrics::Metrics;
 
 /// How long one SMTP conversation may take before it counts as failed (and is retried).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -37,6 +38,8 @@ pub struct SmtpOAuth {
     config: SmtpConfig,
     /// The transport signed in with the token it was built with.
     current: tokio::sync::Mutex<Option<(String, AsyncSmtpTransport<Tokio1Executor>)>>,
+    /// Where whether a token could be had is kept, for `/healthz`.
+    metrics: Arc<Metrics>,
 }
 
 /// An SMTP failure, explained; `permanent` for a 5xx refusal.
@@ -72,7 +75,9 @@ impl Header for AutoSubmitted {
 }
 
 impl Mailer {
-    pub fn from_config(c: &SmtpConfig) -> Result<Mailer> {
+    /// The mailer `[smtp]` asks for; with `[smtp.oauth2]` it tells `metrics` whether tokens
+    /// can be had.
+    pub fn from_config(c: &SmtpConfig, metrics: Arc<Metrics>) -> Result<Mailer> {
         Ok(match c.backend {
             MailBackend::File => Mailer::File(c.file_dir.clone()),
             MailBackend::Smtp => Mailer::Smtp {
@@ -88,6 +93,7 @@ impl Mailer {
                         username: c.username.clone().unwrap_or_default(),
                         config: c.clone(),
                         current: tokio::sync::Mutex::new(None),
+                        metrics,
                     })
                 }),
             },
@@ -120,7 +126,7 @@ impl Mailer {
             } => {
                 // A token that cannot be had is a passing failure: the mail waits and is retried.
                 let token = oauth.tokens.token().await;
-                crate::metrics::global().smtp_token(token.is_ok());
+                oauth.metrics.smtp_token(token.is_ok());
                 let token = token.map_err(|e| SendError {
                     permanent: false,
                     message: format!("SMTP sign-in as {:?}: {e:#}", oauth.username),

@@ -1,5 +1,6 @@
 //! The outbox worker: sends what is due, at least once, with retries and backoff.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -8,6 +9,7 @@ use lettre::message::Mailbox;
 use tokio_util::sync::CancellationToken;
 
 use super::mailer::Mailer;
+use crate::metrics::Metrics;
 use crate::store::{outbox, Store};
 
 /// How often the outbox is looked at: a notification leaves within about this long of its
@@ -30,6 +32,8 @@ pub struct OutboxWorker {
     pub mailer: Mailer,
     pub from: Mailbox,
     pub max_attempts: u32,
+    /// The daemon's counters: notifications sent and attempts failed.
+    pub metrics: Arc<Metrics>,
 }
 
 impl OutboxWorker {
@@ -82,7 +86,7 @@ impl OutboxWorker {
                     self.store
                         .call(move |c| outbox::mark_attempt_failed(c, id, &error, &next, give_up))
                         .await?;
-                    crate::metrics::global()
+                    self.metrics
                         .notification_attempts_failed
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     out.failed += 1;
@@ -94,7 +98,7 @@ impl OutboxWorker {
             self.store
                 .call(move |c| outbox::mark_sent(c, &sent))
                 .await?;
-            crate::metrics::global()
+            self.metrics
                 .notifications_sent
                 .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         }

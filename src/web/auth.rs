@@ -513,9 +513,6 @@ impl Throttle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(memory);
-        crate::metrics::global()
-            .password_checks
-            .fetch_add(1, Ordering::Relaxed);
         let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let old = self.typical_check_us.load(Ordering::Relaxed);
         self.typical_check_us
@@ -707,7 +704,7 @@ pub async fn login(
     let (reservation, ok) = match app.throttle.reserve(&email, ip, creds.is_some()) {
         Decision::Wait(wait) => {
             tracing::warn!(%ip, "sign-in throttled");
-            crate::metrics::global()
+            app.metrics
                 .sign_ins_throttled
                 .fetch_add(1, Ordering::Relaxed);
             let msg = crate::texts::sign_in_throttled(wait.as_secs().div_ceil(60).max(1));
@@ -724,6 +721,7 @@ pub async fn login(
         }
         Decision::Check(r) => {
             let ok = app.throttle.check(form.password, stored_hash).await?;
+            app.metrics.password_checks.fetch_add(1, Ordering::Relaxed);
             (r, ok && creds.is_some())
         }
     };

@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::ingest::Pipeline;
+use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::store::Store;
 use crate::workflow::WorkflowError;
@@ -55,6 +56,33 @@ pub struct App {
     pub stats_cache: Arc<stats::Cache>,
     /// Bounds the memory that downloads of mail and attachments hold together.
     pub downloads: Arc<downloads::Downloads>,
+    /// The daemon's counters, shared with the watchers and the outbox worker: requests and
+    /// sign-ins are counted here, `/metrics` and `/healthz` read them.
+    pub metrics: Arc<Metrics>,
+}
+
+impl App {
+    /// The backoffice's state over `store`, with the daemon's `notifier`, ingest `pipeline`
+    /// (the quarantine's "try again" runs it) and `metrics`.
+    pub fn new(
+        config: &Config,
+        store: Store,
+        notifier: Arc<Notifier>,
+        pipeline: Arc<Mutex<Pipeline>>,
+        metrics: Arc<Metrics>,
+    ) -> App {
+        App {
+            readers: Arc::new(Readers::new(store.path().to_path_buf())),
+            store,
+            notifier,
+            pipeline,
+            settings: Arc::new(Settings::from_config(config)),
+            throttle: Arc::new(auth::Throttle::new(auth::password_check_slots())),
+            stats_cache: Arc::new(stats::Cache::default()),
+            downloads: Arc::new(downloads::Downloads::default()),
+            metrics,
+        }
+    }
 }
 
 /// The web settings, derived from the config once.
@@ -369,7 +397,10 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(ops::metrics))
         .fallback(|| async { WebError::NotFound })
         .layer(middleware::from_fn_with_state(app.clone(), guard))
-        .layer(middleware::from_fn(ops::track))
+        .layer(middleware::from_fn_with_state(
+            app.metrics.clone(),
+            ops::track,
+        ))
         .with_state(app)
 }
 
@@ -481,36 +512,14 @@ fn closes_connection(mut resp: Response) -> Response {
     resp
 }
 
-/// Serves the backoffice on `[web] bind` until `shutdown`; in-flight requests finish.
-pub async fn serve(
-    config: &Config,
-    store: Store,
-    notifier: Arc<Notifier>,
-    pipeline: Arc<Mutex<Pipeline>>,
+/// Serves the backoffice on `listener` until `shutdown`; in-flight requests finish.
+pub fn serve(
+    app: App,
+    listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
-) -> Result<impl std::future::Future<Output = std::io::Result<()>>> {
-    let listener = tokio::net::TcpListener::bind(config.web.bind)
-        .await
-        .with_context(|| format!("cannot listen on {} (key `web.bind`)", config.web.bind))?;
-    tracing::info!(address = %listener.local_addr()?, base_url = %config.web.base_url, "backoffice listening");
-    let app = App {
-        readers: Arc::new(Readers::new(store.path().to_path_buf())),
-        store,
-        notifier,
-        pipeline,
-        settings: Arc::new(Settings::from_config(config)),
-        throttle: Arc::new(auth::Throttle::new(auth::password_check_slots())),
-        stats_cache: Arc::new(stats::Cache::default()),
-        downloads: Arc::new(downloads::Downloads::default()),
-    };
-    let ahead = app.clone();
-    tokio::spawn(async move {
-        if let Err(e) = stats::prepare(&ahead).await {
-            tracing::warn!(error = %format!("{e:#}"), "statistics: could not count ahead of the first view");
-        }
-    });
+) -> impl std::future::Future<Output = std::io::Result<()>> {
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
-    Ok(axum::serve(listener, service)
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .into_future())
+        .into_future()
 }

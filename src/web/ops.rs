@@ -2,6 +2,7 @@
 //! every request. Neither page needs a session (monitoring has none) and neither shows personal
 //! data; the reverse proxy should not pass them to the hospital's network (see README).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -13,7 +14,7 @@ use serde::Serialize;
 
 use super::App;
 use crate::domain::OutboxState;
-use crate::metrics;
+use crate::metrics::{self, Metrics};
 
 /// How long the database gets to answer a health check.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -21,12 +22,12 @@ const DATABASE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Counts the request by route pattern (never the path itself: ticket numbers stay out of the
 /// labels; a path no route matches is "unmatched"), method (known ones by name, any other as
 /// "OTHER") and status, with its duration. See [`metrics::Metrics::request`].
-pub async fn track(req: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let started = Instant::now();
     let response = next.run(req).await;
-    metrics::global().request(
+    metrics.request(
         route.as_ref().map(MatchedPath::as_str),
         method.as_str(),
         response.status().as_u16(),
@@ -64,7 +65,7 @@ pub async fn healthz(State(app): State<App>) -> Response {
     let database_ok = matches!(readers, Ok(Ok(()))) && matches!(writer, Ok(Ok(())));
 
     let now = Utc::now();
-    let known = metrics::global().mailboxes();
+    let known = app.metrics.mailboxes();
     let mailboxes: Vec<MailboxHealth> = app
         .settings
         .mailboxes
@@ -86,7 +87,8 @@ pub async fn healthz(State(app): State<App>) -> Response {
             }
         })
         .collect();
-    let smtp_failing = metrics::global()
+    let smtp_failing = app
+        .metrics
         .smtp_token_failing_since()
         .is_some_and(|t| (now - t) >= app.settings.mailbox_grace);
     let healthy = database_ok && !smtp_failing && mailboxes.iter().all(|m| m.state != "failing");
@@ -111,7 +113,7 @@ pub async fn healthz(State(app): State<App>) -> Response {
 /// The process's counters, and gauges read from the database at scrape time.
 pub async fn metrics(State(app): State<App>) -> Response {
     let mut out = String::new();
-    metrics::global().render(&mut out);
+    app.metrics.render(&mut out);
     let counts = app
         .readers
         .read(|c| {

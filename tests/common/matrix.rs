@@ -1,0 +1,453 @@
+//! Every route × every role: what each may see and do, as one table, checked against the real
+//! daemon over HTTP and against its router in-process (`tests/web.rs` runs both, for both
+//! values of `[web] viewer_sees_content`), with the same expected answers.
+
+use super::complaint;
+use super::http::{csrf_of, Office};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    /// 200 with a page.
+    Page,
+    /// 303 somewhere else than the sign-in page: the change was made.
+    Done,
+    /// 303 to the sign-in page.
+    SignIn,
+    /// 403.
+    Refused,
+}
+use Cell::*;
+
+/// Every route × (anonymous, viewer, viewer where `[web] viewer_sees_content = true`, operator,
+/// admin). `{T}` is a ticket of the caller's own (so that one role's change does not get in
+/// another's way), `{M}` its message, `{A}` its attachment, `{U}` the viewer's user id, `{Q}` a
+/// quarantine entry, `{O}` a failed notification, `{R}` a rule, `{S}` a service, `{C}` a
+/// category.
+/// (method, path, form fields, expected for each column)
+pub type Route = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    [Cell; 5],
+);
+
+/// The matrix's columns.
+pub const ANONYMOUS: usize = 0;
+pub const VIEWER: usize = 1;
+pub const VIEWER_WITH_CONTENT: usize = 2;
+pub const OPERATOR: usize = 3;
+pub const ADMIN: usize = 4;
+
+pub const MATRIX: &[Route] = &[
+    ("GET", "/", &[], [SignIn, Page, Page, Page, Page]),
+    ("GET", "/reclami", &[], [SignIn, Page, Page, Page, Page]),
+    (
+        "GET",
+        "/reclami?q=pronto&stato=pending",
+        &[],
+        [SignIn, Page, Page, Page, Page],
+    ),
+    ("GET", "/reclami/{T}", &[], [SignIn, Page, Page, Page, Page]),
+    (
+        "GET",
+        "/reclami/{T}/messaggi/{M}/originale",
+        &[],
+        [SignIn, Refused, Page, Page, Page],
+    ),
+    (
+        "GET",
+        "/reclami/{T}/allegati/{A}",
+        &[],
+        [SignIn, Refused, Page, Page, Page],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/nota",
+        &[("testo", "nota")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/classificazione",
+        &[("tipologia", "reclamo")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/risposta",
+        &[("testo", "Gentile utente, ...")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/chiusura",
+        &[("esito", "accolto")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T2}/unione",
+        // Two citizens' tickets: merged only when confirmed (issue 11, finding 9).
+        &[("destinazione", "{T3}"), ("conferma", "1")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "GET",
+        "/amministrazione",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "GET",
+        "/amministrazione/utenti",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/utenti",
+        &[
+            ("email", "nuovo{N}@hospital.test"),
+            ("nome", "Nuovo"),
+            ("ruolo", "viewer"),
+        ],
+        [Refused, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/utenti/{U}",
+        &[("ruolo", "viewer"), ("attivo", "1")],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/utenti/{U}/password",
+        &[],
+        [Refused, Refused, Refused, Refused, Page],
+    ),
+    (
+        "GET",
+        "/amministrazione/servizi",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/servizi",
+        &[("codice", "NUOVO{N}"), ("nome", "Nuovo servizio")],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/servizi/{S}",
+        &[("nome", "Pronto soccorso"), ("attivo", "1")],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "GET",
+        "/amministrazione/categorie",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/categorie",
+        &[
+            ("codice", "ALT.9{N}"),
+            ("descrizione", "Altro ancora"),
+            ("padre", "{CP}"),
+        ],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/categorie/{C}",
+        &[
+            ("codice", "STR.02"),
+            ("descrizione", "Segnaletica e orientamento"),
+            ("attivo", "1"),
+        ],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "GET",
+        "/amministrazione/regole",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "GET",
+        "/amministrazione/regole?prova_campo=text&prova_espressione=pronto",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/regole",
+        &[
+            ("nome", "Prova"),
+            ("campo", "subject"),
+            ("espressione", "parcheggio"),
+            ("tipologia", "segnalazione"),
+            ("attiva", "1"),
+        ],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/regole/{R}",
+        &[
+            ("nome", "Regola"),
+            ("campo", "text"),
+            ("espressione", "\\bbagn"),
+            ("tipologia", "reclamo"),
+            ("attiva", "1"),
+            ("azione", "salva"),
+        ],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/regole/{R}/sposta",
+        &[("verso", "giu")],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "GET",
+        "/amministrazione/quarantena",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "GET",
+        "/amministrazione/quarantena/{Q}/originale",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/quarantena/{Q}/scarta",
+        &[],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "GET",
+        "/amministrazione/posta",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/posta/{O}/riprova",
+        &[],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "GET",
+        "/amministrazione/registro?azione=ticket.",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    // Signing out lands on the sign-in page.
+    (
+        "POST",
+        "/esci",
+        &[],
+        [Refused, SignIn, SignIn, SignIn, SignIn],
+    ),
+    ("GET", "/", &[], [SignIn, SignIn, SignIn, SignIn, SignIn]),
+];
+
+/// A complaint with a small attachment.
+fn complaint_with_attachment(from: &str, subject: &str, body: &str) -> Vec<u8> {
+    let plain = String::from_utf8(complaint(from, subject, body)).unwrap();
+    let (head, text) = plain.split_once("\r\n\r\n").unwrap();
+    let head = head.replace(
+        "Content-Type: text/plain; charset=UTF-8",
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"",
+    );
+    format!(
+        "{head}\r\n\r\n--b\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{text}\r\n--b\r\n\
+         Content-Type: application/pdf; name=\"referto.pdf\"\r\nContent-Disposition: attachment; filename=\"referto.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcOkw7zDtsOf\r\n--b--\r\n"
+    )
+    .into_bytes()
+}
+
+/// The tickets the matrix works on: twelve complaints with an attachment, and a malformed
+/// message for the quarantine.
+pub fn messages() -> Vec<Vec<u8>> {
+    let mut messages: Vec<Vec<u8>> = (0..12)
+        .map(|i| {
+            complaint_with_attachment(
+                &format!("cittadino{i}@example.test"),
+                &format!("Reclamo numero {i}"),
+                "Attesa di sei ore in pronto soccorso.",
+            )
+        })
+        .collect();
+    messages.push(super::fixture("malformed.eml"));
+    messages
+}
+
+/// With `[web] viewer_sees_content` off (the default): a viewer's attempts at contents are
+/// refused, and audited.
+pub fn every_route_checks_every_role(o: &Office) {
+    check_matrix(
+        o,
+        &[
+            (ANONYMOUS, "anonymous"),
+            (VIEWER, "viewer"),
+            (OPERATOR, "operator"),
+            (ADMIN, "admin"),
+        ],
+    );
+    // A viewer's attempts at contents were refused and audited against the ticket.
+    let refused = o.daemon.count(&format!(
+        "SELECT count(*) FROM audit_log WHERE action = 'ticket.view_refused' AND actor LIKE 'user:%'
+           AND ticket_id = (SELECT id FROM tickets WHERE number = '{}')",
+        o.tickets[3]
+    ));
+    assert_eq!(refused, 2, "the original and the attachment");
+}
+
+/// With `[web] viewer_sees_content = true`: a viewer downloads, and the downloads are audited.
+pub fn every_route_checks_every_role_when_viewers_see_content(o: &Office) {
+    check_matrix(
+        o,
+        &[
+            (ANONYMOUS, "anonymous"),
+            (VIEWER_WITH_CONTENT, "viewer"),
+            (OPERATOR, "operator"),
+            (ADMIN, "admin"),
+        ],
+    );
+    assert_eq!(
+        o.daemon
+            .count("SELECT count(*) FROM audit_log WHERE action = 'ticket.view_refused'"),
+        0
+    );
+    let downloads = o.daemon.count(&format!(
+        "SELECT count(*) FROM audit_log WHERE action IN ('ticket.original_downloaded', 'ticket.attachment_downloaded')
+           AND ticket_id = (SELECT id FROM tickets WHERE number = '{}')",
+        o.tickets[3]
+    ));
+    assert_eq!(downloads, 2, "the viewer's downloads are audited");
+}
+
+/// Runs [`MATRIX`] for each (column, role); each role works its own three tickets.
+fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
+    let db = o.db_rw();
+    let id = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let viewer_id = id("SELECT id FROM users WHERE email = 'viewer@hospital.test'");
+    let quarantine = id("SELECT id FROM quarantine");
+    let rule = id("SELECT min(id) FROM routing_rules");
+    let service = id("SELECT id FROM services WHERE code = 'PS'");
+    let category = id("SELECT id FROM categories WHERE code = 'STR.02'");
+    let macro_cat = id("SELECT id FROM categories WHERE code = 'ALT'");
+
+    for (r, (column, role)) in columns.iter().enumerate() {
+        // Each role works its own three tickets; each failed mail is its own.
+        let own = |k: usize| o.tickets[r * 3 + k].clone();
+        let message = id(&format!(
+            "SELECT m.id FROM messages m JOIN tickets t ON t.id = m.ticket_id WHERE t.number = '{}'",
+            own(0)
+        ));
+        let attachment = id(&format!(
+            "SELECT a.id FROM attachments a JOIN messages m ON m.id = a.message_id
+             JOIN tickets t ON t.id = m.ticket_id WHERE t.number = '{}'",
+            own(0)
+        ));
+        db.execute(
+            "INSERT INTO outbox (ticket_id, kind, to_address, subject, body_text, message_id, automatic, state, next_attempt_at, created_at)
+             VALUES (NULL, 'ack', 'x@example.test', 's', 'b', ?1, 1, 'failed', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            [format!("failed-{role}@hospital.test")],
+        )
+        .unwrap();
+        let outbox = db.last_insert_rowid();
+        let fill = |s: &str| {
+            s.replace("{T}", &own(0))
+                .replace("{T2}", &own(1))
+                .replace("{T3}", &own(2))
+                .replace("{M}", &message.to_string())
+                .replace("{A}", &attachment.to_string())
+                .replace("{U}", &viewer_id.to_string())
+                .replace("{Q}", &quarantine.to_string())
+                .replace("{O}", &outbox.to_string())
+                .replace("{R}", &rule.to_string())
+                .replace("{S}", &service.to_string())
+                .replace("{CP}", &macro_cat.to_string())
+                .replace("{C}", &category.to_string())
+                .replace("{N}", &r.to_string())
+        };
+        let mut client = if *role == "anonymous" {
+            o.client()
+        } else {
+            o.sign_in(role)
+        };
+        // The token of this session, taken from a page this role may see.
+        let token = if *role == "anonymous" {
+            "no-session".to_string()
+        } else {
+            csrf_of(&client.get("/").text()).expect("every page carries the logout form's token")
+        };
+        for (method, path, fields, expected) in MATRIX {
+            let path = fill(path);
+            let resp = if *method == "GET" {
+                client.get(&path)
+            } else {
+                let values: Vec<String> = fields.iter().map(|(_, v)| fill(v)).collect();
+                let mut form: Vec<(&str, &str)> = vec![("_csrf", token.as_str())];
+                form.extend(
+                    fields
+                        .iter()
+                        .zip(&values)
+                        .map(|((k, _), v)| (*k, v.as_str())),
+                );
+                client.post_raw(&path, &form)
+            };
+            let got = match (resp.status, resp.location.as_deref()) {
+                (200, _) => Page,
+                (303, Some(l)) if l.starts_with("/accedi") => SignIn,
+                (303, _) => Done,
+                (403, _) => Refused,
+                (s, l) => panic!(
+                    "{role} {method} {path}: unexpected {s} {l:?}: {}",
+                    resp.text()
+                ),
+            };
+            assert_eq!(
+                got,
+                expected[*column],
+                "{role} {method} {path}: {}",
+                resp.text().chars().take(600).collect::<String>()
+            );
+            // The admin was given back their page, not another's.
+            if got == Page && *method == "GET" {
+                assert!(resp.header("content-security-policy").is_some(), "{path}");
+            }
+        }
+    }
+    // The workflow really ran for the operator: answered, then closed; the viewer's ticket
+    // was opened but not taken in charge.
+    assert_eq!(o.state(&o.tickets[6]), "closed");
+    assert_eq!(
+        o.state(&o.tickets[3]),
+        "pending",
+        "a viewer's opening takes nothing in charge"
+    );
+    let merged: Option<String> = db
+        .query_row(
+            "SELECT m.number FROM tickets t JOIN tickets m ON m.id = t.merged_into WHERE t.number = ?1",
+            [&o.tickets[7]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(merged.as_deref(), Some(o.tickets[8].as_str()));
+    // Every view by anyone is in the audit log, the viewer's included.
+    let views = id(&format!(
+        "SELECT count(*) FROM audit_log WHERE action = 'ticket.viewed' AND ticket_id = (SELECT id FROM tickets WHERE number = '{}')",
+        o.tickets[3]
+    ));
+    assert!(views >= 1);
+}
