@@ -16,8 +16,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::ingest::pipeline::Outcome;
-
 /// Upper bounds of the request latency histogram, in seconds.
 const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -90,21 +88,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What a committed batch did (counted by `ingest`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestCounts {
+    pub tickets_created: u64,
+    /// Messages stored on a ticket: new tickets, replies, automatic mail.
+    pub messages_stored: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+}
+
 impl Metrics {
     /// A committed batch of ingested messages.
-    pub fn ingested(&self, outcomes: &[Outcome]) {
-        for o in outcomes {
-            let counter = match o {
-                Outcome::Created { .. } => {
-                    self.tickets_created.fetch_add(1, Ordering::Relaxed);
-                    &self.messages_ingested
-                }
-                Outcome::Threaded { .. } | Outcome::Automatic { .. } => &self.messages_ingested,
-                Outcome::Duplicate => &self.messages_duplicate,
-                Outcome::Quarantined { .. } => &self.messages_quarantined,
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
+    pub fn ingested(&self, c: IngestCounts) {
+        self.tickets_created
+            .fetch_add(c.tickets_created, Ordering::Relaxed);
+        self.messages_ingested
+            .fetch_add(c.messages_stored, Ordering::Relaxed);
+        self.messages_duplicate
+            .fetch_add(c.duplicates, Ordering::Relaxed);
+        self.messages_quarantined
+            .fetch_add(c.quarantined, Ordering::Relaxed);
     }
 
     /// Makes the mailbox known (so that it shows before its first connection).
@@ -318,16 +322,12 @@ mod tests {
     #[test]
     fn counts_render_in_the_exposition_format() {
         let m = Metrics::default();
-        m.ingested(&[
-            Outcome::Created {
-                ticket: "URP-2026-000001".parse().unwrap(),
-                linked_to: None,
-            },
-            Outcome::Threaded {
-                ticket: "URP-2026-000001".parse().unwrap(),
-            },
-            Outcome::Duplicate,
-        ]);
+        m.ingested(IngestCounts {
+            tickets_created: 1,
+            messages_stored: 2,
+            duplicates: 1,
+            quarantined: 0,
+        });
         m.mailbox_configured("pec");
         m.mailbox_ok("urp");
         m.mailbox_failed("pec", "cannot connect");

@@ -435,7 +435,7 @@ impl Watcher {
                     pipeline.store_batch(conn, &items, Some((&mailbox, &progress)))
                 })
                 .await?;
-            metrics.ingested(&outcomes);
+            metrics.ingested(Outcome::counts(&outcomes));
             let quarantined = outcomes
                 .iter()
                 .filter(|o| matches!(o, Outcome::Quarantined { .. }))

@@ -108,6 +108,25 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// What a batch's outcomes add to the metrics.
+    pub fn counts(outcomes: &[Outcome]) -> crate::metrics::IngestCounts {
+        let mut c = crate::metrics::IngestCounts::default();
+        for o in outcomes {
+            match o {
+                Outcome::Created { .. } => {
+                    c.tickets_created += 1;
+                    c.messages_stored += 1;
+                }
+                Outcome::Threaded { .. } | Outcome::Automatic { .. } => c.messages_stored += 1,
+                Outcome::Duplicate => c.duplicates += 1,
+                Outcome::Quarantined { .. } => c.quarantined += 1,
+            }
+        }
+        c
+    }
+}
+
 /// The settings the pipeline needs, taken from the config.
 #[derive(Clone, Debug)]
 pub struct Settings {
