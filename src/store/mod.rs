@@ -14,6 +14,7 @@ pub mod progress;
 pub mod quarantine;
 pub mod rules;
 pub mod sessions;
+pub mod stats;
 pub mod tickets;
 pub mod users;
 
