@@ -58,7 +58,10 @@ struct MailboxHealth {
 /// server answered recently enough and (with `[smtp.oauth2]`) a token for sending could be had;
 /// 503 otherwise, with what is wrong.
 pub async fn healthz(State(app): State<App>) -> Response {
-    let readers = tokio::time::timeout(DATABASE_TIMEOUT, app.readers.read(crate::store::ping));
+    let readers = tokio::time::timeout(
+        DATABASE_TIMEOUT,
+        app.readers.read(crate::store::ping),
+    );
     let writer = tokio::time::timeout(DATABASE_TIMEOUT, app.store.call(|_| Ok(())));
     let (readers, writer) = tokio::join!(readers, writer);
     let database_ok = matches!(readers, Ok(Ok(()))) && matches!(writer, Ok(Ok(())));
