@@ -524,38 +524,6 @@ pub fn citizen(conn: &Connection, email: &str, out: &mut dyn Write) -> Result<()
     Ok(())
 }
 
-/// `ascolto export stats`: the figures of the statistics page, from the same code.
-pub fn stats(
-    conn: &Connection,
-    year: i32,
-    month: Option<u32>,
-    format: Format,
-    out: &mut dyn Write,
-) -> Result<()> {
-    let scope = match month {
-        Some(m) => crate::stats::Scope::month(year, m),
-        None => crate::stats::Scope::year(year),
-    }
-    .ok_or_else(|| anyhow::anyhow!("no such period: year {year}, month {month:?}"))?;
-    let report = crate::stats::report(conn, &scope, chrono::Utc::now())?;
-    match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &report)?;
-            writeln!(out)?;
-        }
-        Format::Csv | Format::Table => {
-            for (i, t) in crate::web::stats::tables(&report).iter().enumerate() {
-                if i > 0 {
-                    writeln!(out)?;
-                }
-                writeln!(out, "# {}", t.name)?;
-                out.write_all(&crate::web::stats::write_csv(t, false)?)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

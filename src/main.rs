@@ -13,7 +13,7 @@ use ascolto::domain::Role;
 use ascolto::export::{self, Format};
 use ascolto::ingest::{import, Pipeline, Settings};
 use ascolto::notify::mailer::{Mailer, Outgoing};
-use ascolto::{serve, store, users};
+use ascolto::{serve, stats, store, users};
 
 #[derive(Parser)]
 #[command(
@@ -205,7 +205,7 @@ fn run(cli: Cli) -> Result<()> {
                     year,
                     month,
                     format,
-                } => export::stats(&conn, year, month, format, &mut out),
+                } => stats::export(&conn, year, month, format, &mut out),
                 ExportWhat::Citizen { .. } => unreachable!("handled above"),
             }
         }

@@ -307,3 +307,36 @@ pub fn sign_in_throttled(minutes: u64) -> String {
         if minutes == 1 { "o" } else { "i" }
     )
 }
+
+// ---- statistics ----
+
+/// The months, as the statistics name them (January first).
+pub const MONTHS: [&str; 12] = [
+    "gennaio",
+    "febbraio",
+    "marzo",
+    "aprile",
+    "maggio",
+    "giugno",
+    "luglio",
+    "agosto",
+    "settembre",
+    "ottobre",
+    "novembre",
+    "dicembre",
+];
+
+/// The channel (canale) a complaint came by, as the statistics name it.
+pub fn channel(c: crate::domain::Channel) -> &'static str {
+    match c {
+        crate::domain::Channel::Email => "Email",
+        crate::domain::Channel::Pec => "PEC",
+    }
+}
+
+/// A count of tickets without a kind, a state or an outcome.
+pub const STATS_UNSET: &str = "Non indicato";
+/// A count of tickets not classified yet.
+pub const STATS_UNCLASSIFIED: &str = "Da classificare";
+/// A count of tickets without a service.
+pub const STATS_NO_SERVICE: &str = "Nessun servizio indicato";

@@ -17,6 +17,7 @@ pub mod quarantine;
 pub mod retention;
 pub mod rules;
 pub mod sessions;
+pub mod stats;
 pub mod tickets;
 pub mod users;
 
