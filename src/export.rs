@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::domain::{AuditAction, AuditActor};
 use crate::domain::{Channel, Kind, State, TicketNumber};
+use crate::store::citizens;
 use crate::store::outbox::{self, OutboxRow};
 use crate::store::quarantine::{self, QuarantineRow};
 use crate::store::tickets::{self, MessageCounts, Ticket};
@@ -406,103 +407,13 @@ fn table(out: &mut dyn Write, header: &[&str], rows: Vec<Vec<String>>) -> Result
 /// address).
 pub fn citizen(conn: &Connection, email: &str, out: &mut dyn Write) -> Result<()> {
     use serde_json::{json, Value};
-    let contacts: Vec<(i64, String, Option<String>, String)> = conn
-        .prepare("SELECT id, email, name, created_at FROM contacts WHERE email = ?1")?
-        .query_map([email.trim()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let contacts = citizens::contacts(conn, email.trim())?;
     let mut tickets = Vec::new();
-    for (contact_id, ..) in &contacts {
-        let mut st = conn.prepare(
-            "SELECT t.id, t.number, t.subject, t.kind, c.code, c.label, s.name, t.state,
-                    t.outcome, t.channel, t.received_at, t.taken_in_charge_at,
-                    t.first_answered_at, t.closed_at, t.anonymised_at
-             FROM tickets t LEFT JOIN categories c ON c.id = t.category_id
-             LEFT JOIN services s ON s.id = t.service_id
-             WHERE t.contact_id = ?1 ORDER BY t.id",
-        )?;
-        let rows: Vec<(i64, Value)> = st
-            .query_map([contact_id], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    json!({
-                        "number": r.get::<_, String>(1)?,
-                        "subject": r.get::<_, String>(2)?,
-                        "kind": r.get::<_, Option<String>>(3)?,
-                        "category_code": r.get::<_, Option<String>>(4)?,
-                        "category": r.get::<_, Option<String>>(5)?,
-                        "service": r.get::<_, Option<String>>(6)?,
-                        "state": r.get::<_, String>(7)?,
-                        "outcome": r.get::<_, Option<String>>(8)?,
-                        "channel": r.get::<_, String>(9)?,
-                        "received_at": r.get::<_, String>(10)?,
-                        "taken_in_charge_at": r.get::<_, Option<String>>(11)?,
-                        "first_answered_at": r.get::<_, Option<String>>(12)?,
-                        "closed_at": r.get::<_, Option<String>>(13)?,
-                        "anonymised_at": r.get::<_, Option<String>>(14)?,
-                    }),
-                ))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        for (ticket_id, mut ticket) in rows {
-            let messages: Vec<Value> = conn
-                .prepare(
-                    "SELECT m.id, m.direction, m.received_at, m.from_email, m.from_name, m.subject,
-                            m.body_text, m.automatic
-                     FROM messages m WHERE m.ticket_id = ?1 ORDER BY m.id",
-                )?
-                .query_map([ticket_id], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        json!({
-                            "direction": r.get::<_, String>(1)?,
-                            "at": r.get::<_, String>(2)?,
-                            "from_email": r.get::<_, Option<String>>(3)?,
-                            "from_name": r.get::<_, Option<String>>(4)?,
-                            "subject": r.get::<_, String>(5)?,
-                            "body": r.get::<_, String>(6)?,
-                            "automatic": r.get::<_, Option<String>>(7)?,
-                        }),
-                    ))
-                })?
-                .map(|row| {
-                    let (id, mut m) = row?;
-                    let attachments: Vec<Value> = conn
-                        .prepare_cached(
-                            "SELECT filename, content_type, size FROM attachments
-                             WHERE message_id = ?1 ORDER BY position",
-                        )?
-                        .query_map([id], |r| {
-                            Ok(json!({
-                                "filename": r.get::<_, Option<String>>(0)?,
-                                "content_type": r.get::<_, String>(1)?,
-                                "size": r.get::<_, i64>(2)?,
-                            }))
-                        })?
-                        .collect::<rusqlite::Result<_>>()?;
-                    m["attachments"] = Value::Array(attachments);
-                    Ok(m)
-                })
-                .collect::<rusqlite::Result<_>>()?;
-            let sent: Vec<Value> = conn
-                .prepare(
-                    "SELECT kind, to_address, subject, body_text, state, sent_at FROM outbox
-                     WHERE ticket_id = ?1 AND kind != 'new_ticket' ORDER BY id",
-                )?
-                .query_map([ticket_id], |r| {
-                    Ok(json!({
-                        "kind": r.get::<_, String>(0)?,
-                        "to": r.get::<_, String>(1)?,
-                        "subject": r.get::<_, String>(2)?,
-                        "body": r.get::<_, String>(3)?,
-                        "state": r.get::<_, String>(4)?,
-                        "sent_at": r.get::<_, Option<String>>(5)?,
-                    }))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            ticket["messages"] = Value::Array(messages);
-            ticket["notifications"] = Value::Array(sent);
+    for contact in &contacts {
+        for t in citizens::tickets(conn, contact.id)? {
+            let mut ticket = serde_json::to_value(&t)?;
+            ticket["messages"] = serde_json::to_value(citizens::messages(conn, t.id)?)?;
+            ticket["notifications"] = serde_json::to_value(citizens::notifications(conn, t.id)?)?;
             tickets.push(ticket);
         }
     }
@@ -516,8 +427,8 @@ pub fn citizen(conn: &Connection, email: &str, out: &mut dyn Write) -> Result<()
     let doc = json!({
         "email": email.trim(),
         "exported_at": crate::store::now_text(),
-        "contacts": contacts.iter().map(|(_, e, n, at)| json!({"email": e, "name": n, "first_seen": at})).collect::<Vec<_>>(),
-        "tickets": tickets,
+        "contacts": contacts,
+        "tickets": Value::Array(tickets),
     });
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)?;

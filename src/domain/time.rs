@@ -77,6 +77,18 @@ pub fn to_rome(t: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
     offset.from_utc_datetime(&t.naive_utc())
 }
 
+/// "31/03/2026 23:30", Europe/Rome: how people read a time, in the backoffice and in exports.
+pub fn rome_datetime(t: DateTime<Utc>) -> String {
+    to_rome(t).format("%d/%m/%Y %H:%M").to_string()
+}
+
+/// A stored RFC 3339 time as [`rome_datetime`] writes it; unreadable text is kept as it is.
+pub fn stored_rome_datetime(s: &str) -> String {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| rome_datetime(t.with_timezone(&Utc)))
+        .unwrap_or_else(|_| s.to_string())
+}
+
 /// The instant a day begins in Europe/Rome. Clocks change at 01:00 UTC, never at midnight, so
 /// the offset an hour before local midnight is the day's.
 ///

@@ -1,10 +1,10 @@
 //! The tables of a report, as the page shows them and the CSV and `ascolto export stats` write
 //! them: the same rows, so every view of the statistics says the same figures.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::Datelike;
 
 use super::{Count, Report, Times};
-use crate::domain::time::to_rome;
+use crate::domain::time::stored_rome_datetime as stored_datetime;
 use crate::domain::Kind;
 use crate::texts;
 
@@ -50,18 +50,6 @@ fn decimal(v: f64) -> String {
 
 fn days(v: Option<f64>) -> String {
     v.map(decimal).unwrap_or_else(|| "—".into())
-}
-
-/// A stored time as the backoffice writes it (Rome, `dd/mm/yyyy hh:mm`); unreadable text as
-/// it is.
-fn stored_datetime(s: &str) -> String {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| {
-            to_rome(t.with_timezone(&Utc))
-                .format("%d/%m/%Y %H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|_| s.to_string())
 }
 
 fn counts(name: &'static str, title: &'static str, first: &str, items: &[Count]) -> Table {

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod audit;
 pub mod backoffice;
 pub mod backup;
+pub mod citizens;
 pub mod demo;
 pub mod ingest;
 pub mod outbox;

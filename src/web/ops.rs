@@ -48,11 +48,22 @@ struct Health {
 #[derive(Serialize)]
 struct MailboxHealth {
     name: String,
-    /// "ok"; "starting" (not connected yet); "retrying" (failing, within the grace time);
-    /// "failing" (for longer: unhealthy).
-    state: &'static str,
+    state: MailboxState,
     last_success: Option<String>,
     failing_for_secs: Option<i64>,
+}
+
+/// How a mailbox's server has been answering, as `/healthz` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum MailboxState {
+    Ok,
+    /// Not connected yet.
+    Starting,
+    /// Failing, within the grace time.
+    Retrying,
+    /// Failing for longer than the grace time: unhealthy.
+    Failing,
 }
 
 /// 200 when the database answers (both the readers and the writer thread), every mailbox's
@@ -74,10 +85,10 @@ pub async fn healthz(State(app): State<App>) -> Response {
             let m = known.get(name).cloned().unwrap_or_default();
             let failing_for = m.failing_since.map(|t| (now - t).num_seconds());
             let state = match failing_for {
-                _ if m.is_up() => "ok",
-                Some(s) if s >= app.settings.mailbox_grace.num_seconds() => "failing",
-                Some(_) => "retrying",
-                None => "starting",
+                _ if m.is_up() => MailboxState::Ok,
+                Some(s) if s >= app.settings.mailbox_grace.num_seconds() => MailboxState::Failing,
+                Some(_) => MailboxState::Retrying,
+                None => MailboxState::Starting,
             };
             MailboxHealth {
                 name: name.clone(),
@@ -91,7 +102,8 @@ pub async fn healthz(State(app): State<App>) -> Response {
         .metrics
         .smtp_token_failing_since()
         .is_some_and(|t| (now - t) >= app.settings.mailbox_grace);
-    let healthy = database_ok && !smtp_failing && mailboxes.iter().all(|m| m.state != "failing");
+    let healthy =
+        database_ok && !smtp_failing && mailboxes.iter().all(|m| m.state != MailboxState::Failing);
     if !healthy {
         tracing::warn!(database_ok, "health check failing");
     }

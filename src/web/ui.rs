@@ -160,14 +160,12 @@ pub fn state_badge(state: State) -> Markup {
 
 /// "31/03/2026 23:30", Europe/Rome.
 pub fn datetime(t: DateTime<Utc>) -> String {
-    time::to_rome(t).format("%d/%m/%Y %H:%M").to_string()
+    time::rome_datetime(t)
 }
 
 /// A stored RFC 3339 time, formatted; unreadable text is shown as is.
 pub fn stored_datetime(s: &str) -> String {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| datetime(t.with_timezone(&Utc)))
-        .unwrap_or_else(|_| s.to_string())
+    time::stored_rome_datetime(s)
 }
 
 /// 1234567 → "1.234.567".
