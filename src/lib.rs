@@ -2,19 +2,25 @@
 //!
 //! # Layout
 //!
+//! - [`domain`]: the vocabulary (states, kinds, channels, roles, actions, mail kinds, …) as
+//!   enums with one stored spelling each; deadlines and Europe/Rome time; refusals.
 //! - [`config`]: the typed, layered configuration (`config.toml` + `ASCOLTO__…` overrides).
 //! - [`store`]: the SQLite database: schema, migrations, the single writer, and all SQL.
 //! - [`mail`]: reading inbound mail: parsing, PEC envelopes, automatic mail, threading proofs.
 //! - [`classify`]: the hospital's routing rules, compiled.
-//! - [`tickets`]: ticket numbers, states, kinds, deadlines, Europe/Rome time.
-//! - [`texts`]: the Italian labels operators and citizens read (mail texts are in `templates/`).
 //! - [`ingest`]: the pipeline (one transaction per batch), the IMAP watcher, archive import.
 //! - [`workflow`]: the ticket's life: taking in charge, answering, closing, reopening.
 //! - [`notify`]: notifications: templates, the outbox, the mailer and its worker.
-//! - [`users`]: backoffice accounts and their passwords (argon2).
-//! - [`export`]: tickets and quarantine as JSON lines or CSV.
+//! - [`users`], [`admin`]: backoffice accounts (argon2); administrators' changes and their checks.
+//! - [`retention`]: anonymisation of what is past the retention period.
+//! - [`stats`]: the statistics (page, CSV, `ascolto export stats`).
+//! - [`export`]: tickets, quarantine and a citizen's data as JSON or CSV.
+//! - [`metrics`]: the process's counters, shared by `Arc`.
+//! - [`texts`]: the Italian labels operators and citizens read (mail texts are in `templates/`).
+//! - [`web`]: the backoffice (axum + maud), `/healthz` and `/metrics`.
+//! - [`oauth`]: OAuth2 tokens for IMAP and SMTP sign-in.
 //! - [`private_files`]: files with health data are created readable by the service's user only.
-//! - [`serve`]: the daemon: supervised tasks and graceful shutdown.
+//! - [`serve`]: the daemon: supervised tasks on a given listener, graceful shutdown.
 #![forbid(unsafe_code)]
 
 pub mod admin;
