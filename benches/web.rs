@@ -26,6 +26,26 @@ fn ascolto(config: &Path) -> Command {
     c
 }
 
+/// `inner` started as systemd starts a socket-activated service: `listener` as fd 3,
+/// `LISTEN_FDS=1`, and `LISTEN_PID` set by a shell to its own pid before it `exec`s the program.
+fn socket_activated(inner: &Command, listener: TcpListener) -> Command {
+    use command_fds::{CommandFdExt, FdMapping};
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg("LISTEN_PID=$$ exec \"$@\"")
+        .arg("sh")
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .stdin(Stdio::null())
+        .env("LISTEN_FDS", "1");
+    c.fd_mappings(vec![FdMapping {
+        parent_fd: std::os::fd::OwnedFd::from(listener),
+        child_fd: 3,
+    }])
+    .unwrap();
+    c
+}
+
 struct Daemon(Child);
 
 impl Drop for Daemon {
@@ -99,11 +119,10 @@ fn main() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-web/{tickets}"));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("db.sqlite3");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // The backoffice's socket is bound here and handed to the daemon as systemd hands it
+    // (fd 3, `LISTEN_FDS`): no port is chosen, closed and bound again by someone else.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
     let config = dir.join("config.toml");
     std::fs::write(
@@ -141,8 +160,7 @@ fn main() {
         assert!(add.wait().unwrap().success());
     }
     let daemon = Daemon(
-        ascolto(&config)
-            .arg("serve")
+        socket_activated(ascolto(&config).arg("serve"), listener)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
