@@ -139,10 +139,16 @@ impl Watcher {
         self.metrics.replication_watching();
         let mut was_ok = None;
         loop {
+            // Said once per change, not at every probe (the error stays in /healthz).
             let ok = self.probe_once().await;
             if was_ok != Some(ok) {
-                if ok {
-                    tracing::info!(db = %self.db.display(), "replication: the replica is up to date");
+                match (ok, self.metrics.replication().and_then(|r| r.last_error)) {
+                    (true, _) => {
+                        tracing::info!(db = %self.db.display(), "replication: the replica is up to date")
+                    }
+                    (false, why) => {
+                        tracing::warn!(db = %self.db.display(), "replication: {}", why.unwrap_or_default())
+                    }
                 }
                 was_ok = Some(ok);
             }
@@ -166,13 +172,13 @@ impl Watcher {
                     "the replica holds transaction {} of {} ({})",
                     a.replicated_txid, a.txid, a.status
                 );
-                tracing::warn!("replication: {why}");
+                tracing::debug!("replication: {why}");
                 self.metrics.replication_failed(why);
                 false
             }
             Err(e) => {
                 let why = format!("{e:#}");
-                tracing::warn!("replication: {why}");
+                tracing::debug!("replication: {why}");
                 self.metrics.replication_failed(why);
                 false
             }
