@@ -468,3 +468,97 @@ fn restore_from_litestream_refuses_what_it_cannot_do() {
     assert!(said.contains("litestream restore failed"), "{said}");
     assert_eq!(std::fs::metadata(daemon.db_path()).unwrap().len(), before);
 }
+
+/// `deploy/install.sh --with-litestream` places Litestream's configuration and unit; the unit
+/// verifies with a low exposure, like ascolto's, and Litestream reads the example config.
+#[test]
+fn install_with_litestream_places_its_files_and_the_unit_verifies() {
+    use std::os::unix::fs::PermissionsExt;
+    let program = litestream_program();
+    let root = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(common::repo().join("deploy/install.sh"))
+        .arg("--with-litestream")
+        .env("DESTDIR", root.path())
+        .env("ASCOLTO_BIN", env!("CARGO_BIN_EXE_ascolto"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = root.path();
+    let mode = |p: &str| std::fs::metadata(r.join(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("etc/litestream.yml"), 0o640);
+    assert_eq!(mode("etc/ascolto/litestream.env"), 0o600, "secrets");
+    let config = std::fs::read_to_string(r.join("etc/ascolto/config.toml")).unwrap();
+    assert!(
+        config.contains(
+            "\n[replication]\nlitestream_db_path = \"/var/lib/ascolto/ascolto.sqlite3\"\n"
+        ),
+        "{config}"
+    );
+
+    let listed = Command::new(&program)
+        .args(["databases", "-config"])
+        .arg(r.join("etc/litestream.yml"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(said.contains("/var/lib/ascolto/ascolto.sqlite3"), "{said}");
+
+    let program = std::fs::canonicalize(
+        String::from_utf8(
+            Command::new("sh")
+                .args(["-c", &format!("command -v {program}")])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .trim(),
+    )
+    .unwrap();
+    let units = tempfile::tempdir().unwrap();
+    let unit = units.path().join("litestream.service");
+    let text = std::fs::read_to_string(r.join("etc/systemd/system/litestream.service")).unwrap();
+    std::fs::write(
+        &unit,
+        text.replace("/usr/local/bin/litestream", &program.display().to_string()),
+    )
+    .unwrap();
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze (apt-get install systemd)");
+    let said = String::from_utf8_lossy(&verify.stderr).to_string()
+        + &String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success() && said.trim().is_empty(),
+        "systemd-analyze verify: {said}"
+    );
+    let security = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&security.stdout);
+    let exposure: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for litestream.service:")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in: {text}"));
+    println!("systemd-analyze security: exposure {exposure}");
+    assert!(exposure <= 2.0, "exposure {exposure}:\n{text}");
+}
