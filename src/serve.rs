@@ -142,7 +142,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             config.smtp.from().parse()?,
         ),
         max_attempts: config.notify.max_attempts,
-        metrics,
+        metrics: metrics.clone(),
     };
     let token = shutdown.clone();
     tasks.spawn(async move {
@@ -150,9 +150,21 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         Ended::Stopped("outbox".to_string())
     });
 
+    if let Some(watcher) =
+        crate::replication::Watcher::from_config(&config.replication, metrics.clone())
+    {
+        tracing::info!(db = %watcher.db.display(), socket = %watcher.socket.display(), "replication: watching Litestream");
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            watcher.run(token).await;
+            Ended::Stopped("replication".to_string())
+        });
+    }
+
     let daily = Daily {
         store: store.clone(),
         anonymise_after_days: config.retention.anonymise_after_days,
+        wal: crate::retention::WalCheckpoint::for_config(&config),
     };
     let token = shutdown.clone();
     tasks.spawn(async move {
@@ -207,6 +219,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
 struct Daily {
     store: Store,
     anonymise_after_days: u32,
+    wal: crate::retention::WalCheckpoint,
 }
 
 /// The first round waits this long after the start (the mailboxes connect first).
@@ -260,8 +273,9 @@ impl Daily {
                 quarantined,
                 ..Default::default()
             };
+            let wal = self.wal;
             self.store
-                .call(move |c| crate::retention::finish(c, &done))
+                .call(move |c| crate::retention::finish(c, &done, wal))
                 .await?;
             tracing::info!(
                 tickets = total,

@@ -11,6 +11,7 @@
 //! - [`smtp`]: `[smtp]`, how notifications leave.
 //! - [`oauth2`]: `[mailbox.oauth2]` and `[smtp.oauth2]`.
 //! - [`web`]: `[web]`, with the trusted proxies' networks.
+//! - [`replication`]: `[replication]`, Litestream watched.
 //! - [`sections`]: the small sections (database, tickets, ingest, notify, retention, log).
 //! - [`secret`]: how a secret is held and read (inline or from a `…_file`).
 
@@ -26,6 +27,7 @@ use crate::domain::RecipientKey;
 
 pub mod mailbox;
 pub mod oauth2;
+pub mod replication;
 pub mod secret;
 pub mod sections;
 pub mod smtp;
@@ -33,6 +35,7 @@ pub mod web;
 
 pub use mailbox::{MailboxConfig, StartFrom};
 pub use oauth2::{OAuth2Config, OAuthMechanism};
+pub use replication::ReplicationConfig;
 pub use secret::Secret;
 pub use sections::{
     DatabaseConfig, IngestConfig, LogConfig, LogFormat, NotifyConfig, RetentionConfig,
@@ -63,6 +66,8 @@ pub struct Config {
     pub web: WebConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    #[serde(default)]
+    pub replication: ReplicationConfig,
     #[serde(default)]
     pub log: LogConfig,
     /// Computed once the sections are validated; not a key of the file.
@@ -127,6 +132,7 @@ impl Config {
         let first_mailbox = self.mailboxes.first().map(|m| m.username.as_str());
         self.smtp.resolve(first_mailbox, base_dir)?;
         self.web.validate()?;
+        self.replication.validate()?;
         let mut names = std::collections::HashSet::new();
         for (i, mb) in self.mailboxes.iter_mut().enumerate() {
             if mb.name.trim().is_empty() {

@@ -239,11 +239,32 @@ pub struct Restored {
     pub from: Checked,
     /// Where the database that was replaced now is.
     pub previous: Option<PathBuf>,
+    /// Litestream's local state for the database it replaced, removed (see [`restore`]).
+    pub litestream_state_removed: Option<PathBuf>,
+}
+
+/// Litestream's local state for `db`: the hidden `.NAME-litestream` directory beside it.
+pub fn litestream_state(db: &Path) -> PathBuf {
+    let name = db
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    db.with_file_name(format!(".{name}-litestream"))
 }
 
 /// Replaces `db` with the checked copy `source`. Refuses while the daemon runs.
+///
+/// Litestream's local state for the replaced database is removed: "Litestream currently does
+/// not track database deletions. If you remove your database and recreate it, you should
+/// delete the -litestream directory next to your database file and restart Litestream"
+/// (litestream.io, Tips & Caveats). Started again, Litestream finds the restored database
+/// behind its replica and goes on from the replica's newest transaction.
 pub fn restore(db: &Path, source: &Path) -> Result<Restored> {
     let _lock = lock(db)?;
+    restore_locked(db, source)
+}
+
+fn restore_locked(db: &Path, source: &Path) -> Result<Restored> {
     let checked = check(source)?;
     let mut incoming = db.as_os_str().to_owned();
     incoming.push(".restoring");
@@ -263,7 +284,11 @@ pub fn restore(db: &Path, source: &Path) -> Result<Restored> {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })?;
             if busy != 0 {
-                bail!("{} is in use by another process", db.display());
+                bail!(
+                    "{} is in use by another process: stop it first (Litestream holds a read \
+                     transaction on the databases it replicates: systemctl stop litestream)",
+                    db.display()
+                );
             }
             conn.pragma_update_and_check(None, "journal_mode", "DELETE", |_| Ok(()))?;
         }
@@ -285,10 +310,86 @@ pub fn restore(db: &Path, source: &Path) -> Result<Restored> {
     }
     std::fs::rename(&incoming, db)?;
     sync_dir(db)?;
+    let state = litestream_state(db);
+    let litestream_state_removed = if state.is_dir() {
+        std::fs::remove_dir_all(&state)
+            .with_context(|| format!("cannot remove Litestream's state {}", state.display()))?;
+        Some(state)
+    } else {
+        None
+    };
     Ok(Restored {
         from: checked,
         previous,
+        litestream_state_removed,
     })
+}
+
+/// Where and how to get a database back from Litestream's replica.
+#[derive(Debug)]
+pub struct FromLitestream<'a> {
+    /// The `litestream` program.
+    pub command: &'a str,
+    /// Litestream's configuration (`litestream.yml`), which names the replica.
+    pub config: &'a Path,
+    /// The database as `litestream.yml` names it.
+    pub db_in_config: &'a Path,
+    /// A point in time (RFC 3339), or the newest transaction in the replica.
+    pub timestamp: Option<&'a str>,
+}
+
+/// Restores `db` from Litestream's replica: `litestream restore` writes it into a scratch
+/// directory beside the database, then it is checked and swapped in like a backup file
+/// ([`restore`]). Refuses while the daemon runs.
+pub fn restore_from_litestream(db: &Path, from: &FromLitestream) -> Result<Restored> {
+    let _lock = lock(db)?;
+    if let Some(t) = from.timestamp {
+        if chrono::DateTime::parse_from_rfc3339(t).is_err() {
+            bail!("--timestamp {t:?}: write a moment as RFC 3339, e.g. 2026-11-22T09:30:00Z");
+        }
+    }
+    let mut scratch = db.as_os_str().to_owned();
+    scratch.push(".from-litestream");
+    let scratch = PathBuf::from(scratch);
+    let _ = std::fs::remove_dir_all(&scratch);
+    crate::private_files::create_dir_all(&scratch)
+        .with_context(|| format!("cannot create {}", scratch.display()))?;
+    let result = (|| {
+        let out = scratch.join("restored.sqlite3");
+        let mut cmd = std::process::Command::new(from.command);
+        cmd.arg("restore")
+            .arg("-config")
+            .arg(from.config)
+            .arg("-o")
+            .arg(&out);
+        if let Some(t) = from.timestamp {
+            cmd.arg("-timestamp").arg(t);
+        }
+        cmd.arg(from.db_in_config);
+        let ran = cmd.output().with_context(|| {
+            format!(
+                "cannot run {:?} (key `replication.litestream_command`; install Litestream: \
+                 deploy/install.sh --with-litestream)",
+                from.command
+            )
+        })?;
+        if !ran.status.success() {
+            bail!(
+                "litestream restore failed ({}): {}",
+                ran.status,
+                String::from_utf8_lossy(&ran.stderr).trim()
+            );
+        }
+        if !out.exists() {
+            bail!(
+                "litestream restore wrote nothing: {}",
+                String::from_utf8_lossy(&ran.stderr).trim()
+            );
+        }
+        restore_locked(db, &out)
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
 }
 
 #[cfg(test)]

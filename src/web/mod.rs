@@ -103,6 +103,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<crate::config::IpNet>,
     /// Whether viewers read tickets' contents (`[web] viewer_sees_content`).
     pub viewer_sees_content: bool,
+    /// With `[replication]`: a replica not confirmed up to date for this long is unhealthy.
+    pub replication_max_lag: Option<chrono::Duration>,
 }
 
 impl Settings {
@@ -126,6 +128,10 @@ impl Settings {
             mailbox_grace: chrono::Duration::seconds(i64::from(c.web.health_mailbox_grace_secs)),
             trusted_proxies: c.web.trusted_proxies.clone(),
             viewer_sees_content: c.web.viewer_sees_content,
+            replication_max_lag: c
+                .replication
+                .enabled()
+                .then(|| chrono::Duration::seconds(i64::from(c.replication.max_lag_secs))),
         }
     }
 }

@@ -43,6 +43,22 @@ struct Health {
     mailboxes: Vec<MailboxHealth>,
     /// "failing" when no OAuth2 token for SMTP submission could be had for the grace time.
     smtp_sign_in: &'static str,
+    /// With `[replication]`: how far behind Litestream's replica may be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replication: Option<ReplicationHealth>,
+}
+
+#[derive(Serialize)]
+struct ReplicationHealth {
+    /// "ok", "starting" (not confirmed yet, within `max_lag_secs`) or "lagging" (unhealthy).
+    state: &'static str,
+    /// Seconds since the replica was last confirmed to hold every transaction: at most this
+    /// much would be lost with the server.
+    lag_secs: i64,
+    max_lag_secs: i64,
+    last_confirmed: Option<String>,
+    replicated_txid: Option<u64>,
+    error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -102,8 +118,11 @@ pub async fn healthz(State(app): State<App>) -> Response {
         .metrics
         .smtp_token_failing_since()
         .is_some_and(|t| (now - t) >= app.settings.mailbox_grace);
-    let healthy =
-        database_ok && !smtp_failing && mailboxes.iter().all(|m| m.state != MailboxState::Failing);
+    let replication = replication_health(&app, now);
+    let healthy = database_ok
+        && !smtp_failing
+        && mailboxes.iter().all(|m| m.state != MailboxState::Failing)
+        && replication.as_ref().is_none_or(|r| r.state != "lagging");
     if !healthy {
         tracing::warn!(database_ok, "health check failing");
     }
@@ -117,15 +136,68 @@ pub async fn healthz(State(app): State<App>) -> Response {
         database: if database_ok { "ok" } else { "unavailable" },
         mailboxes,
         smtp_sign_in: if smtp_failing { "failing" } else { "ok" },
+        replication,
     };
     let json = serde_json::to_string_pretty(&body).unwrap_or_default();
     (status, [(header::CONTENT_TYPE, "application/json")], json).into_response()
+}
+
+fn replication_health(app: &App, now: chrono::DateTime<Utc>) -> Option<ReplicationHealth> {
+    let max_lag = app.settings.replication_max_lag?;
+    // Before the watcher's first probe: counted from now, so not lagging yet.
+    let r = app.metrics.replication();
+    let lag = r.as_ref().map_or(chrono::Duration::zero(), |r| r.lag(now));
+    let state = match &r {
+        _ if lag > max_lag => "lagging",
+        Some(r) if r.last_confirmed.is_some() => "ok",
+        _ => "starting",
+    };
+    Some(ReplicationHealth {
+        state,
+        lag_secs: lag.num_seconds(),
+        max_lag_secs: max_lag.num_seconds(),
+        last_confirmed: r
+            .as_ref()
+            .and_then(|r| r.last_confirmed)
+            .map(crate::store::time_text),
+        replicated_txid: r.as_ref().and_then(|r| r.replicated_txid),
+        error: r.and_then(|r| r.last_error),
+    })
+}
+
+/// `ascolto_replication_*`, when `[replication]` is on.
+fn render_replication(app: &App, out: &mut String) {
+    let Some(r) = app.metrics.replication() else {
+        return;
+    };
+    let now = Utc::now();
+    out.push_str(&format!(
+        "# HELP ascolto_replication_lag_seconds Seconds since Litestream's replica was last confirmed to hold every transaction.\n\
+         # TYPE ascolto_replication_lag_seconds gauge\nascolto_replication_lag_seconds {:.3}\n",
+        r.lag(now).num_milliseconds() as f64 / 1000.0
+    ));
+    if let Some(t) = r.last_confirmed {
+        out.push_str(&format!(
+            "# HELP ascolto_replication_last_confirmed_timestamp_seconds When the replica was last confirmed up to date.\n\
+             # TYPE ascolto_replication_last_confirmed_timestamp_seconds gauge\nascolto_replication_last_confirmed_timestamp_seconds {}\n",
+            t.timestamp()
+        ));
+    }
+    out.push_str(&format!(
+        "# HELP ascolto_replication_up 1 when the last probe of Litestream found the replica up to date.\n\
+         # TYPE ascolto_replication_up gauge\nascolto_replication_up {}\n\
+         # HELP ascolto_replication_probes_failed_total Probes of Litestream that failed or found the replica behind.\n\
+         # TYPE ascolto_replication_probes_failed_total counter\nascolto_replication_probes_failed_total {}\n",
+        u8::from(r.last_error.is_none() && r.last_confirmed.is_some()),
+        r.probes_failed
+    ));
 }
 
 /// The process's counters, and gauges read from the database at scrape time.
 pub async fn metrics(State(app): State<App>) -> Response {
     let mut out = String::new();
     app.metrics.render(&mut out);
+    render_replication(&app, &mut out);
     let counts = app
         .readers
         .read(|c| {

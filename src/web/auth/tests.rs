@@ -334,6 +334,7 @@ fn origin_check() {
         mailbox_grace: chrono::Duration::minutes(5),
         trusted_proxies: Vec::new(),
         viewer_sees_content: false,
+        replication_max_lag: None,
     };
     let mut h = HeaderMap::new();
     assert!(!origin_allowed(&s, &h), "no Origin and no Referer");
