@@ -48,10 +48,20 @@ struct Health {
     replication: Option<ReplicationHealth>,
 }
 
+/// How Litestream's replica is keeping up, as `/healthz` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum ReplicationState {
+    Ok,
+    /// Not confirmed yet, within `max_lag_secs`.
+    Starting,
+    /// Not confirmed for longer than `max_lag_secs`: unhealthy.
+    Lagging,
+}
+
 #[derive(Serialize)]
 struct ReplicationHealth {
-    /// "ok", "starting" (not confirmed yet, within `max_lag_secs`) or "lagging" (unhealthy).
-    state: &'static str,
+    state: ReplicationState,
     /// Seconds since the replica was last confirmed to hold every transaction: at most this
     /// much would be lost with the server.
     lag_secs: i64,
@@ -122,7 +132,9 @@ pub async fn healthz(State(app): State<App>) -> Response {
     let healthy = database_ok
         && !smtp_failing
         && mailboxes.iter().all(|m| m.state != MailboxState::Failing)
-        && replication.as_ref().is_none_or(|r| r.state != "lagging");
+        && replication
+            .as_ref()
+            .is_none_or(|r| r.state != ReplicationState::Lagging);
     if !healthy {
         tracing::warn!(database_ok, "health check failing");
     }
@@ -148,9 +160,9 @@ fn replication_health(app: &App, now: chrono::DateTime<Utc>) -> Option<Replicati
     let r = app.metrics.replication();
     let lag = r.as_ref().map_or(chrono::Duration::zero(), |r| r.lag(now));
     let state = match &r {
-        _ if lag > max_lag => "lagging",
-        Some(r) if r.last_confirmed.is_some() => "ok",
-        _ => "starting",
+        _ if lag > max_lag => ReplicationState::Lagging,
+        Some(r) if r.last_confirmed.is_some() => ReplicationState::Ok,
+        _ => ReplicationState::Starting,
     };
     Some(ReplicationHealth {
         state,
