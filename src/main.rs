@@ -379,8 +379,11 @@ fn run(cli: Cli) -> Result<()> {
             from_litestream,
             timestamp,
         } => {
-            let done = match (path, from_litestream) {
-                (Some(path), _) => ascolto::store::backup::restore(&config.database.path, &path)?,
+            let (done, source) = match (path, from_litestream) {
+                (Some(path), _) => (
+                    ascolto::store::backup::restore(&config.database.path, &path)?,
+                    path.display().to_string(),
+                ),
                 (None, Some(litestream_config)) => {
                     // The database as litestream.yml names it: `[replication] litestream_db_path`,
                     // or ours made absolute.
@@ -388,7 +391,7 @@ fn run(cli: Cli) -> Result<()> {
                         Some(p) => p.clone(),
                         None => std::path::absolute(&config.database.path)?,
                     };
-                    ascolto::store::backup::restore_from_litestream(
+                    let done = ascolto::store::backup::restore_from_litestream(
                         &config.database.path,
                         &ascolto::store::backup::FromLitestream {
                             command: &config.replication.litestream_command,
@@ -396,14 +399,24 @@ fn run(cli: Cli) -> Result<()> {
                             db_in_config: &db_in_config,
                             timestamp: timestamp.as_deref(),
                         },
-                    )?
+                    )?;
+                    // The scratch copy it went through is gone: name the replica instead.
+                    let source = format!(
+                        "Litestream's replica of {} ({}{})",
+                        db_in_config.display(),
+                        litestream_config.display(),
+                        timestamp
+                            .map(|t| format!(", as of {t}"))
+                            .unwrap_or_default()
+                    );
+                    (done, source)
                 }
                 (None, None) => unreachable!("clap requires one"),
             };
             println!(
                 "restored {} from {} ({} tickets, schema {}; PRAGMA integrity_check: ok)",
                 config.database.path.display(),
-                done.from.path.display(),
+                source,
                 done.from.tickets,
                 done.from.schema
             );
