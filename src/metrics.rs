@@ -74,6 +74,12 @@ pub struct MailboxState {
     pub failing_since: Option<DateTime<Utc>>,
     pub connection_errors: u64,
     pub last_error: Option<String>,
+    /// Messages that a check of our own found while the server, in IDLE, had not announced
+    /// them (a server that announces late, or never).
+    pub unannounced: u64,
+    /// How old (by the server's INTERNALDATE) the oldest such message was when found, at the
+    /// last check that found any.
+    pub unannounced_lag_secs: Option<f64>,
 }
 
 impl MailboxState {
@@ -146,6 +152,22 @@ impl Metrics {
         let state = m.entry(name.to_string()).or_default();
         state.last_success = Some(Utc::now());
         state.failing_since = None;
+    }
+
+    /// A check of our own, while idling, found `messages` that IDLE had not announced, the
+    /// oldest received `lag` ago.
+    pub fn mailbox_unannounced(
+        &self,
+        name: &str,
+        messages: usize,
+        lag: Option<std::time::Duration>,
+    ) {
+        let mut m = lock(&self.mailboxes);
+        let state = m.entry(name.to_string()).or_default();
+        state.unannounced += messages as u64;
+        if let Some(lag) = lag {
+            state.unannounced_lag_secs = Some(lag.as_secs_f64());
+        }
     }
 
     /// A connection or a command failed.
@@ -325,6 +347,31 @@ impl Metrics {
                 label(name),
                 m.connection_errors
             );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP ascolto_mailbox_unannounced_total Messages found by ascolto's own check while the server, in IDLE, had not announced them.\n# TYPE ascolto_mailbox_unannounced_total counter"
+        );
+        for (name, m) in &mailboxes {
+            let _ = writeln!(
+                out,
+                "ascolto_mailbox_unannounced_total{{mailbox=\"{}\"}} {}",
+                label(name),
+                m.unannounced
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP ascolto_mailbox_unannounced_lag_seconds How long the oldest unannounced message had waited in the mailbox when the last check found it.\n# TYPE ascolto_mailbox_unannounced_lag_seconds gauge"
+        );
+        for (name, m) in &mailboxes {
+            if let Some(lag) = m.unannounced_lag_secs {
+                let _ = writeln!(
+                    out,
+                    "ascolto_mailbox_unannounced_lag_seconds{{mailbox=\"{}\"}} {lag:.3}",
+                    label(name),
+                );
+            }
         }
 
         let mut http: Vec<_> = lock(&self.http)

@@ -33,8 +33,9 @@ use crate::store::Store;
 /// A server that has not accepted the connection or answered a command in this time is
 /// treated as down.
 const NETWORK_TIMEOUT: Duration = Duration::from_secs(60);
-/// IDLE is re-issued this often: well under RFC 2177's 29 minutes, and it bounds how long a
-/// silently dead connection (no FIN, no keepalive) goes unnoticed.
+/// IDLE is re-issued at least this often: well under RFC 2177's 29 minutes, and it bounds how
+/// long a silently dead connection (no FIN, no keepalive) goes unnoticed. It is re-issued
+/// sooner, every `poll_interval_secs`, to check for mail the server did not announce.
 const IDLE_REFRESH: Duration = Duration::from_secs(10 * 60);
 /// First wait after a failure; doubles up to the mailbox's `poll_interval_secs`, kept between
 /// [`BACKOFF_FLOOR`] and [`BACKOFF_CEILING`].
@@ -73,6 +74,19 @@ pub struct Watcher {
 pub struct PollOutcome {
     pub fetched: usize,
     pub last_uid: u32,
+    /// The earliest INTERNALDATE among the fetched messages (when the server received them).
+    pub oldest_received: Option<chrono::DateTime<Utc>>,
+}
+
+/// Why a watcher in IDLE looks at the mailbox again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Woken {
+    /// The server announced new mail (EXISTS or RECENT), or this is the first look.
+    Announced,
+    /// Our own check, every `poll_interval_secs`: some servers announce new mail only at their
+    /// own poll (Cyrus and Courier by default: ~60 s) and some never (reported of Microsoft 365
+    /// and Exchange), so the worst case is our poll interval whatever the server does.
+    Check,
 }
 
 impl Watcher {
@@ -161,12 +175,35 @@ impl Watcher {
         );
         *backoff = BACKOFF_START;
         self.metrics.mailbox_ok(&self.cfg.name);
+        let mut woken = Woken::Announced;
         loop {
+            // Our own check asks for UIDs only: `N:*` always answers with the newest message,
+            // whose body is not worth fetching every poll interval to learn that nothing came.
+            if woken == Woken::Check && !self.has_new_mail(&mut session, last_uid).await? {
+                self.metrics.mailbox_ok(&self.cfg.name);
+                (session, woken) = match self.wait_idle(session, shutdown).await? {
+                    Some(s) => s,
+                    None => return Ok(()),
+                };
+                continue;
+            }
             let outcome = self
                 .catch_up(&mut session, uidvalidity, last_uid, shutdown)
                 .await?;
             self.metrics.mailbox_ok(&self.cfg.name);
             last_uid = outcome.last_uid;
+            if woken == Woken::Check && outcome.fetched > 0 {
+                let lag = outcome
+                    .oldest_received
+                    .and_then(|t| (Utc::now() - t).to_std().ok());
+                tracing::info!(
+                    mailbox = %self.cfg.name, messages = outcome.fetched,
+                    waited_secs = lag.map(|l| l.as_secs()),
+                    "the periodic check found mail that IDLE had not announced"
+                );
+                self.metrics
+                    .mailbox_unannounced(&self.cfg.name, outcome.fetched, lag);
+            }
             if shutdown.is_cancelled() {
                 let _ = timeout(Duration::from_secs(2), session.logout()).await;
                 return Ok(());
@@ -174,10 +211,11 @@ impl Watcher {
             // Mail announced while we were fetching (an untagged EXISTS) may not have been in
             // that fetch: fetch again rather than wait for news that already came.
             if new_mail_announced(|| session.unsolicited_responses.try_recv().ok()) {
+                woken = Woken::Announced;
                 continue;
             }
             if idle {
-                session = match self.wait_idle(session, shutdown).await? {
+                (session, woken) = match self.wait_idle(session, shutdown).await? {
                     Some(s) => s,
                     None => return Ok(()),
                 };
@@ -323,6 +361,7 @@ impl Watcher {
         let mut out = PollOutcome {
             fetched: 0,
             last_uid,
+            oldest_received: None,
         };
         let mut pending: Option<JoinHandle<Result<u32>>> = None;
         let mut batch: Vec<Fetched> = Vec::new();
@@ -367,9 +406,13 @@ impl Watcher {
                     continue;
                 };
                 batch_bytes += body.len();
+                let internal_date = fetch.internal_date().map(|d| d.with_timezone(&Utc));
+                if let Some(d) = internal_date {
+                    out.oldest_received = Some(out.oldest_received.map_or(d, |o| o.min(d)));
+                }
                 batch.push(Fetched {
                     uid,
-                    internal_date: fetch.internal_date().map(|d| d.with_timezone(&Utc)),
+                    internal_date,
                     raw: body.to_vec(),
                 });
                 if batch.len() >= self.batch_size || batch_bytes >= MAX_BATCH_BYTES {
@@ -473,12 +516,31 @@ impl Watcher {
         }
     }
 
-    /// Waits in IDLE for news, a refresh, or shutdown. `None` means shutdown.
+    /// Whether the folder holds a message past `last_uid` (asking for UIDs only).
+    async fn has_new_mail(&self, session: &mut ImapSession, last_uid: u32) -> Result<bool> {
+        let mut found = false;
+        let mut stream = timeout(
+            NETWORK_TIMEOUT,
+            session.uid_fetch(format!("{}:*", last_uid + 1), "(UID)"),
+        )
+        .await
+        .context("UID FETCH timed out")??;
+        while let Some(fetch) = timeout(NETWORK_TIMEOUT, stream.next())
+            .await
+            .context("the server stopped answering a UID FETCH")?
+        {
+            found |= fetch?.uid.is_some_and(|u| u > last_uid);
+        }
+        Ok(found)
+    }
+
+    /// Waits in IDLE for news, our own periodic check, or shutdown. `None` means shutdown.
     async fn wait_idle(
         &self,
         session: ImapSession,
         shutdown: &CancellationToken,
-    ) -> Result<Option<ImapSession>> {
+    ) -> Result<Option<(ImapSession, Woken)>> {
+        let check_every = Duration::from_secs(self.cfg.poll_interval_secs).min(IDLE_REFRESH);
         // Untagged responses that arrive while IDLE starts go to this channel, not to `wait`.
         let unsolicited = session.unsolicited_responses.clone();
         let mut handle = session.idle();
@@ -486,24 +548,28 @@ impl Watcher {
             .await
             .context("IDLE timed out")??;
         let result = if new_mail_announced(|| unsolicited.try_recv().ok()) {
-            Some(Ok(IdleResponse::Timeout))
+            Some((Ok(IdleResponse::Timeout), Woken::Announced))
         } else {
-            let (wait, _stop) = handle.wait_with_timeout(IDLE_REFRESH);
+            let (wait, _stop) = handle.wait_with_timeout(check_every);
             tokio::select! {
-                r = wait => Some(r),
-                _ = unsolicited.recv() => Some(Ok(IdleResponse::Timeout)),
-                _ = sleep(IDLE_REFRESH) => Some(Ok(IdleResponse::Timeout)),
+                r = wait => Some(match r {
+                    // async-imap's own timer: the same moment as ours.
+                    Ok(IdleResponse::Timeout) => (r, Woken::Check),
+                    r => (r, Woken::Announced),
+                }),
+                _ = unsolicited.recv() => Some((Ok(IdleResponse::Timeout), Woken::Announced)),
+                _ = sleep(check_every) => Some((Ok(IdleResponse::Timeout), Woken::Check)),
                 _ = shutdown.cancelled() => None,
             }
         };
         match result {
             None => Ok(None),
-            Some(r) => {
+            Some((r, woken)) => {
                 r.context("connection lost while waiting for mail")?;
                 let session = timeout(NETWORK_TIMEOUT, handle.done())
                     .await
                     .context("ending IDLE timed out")??;
-                Ok(Some(session))
+                Ok(Some((session, woken)))
             }
         }
     }

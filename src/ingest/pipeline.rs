@@ -248,13 +248,17 @@ impl Pipeline {
                     o
                 }
             };
-            tracing::info!(origin = %origin.label, outcome = ?outcome, "message ingested");
             outcomes.push(outcome);
         }
         if let Some((mailbox, p)) = progress {
             progress::set(&tx, mailbox, p)?;
         }
         tx.commit()?;
+        // Said after the commit: a process killed before it logs nothing it did not keep, so
+        // the same ticket number never appears twice in the log.
+        for ((_, origin), outcome) in items.iter().zip(&outcomes) {
+            tracing::info!(origin = %origin.label, outcome = ?outcome, "message ingested");
+        }
         Ok(outcomes)
     }
 
