@@ -87,6 +87,11 @@ pub fn workflow_error(e: &WorkflowError) -> String {
     }
 }
 
+/// A service that is not one (a forged form field).
+pub fn invalid_service() -> &'static str {
+    invalid(Invalid::UnknownService)
+}
+
 fn invalid(reason: Invalid) -> &'static str {
     match reason {
         Invalid::EmptyAnswer => "La risposta è vuota.",

@@ -149,7 +149,7 @@ pub fn each_ticket(
     let mut stmt = conn.prepare(&format!(
         "SELECT x.*,
            (SELECT count(*) FROM messages m WHERE m.ticket_id = x.id AND m.direction = 'in'
-              AND m.automatic IS NULL) AS inbound,
+              AND m.automatic IS NULL AND m.request_id IS NULL) AS inbound,
            (SELECT count(*) FROM messages m WHERE m.ticket_id = x.id) AS all_messages
          FROM ({TICKET}) x ORDER BY x.id"
     ))?;

@@ -103,6 +103,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<crate::config::IpNet>,
     /// Whether viewers read tickets' contents (`[web] viewer_sees_content`).
     pub viewer_sees_content: bool,
+    /// `[istruttoria]`: the request form's default due date.
+    pub istruttoria: crate::istruttoria::Settings,
 }
 
 impl Settings {
@@ -126,6 +128,7 @@ impl Settings {
             mailbox_grace: chrono::Duration::seconds(i64::from(c.web.health_mailbox_grace_secs)),
             trusted_proxies: c.web.trusted_proxies.clone(),
             viewer_sees_content: c.web.viewer_sees_content,
+            istruttoria: crate::istruttoria::Settings::from_config(c),
         }
     }
 }
@@ -333,6 +336,15 @@ pub fn router(app: App) -> Router {
         .route("/reclami/{number}/classificazione", post(tickets::classify))
         .route("/reclami/{number}/chiusura", post(tickets::close))
         .route("/reclami/{number}/unione", post(tickets::merge))
+        .route("/reclami/{number}/relazioni", post(tickets::send_request))
+        .route(
+            "/reclami/{number}/relazioni/nuova",
+            get(tickets::new_request),
+        )
+        .route(
+            "/reclami/{number}/relazioni/{id}/letta",
+            post(tickets::report_read),
+        )
         .route(
             "/reclami/{number}/messaggi/{id}/originale",
             get(tickets::original),
@@ -356,6 +368,14 @@ pub fn router(app: App) -> Router {
             get(admin::services).post(admin::service_add),
         )
         .route("/amministrazione/servizi/{id}", post(admin::service_update))
+        .route(
+            "/amministrazione/referenti",
+            get(admin::referenti).post(admin::referente_add),
+        )
+        .route(
+            "/amministrazione/referenti/{id}",
+            post(admin::referente_update),
+        )
         .route(
             "/amministrazione/categorie",
             get(admin::categories).post(admin::category_add),

@@ -334,6 +334,7 @@ fn origin_check() {
         mailbox_grace: chrono::Duration::minutes(5),
         trusted_proxies: Vec::new(),
         viewer_sees_content: false,
+        istruttoria: Default::default(),
     };
     let mut h = HeaderMap::new();
     assert!(!origin_allowed(&s, &h), "no Origin and no Referer");
