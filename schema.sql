@@ -532,3 +532,12 @@ CREATE INDEX outbox_replies_to ON outbox(to_key, created_at, state, kind)
     WHERE kind IN ('ack', 'reopened');
 CREATE INDEX outbox_replies_recent ON outbox(created_at, state, kind)
     WHERE kind IN ('ack', 'reopened');
+
+-- The statistics count requests too: a computed report is kept only while this stays put.
+CREATE TRIGGER stats_requests_ins AFTER INSERT ON requests BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
+END;
+CREATE TRIGGER stats_requests_upd AFTER UPDATE OF state, answered_at, service_id, sent_at, due_at
+    ON requests BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
+END;
