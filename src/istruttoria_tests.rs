@@ -697,3 +697,42 @@ fn the_due_date_ends_with_its_day_in_rome() {
     let summer = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
     assert_eq!(store::time_text(due_at_of(summer)), "2026-07-01T21:59:59Z");
 }
+
+#[test]
+fn anonymisation_covers_requests_and_reports() {
+    let mut w = World::new();
+    let ids = w.send(&[w.ps]);
+    let (mid, ..) = w.mail(ids[0], MailKind::Request);
+    w.ingest(&reply(
+        "dir.ps@hospital.test",
+        "Re: x",
+        &format!("References: <{mid}>\r\n"),
+        "La signora Rossi era in codice verde.",
+    ));
+    crate::workflow::close(
+        &w.conn,
+        &w.notifier,
+        &w.op,
+        1,
+        crate::domain::Outcome::Accolto,
+    )
+    .unwrap();
+    // Sent by then (pending mail still goes out, and is left alone).
+    w.conn
+        .execute("UPDATE outbox SET state = 'sent'", [])
+        .unwrap();
+    let later = Utc::now() + Duration::days(400);
+    crate::retention::run(&mut w.conn, 365, later, false).unwrap();
+    for sql in [
+        "SELECT count(*) FROM requests WHERE body_text LIKE '%atteso%' OR subject LIKE '%soccorso%'",
+        "SELECT count(*) FROM messages WHERE body_text LIKE '%codice verde%' OR from_email IS NOT NULL",
+        "SELECT count(*) FROM outbox WHERE body_text LIKE '%atteso%'",
+    ] {
+        assert_eq!(w.count(sql), 0, "{sql}");
+    }
+    // What the statistics count stays.
+    assert_eq!(
+        w.count("SELECT count(*) FROM requests WHERE answered_at IS NOT NULL AND service_id IS NOT NULL"),
+        1
+    );
+}
