@@ -429,3 +429,115 @@ CREATE INDEX outbox_replies_to ON outbox(to_key, created_at, state, kind)
     WHERE kind IN ('ack', 'reopened');
 CREATE INDEX outbox_replies_recent ON outbox(created_at, state, kind)
     WHERE kind IN ('ack', 'reopened');
+
+-- migration 9
+
+-- The istruttoria (issue 14): asking the service concerned for its report, by mail.
+
+-- The people a service answers through ("Direttore UO", "Coordinatore infermieristico"). They
+-- never sign in; a bounce of a request marks the address as wrong.
+CREATE TABLE referenti (
+    id             INTEGER PRIMARY KEY,
+    service_id     INTEGER NOT NULL REFERENCES services(id),
+    name           TEXT NOT NULL,
+    email          TEXT NOT NULL COLLATE NOCASE,
+    role           TEXT NOT NULL DEFAULT '',
+    active         INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    bouncing_since TEXT,
+    created_at     TEXT NOT NULL,
+    UNIQUE (service_id, email)
+) STRICT;
+
+-- One request for a report, to one referente. `tag` ("URP-2026-000042 R1") names it in
+-- subjects and stays as written when the ticket is merged into another.
+CREATE TABLE requests (
+    id             INTEGER PRIMARY KEY,
+    ticket_id      INTEGER NOT NULL REFERENCES tickets(id),
+    tag            TEXT NOT NULL UNIQUE,
+    referente_id   INTEGER REFERENCES referenti(id),
+    -- The service asked, copied when sent: the statistics count by it.
+    service_id     INTEGER REFERENCES services(id),
+    to_address     TEXT NOT NULL COLLATE NOCASE,
+    to_name        TEXT NOT NULL,
+    subject        TEXT NOT NULL,
+    body_text      TEXT NOT NULL,
+    author_id      INTEGER NOT NULL REFERENCES users(id),
+    state          TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'answered')),
+    sent_at        TEXT NOT NULL,
+    due_at         TEXT NOT NULL,
+    reminded_at    TEXT,
+    escalated_at   TEXT,
+    answered_at    TEXT,
+    -- A report arrived that no operator has read yet (the dashboard's queue).
+    report_unread  INTEGER NOT NULL DEFAULT 0 CHECK (report_unread IN (0, 1)),
+    auto_reply_at  TEXT,
+    bounced_at     TEXT,
+    created_at     TEXT NOT NULL
+) STRICT;
+CREATE INDEX requests_ticket ON requests(ticket_id, id);
+CREATE INDEX requests_open ON requests(due_at) WHERE state = 'open';
+CREATE INDEX requests_unread ON requests(answered_at) WHERE report_unread = 1;
+CREATE INDEX requests_sent ON requests(sent_at);
+
+-- A report, an out-of-office reply or a bounce about a request is a message of the ticket that
+-- belongs to the request: internal, never the citizen's.
+ALTER TABLE messages ADD COLUMN request_id INTEGER REFERENCES requests(id);
+-- The citizen's own messages are those without a request (threading, quotes, counts).
+CREATE INDEX messages_request ON messages(request_id) WHERE request_id IS NOT NULL;
+
+-- The outbox learns the istruttoria's kinds of mail and which request a mail belongs to (a
+-- reply naming its Message-ID is a report). SQLite cannot change a CHECK in place: the table is
+-- rebuilt, with its indexes and trigger, rows and ids unchanged.
+CREATE TABLE outbox_new (
+    id              INTEGER PRIMARY KEY,
+    ticket_id       INTEGER REFERENCES tickets(id),
+    kind            TEXT NOT NULL
+                    CHECK (kind IN ('ack', 'in_charge', 'answer', 'reopened', 'closed', 'new_ticket',
+                                    'request', 'request_reminder', 'request_escalation',
+                                    'report_arrived')),
+    to_address      TEXT NOT NULL COLLATE NOCASE,
+    subject         TEXT NOT NULL,
+    body_text       TEXT NOT NULL,
+    message_id      TEXT NOT NULL UNIQUE,
+    in_reply_to     TEXT,
+    refs            TEXT,
+    automatic       INTEGER NOT NULL CHECK (automatic IN (0, 1)),
+    state           TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'sent', 'failed', 'suppressed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    to_key          TEXT,
+    request_id      INTEGER REFERENCES requests(id)
+) STRICT;
+INSERT INTO outbox_new (id, ticket_id, kind, to_address, subject, body_text, message_id,
+    in_reply_to, refs, automatic, state, attempts, next_attempt_at, last_error, created_at,
+    sent_at, to_key)
+SELECT id, ticket_id, kind, to_address, subject, body_text, message_id, in_reply_to, refs,
+    automatic, state, attempts, next_attempt_at, last_error, created_at, sent_at, to_key
+FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_recipient ON outbox(to_address, created_at);
+CREATE INDEX outbox_ticket ON outbox(ticket_id, id);
+CREATE INDEX outbox_request ON outbox(request_id, id) WHERE request_id IS NOT NULL;
+CREATE TRIGGER outbox_to_key_follows_address AFTER UPDATE OF to_address ON outbox
+WHEN new.to_address IS NOT old.to_address BEGIN
+    UPDATE outbox SET to_key = NULL WHERE id = new.id;
+END;
+CREATE INDEX outbox_replies_to ON outbox(to_key, created_at, state, kind)
+    WHERE kind IN ('ack', 'reopened');
+CREATE INDEX outbox_replies_recent ON outbox(created_at, state, kind)
+    WHERE kind IN ('ack', 'reopened');
+
+-- The statistics count requests too: a computed report is kept only while this stays put.
+CREATE TRIGGER stats_requests_ins AFTER INSERT ON requests BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
+END;
+CREATE TRIGGER stats_requests_upd AFTER UPDATE OF state, answered_at, service_id, sent_at, due_at
+    ON requests BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
+END;

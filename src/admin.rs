@@ -44,6 +44,8 @@ pub enum AdminError {
     NotAnEmail(String),
     #[error("a user {0} already exists")]
     EmailTaken(String),
+    #[error("the service already has a referente {0}")]
+    ReferenteTaken(String),
     #[error("the password must have at least {} characters", MIN_PASSWORD_CHARS)]
     PasswordTooShort,
     /// The database failed (not the administrator's doing).
@@ -59,6 +61,7 @@ pub enum Thing {
     Category,
     Rule,
     QuarantineEntry,
+    Referente,
 }
 
 impl std::fmt::Display for Thing {
@@ -69,6 +72,7 @@ impl std::fmt::Display for Thing {
             Thing::Category => "category",
             Thing::Rule => "rule",
             Thing::QuarantineEntry => "open quarantine entry",
+            Thing::Referente => "referente",
         })
     }
 }

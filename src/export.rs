@@ -39,7 +39,7 @@ pub struct TicketRow {
     pub pec: bool,
     pub needs_attention: bool,
     pub linked_to: Option<TicketNumber>,
-    /// Messages from the citizen (automatic mail excluded).
+    /// Messages from the citizen (automatic mail and services' reports excluded).
     pub inbound_messages: i64,
     /// Every message on the ticket, in and out, automatic included.
     pub messages: i64,
@@ -318,7 +318,19 @@ pub fn outbox(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<
     write(format, out, |each| outbox::each(conn, each))
 }
 
+/// The tickets; as JSON each also carries its `requests` of the istruttoria (`service`, `to`,
+/// `sent_at`, `due_at`, `answered_at`, `state`, and the request's `tag`).
 pub fn tickets(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<()> {
+    if format == Format::Json {
+        return tickets::each_ticket(conn, &mut |t, counts| {
+            let requests = crate::store::requests::exported(conn, t.id)?;
+            let mut row = serde_json::to_value(TicketRow::of(t, counts))?;
+            row["requests"] = serde_json::to_value(requests)?;
+            serde_json::to_writer(&mut *out, &row)?;
+            out.write_all(b"\n")?;
+            Ok(())
+        });
+    }
     write(format, out, |each| {
         tickets::each_ticket(conn, &mut |t, counts| each(TicketRow::of(t, counts)))
     })

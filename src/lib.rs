@@ -10,6 +10,8 @@
 //! - [`classify`]: the hospital's routing rules, compiled.
 //! - [`ingest`]: the pipeline (one transaction per batch), the IMAP watcher, archive import.
 //! - [`workflow`]: the ticket's life: taking in charge, answering, closing, reopening.
+//! - [`istruttoria`]: asking the service concerned for its report: requests, reports,
+//!   reminders and escalations.
 //! - [`notify`]: notifications: templates, the outbox, the mailer and its worker.
 //! - [`users`], [`admin`]: backoffice accounts (argon2); administrators' changes and their checks.
 //! - [`retention`]: anonymisation of what is past the retention period.
@@ -29,6 +31,7 @@ pub mod config;
 pub mod domain;
 pub mod export;
 pub mod ingest;
+pub mod istruttoria;
 pub mod mail;
 pub mod metrics;
 pub mod notify;

@@ -89,6 +89,12 @@ enum Command {
         #[arg(long)]
         after_days: Option<u32>,
     },
+    /// The istruttoria: send the reminders and escalations that are due (the daemon does it
+    /// every few minutes).
+    Istruttoria {
+        #[command(subcommand)]
+        action: IstruttoriaCommand,
+    },
     /// Replace the database with a backup, or with Litestream's replica (--from-litestream),
     /// after checking it. Refuses while the daemon runs; the replaced database is kept beside
     /// it, renamed.
@@ -135,6 +141,17 @@ enum UserCommand {
     List,
     /// Disable an account (it is kept: the audit log refers to it).
     Disable { email: String },
+}
+
+#[derive(Subcommand)]
+enum IstruttoriaCommand {
+    /// Reminders of requests past their due date, escalations past escalate_after_days.
+    Solleciti {
+        /// The time to count from (RFC 3339), instead of now: what would be due then is sent
+        /// now.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -371,6 +388,26 @@ fn run(cli: Cli) -> Result<()> {
                 } else {
                     format!(": {}{}", s.first_numbers.join(", "), if s.tickets > s.first_numbers.len() { ", …" } else { "" })
                 }
+            );
+            Ok(())
+        }
+        Command::Istruttoria {
+            action: IstruttoriaCommand::Solleciti { now },
+        } => {
+            let notifier = ascolto::notify::Notifier::from_config(&config)?;
+            let settings = ascolto::istruttoria::Settings::from_config(&config);
+            let mut conn = store::open(&config.database.path)?;
+            let tx = conn.transaction()?;
+            let done = ascolto::istruttoria::due_round(
+                &tx,
+                &notifier,
+                &settings,
+                now.unwrap_or_else(chrono::Utc::now),
+            )?;
+            tx.commit()?;
+            println!(
+                "{} reminders and {} escalations queued",
+                done.reminded, done.escalated
             );
             Ok(())
         }

@@ -160,6 +160,16 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             Ended::Stopped("replication".to_string())
         });
     }
+    let reminders = Reminders {
+        store: store.clone(),
+        notifier: app.notifier.clone(),
+        settings: crate::istruttoria::Settings::from_config(&config),
+    };
+    let token = shutdown.clone();
+    tasks.spawn(async move {
+        reminders.run(token).await;
+        Ended::Stopped("istruttoria".to_string())
+    });
 
     let daily = Daily {
         store: store.clone(),
@@ -212,6 +222,57 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         bail!("a task stopped unexpectedly");
     }
     Ok(())
+}
+
+/// The istruttoria's reminders and escalations ([`crate::istruttoria::due_round`]), every few
+/// minutes, with the clock's time.
+struct Reminders {
+    store: Store,
+    notifier: Arc<crate::notify::Notifier>,
+    settings: crate::istruttoria::Settings,
+}
+
+/// Due dates are days: a reminder a few minutes after its due time passes is on time, and a
+/// round that finds nothing costs one indexed read.
+const REMINDERS_EVERY: Duration = Duration::from_secs(300);
+
+impl Reminders {
+    async fn run(self, shutdown: CancellationToken) {
+        let mut wait = DAILY_FIRST;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.cancelled() => return,
+            }
+            let (notifier, settings) = (self.notifier.clone(), self.settings.clone());
+            let round = self
+                .store
+                .call(move |conn| {
+                    let tx = conn.transaction()?;
+                    let done = crate::istruttoria::due_round(
+                        &tx,
+                        &notifier,
+                        &settings,
+                        chrono::Utc::now(),
+                    )?;
+                    tx.commit()?;
+                    Ok(done)
+                })
+                .await;
+            match round {
+                Ok(done) if done != Default::default() => {
+                    tracing::info!(
+                        reminded = done.reminded,
+                        escalated = done.escalated,
+                        "istruttoria: reminders and escalations queued"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("istruttoria: reminders: {e:#}"),
+            }
+            wait = REMINDERS_EVERY;
+        }
+    }
 }
 
 /// Once a day (the first time shortly after the start): the retention job, when

@@ -5,8 +5,8 @@ use crate::admin::AdminError;
 use crate::classify::PatternError;
 use crate::domain::refusal::{Invalid, TwoCitizens, WorkflowError};
 use crate::domain::{
-    AuditAction, AuditGroup, Envelope, Kind, OutboxState, Outcome, QuarantineKind, Role, RuleField,
-    Signature, State,
+    AuditAction, AuditGroup, Envelope, Kind, OutboxState, Outcome, QuarantineKind, RequestState,
+    Role, RuleField, Signature, State,
 };
 
 /// The state's label, as in the hospital's procedure.
@@ -87,6 +87,11 @@ pub fn workflow_error(e: &WorkflowError) -> String {
     }
 }
 
+/// A service that is not one (a forged form field).
+pub fn invalid_service() -> &'static str {
+    invalid(Invalid::UnknownService)
+}
+
 fn invalid(reason: Invalid) -> &'static str {
     match reason {
         Invalid::EmptyAnswer => "La risposta è vuota.",
@@ -97,6 +102,12 @@ fn invalid(reason: Invalid) -> &'static str {
         Invalid::MergeIntoItself => "Un reclamo non può essere unito a se stesso.",
         Invalid::AlreadyMerged => "Questo reclamo è già stato unito.",
         Invalid::TargetMerged => "Il reclamo di destinazione è stato a sua volta unito a un altro.",
+        Invalid::NoReferente => "Scegli almeno un referente attivo a cui chiedere la relazione.",
+        Invalid::EmptyRequest => "L'oggetto e il testo della richiesta non possono essere vuoti.",
+        Invalid::BadRequestDue => {
+            "La scadenza della relazione deve essere una data futura, entro un anno."
+        }
+        Invalid::UnknownRequest => "Richiesta di relazione non trovata.",
     }
 }
 
@@ -154,6 +165,14 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::RuleDeleted => "Regola eliminata",
         AuditAction::RuleMoved => "Regola spostata",
         AuditAction::CitizenExported => "Dati di un cittadino esportati (richiesta di accesso)",
+        AuditAction::RequestSent => "Richiesta di relazione inviata",
+        AuditAction::RequestReminded => "Sollecito della richiesta di relazione",
+        AuditAction::RequestEscalated => "Relazione non pervenuta: segnalata al responsabile",
+        AuditAction::RequestAnswered => "Relazione del servizio ricevuta",
+        AuditAction::RequestAutomatic => "Risposta automatica o mancata consegna di una richiesta",
+        AuditAction::RequestReportRead => "Relazione del servizio letta",
+        AuditAction::ReferenteCreated => "Referente aggiunto",
+        AuditAction::ReferenteUpdated => "Referente modificato",
     }
 }
 
@@ -188,6 +207,7 @@ pub fn admin_error(e: &AdminError) -> String {
         }
         AdminError::NotAnEmail(_) => "Indirizzo email non valido.".into(),
         AdminError::EmailTaken(_) => "Esiste già un utente con questa email.".into(),
+        AdminError::ReferenteTaken(_) => "Il servizio ha già un referente con questa email.".into(),
         AdminError::PasswordTooShort => format!(
             "La password deve avere almeno {} caratteri.",
             crate::admin::MIN_PASSWORD_CHARS
@@ -247,6 +267,8 @@ pub fn audit_group(g: AuditGroup) -> &'static str {
         AuditGroup::Services => "Servizi",
         AuditGroup::Outbox => "Posta in uscita",
         AuditGroup::Citizens => "Richieste di accesso dei cittadini",
+        AuditGroup::Requests => "Istruttoria (richieste di relazione)",
+        AuditGroup::Referenti => "Referenti dei servizi",
     }
 }
 
@@ -340,3 +362,23 @@ pub const STATS_UNSET: &str = "Non indicato";
 pub const STATS_UNCLASSIFIED: &str = "Da classificare";
 /// A count of tickets without a service.
 pub const STATS_NO_SERVICE: &str = "Nessun servizio indicato";
+
+// ---- the istruttoria (issue 14) ----
+
+/// Where a request for a report stands, as the ticket page and the dashboard say it.
+pub fn request_state(s: RequestState) -> &'static str {
+    match s {
+        RequestState::Open => "in attesa della relazione",
+        RequestState::Answered => "relazione ricevuta",
+    }
+}
+
+/// The heading of a service's report in a ticket's istruttoria.
+pub const REPORT: &str = "Relazione del servizio";
+/// A report written by someone of the hospital other than the referente asked.
+pub const REPORT_OTHER_SENDER: &str = "da altro mittente";
+/// What a referente whose mail bounces is marked with in Amministrazione.
+pub const REFERENTE_BOUNCING: &str =
+    "indirizzo non raggiungibile: una richiesta è tornata indietro, correggi l'indirizzo";
+/// The list filter and the statistics' word for tickets with an open request.
+pub const IN_ISTRUTTORIA: &str = "in istruttoria";

@@ -12,6 +12,7 @@
 //! - [`oauth2`]: `[mailbox.oauth2]` and `[smtp.oauth2]`.
 //! - [`web`]: `[web]`, with the trusted proxies' networks.
 //! - [`replication`]: `[replication]`, Litestream watched.
+//! - [`istruttoria`]: `[istruttoria]`, requests for reports to the services.
 //! - [`sections`]: the small sections (database, tickets, ingest, notify, retention, log).
 //! - [`secret`]: how a secret is held and read (inline or from a `…_file`).
 
@@ -25,6 +26,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::domain::RecipientKey;
 
+pub mod istruttoria;
 pub mod mailbox;
 pub mod oauth2;
 pub mod replication;
@@ -33,6 +35,7 @@ pub mod sections;
 pub mod smtp;
 pub mod web;
 
+pub use istruttoria::IstruttoriaConfig;
 pub use mailbox::{MailboxConfig, StartFrom};
 pub use oauth2::{OAuth2Config, OAuthMechanism};
 pub use replication::ReplicationConfig;
@@ -70,6 +73,8 @@ pub struct Config {
     pub replication: ReplicationConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub istruttoria: IstruttoriaConfig,
     /// Computed once the sections are validated; not a key of the file.
     #[serde(skip)]
     own_addresses: Vec<RecipientKey>,
@@ -147,6 +152,7 @@ impl Config {
             mb.resolve(i, base_dir)?;
         }
         self.own_addresses = own_addresses(&self.ingest, &self.mailboxes, &self.smtp);
+        self.istruttoria.resolve(&self.own_addresses)?;
         Ok(())
     }
 }

@@ -46,6 +46,20 @@ vocabulary! {
         RuleDeleted = "rule.deleted",
         RuleMoved = "rule.moved",
         CitizenExported = "citizen.exported",
+        /// The istruttoria (issue 14): a request for a report sent to a referente.
+        RequestSent = "request.sent",
+        /// Its reminder at the due date.
+        RequestReminded = "request.reminded",
+        /// Its escalation to the URP's head.
+        RequestEscalated = "request.escalated",
+        /// The referente's (or a deputy's) report arrived.
+        RequestAnswered = "request.answered",
+        /// An out-of-office reply or a bounce of a request's mail.
+        RequestAutomatic = "request.automatic",
+        /// An operator read the report.
+        RequestReportRead = "request.report_read",
+        ReferenteCreated = "referente.created",
+        ReferenteUpdated = "referente.updated",
     }
 }
 
@@ -64,6 +78,8 @@ vocabulary! {
         Services = "service.",
         Outbox = "outbox.",
         Citizens = "citizen.",
+        Requests = "request.",
+        Referenti = "referente.",
     }
 }
 
@@ -105,6 +121,13 @@ impl AuditAction {
             A::CategoryCreated | A::CategoryUpdated | A::CategoryDeleted => AuditGroup::Categories,
             A::RuleCreated | A::RuleUpdated | A::RuleDeleted | A::RuleMoved => AuditGroup::Rules,
             A::CitizenExported => AuditGroup::Citizens,
+            A::RequestSent
+            | A::RequestReminded
+            | A::RequestEscalated
+            | A::RequestAnswered
+            | A::RequestAutomatic
+            | A::RequestReportRead => AuditGroup::Requests,
+            A::ReferenteCreated | A::ReferenteUpdated => AuditGroup::Referenti,
         }
     }
 }

@@ -11,6 +11,14 @@ vocabulary! {
         Reopened = "reopened",
         Closed = "closed",
         NewTicket = "new_ticket",
+        /// The istruttoria: a request for a report to a service's referente (an operator's act).
+        Request = "request",
+        /// The reminder of a request at its due date.
+        RequestReminder = "request_reminder",
+        /// A request still unanswered some days after its reminder: to the URP's head.
+        RequestEscalation = "request_escalation",
+        /// To the operator: a service's report has arrived.
+        ReportArrived = "report_arrived",
     }
 }
 
@@ -18,12 +26,32 @@ impl MailKind {
     /// Everything but an operator's own answer is an automatic mail (RFC 3834).
     pub fn automatic(self) -> bool {
         match self {
-            MailKind::Answer => false,
+            MailKind::Answer | MailKind::Request => false,
             MailKind::Ack
             | MailKind::InCharge
             | MailKind::Reopened
             | MailKind::Closed
-            | MailKind::NewTicket => true,
+            | MailKind::NewTicket
+            | MailKind::RequestReminder
+            | MailKind::RequestEscalation
+            | MailKind::ReportArrived => true,
+        }
+    }
+
+    /// Mail of the istruttoria: it goes to a referente, the URP's head or an operator, never
+    /// to the citizen, and never names the citizen's messages.
+    pub fn istruttoria(self) -> bool {
+        match self {
+            MailKind::Request
+            | MailKind::RequestReminder
+            | MailKind::RequestEscalation
+            | MailKind::ReportArrived => true,
+            MailKind::Ack
+            | MailKind::InCharge
+            | MailKind::Answer
+            | MailKind::Reopened
+            | MailKind::Closed
+            | MailKind::NewTicket => false,
         }
     }
 
@@ -32,7 +60,15 @@ impl MailKind {
     pub fn answers_inbound(self) -> bool {
         match self {
             MailKind::Ack | MailKind::Reopened => true,
-            MailKind::InCharge | MailKind::Answer | MailKind::Closed | MailKind::NewTicket => false,
+            MailKind::InCharge
+            | MailKind::Answer
+            | MailKind::Closed
+            | MailKind::NewTicket
+            | MailKind::Request
+            | MailKind::RequestReminder
+            | MailKind::RequestEscalation
+            // At most one per request until an operator reads the report (see istruttoria).
+            | MailKind::ReportArrived => false,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - [`audit`]: the actions the audit log records.
 //! - [`mail`]: outbound mail kinds and states, automatic mail, quarantine, PEC words, rule fields.
 //! - [`time`]: the legal deadline and Europe/Rome's calendar.
+//! - [`request`]: the istruttoria's words: a request's state, its tag `[URP-2026-000042 R1]`.
 //! - [`refusal`]: why the procedure refuses a step (`WorkflowError`).
 
 pub mod address;
@@ -19,6 +20,7 @@ pub mod audit;
 pub mod mail;
 pub mod people;
 pub mod refusal;
+pub mod request;
 pub mod ticket;
 pub mod time;
 
@@ -29,6 +31,7 @@ pub use mail::{
     Signature,
 };
 pub use people::{Actor, AuditActor, Role};
+pub use request::{RequestState, RequestTag};
 pub use ticket::{Channel, Kind, Outcome, Relation, State, TicketNumber};
 
 /// A word that is not in a vocabulary: from a database written by a newer ascolto, a hand-edited
@@ -179,6 +182,7 @@ mod tests {
         check(Envelope::ALL);
         check(Signature::ALL);
         check(Relation::ALL);
+        check(RequestState::ALL);
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub enum Step {
     Note,
     Classify,
     Merge,
+    /// Send a request for a report, or mark a report read (the istruttoria).
+    Request,
 }
 
 impl fmt::Display for Step {
@@ -29,6 +31,7 @@ impl fmt::Display for Step {
             Step::Note => "write a note",
             Step::Classify => "classify a ticket",
             Step::Merge => "merge tickets",
+            Step::Request => "ask a service for a report",
         })
     }
 }
@@ -85,6 +88,14 @@ pub enum Invalid {
     AlreadyMerged,
     #[error("the target ticket has itself been merged into another")]
     TargetMerged,
+    #[error("a request for a report needs at least one active referente")]
+    NoReferente,
+    #[error("the request's text or subject is empty")]
+    EmptyRequest,
+    #[error("the request's due date must be after today, within a year")]
+    BadRequestDue,
+    #[error("no such request for a report on this ticket")]
+    UnknownRequest,
 }
 
 impl From<rusqlite::Error> for WorkflowError {

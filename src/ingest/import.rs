@@ -21,7 +21,8 @@ impl ImportReport {
     fn add(&mut self, o: &Outcome) {
         match o {
             Outcome::Created { .. } => self.created += 1,
-            Outcome::Threaded { .. } => self.threaded += 1,
+            // A service's report threads into its ticket like a reply.
+            Outcome::Threaded { .. } | Outcome::Report { .. } => self.threaded += 1,
             Outcome::Automatic { .. } => self.automatic += 1,
             Outcome::Duplicate => self.duplicates += 1,
             Outcome::Quarantined { .. } => self.quarantined += 1,
@@ -160,6 +161,7 @@ mod tests {
             own_addresses: vec![],
             pec_boxes: Default::default(),
             trusted_authserv_id: None,
+            istruttoria: Default::default(),
         });
         let first = import(&mut conn, &mut pipeline, dir.path(), None, 2).unwrap();
         assert_eq!((first.created, first.quarantined), (2, 1));

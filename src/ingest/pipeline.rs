@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::classify::Classifier;
 use crate::domain::{time, TicketNumber};
 use crate::domain::{AuditAction, AuditActor, Channel, QuarantineKind, RecipientKey};
+use crate::istruttoria::{self, Claim};
 use crate::mail::auth::{self, Unverified};
 use crate::mail::auto::{AutoKind, Automatic};
 use crate::mail::pec::{PecBox, PecInfo};
@@ -101,6 +102,10 @@ pub enum Outcome {
     Automatic {
         ticket: TicketNumber,
     },
+    /// A service's report for a request of the istruttoria: internal, on the ticket.
+    Report {
+        ticket: TicketNumber,
+    },
     Duplicate,
     Quarantined {
         id: i64,
@@ -118,7 +123,9 @@ impl Outcome {
                     c.tickets_created += 1;
                     c.messages_stored += 1;
                 }
-                Outcome::Threaded { .. } | Outcome::Automatic { .. } => c.messages_stored += 1,
+                Outcome::Threaded { .. } | Outcome::Automatic { .. } | Outcome::Report { .. } => {
+                    c.messages_stored += 1
+                }
                 Outcome::Duplicate => c.duplicates += 1,
                 Outcome::Quarantined { .. } => c.quarantined += 1,
             }
@@ -140,6 +147,8 @@ pub struct Settings {
     pub pec_boxes: BTreeMap<String, PecBox>,
     /// `[ingest] trusted_authserv_id`: whose Authentication-Results headers are believed.
     pub trusted_authserv_id: Option<String>,
+    /// Which replies are services' reports (`[istruttoria]`).
+    pub istruttoria: crate::istruttoria::Settings,
 }
 
 impl Settings {
@@ -155,6 +164,7 @@ impl Settings {
                 .filter_map(|m| Some((m.name.clone(), m.pec_box()?)))
                 .collect(),
             trusted_authserv_id: c.ingest.trusted_authserv_id.clone(),
+            istruttoria: crate::istruttoria::Settings::from_config(c),
         }
     }
 
@@ -308,7 +318,8 @@ impl Pipeline {
         let resolution = match &outcome {
             Outcome::Created { ticket, .. }
             | Outcome::Threaded { ticket }
-            | Outcome::Automatic { ticket } => format!("retried: {ticket}"),
+            | Outcome::Automatic { ticket }
+            | Outcome::Report { ticket } => format!("retried: {ticket}"),
             _ => "retried: duplicate".into(),
         };
         store::quarantine::resolve(&tx, quarantine_id, &resolution)?;
@@ -373,6 +384,23 @@ impl Pipeline {
                     ),
                 );
             }
+            // About a request of the istruttoria: kept on the request, never the citizen's.
+            let refs = m.references.iter().chain(&m.automatic_refs);
+            if let Some((t, request)) = istruttoria::request_of_refs(conn, refs)? {
+                let raw_id = sql::insert_raw(conn, &p.sha256, &p.raw, &origin.label)?;
+                let id = insert_message(
+                    conn,
+                    m,
+                    request.ticket_id,
+                    raw_id,
+                    &received,
+                    Some(auto.kind),
+                    None,
+                )?;
+                let at = store::time_text(received.at);
+                istruttoria::automatic_received(conn, &request, id, auto.kind, &auto.signal, &at)?;
+                return Ok(Outcome::Automatic { ticket: t.number });
+            }
             let refs = m.references.iter().chain(&m.automatic_refs);
             return match ticket_by_our_reference(conn, refs)? {
                 Some(t) => {
@@ -406,6 +434,35 @@ impl Pipeline {
         }
 
         let raw_id = sql::insert_raw(conn, &p.sha256, &p.raw, &origin.label)?;
+        match istruttoria::claim(conn, &self.settings.istruttoria, m, unverified.is_some())? {
+            Claim::Report {
+                request,
+                other_sender,
+            } => {
+                let id = insert_message(conn, m, request.ticket_id, raw_id, &received, None, None)?;
+                let from = match (&m.from_name, &m.from_email) {
+                    (Some(n), Some(e)) => format!("{n} <{e}>"),
+                    (_, e) => e.clone().unwrap_or_default(),
+                };
+                let at = store::time_text(received.at);
+                istruttoria::report_received(
+                    conn,
+                    self.notifier.as_deref(),
+                    &request,
+                    id,
+                    other_sender,
+                    from,
+                    &at,
+                )?;
+                return Ok(Outcome::Report {
+                    ticket: request.ticket_number,
+                });
+            }
+            Claim::Stranger(t) => {
+                return self.create_ticket(conn, m, raw_id, &received, unverified.as_ref(), Some(t))
+            }
+            Claim::None => {}
+        }
         let thread = match (self.find_thread(conn, m)?, &unverified) {
             // A sender the mail server could not authenticate may be anyone: what they wrote
             // never joins, reopens or changes the ticket it names, it only points at it.

@@ -18,6 +18,7 @@ fn settings() -> Settings {
         own_addresses: vec![RecipientKey::of("urp@hospital.test")],
         pec_boxes: [("pec".to_string(), PecBox::default())].into(),
         trusted_authserv_id: Some("mx.hospital.test".into()),
+        istruttoria: Default::default(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! ([`worker`], through a [`mailer::Mailer`]).
 
 pub mod mailer;
+pub mod requests;
 pub mod templates;
 pub mod worker;
 
@@ -81,6 +82,9 @@ impl Notifier {
         kind: MailKind,
         extra: Extra,
     ) -> Result<Queued> {
+        if kind.istruttoria() {
+            anyhow::bail!("{kind} is mail of the istruttoria: it never goes to the citizen");
+        }
         let (t, thread) = facts(conn, ticket_id)?;
         let vars = self.vars(&t, &thread, &extra);
         let (subject, body) = self.templates.render(kind, &vars)?;
@@ -233,6 +237,7 @@ impl Notifier {
                 .map(|c| format!("{} {}", c.code, c.label)),
             service: t.service.as_ref().map(|s| s.label.clone()),
             link: Some(format!("{}/reclami/{}", self.base_url, t.number)),
+            ..Default::default()
         }
     }
 }

@@ -18,6 +18,10 @@ fn builtin(kind: MailKind) -> &'static str {
         MailKind::Reopened => include_str!("../../templates/reopened.txt"),
         MailKind::Closed => include_str!("../../templates/closed.txt"),
         MailKind::NewTicket => include_str!("../../templates/new_ticket.txt"),
+        MailKind::Request => include_str!("../../templates/request.txt"),
+        MailKind::RequestReminder => include_str!("../../templates/request_reminder.txt"),
+        MailKind::RequestEscalation => include_str!("../../templates/request_escalation.txt"),
+        MailKind::ReportArrived => include_str!("../../templates/report_arrived.txt"),
     }
 }
 
@@ -43,6 +47,16 @@ pub struct MailVars {
     pub category: Option<String>,
     pub service: Option<String>,
     pub link: Option<String>,
+    /// The istruttoria's mails (null in the others).
+    pub citizen_email: Option<String>,
+    pub referente: Option<String>,
+    pub request_tag: Option<String>,
+    pub request_due_date: Option<String>,
+    pub request_sent_date: Option<String>,
+    /// The request as sent, quoted (reminders).
+    pub request_text: Option<String>,
+    /// Who wrote the report (its sender's name and address).
+    pub report_from: Option<String>,
 }
 
 pub struct Templates {
@@ -96,6 +110,13 @@ impl Templates {
             category: Some("TEM.02".into()),
             service: Some("Pronto Soccorso".into()),
             link: Some("http://localhost/reclami/URP-2026-000001".into()),
+            citizen_email: Some("maria@example.test".into()),
+            referente: Some("Dott. Bianchi (Direttore UO)".into()),
+            request_tag: Some("[URP-2026-000001 R1]".into()),
+            request_due_date: Some("22/01/2026".into()),
+            request_sent_date: Some("15/01/2026".into()),
+            request_text: Some("> Richiesta".into()),
+            report_from: Some("Dott. Bianchi <bianchi@hospital.test>".into()),
         };
         for &kind in MailKind::ALL {
             templates.render(kind, &sample).with_context(|| {
@@ -128,7 +149,7 @@ impl Templates {
 
 /// A rendered subject longer than this is cut (the citizen's own subject is already at most
 /// [`crate::mail::MAX_LINE_CHARS`]; the template adds its words and the ticket number).
-const MAX_SUBJECT_CHARS: usize = 300;
+pub(crate) const MAX_SUBJECT_CHARS: usize = 300;
 
 /// A template file's source: its first line `Subject: …`, then (after one blank line) the body.
 fn split_source(source: &str) -> Result<(String, String)> {

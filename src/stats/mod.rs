@@ -21,6 +21,7 @@
 pub mod cache;
 pub mod csv;
 mod months;
+pub mod requests;
 pub mod scope;
 pub mod tables;
 mod tally;
@@ -114,6 +115,8 @@ pub struct Report {
     pub months: Option<Vec<MonthRow>>,
     pub previous_year_total: Option<usize>,
     pub previous_year_months: Option<Vec<usize>>,
+    /// The istruttoria: requests for reports sent in the period, per service asked.
+    pub requests: Vec<requests::ServiceRequests>,
 }
 
 /// The report lists at most this many late tickets (all of them are counted).
@@ -135,6 +138,7 @@ pub fn report_kept(
     let tx = conn.unchecked_transaction()?;
     let conn: &Connection = &tx;
     let selection = Selection::read(conn, scope, months)?;
+    let requests = requests::per_service(conn, scope, now)?;
     let now = stamp(now.timestamp());
     let mut tally = Tally::new(scope.whole_year());
     for r in selection.rows() {
@@ -174,6 +178,7 @@ pub fn report_kept(
         months: tally.months(),
         previous_year_total: previous_year_months.as_ref().map(|m| m.iter().sum()),
         previous_year_months,
+        requests,
     })
 }
 

@@ -33,6 +33,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         times(r),
         deadlines(r),
         late(r),
+        requests(r),
     ];
     out.extend(months(r));
     out
@@ -228,4 +229,34 @@ fn months(r: &Report) -> Option<Table> {
         header,
         rows,
     })
+}
+
+/// The istruttoria: requests for reports per service asked.
+fn requests(r: &Report) -> Table {
+    Table {
+        name: "relazioni",
+        title: "Istruttoria: richieste di relazione per servizio",
+        header: vec![
+            "Servizio".into(),
+            "Richieste".into(),
+            "Con relazione".into(),
+            "Giorni alla relazione (mediana)".into(),
+            "Giorni alla relazione (90° percentile)".into(),
+            "Scadute senza relazione".into(),
+        ],
+        rows: r
+            .requests
+            .iter()
+            .map(|s| {
+                vec![
+                    s.service.clone(),
+                    s.sent.to_string(),
+                    s.answered.to_string(),
+                    days(s.median_days),
+                    days(s.p90_days),
+                    s.overdue.to_string(),
+                ]
+            })
+            .collect(),
+    }
 }

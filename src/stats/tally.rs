@@ -315,7 +315,7 @@ pub(super) fn percent(n: usize, total: usize) -> f64 {
 
 /// Nearest-rank percentile of durations in seconds, in days with one decimal (the values are
 /// reordered, not sorted).
-fn percentile(values: &mut [i32], p: f64) -> Option<f64> {
+pub(super) fn percentile(values: &mut [i32], p: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
     }

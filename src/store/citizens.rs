@@ -113,7 +113,7 @@ pub fn messages(conn: &Connection, ticket_id: i64) -> Result<Vec<Message>> {
         .prepare(
             "SELECT m.id, m.direction, m.received_at, m.from_email, m.from_name, m.subject,
                     m.body_text, m.automatic
-             FROM messages m WHERE m.ticket_id = ?1 ORDER BY m.id",
+             FROM messages m WHERE m.ticket_id = ?1 AND m.request_id IS NULL ORDER BY m.id",
         )?
         .query_map([ticket_id], |r| {
             Ok(Message {
@@ -162,17 +162,28 @@ pub fn notifications(conn: &Connection, ticket_id: i64) -> Result<Vec<Notificati
     Ok(conn
         .prepare(
             "SELECT kind, to_address, subject, body_text, state, sent_at FROM outbox
-             WHERE ticket_id = ?1 AND kind != ?2 ORDER BY id",
+             WHERE ticket_id = ?1 AND kind NOT IN (?2, ?3, ?4, ?5, ?6) ORDER BY id",
         )?
-        .query_map(params![ticket_id, MailKind::NewTicket], |r| {
-            Ok(Notification {
-                kind: r.get(0)?,
-                to: r.get(1)?,
-                subject: r.get(2)?,
-                body: r.get(3)?,
-                state: r.get(4)?,
-                sent_at: r.get(5)?,
-            })
-        })?
+        // Mail to the office and to the services (the istruttoria) is internal.
+        .query_map(
+            params![
+                ticket_id,
+                MailKind::NewTicket,
+                MailKind::Request,
+                MailKind::RequestReminder,
+                MailKind::RequestEscalation,
+                MailKind::ReportArrived
+            ],
+            |r| {
+                Ok(Notification {
+                    kind: r.get(0)?,
+                    to: r.get(1)?,
+                    subject: r.get(2)?,
+                    body: r.get(3)?,
+                    state: r.get(4)?,
+                    sent_at: r.get(5)?,
+                })
+            },
+        )?
         .collect::<rusqlite::Result<_>>()?)
 }

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod outbox;
 pub mod progress;
 pub mod quarantine;
+pub mod requests;
 pub mod retention;
 pub mod rules;
 pub mod sessions;

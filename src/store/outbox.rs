@@ -24,7 +24,7 @@ pub struct ThreadFacts {
 /// someone else's mail (a merge of two citizens' tickets, a reply from another address to our
 /// mail): mail to the citizen never quotes it nor names its Message-ID.
 const OWN_INBOUND: &str = "m.ticket_id = t.id AND m.direction = 'in' AND m.automatic IS NULL
-    AND m.from_email = c.email COLLATE NOCASE";
+    AND m.request_id IS NULL AND m.from_email = c.email COLLATE NOCASE";
 
 pub fn thread_facts(conn: &Connection, ticket_id: i64) -> Result<Option<ThreadFacts>> {
     Ok(conn

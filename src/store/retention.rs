@@ -130,6 +130,8 @@ pub fn anonymise_due(
         &format!("UPDATE notes SET body = ?1 WHERE ticket_id IN ({DUE})"),
         [marker],
     )?;
+    // Requests quote the complaint; their reports are messages of the ticket (above).
+    super::requests::anonymise_due(conn, marker)?;
     conn.execute(
         &format!(
             "UPDATE outbox SET to_address = '', subject = ?1, body_text = ?1, last_error = NULL,

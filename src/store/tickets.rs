@@ -149,7 +149,7 @@ pub fn each_ticket(
     let mut stmt = conn.prepare(&format!(
         "SELECT x.*,
            (SELECT count(*) FROM messages m WHERE m.ticket_id = x.id AND m.direction = 'in'
-              AND m.automatic IS NULL) AS inbound,
+              AND m.automatic IS NULL AND m.request_id IS NULL) AS inbound,
            (SELECT count(*) FROM messages m WHERE m.ticket_id = x.id) AS all_messages
          FROM ({TICKET}) x ORDER BY x.id"
     ))?;
@@ -350,7 +350,7 @@ pub fn is_active_operator(conn: &Connection, id: i64) -> Result<bool> {
         ])?)
 }
 
-/// Moves `from`'s messages, notes and earlier merges to `into`, lends `into` its need of
+/// Moves `from`'s messages, notes, requests and earlier merges to `into`, lends `into` its need of
 /// attention, and closes `from` as merged into `into`.
 pub fn merge(conn: &Connection, from: i64, into: i64, now: &str) -> Result<()> {
     conn.execute(
@@ -359,6 +359,11 @@ pub fn merge(conn: &Connection, from: i64, into: i64, now: &str) -> Result<()> {
     )?;
     conn.execute(
         "UPDATE notes SET ticket_id = ?2 WHERE ticket_id = ?1",
+        params![from, into],
+    )?;
+    // Requests of the istruttoria follow (their tags keep the number they were sent with).
+    conn.execute(
+        "UPDATE requests SET ticket_id = ?2 WHERE ticket_id = ?1",
         params![from, into],
     )?;
     // Tickets merged earlier into `from` follow it, so that merges never chain.

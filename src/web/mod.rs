@@ -105,6 +105,8 @@ pub struct Settings {
     pub viewer_sees_content: bool,
     /// With `[replication]`: a replica not confirmed up to date for this long is unhealthy.
     pub replication_max_lag: Option<chrono::Duration>,
+    /// `[istruttoria]`: the request form's default due date.
+    pub istruttoria: crate::istruttoria::Settings,
 }
 
 impl Settings {
@@ -132,6 +134,7 @@ impl Settings {
                 .replication
                 .enabled()
                 .then(|| chrono::Duration::seconds(i64::from(c.replication.max_lag_secs))),
+            istruttoria: crate::istruttoria::Settings::from_config(c),
         }
     }
 }
@@ -339,6 +342,15 @@ pub fn router(app: App) -> Router {
         .route("/reclami/{number}/classificazione", post(tickets::classify))
         .route("/reclami/{number}/chiusura", post(tickets::close))
         .route("/reclami/{number}/unione", post(tickets::merge))
+        .route("/reclami/{number}/relazioni", post(tickets::send_request))
+        .route(
+            "/reclami/{number}/relazioni/nuova",
+            get(tickets::new_request),
+        )
+        .route(
+            "/reclami/{number}/relazioni/{id}/letta",
+            post(tickets::report_read),
+        )
         .route(
             "/reclami/{number}/messaggi/{id}/originale",
             get(tickets::original),
@@ -362,6 +374,14 @@ pub fn router(app: App) -> Router {
             get(admin::services).post(admin::service_add),
         )
         .route("/amministrazione/servizi/{id}", post(admin::service_update))
+        .route(
+            "/amministrazione/referenti",
+            get(admin::referenti).post(admin::referente_add),
+        )
+        .route(
+            "/amministrazione/referenti/{id}",
+            post(admin::referente_update),
+        )
         .route(
             "/amministrazione/categorie",
             get(admin::categories).post(admin::category_add),

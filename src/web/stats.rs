@@ -272,6 +272,7 @@ fn body(q: &StatsQuery, scope: &Scope, r: &Report, tables: &[Table], with_links:
         section.pair { (svc_chart) (table("servizi")) }
         section.pair { (outcome_chart) (table("esiti")) }
         section.pair { (table("stati")) (table("tempi")) (table("scadenze")) }
+        section { (table("relazioni")) }
         section {
             (table("ritardi"))
             @if r.late_total > r.late.len() {

@@ -22,7 +22,7 @@ use Cell::*;
 /// admin). `{T}` is a ticket of the caller's own (so that one role's change does not get in
 /// another's way), `{M}` its message, `{A}` its attachment, `{U}` the viewer's user id, `{Q}` a
 /// quarantine entry, `{O}` a failed notification, `{R}` a rule, `{S}` a service, `{C}` a
-/// category.
+/// category, `{RF}` a referente, `{RQ}` a request for a report on `{T}`, `{DUE}` a due date.
 /// (method, path, form fields, expected for each column)
 pub type Route = (
     &'static str,
@@ -76,6 +76,36 @@ pub const MATRIX: &[Route] = &[
         "POST",
         "/reclami/{T}/risposta",
         &[("testo", "Gentile utente, ...")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    // The istruttoria (issue 14): viewers see requests, never prepare or send them.
+    (
+        "GET",
+        "/reclami/{T}/relazioni/nuova",
+        &[],
+        [SignIn, Refused, Refused, Page, Page],
+    ),
+    (
+        "GET",
+        "/reclami/{T}/relazioni/nuova?referente={RF}&scadenza={DUE}",
+        &[],
+        [SignIn, Refused, Refused, Page, Page],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/relazioni",
+        &[
+            ("referente", "{RF}"),
+            ("scadenza", "{DUE}"),
+            ("oggetto", "Richiesta di relazione"),
+            ("testo", "Vi chiediamo una relazione."),
+        ],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/relazioni/{RQ}/letta",
+        &[],
         [Refused, Refused, Refused, Done, Done],
     ),
     (
@@ -141,6 +171,33 @@ pub const MATRIX: &[Route] = &[
         "POST",
         "/amministrazione/servizi/{S}",
         &[("nome", "Pronto soccorso"), ("attivo", "1")],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "GET",
+        "/amministrazione/referenti",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/referenti",
+        &[
+            ("servizio", "{S}"),
+            ("nome", "Dott. Nuovo"),
+            ("email", "ref{N}@hospital.test"),
+            ("ruolo", "Direttore UO"),
+        ],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/referenti/{RF}",
+        &[
+            ("nome", "Dott. Bianchi"),
+            ("email", "dir.ps@hospital.test"),
+            ("attivo", "1"),
+        ],
         [Refused, Refused, Refused, Refused, Done],
     ),
     (
@@ -345,6 +402,17 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
     let service = id("SELECT id FROM services WHERE code = 'PS'");
     let category = id("SELECT id FROM categories WHERE code = 'STR.02'");
     let macro_cat = id("SELECT id FROM categories WHERE code = 'ALT'");
+    db.execute(
+        "INSERT OR IGNORE INTO referenti (service_id, name, email, role, created_at)
+         VALUES (?1, 'Dott. Bianchi', 'dir.ps@hospital.test', 'Direttore UO', '2026-01-01T00:00:00Z')",
+        [service],
+    )
+    .unwrap();
+    let referente = id("SELECT id FROM referenti WHERE email = 'dir.ps@hospital.test'");
+    let due = (chrono::Utc::now() + chrono::Duration::days(10))
+        .format("%Y-%m-%d")
+        .to_string();
+    let author = id("SELECT id FROM users WHERE email = 'admin@hospital.test'");
 
     for (r, (column, role)) in columns.iter().enumerate() {
         // Each role works its own three tickets; each failed mail is its own.
@@ -365,6 +433,18 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
         )
         .unwrap();
         let outbox = db.last_insert_rowid();
+        db.execute(
+            "INSERT INTO requests (ticket_id, tag, referente_id, service_id, to_address, to_name,
+               subject, body_text, author_id, sent_at, due_at, report_unread, created_at)
+             SELECT t.id, t.number || ' R9{N}', ?2, ?3, 'dir.ps@hospital.test', 'Dott. Bianchi', 's', 'b',
+               ?4, '2026-01-01T00:00:00Z', '2026-01-08T00:00:00Z', 1, '2026-01-01T00:00:00Z'
+             FROM tickets t WHERE t.number = ?1"
+                .replace("{N}", &r.to_string())
+                .as_str(),
+            rusqlite::params![own(0), referente, service, author],
+        )
+        .unwrap();
+        let request = db.last_insert_rowid();
         let fill = |s: &str| {
             s.replace("{T}", &own(0))
                 .replace("{T2}", &own(1))
@@ -379,6 +459,9 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
                 .replace("{CP}", &macro_cat.to_string())
                 .replace("{C}", &category.to_string())
                 .replace("{N}", &r.to_string())
+                .replace("{RF}", &referente.to_string())
+                .replace("{RQ}", &request.to_string())
+                .replace("{DUE}", &due)
         };
         let mut client = if *role == "anonymous" {
             o.client()

@@ -66,6 +66,8 @@ pub struct Filters {
     pub attention: bool,
     pub overdue: bool,
     pub due_soon: bool,
+    /// With a request for a report still open ("in istruttoria").
+    pub istruttoria: bool,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// Words searched in subjects and bodies.
@@ -226,6 +228,9 @@ fn where_clause(
             "t.first_answered_at IS NULL AND t.due_at >= ? AND t.due_at <= ?",
             [text(&now_text), text(&soon)],
         );
+    }
+    if f.istruttoria {
+        w.push(crate::store::requests::IN_ISTRUTTORIA, []);
     }
     if let Some(from) = f.from {
         w.push(

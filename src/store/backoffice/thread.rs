@@ -48,7 +48,8 @@ pub struct HistoryRow {
     pub detail: String,
 }
 
-/// The ticket's messages and notes in time order.
+/// The ticket's messages and notes in time order (the istruttoria's messages — reports,
+/// replies to requests — are shown with their request: `store::requests::request_thread`).
 pub fn thread(conn: &Connection, ticket_id: i64) -> Result<Vec<Entry>> {
     let mut attachments: std::collections::HashMap<i64, Vec<AttachmentView>> = Default::default();
     {
@@ -75,7 +76,7 @@ pub fn thread(conn: &Connection, ticket_id: i64) -> Result<Vec<Entry>> {
                 m.subject, m.body_text, m.received_at, m.raw_id IS NOT NULL, m.pec,
                 m.sender_unverified
          FROM messages m LEFT JOIN users u ON u.id = m.author_id
-         WHERE m.ticket_id = ?1 ORDER BY m.received_at, m.id",
+         WHERE m.ticket_id = ?1 AND m.request_id IS NULL ORDER BY m.received_at, m.id",
     )?;
     let mut rows = st.query([ticket_id])?;
     while let Some(r) = rows.next()? {

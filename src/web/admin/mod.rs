@@ -1,4 +1,4 @@
-//! Amministrazione: accounts, services, categories, routing rules, quarantine, the outbox and
+//! Amministrazione: accounts, services and their referenti, categories, routing rules, quarantine, the outbox and
 //! the audit log. Every handler takes [`AdminUser`].
 //!
 //! A change runs through [`change`]: one transaction on the writer thread, its refusal (an
@@ -8,6 +8,7 @@ mod audit;
 mod categories;
 mod outbox;
 mod quarantine;
+mod referenti;
 mod rules;
 mod services;
 mod users;
@@ -16,6 +17,7 @@ pub use audit::audit;
 pub use categories::{categories, category_add, category_update};
 pub use outbox::{outbox, outbox_retry};
 pub use quarantine::{quarantine, quarantine_discard, quarantine_raw, quarantine_retry};
+pub use referenti::{referente_add, referente_update, referenti};
 pub use rules::{rule_add, rule_move, rule_update, rules};
 pub use services::{service_add, service_update, services};
 pub use users::{user_add, user_password, user_update, users};
@@ -77,6 +79,7 @@ fn admin_page(s: &Session, title: &str, body: Markup) -> Markup {
             ul {
                 li { a href="/amministrazione/utenti" { "Utenti" } }
                 li { a href="/amministrazione/servizi" { "Servizi" } }
+                li { a href="/amministrazione/referenti" { "Referenti" } }
                 li { a href="/amministrazione/categorie" { "Classificazione" } }
                 li { a href="/amministrazione/regole" { "Regole di smistamento" } }
                 li { a href="/amministrazione/quarantena" { "Quarantena" } }

@@ -335,6 +335,7 @@ fn origin_check() {
         trusted_proxies: Vec::new(),
         viewer_sees_content: false,
         replication_max_lag: None,
+        istruttoria: Default::default(),
     };
     let mut h = HeaderMap::new();
     assert!(!origin_allowed(&s, &h), "no Origin and no Referer");

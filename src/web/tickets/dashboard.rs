@@ -41,6 +41,10 @@ pub async fn dashboard(AppState(app): AppState<App>, AnyUser(s): AnyUser) -> Web
         .readers
         .read(|conn| q::dashboard(conn, Utc::now(), DASHBOARD_ROWS))
         .await?;
+    let istruttoria = app
+        .readers
+        .read(|conn| super::requests::queues_of(conn, DASHBOARD_ROWS))
+        .await?;
     let count = |state: State| {
         d.by_state
             .iter()
@@ -78,6 +82,7 @@ pub async fn dashboard(AppState(app): AppState<App>, AnyUser(s): AnyUser) -> Web
                 }
             }
         }
+        (super::requests::queues(&istruttoria))
     };
     Ok(ui::page(&s, Section::Dashboard, "Cruscotto", body))
 }

@@ -38,6 +38,9 @@ pub struct ListQuery {
     in_scadenza: String,
     #[serde(default)]
     da_classificare: String,
+    /// With a request for a report still open (the istruttoria).
+    #[serde(default)]
+    istruttoria: String,
     #[serde(default)]
     dal: String,
     #[serde(default)]
@@ -65,6 +68,7 @@ impl ListQuery {
             attention: flag(&self.attenzione),
             overdue: flag(&self.scaduti),
             due_soon: flag(&self.in_scadenza),
+            istruttoria: flag(&self.istruttoria),
             from: date(&self.dal),
             to: date(&self.al),
             search: text(&self.q),
@@ -88,6 +92,7 @@ impl ListQuery {
             ("scaduti", &self.scaduti),
             ("in_scadenza", &self.in_scadenza),
             ("da_classificare", &self.da_classificare),
+            ("istruttoria", &self.istruttoria),
             ("dal", &self.dal),
             ("al", &self.al),
             ("q", &self.q),
@@ -289,6 +294,7 @@ pub async fn list(
                 label { input type="checkbox" name="scaduti" value="1" checked[filters.overdue]; " scaduti" }
                 label { input type="checkbox" name="in_scadenza" value="1" checked[filters.due_soon]; " in scadenza" }
                 label { input type="checkbox" name="da_classificare" value="1" checked[filters.unclassified]; " da classificare" }
+                label { input type="checkbox" name="istruttoria" value="1" checked[filters.istruttoria]; " " (crate::texts::IN_ISTRUTTORIA) }
             }
             input type="hidden" name="ordine" value=(filters.sort.as_str());
             p.buttons {

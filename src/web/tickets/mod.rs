@@ -5,18 +5,21 @@
 //! - [`page`]: one ticket: its facts, its thread, its history, and the forms to work it.
 //! - [`forms`]: what the forms post: answer, note, classification, closing, merging.
 //! - [`files`]: the attachments and original messages, as audited downloads.
+//! - [`requests`]: the istruttoria: a ticket's requests for reports, asking for one, reading one.
 
 mod dashboard;
 mod files;
 mod forms;
 mod list;
 mod page;
+mod requests;
 
 pub use dashboard::dashboard;
 pub use files::{attachment, original};
 pub use forms::{answer, classify, close, merge, note};
 pub use list::list;
 pub use page::show;
+pub use requests::{new_request, report_read, send_request};
 
 use axum::response::{IntoResponse, Redirect, Response};
 

@@ -4,7 +4,7 @@ use axum::extract::State as AppState;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
-use super::ticket_id;
+use super::{requests, ticket_id};
 use crate::domain::{Kind, Outcome, Relation, Role, TicketNumber};
 use crate::mail::pec::PecInfo;
 use crate::store::backoffice::{self as q, Entry, EntryKind};
@@ -49,6 +49,10 @@ pub async fn show(
             ))
         })
         .await?;
+    let requests = app
+        .readers
+        .read(move |conn| requests::read(conn, id))
+        .await?;
     let title = format!("Reclamo {}", t.number);
     let body = html! {
         @if s.actor.role == Role::Viewer {
@@ -62,6 +66,7 @@ pub async fn show(
                 (entry(&t, e))
             }
         }
+        (requests::section(&s, &t.number, &requests, s.may_act() && t.merged_into.is_none()))
         @if s.may_act() && t.merged_into.is_none() {
             (actions(&s, &t, &categories, &services, &operators))
         }
@@ -96,15 +101,19 @@ const SUBJECT_LINE_CHARS: usize = 500;
 /// A ticket as a viewer without contents sees it: its number, dates, state, kind, category,
 /// service and outcome; no citizen, subject, message, note, attachment, history or original.
 async fn facts_page(app: &App, s: &Session, id: i64) -> WebResult<Markup> {
-    let t = app
+    let (t, requests) = app
         .readers
         .read(move |conn| {
-            tickets::ticket(conn, id)?.ok_or_else(|| anyhow::anyhow!("ticket vanished"))
+            Ok((
+                tickets::ticket(conn, id)?.ok_or_else(|| anyhow::anyhow!("ticket vanished"))?,
+                requests::read(conn, id)?,
+            ))
         })
         .await?;
     let body = html! {
         p.notice { (texts::viewer_scope(false)) }
         (summary(&t, None))
+        (requests::facts(&requests))
     };
     Ok(ui::page(
         s,
