@@ -70,42 +70,15 @@ fn install_places_every_file_and_the_units_verify_with_a_low_exposure() {
         )
         .unwrap();
     }
-    let verify = Command::new("systemd-analyze")
-        .arg("verify")
-        .args(
-            [
-                "ascolto.service",
-                "ascolto-backup.service",
-                "ascolto-backup.timer",
-                "ascolto.socket",
-            ]
-            .map(|u| units.path().join(u)),
-        )
-        .output()
-        .expect("systemd-analyze (apt-get install systemd)");
-    let said = String::from_utf8_lossy(&verify.stderr).to_string()
-        + &String::from_utf8_lossy(&verify.stdout);
-    assert!(
-        verify.status.success() && said.trim().is_empty(),
-        "systemd-analyze verify: {said}"
-    );
-
-    let security = Command::new("systemd-analyze")
-        .args(["security", "--offline=true", "--no-pager"])
-        .arg(units.path().join("ascolto.service"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&security.stdout);
-    let exposure: f64 = text
-        .lines()
-        .find_map(|l| {
-            l.split("Overall exposure level for ascolto.service:")
-                .nth(1)
-        })
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no exposure level in: {text}"));
-    println!("systemd-analyze security: exposure {exposure}");
+    let paths = [
+        "ascolto.service",
+        "ascolto-backup.service",
+        "ascolto-backup.timer",
+        "ascolto.socket",
+    ]
+    .map(|u| units.path().join(u));
+    common::systemd::verify(&paths.each_ref().map(|p| p.as_path()));
+    let (exposure, text) = common::systemd::exposure(&units.path().join("ascolto.service"));
     assert!(
         exposure <= 2.0,
         "exposure {exposure} (OK is below 4.9; this unit had 1.3):\n{text}"

@@ -533,32 +533,7 @@ fn install_with_litestream_places_its_files_and_the_unit_verifies() {
         text.replace("/usr/local/bin/litestream", &program.display().to_string()),
     )
     .unwrap();
-    let verify = Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&unit)
-        .output()
-        .expect("systemd-analyze (apt-get install systemd)");
-    let said = String::from_utf8_lossy(&verify.stderr).to_string()
-        + &String::from_utf8_lossy(&verify.stdout);
-    assert!(
-        verify.status.success() && said.trim().is_empty(),
-        "systemd-analyze verify: {said}"
-    );
-    let security = Command::new("systemd-analyze")
-        .args(["security", "--offline=true", "--no-pager"])
-        .arg(&unit)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&security.stdout);
-    let exposure: f64 = text
-        .lines()
-        .find_map(|l| {
-            l.split("Overall exposure level for litestream.service:")
-                .nth(1)
-        })
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no exposure level in: {text}"));
-    println!("systemd-analyze security: exposure {exposure}");
+    common::systemd::verify(&[unit.as_path()]);
+    let (exposure, text) = common::systemd::exposure(&unit);
     assert!(exposure <= 2.0, "exposure {exposure}:\n{text}");
 }

@@ -18,6 +18,7 @@ pub mod imap;
 pub mod matrix;
 pub mod servers;
 pub mod smtp;
+pub mod systemd;
 
 // Each test binary uses some of these: the others would be warned about.
 #[allow(unused_imports)]
