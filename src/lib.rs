@@ -23,6 +23,7 @@ pub mod config;
 pub mod demo;
 pub mod export;
 pub mod ingest;
+pub mod learn;
 pub mod mail;
 pub mod metrics;
 pub mod notify;
