@@ -18,6 +18,7 @@
 //! words.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -79,9 +80,33 @@ pub(crate) struct Occurrence {
 pub(crate) struct DocFeatures {
     /// (hash, block, weighted count), sorted by hash.
     pub feats: Vec<(u64, u8, f32)>,
-    /// Content words (not stop words): too few means too little to decide on.
-    pub content_tokens: usize,
+    /// The distinct content words (stop words aside), as unigram hashes: a message with too few
+    /// words the model knows is too little to decide on.
+    pub words: Vec<u64>,
 }
+
+/// Maps keyed by feature hashes need no second hashing: one multiply spreads the bits for the
+/// table (SipHash, the default, was a third of the time of classifying a message).
+#[derive(Default)]
+pub(crate) struct PremixedHasher(u64);
+
+impl Hasher for PremixedHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are used; this is here for completeness.
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map keyed by feature hash.
+pub(crate) type HashMap64<V> = HashMap<u64, V, BuildHasherDefault<PremixedHasher>>;
 
 struct Fnv(u64);
 
@@ -187,11 +212,15 @@ pub(crate) fn feature_name(tokens: &[Token], occ: &Occurrence) -> String {
 pub(crate) fn extract(
     tokens: &[Token],
     cfg: &FeatureConfig,
-    mut names: Option<&mut HashMap<u64, String>>,
+    mut names: Option<&mut HashMap64<String>>,
 ) -> DocFeatures {
     let mut raw: Vec<(u64, u8, f32)> = Vec::with_capacity(tokens.len() * 12);
+    let mut words = Vec::new();
     for_each_occurrence(tokens, cfg, |occ| {
         raw.push((occ.hash, occ.block, occ.weight));
+        if occ.block == BLOCK_WORDS && occ.second.is_none() {
+            words.push(occ.hash);
+        }
         if let Some(names) = names.as_deref_mut() {
             names
                 .entry(occ.hash)
@@ -206,10 +235,9 @@ pub(crate) fn extract(
             _ => feats.push(f),
         }
     }
-    DocFeatures {
-        feats,
-        content_tokens: tokens.iter().filter(|t| !t.stop).count(),
-    }
+    words.sort_unstable();
+    words.dedup();
+    DocFeatures { feats, words }
 }
 
 /// A sparse row: (column, value), sorted by column.
@@ -218,7 +246,7 @@ pub(crate) type Row = Vec<(u32, f32)>;
 /// The columns of the model and their idf.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Vocab {
-    pub index: HashMap<u64, u32>,
+    pub index: HashMap64<u32>,
     pub names: Vec<String>,
     pub blocks: Vec<u8>,
     pub idf: Vec<f32>,
@@ -228,10 +256,10 @@ impl Vocab {
     /// The vocabulary of `docs` (the training messages only: a test message must not shape it).
     pub(crate) fn build(
         docs: &[&DocFeatures],
-        names: &HashMap<u64, String>,
+        names: &HashMap64<String>,
         cfg: &FeatureConfig,
     ) -> Vocab {
-        let mut df: HashMap<u64, (u32, u8)> = HashMap::new();
+        let mut df: HashMap64<(u32, u8)> = HashMap64::default();
         for d in docs {
             for &(h, block, _) in &d.feats {
                 df.entry(h).or_insert((0, block)).0 += 1;
@@ -270,6 +298,11 @@ impl Vocab {
 
     pub(crate) fn len(&self) -> usize {
         self.names.len()
+    }
+
+    /// How many of the message's distinct content words have a column.
+    pub(crate) fn known_words(&self, doc: &DocFeatures) -> usize {
+        doc.words.iter().filter(|h| self.index.contains_key(h)).count()
     }
 
     /// Sublinear tf × idf, each block L2-normalised and weighted, so the whole row has norm 1.
@@ -338,7 +371,7 @@ mod tests {
     #[test]
     fn stored_names_hash_back_to_their_features() {
         let tokens = tokenize("Attesa infinita", "al pronto soccorso, città");
-        let mut names = HashMap::new();
+        let mut names = HashMap64::default();
         let doc = extract(&tokens, &FeatureConfig::default(), Some(&mut names));
         assert!(!doc.feats.is_empty());
         for (h, _, _) in &doc.feats {
@@ -351,7 +384,7 @@ mod tests {
     #[test]
     fn rows_have_unit_norm_and_rare_features_no_column() {
         let cfg = FeatureConfig::default();
-        let mut names = HashMap::new();
+        let mut names = HashMap64::default();
         let texts = ["bagno sporco reparto", "bagno sporco corridoio", "cibo freddo reparto"];
         let docs: Vec<DocFeatures> = texts
             .iter()

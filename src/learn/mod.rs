@@ -27,3 +27,6 @@ pub use model::{
 };
 pub use scrub::scrub_personal_data;
 pub use serial::FORMAT_VERSION;
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::calibrate::{fit_temperature, stratified_folds, threshold_for, HeldOut};
-use super::features::{extract, for_each_occurrence, DocFeatures, FeatureConfig, Row, Vocab};
+use super::features::{extract, for_each_occurrence, DocFeatures, FeatureConfig, HashMap64, Row, Vocab};
 use super::linear::{fit, softmax, Dataset, Linear, LinearConfig};
 use super::scrub::scrub_personal_data;
 use super::text::{cap, tokenize, Token, MAX_TEXT_BYTES};
@@ -14,8 +14,8 @@ use super::text::{cap, tokenize, Token, MAX_TEXT_BYTES};
 /// The service label of a message that concerns no unit (the corpus's `null`).
 pub const NO_SERVICE: &str = "-";
 
-/// Fewer content words than this (stop words aside) and the model decides nothing: "Reclamo",
-/// "vedi allegato" or an empty body give suggestions at most.
+/// Fewer distinct words that the model knows than this (stop words aside) and it decides nothing:
+/// "Reclamo", "vedi allegato", an empty body or a language it never saw give suggestions at most.
 pub const MIN_CONTENT_WORDS: usize = 3;
 
 /// Suggestions shown below the threshold.
@@ -25,6 +25,10 @@ pub const SUGGESTIONS: usize = 3;
 /// of by full cross-validation: the estimate is already tight, and five more fits would cost
 /// minutes.
 const FULL_CALIBRATION_MAX: usize = 20_000;
+
+/// At most this many weights in a model (16 MB as `f32`): with more classes (categories the
+/// hospital adds), fewer features, so the model stays under 20 MB whatever it learns.
+const MAX_WEIGHTS: usize = 4_000_000;
 
 /// A classification field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -177,7 +181,8 @@ pub struct Prediction {
     pub category: FieldPrediction,
     pub macro_category: FieldPrediction,
     pub service: FieldPrediction,
-    /// Content words read; below [`MIN_CONTENT_WORDS`] nothing is decided.
+    /// Distinct words of the message that the model knows; below [`MIN_CONTENT_WORDS`] nothing
+    /// is decided.
     pub content_words: usize,
 }
 
@@ -254,17 +259,17 @@ pub(crate) fn tokenized(msg: &Message, scrub: bool) -> Tokenized {
 /// The messages' features, and the text of every feature (the vocabulary keeps some of them).
 pub(crate) struct Prepared {
     pub docs: Vec<DocFeatures>,
-    pub names: HashMap<u64, String>,
+    pub names: HashMap64<String>,
 }
 
 pub(crate) fn prepare(messages: &[Message], cfg: &FeatureConfig, scrub: bool, threads: usize) -> Prepared {
     let chunk = messages.len().div_ceil(threads.max(1)).max(1);
-    let parts: Vec<(Vec<DocFeatures>, HashMap<u64, String>)> = std::thread::scope(|s| {
+    let parts: Vec<(Vec<DocFeatures>, HashMap64<String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = messages
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
-                    let mut names = HashMap::new();
+                    let mut names = HashMap64::default();
                     let docs = part
                         .iter()
                         .map(|m| extract(&tokenized(m, scrub).tokens, cfg, Some(&mut names)))
@@ -276,7 +281,7 @@ pub(crate) fn prepare(messages: &[Message], cfg: &FeatureConfig, scrub: bool, th
         handles.into_iter().map(|h| h.join().expect("preparing text panicked")).collect()
     });
     let mut docs = Vec::with_capacity(messages.len());
-    let mut names = HashMap::new();
+    let mut names = HashMap64::default();
     for (d, n) in parts {
         docs.extend(d);
         if names.is_empty() {
@@ -314,7 +319,19 @@ struct Fitted {
 
 fn fit_on(prep: &Prepared, idx: &[usize], labels: &Labels, opts: &TrainOptions) -> Fitted {
     let docs: Vec<&DocFeatures> = idx.iter().map(|&i| &prep.docs[i]).collect();
-    let vocab = Vocab::build(&docs, &prep.names, &opts.features);
+    let classes: usize = labels
+        .by_field
+        .iter()
+        .map(|column| {
+            let mut seen: Vec<&str> = idx.iter().filter_map(|&i| column[i].as_deref()).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            seen.len()
+        })
+        .sum();
+    let mut features = opts.features.clone();
+    features.max_features = features.max_features.min(MAX_WEIGHTS / classes.max(1));
+    let vocab = Vocab::build(&docs, &prep.names, &features);
     let rows: Vec<Row> = docs.iter().map(|d| vocab.vectorize(d, &opts.features)).collect();
     let fit_field = |field: Field| -> Option<(Field, Vec<String>, Linear)> {
         let column = &labels.by_field[field.slot()];
@@ -391,7 +408,7 @@ fn calibrate(prep: &Prepared, idx: &[usize], labels: &Labels, opts: &TrainOption
                 let (Some(truth), doc) = (&labels.by_field[field.slot()][i], &prep.docs[i]) else {
                     continue;
                 };
-                if doc.content_tokens < MIN_CONTENT_WORDS || labels.weights[i] <= 0.0 {
+                if fitted.vocab.known_words(doc) < MIN_CONTENT_WORDS || labels.weights[i] <= 0.0 {
                     continue;
                 }
                 let row = fitted.vocab.vectorize(doc, &opts.features);
@@ -549,13 +566,13 @@ impl Model {
     pub(crate) fn predict_doc(&self, doc: &DocFeatures) -> Prediction {
         let row = self.vocab.vectorize(doc, &self.features);
         let mut out = Prediction {
-            content_words: doc.content_tokens,
+            content_words: self.vocab.known_words(doc),
             ..Prediction::default()
         };
         if row.is_empty() {
             return out;
         }
-        let may_decide = doc.content_tokens >= MIN_CONTENT_WORDS;
+        let may_decide = out.content_words >= MIN_CONTENT_WORDS;
         for fm in &self.fields {
             let p = self.probabilities(fm, &row);
             let decide = |s: &Scored, threshold: Option<f32>| {
@@ -634,16 +651,19 @@ impl Model {
         if target.is_empty() || p_target <= 0.0 {
             return Vec::new();
         }
-        // d log p(target) / d x_f = Σ_{c∈target} (p_c / p_target)·w_fc − Σ_k p_k·w_fk.
+        // How much a feature raises the target's score above the average label's:
+        // x_f · (Σ_{c∈target} (p_c / p_target)·w_fc − mean_k w_fk). Not the gradient of the
+        // log-probability, which vanishes when the model is sure — exactly when an operator
+        // most wants to see why.
         let c = fm.linear.n_classes;
         let gradient = |col: usize| -> f32 {
             let w = &fm.linear.weights[col * c..col * c + c];
             let own: f32 = target.iter().map(|&k| p[k] / p_target * w[k]).sum();
-            let mean: f32 = w.iter().zip(&p).map(|(w, q)| w * q).sum();
+            let mean: f32 = w.iter().sum::<f32>() / c as f32;
             (own - mean) / fm.temperature
         };
         let value: HashMap<u32, f32> = row.iter().copied().collect();
-        let count: HashMap<u64, f32> = doc.feats.iter().map(|&(h, _, n)| (h, n)).collect();
+        let count: HashMap64<f32> = doc.feats.iter().map(|&(h, _, n)| (h, n)).collect();
         // Contribution of each feature occurrence, shared among the words it came from.
         let mut by_word: HashMap<&str, (usize, f32)> = HashMap::new();
         for_each_occurrence(&t.tokens, &self.features, |occ| {

@@ -23,11 +23,11 @@ static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[\w.+-]+@[\w-]+(\.[\w-]+)+").unwrap());
 
 static URL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(https?://|www\.)\S+").unwrap());
+    LazyLock::new(|| Regex::new(r"(?i)(?-u:\b)(https?://|www\.)\S+").unwrap());
 
 static CODICE_FISCALE: LazyLock<Regex> = LazyLock::new(|| {
     // Omocodia replaces digits with the letters LMNPQRSTUV, hence the classes.
-    Regex::new(r"(?i)\b[a-z]{6}[0-9lmnpqrstuv]{2}[a-z][0-9lmnpqrstuv]{2}[a-z][0-9lmnpqrstuv]{3}[a-z]\b")
+    Regex::new(r"(?i)(?-u:\b)[a-z]{6}[0-9lmnpqrstuv]{2}[a-z][0-9lmnpqrstuv]{2}[a-z][0-9lmnpqrstuv]{3}[a-z](?-u:\b)")
         .unwrap()
 });
 
@@ -36,13 +36,13 @@ const MONTHS: &str = "gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|
 static DATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
         concat!(
-            r"(?i)\b\d{{1,2}}[/.-]\d{{1,2}}[/.-](\d{{4}}|\d{{2}})\b",
-            r"|\b\d{{4}}-\d{{2}}-\d{{2}}\b",
-            r"|\b\d{{1,2}}(°|º|st|nd|rd|th)?\s+({m})\b\.?(\s+\d{{4}})?",
-            r"|\b({m})\s+\d{{1,2}}(st|nd|rd|th)?\b(,?\s+\d{{4}})?",
-            r"|\b({m})\s+\d{{4}}\b",
-            r"|\b\d{{1,2}}/\d{{1,2}}\b",
-            r"|\b(19|20)\d{{2}}\b"
+            r"(?i)(?-u:\b)\d{{1,2}}[/.-]\d{{1,2}}[/.-](\d{{4}}|\d{{2}})(?-u:\b)",
+            r"|(?-u:\b)\d{{4}}-\d{{2}}-\d{{2}}(?-u:\b)",
+            r"|(?-u:\b)\d{{1,2}}(°|º|st|nd|rd|th)?\s+({m})(?-u:\b)\.?(\s+\d{{4}})?",
+            r"|(?-u:\b)({m})\s+\d{{1,2}}(st|nd|rd|th)?(?-u:\b)(,?\s+\d{{4}})?",
+            r"|(?-u:\b)({m})\s+\d{{4}}(?-u:\b)",
+            r"|(?-u:\b)\d{{1,2}}/\d{{1,2}}(?-u:\b)",
+            r"|(?-u:\b)(19|20)\d{{2}}(?-u:\b)"
         ),
         m = MONTHS
     ))
@@ -52,7 +52,7 @@ static DATE: LazyLock<Regex> = LazyLock::new(|| {
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     // Eight or more digits with single separators: mobile and landline numbers in any of the
     // ways people write them (+39 347 555 0192, 06-1234567, 0039.333.1234567). Dates go first.
-    Regex::new(r"(\+|\b00)?\d([\s./-]?\d){7,}").unwrap()
+    Regex::new(r"(\+|(?-u:\b)00)?\d([\s./-]?\d){7,}").unwrap()
 });
 
 /// A name: one to three capitalised words ("Rosa", "De Luca", "Maria Grazia Esposito"), or an
@@ -72,7 +72,7 @@ static NAME_AFTER_CUE: LazyLock<Regex> = LazyLock::new(|| {
         r"best regards|regards|kind regards|sincerely|best wishes|thanks|thank you"
     );
     // The cue is case-insensitive, the name is not: capitals are what tell a name from a word.
-    Regex::new(&format!(r"(?i:\b({cues}))(?P<sep>[\s,:]+)(?P<name>{NAME})")).unwrap()
+    Regex::new(&format!(r"(?i:(?-u:\b)({cues}))(?P<sep>[\s,:]+)(?P<name>{NAME})")).unwrap()
 });
 
 static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
@@ -82,7 +82,7 @@ static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
         concat!(
             r"(?i)^\s*(?P<closing>(distinti saluti|cordiali saluti|saluti|cordialmente|in fede|un saluto|",
             r"grazie( mille| ancora)?|a presto|best regards|kind regards|regards|sincerely|",
-            r"best wishes|thanks|thank you|firmato)\b[\s,.!]*)(?-i:{name})?\s*[.!]?\s*$"
+            r"best wishes|thanks|thank you|firmato)(?-u:\b)[\s,.!]*)(?-i:{name})?\s*[.!]?\s*$"
         ),
         name = NAME
     ))
@@ -139,7 +139,8 @@ fn signature_block_out(text: &str) -> String {
     static LAST_NAME_LINE: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(&format!(r"^(?P<keep>.*,\s*|\s*[-–—]?\s*)({NAME})\s*\.?\s*$")).unwrap());
     if let Some(last) = lines.iter().rposition(|l| !l.trim().is_empty()) {
-        if lines.len() > 1 || lines[last].split_whitespace().count() <= 3 {
+        // Only below some text: a one-line message is the message, not its signature.
+        if lines[..last].iter().any(|l| !l.trim().is_empty()) {
             if let Some(c) = LAST_NAME_LINE.captures(lines[last]) {
                 let mut out: Vec<&str> = lines[..last].to_vec();
                 out.push(c.name("keep").map_or("", |m| m.as_str()));

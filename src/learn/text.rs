@@ -333,7 +333,7 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(by(Origin::Body), ["scrivo", "nuovo"]);
-        assert_eq!(by(Origin::Quoted), ["vostra", "risposta", "vecchio", "testo"]);
+        assert_eq!(by(Origin::Quoted), ["risposta", "vecchio", "testo"]);
         assert!(!t.iter().any(|t| t.norm == "rossi" || t.norm == "mario"));
     }
 
