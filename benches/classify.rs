@@ -13,10 +13,15 @@
 
 use std::time::{Duration, Instant};
 
-use ascolto::learn::{evaluate, read_corpus_path, train, CorpusEntry, EvalOptions, Example, Message, TrainOptions};
+use ascolto::learn::{
+    evaluate, read_corpus_path, train, CorpusEntry, EvalOptions, Example, Message, TrainOptions,
+};
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// SplitMix64: reproducible perturbations without a crate.
@@ -67,8 +72,27 @@ fn misspell(word: &str, rng: &mut Rng) -> String {
     chars.into_iter().collect()
 }
 
-const OPENINGS: &[&str] = &["Buongiorno,", "Salve,", "Spett.le URP,", "Gentili signori,", "", "Buonasera", "Alla cortese attenzione dell'URP"];
-const NOISE: &[&str] = &["comunque", "insomma", "praticamente", "ecco", "diciamo", "veramente", "purtroppo", "assolutamente", "cioè", "tipo"];
+const OPENINGS: &[&str] = &[
+    "Buongiorno,",
+    "Salve,",
+    "Spett.le URP,",
+    "Gentili signori,",
+    "",
+    "Buonasera",
+    "Alla cortese attenzione dell'URP",
+];
+const NOISE: &[&str] = &[
+    "comunque",
+    "insomma",
+    "praticamente",
+    "ecco",
+    "diciamo",
+    "veramente",
+    "purtroppo",
+    "assolutamente",
+    "cioè",
+    "tipo",
+];
 
 /// A synthetic ticket made from corpus entry `base`, with a sentence borrowed from `other` (same
 /// category).
@@ -80,7 +104,11 @@ fn perturb(base: &CorpusEntry, other: &CorpusEntry, rng: &mut Rng) -> (String, S
         if rng.chance(0.08) {
             continue;
         }
-        let w = if rng.chance(0.06) { misspell(word, rng) } else { word.to_string() };
+        let w = if rng.chance(0.06) {
+            misspell(word, rng)
+        } else {
+            word.to_string()
+        };
         body.push_str(&w);
         body.push(' ');
         if rng.chance(0.03) {
@@ -93,7 +121,11 @@ fn perturb(base: &CorpusEntry, other: &CorpusEntry, rng: &mut Rng) -> (String, S
         }
     }
     if rng.chance(0.5) {
-        let sentences: Vec<&str> = other.body.split(['.', '\n']).filter(|s| s.len() > 20).collect();
+        let sentences: Vec<&str> = other
+            .body
+            .split(['.', '\n'])
+            .filter(|s| s.len() > 20)
+            .collect();
         if !sentences.is_empty() {
             body.push('\n');
             body.push_str(sentences[rng.below(sentences.len())].trim());
@@ -112,6 +144,28 @@ fn perturb(base: &CorpusEntry, other: &CorpusEntry, rng: &mut Rng) -> (String, S
         subject = format!("R: {subject}");
     }
     (subject, body)
+}
+
+/// CPU seconds used by this process so far (user + system), from /proc: on a machine shared with
+/// other builds the wall clock alone says little.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -140,9 +194,15 @@ fn main() -> anyhow::Result<()> {
     // (b)
     let mut same_category: std::collections::HashMap<&str, Vec<usize>> = Default::default();
     for (i, e) in corpus.iter().enumerate() {
-        same_category.entry(e.category.as_deref().unwrap_or("")).or_default().push(i);
+        same_category
+            .entry(e.category.as_deref().unwrap_or(""))
+            .or_default()
+            .push(i);
     }
-    let mut messages: Vec<(String, String)> = corpus.iter().map(|e| (e.subject.clone(), e.body.clone())).collect();
+    let mut messages: Vec<(String, String)> = corpus
+        .iter()
+        .map(|e| (e.subject.clone(), e.body.clone()))
+        .collect();
     for (i, e) in corpus.iter().enumerate() {
         let peers = &same_category[e.category.as_deref().unwrap_or("")];
         let other = &corpus[peers[rng.below(peers.len())]];
@@ -150,20 +210,33 @@ fn main() -> anyhow::Result<()> {
     }
     // Warm up (page in the model, the stemmer's tables, the regexes).
     for (s, b) in messages.iter().take(50) {
-        std::hint::black_box(model.predict(&Message { subject: s, body: b, sender_name: None }));
+        std::hint::black_box(model.predict(&Message {
+            subject: s,
+            body: b,
+            sender_name: None,
+        }));
     }
     let mut times: Vec<Duration> = messages
         .iter()
         .map(|(s, b)| {
             let t = Instant::now();
-            std::hint::black_box(model.predict(&Message { subject: s, body: b, sender_name: Some("Mario Rossi") }));
+            std::hint::black_box(model.predict(&Message {
+                subject: s,
+                body: b,
+                sender_name: Some("Mario Rossi"),
+            }));
             t.elapsed()
         })
         .collect();
     times.sort();
-    let huge = "Il bagno del reparto era sporco e nessuno è passato a pulire. ".repeat(2 * 1024 * 1024 / 62);
+    let huge = "Il bagno del reparto era sporco e nessuno è passato a pulire. "
+        .repeat(2 * 1024 * 1024 / 62);
     let t = Instant::now();
-    let p = model.predict(&Message { subject: "Reclamo", body: &huge, sender_name: None });
+    let p = model.predict(&Message {
+        subject: "Reclamo",
+        body: &huge,
+        sender_name: None,
+    });
     let huge_time = t.elapsed();
     println!(
         "(b) classify one message ({} messages): median {:.0} µs, p95 {:.0} µs, max {:.0} µs; a {:.1} MB body: {:.0} µs (category {:?})",
@@ -200,15 +273,21 @@ fn main() -> anyhow::Result<()> {
         })
         .collect();
     let chars: usize = synthetic.iter().map(|(s, b, _)| s.len() + b.len()).sum();
+    let load_before = load_average();
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     let big_model = train(&big, &opts)?;
     let big_train = started.elapsed();
+    let cpu = cpu_seconds() - cpu_before;
     println!(
-        "(c) {} synthetic tickets ({:.0} MB of text) trained (with calibration on a held-out fifth) in {:.1} s on {} threads; model {:.2} MB, {} features",
+        "(c) {} synthetic tickets ({:.0} MB of text) trained (with calibration on a held-out fifth) in {:.1} s wall, {:.1} s CPU, on {} threads (load average before {}, after {}); model {:.2} MB, {} features",
         n,
         chars as f64 / 1e6,
         big_train.as_secs_f64(),
+        cpu,
         opts.threads,
+        load_before,
+        load_average(),
         big_model.to_bytes().len() as f64 / 1e6,
         big_model.info().features
     );

@@ -18,7 +18,10 @@ fn main() -> anyhow::Result<()> {
     let mut json = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or_else(|| anyhow::anyhow!("{a} wants a value"));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{a} wants a value"))
+        };
         match a.as_str() {
             "--corpus" => corpus = value()?.into(),
             "--folds" => opts.folds = value()?.parse()?,
@@ -36,7 +39,9 @@ fn main() -> anyhow::Result<()> {
             "--no-chars" => opts.train.features.char_min = usize::MAX,
             "--chars" => {
                 let v = value()?;
-                let (a, b) = v.split_once('-').ok_or_else(|| anyhow::anyhow!("--chars 3-5"))?;
+                let (a, b) = v
+                    .split_once('-')
+                    .ok_or_else(|| anyhow::anyhow!("--chars 3-5"))?;
                 opts.train.features.char_min = a.parse()?;
                 opts.train.features.char_max = b.parse()?;
             }

@@ -134,7 +134,9 @@ mod tests {
 
     #[test]
     fn folds_are_stratified_and_balanced() {
-        let keys: Vec<&str> = (0..100).map(|i| if i % 4 == 0 { "rare" } else { "common" }).collect();
+        let keys: Vec<&str> = (0..100)
+            .map(|i| if i % 4 == 0 { "rare" } else { "common" })
+            .collect();
         let folds = stratified_folds(&keys, 5, 1);
         for f in 0..5 {
             let in_fold: Vec<usize> = (0..100).filter(|&i| folds[i] == f).collect();

@@ -47,7 +47,11 @@ pub enum CorpusError {
         source: std::io::Error,
     },
     #[error("{file}, line {line}: {message}")]
-    Line { file: String, line: usize, message: String },
+    Line {
+        file: String,
+        line: usize,
+        message: String,
+    },
 }
 
 /// Reads JSON lines; `file` names the source in errors. Blank lines are skipped; every other
@@ -58,11 +62,19 @@ pub fn read_corpus(reader: impl BufRead, file: &str) -> Result<Vec<CorpusEntry>,
     read_into(reader, file, &mut seen)
 }
 
-fn read_into(reader: impl BufRead, file: &str, seen: &mut HashSet<String>) -> Result<Vec<CorpusEntry>, CorpusError> {
+fn read_into(
+    reader: impl BufRead,
+    file: &str,
+    seen: &mut HashSet<String>,
+) -> Result<Vec<CorpusEntry>, CorpusError> {
     let mut out = Vec::new();
     for (n, line) in reader.lines().enumerate() {
         let line_no = n + 1;
-        let err = |message: String| CorpusError::Line { file: file.to_string(), line: line_no, message };
+        let err = |message: String| CorpusError::Line {
+            file: file.to_string(),
+            line: line_no,
+            message,
+        };
         let line = line.map_err(|e| err(e.to_string()))?;
         if line.trim().is_empty() {
             continue;
@@ -71,7 +83,11 @@ fn read_into(reader: impl BufRead, file: &str, seen: &mut HashSet<String>) -> Re
         if entry.id.trim().is_empty() {
             return Err(err("empty id".into()));
         }
-        for (name, value) in [("kind", &entry.kind), ("category", &entry.category), ("service", &entry.service)] {
+        for (name, value) in [
+            ("kind", &entry.kind),
+            ("category", &entry.category),
+            ("service", &entry.service),
+        ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 return Err(err(format!("empty {name} (write null for none)")));
             }
@@ -87,7 +103,10 @@ fn read_into(reader: impl BufRead, file: &str, seen: &mut HashSet<String>) -> Re
 /// Reads a corpus from a file, or from every `*.jsonl` file of a directory (in name order), with
 /// ids unique across files.
 pub fn read_corpus_path(path: &Path) -> Result<Vec<CorpusEntry>, CorpusError> {
-    let io = |file: &Path, source| CorpusError::Io { file: file.display().to_string(), source };
+    let io = |file: &Path, source| CorpusError::Io {
+        file: file.display().to_string(),
+        source,
+    };
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(|e| io(path, e))?
@@ -121,11 +140,20 @@ mod tests {
 
     #[test]
     fn duplicates_and_empty_labels_are_refused() {
-        let dup = "{\"id\":\"a\",\"body\":\"b\",\"kind\":null,\"category\":null,\"service\":null}\n".repeat(2);
+        let dup =
+            "{\"id\":\"a\",\"body\":\"b\",\"kind\":null,\"category\":null,\"service\":null}\n"
+                .repeat(2);
         let err = read_corpus(dup.as_bytes(), "d").unwrap_err();
-        assert!(err.to_string().contains("line 2") && err.to_string().contains("twice"), "{err}");
-        let empty = "{\"id\":\"a\",\"body\":\"b\",\"kind\":\"\",\"category\":null,\"service\":null}";
-        assert!(read_corpus(empty.as_bytes(), "e").unwrap_err().to_string().contains("empty kind"));
+        assert!(
+            err.to_string().contains("line 2") && err.to_string().contains("twice"),
+            "{err}"
+        );
+        let empty =
+            "{\"id\":\"a\",\"body\":\"b\",\"kind\":\"\",\"category\":null,\"service\":null}";
+        assert!(read_corpus(empty.as_bytes(), "e")
+            .unwrap_err()
+            .to_string()
+            .contains("empty kind"));
     }
 
     #[test]
@@ -133,6 +161,8 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/corpus");
         let corpus = read_corpus_path(&dir).unwrap();
         assert!(corpus.len() >= 1200, "{}", corpus.len());
-        assert!(corpus.iter().all(|e| e.kind.is_some() && e.category.is_some()));
+        assert!(corpus
+            .iter()
+            .all(|e| e.kind.is_some() && e.category.is_some()));
     }
 }

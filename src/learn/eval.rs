@@ -8,7 +8,10 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::calibrate::stratified_folds;
-use super::model::{macro_of, prepare, train_prepared, Example, Field, Labels, LearnError, Message, Prediction, TrainOptions};
+use super::model::{
+    macro_of, prepare, train_prepared, Example, Field, Labels, LearnError, Message, Prediction,
+    TrainOptions,
+};
 
 #[derive(Clone, Debug)]
 pub struct EvalOptions {
@@ -19,7 +22,11 @@ pub struct EvalOptions {
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        EvalOptions { folds: 5, seed: 2026, train: TrainOptions::default() }
+        EvalOptions {
+            folds: 5,
+            seed: 2026,
+            train: TrainOptions::default(),
+        }
     }
 }
 
@@ -107,11 +114,18 @@ pub fn evaluate(examples: &[Example], opts: &EvalOptions) -> Result<Evaluation, 
         .map(|e| e.category.as_deref().or(e.kind.as_deref()).unwrap_or(""))
         .collect();
     let fold_of = stratified_folds(&keys, folds, opts.seed);
-    let fields = [Field::Kind, Field::Category, Field::MacroCategory, Field::Service];
+    let fields = [
+        Field::Kind,
+        Field::Category,
+        Field::MacroCategory,
+        Field::Service,
+    ];
     let mut outcomes: Vec<Vec<Outcome>> = fields.iter().map(|_| Vec::new()).collect();
     let mut thresholds: Vec<Vec<Option<f32>>> = fields.iter().map(|_| Vec::new()).collect();
     for fold in 0..folds {
-        let train: Vec<usize> = (0..examples.len()).filter(|&i| fold_of[i] != fold).collect();
+        let train: Vec<usize> = (0..examples.len())
+            .filter(|&i| fold_of[i] != fold)
+            .collect();
         let model = train_prepared(&prep, &train, &labels, &opts.train)?;
         for (k, &field) in fields.iter().enumerate() {
             thresholds[k].push(model.field_summary(field).and_then(|(_, t)| t));
@@ -122,7 +136,9 @@ pub fn evaluate(examples: &[Example], opts: &EvalOptions) -> Result<Evaluation, 
                 let truth = match field {
                     Field::Kind => labels.by_field[0][i].clone(),
                     Field::Category => labels.by_field[1][i].clone(),
-                    Field::MacroCategory => labels.by_field[1][i].as_deref().map(|c| macro_of(c).to_string()),
+                    Field::MacroCategory => labels.by_field[1][i]
+                        .as_deref()
+                        .map(|c| macro_of(c).to_string()),
                     Field::Service => labels.by_field[2][i].clone(),
                 };
                 let Some(truth) = truth else { continue };
@@ -164,14 +180,29 @@ fn ratio(a: usize, b: usize) -> f64 {
 
 fn report(field: Field, outcomes: &[Outcome], thresholds: Vec<Option<f32>>) -> FieldReport {
     let mut names: BTreeSet<&str> = outcomes.iter().map(|o| o.truth.as_str()).collect();
-    names.extend(outcomes.iter().filter_map(|o| o.suggestions.first().map(String::as_str)));
+    names.extend(
+        outcomes
+            .iter()
+            .filter_map(|o| o.suggestions.first().map(String::as_str)),
+    );
     names.extend(outcomes.iter().filter_map(|o| o.automatic.as_deref()));
     let names: Vec<String> = names.into_iter().map(String::from).collect();
-    let at = |l: &str| names.iter().position(|n| n == l).expect("every label is listed");
+    let at = |l: &str| {
+        names
+            .iter()
+            .position(|n| n == l)
+            .expect("every label is listed")
+    };
     let n = names.len();
     let mut automatic = vec![vec![0; n + 1]; n];
     let mut top1 = vec![vec![0; n]; n];
-    let mut labels: Vec<LabelReport> = names.iter().map(|l| LabelReport { label: l.clone(), ..Default::default() }).collect();
+    let mut labels: Vec<LabelReport> = names
+        .iter()
+        .map(|l| LabelReport {
+            label: l.clone(),
+            ..Default::default()
+        })
+        .collect();
     let (mut decided, mut correct, mut first, mut in_three) = (0, 0, 0, 0);
     for o in outcomes {
         let t = at(&o.truth);
@@ -218,7 +249,11 @@ fn report(field: Field, outcomes: &[Outcome], thresholds: Vec<Option<f32>>) -> F
         accuracy_top1: ratio(first, total),
         accuracy_top3: ratio(in_three, total),
         labels,
-        confusion: Confusion { labels: names, automatic, top1 },
+        confusion: Confusion {
+            labels: names,
+            automatic,
+            top1,
+        },
     }
 }
 
@@ -230,7 +265,11 @@ impl Evaluation {
     /// The evaluation as plain-text tables, for a terminal.
     pub fn to_table(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "{} messages, {}-fold stratified cross-validation\n", self.examples, self.folds);
+        let _ = writeln!(
+            s,
+            "{} messages, {}-fold stratified cross-validation\n",
+            self.examples, self.folds
+        );
         let _ = writeln!(
             s,
             "{:<15} {:>9} {:>9} {:>9} {:>9} {:>9}   thresholds",
@@ -261,7 +300,11 @@ impl Evaluation {
         );
         for f in &self.fields {
             let _ = writeln!(s, "\n{}: per label", f.field.as_str());
-            let _ = writeln!(s, "{:<14} {:>7} {:>9} {:>9} {:>9}", "label", "support", "precision", "recall", "coverage");
+            let _ = writeln!(
+                s,
+                "{:<14} {:>7} {:>9} {:>9} {:>9}",
+                "label", "support", "precision", "recall", "coverage"
+            );
             for l in &f.labels {
                 let _ = writeln!(
                     s,
@@ -273,8 +316,18 @@ impl Evaluation {
                     pct(l.coverage)
                 );
             }
-            let _ = writeln!(s, "confusion at the threshold (rows: true; columns: decided, last: none)");
-            let width = f.confusion.labels.iter().map(String::len).max().unwrap_or(4).max(4);
+            let _ = writeln!(
+                s,
+                "confusion at the threshold (rows: true; columns: decided, last: none)"
+            );
+            let width = f
+                .confusion
+                .labels
+                .iter()
+                .map(String::len)
+                .max()
+                .unwrap_or(4)
+                .max(4);
             let _ = write!(s, "{:<width$}", "");
             for l in &f.confusion.labels {
                 let _ = write!(s, " {:>w$}", l, w = width);

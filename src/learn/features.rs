@@ -152,7 +152,14 @@ pub(crate) fn for_each_occurrence(
         let weight = origin_weight(t.origin, cfg);
         let mut h = Fnv::new(NS_WORD);
         h.write(t.stem.as_bytes());
-        sink(Occurrence { hash: h.0, block: BLOCK_WORDS, weight, first: i, second: None, chars: None });
+        sink(Occurrence {
+            hash: h.0,
+            block: BLOCK_WORDS,
+            weight,
+            first: i,
+            second: None,
+            chars: None,
+        });
 
         if cfg.bigrams {
             if let Some(p) = previous.filter(|&p| tokens[p].sentence == t.sentence) {
@@ -161,7 +168,14 @@ pub(crate) fn for_each_occurrence(
                 h.write(b" ");
                 h.write(t.stem.as_bytes());
                 let weight = weight.min(origin_weight(tokens[p].origin, cfg));
-                sink(Occurrence { hash: h.0, block: BLOCK_WORDS, weight, first: p, second: Some(i), chars: None });
+                sink(Occurrence {
+                    hash: h.0,
+                    block: BLOCK_WORDS,
+                    weight,
+                    first: p,
+                    second: Some(i),
+                    chars: None,
+                });
             }
         }
         previous = Some(i);
@@ -281,7 +295,9 @@ impl Vocab {
             vocab.index.insert(h, column as u32);
             vocab.names.push(names[&h].clone());
             vocab.blocks.push(block);
-            vocab.idf.push(((1.0 + n_docs) / (1.0 + n as f32)).ln() + 1.0);
+            vocab
+                .idf
+                .push(((1.0 + n_docs) / (1.0 + n as f32)).ln() + 1.0);
         }
         vocab
     }
@@ -293,7 +309,12 @@ impl Vocab {
             .enumerate()
             .map(|(i, name)| (hash_of_name(name), i as u32))
             .collect();
-        Vocab { index, names, blocks, idf }
+        Vocab {
+            index,
+            names,
+            blocks,
+            idf,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -302,7 +323,10 @@ impl Vocab {
 
     /// How many of the message's distinct content words have a column.
     pub(crate) fn known_words(&self, doc: &DocFeatures) -> usize {
-        doc.words.iter().filter(|h| self.index.contains_key(h)).count()
+        doc.words
+            .iter()
+            .filter(|h| self.index.contains_key(h))
+            .count()
     }
 
     /// Sublinear tf × idf, each block L2-normalised and weighted, so the whole row has norm 1.
@@ -377,7 +401,12 @@ mod tests {
         for (h, _, _) in &doc.feats {
             assert_eq!(hash_of_name(&names[h]), *h, "{}", names[h]);
         }
-        assert!(names.values().any(|n| n == "b:pront socc" || n == "b:pront soccors"), "{names:?}");
+        assert!(
+            names
+                .values()
+                .any(|n| n == "b:pront socc" || n == "b:pront soccors"),
+            "{names:?}"
+        );
         assert!(names.values().any(|n| n == "c:<citt"));
     }
 
@@ -385,7 +414,11 @@ mod tests {
     fn rows_have_unit_norm_and_rare_features_no_column() {
         let cfg = FeatureConfig::default();
         let mut names = HashMap64::default();
-        let texts = ["bagno sporco reparto", "bagno sporco corridoio", "cibo freddo reparto"];
+        let texts = [
+            "bagno sporco reparto",
+            "bagno sporco corridoio",
+            "cibo freddo reparto",
+        ];
         let docs: Vec<DocFeatures> = texts
             .iter()
             .map(|t| extract(&tokenize("", t), &cfg, Some(&mut names)))

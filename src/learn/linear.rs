@@ -35,7 +35,7 @@ impl Default for LinearConfig {
     fn default() -> Self {
         LinearConfig {
             algorithm: Algorithm::LogisticRegression,
-            l2: 1e-4,
+            l2: 3e-5,
             epochs: 30,
             learning_rate: 0.5,
             alpha: 0.3,
@@ -72,10 +72,6 @@ impl Linear {
                 *o += w * v;
             }
         }
-    }
-
-    pub(crate) fn n_features(&self) -> usize {
-        self.weights.len() / self.n_classes.max(1)
     }
 }
 
@@ -190,7 +186,11 @@ fn fit_logistic(data: &Dataset, cfg: &LinearConfig) -> Linear {
     for w in v.iter_mut() {
         *w *= scale as f32;
     }
-    Linear { n_classes: c, weights: v, bias }
+    Linear {
+        n_classes: c,
+        weights: v,
+        bias,
+    }
 }
 
 /// Complement naive Bayes (Rennie et al. 2003): a class's weight for a feature is minus the log
@@ -228,7 +228,11 @@ fn fit_complement_nb(data: &Dataset, cfg: &LinearConfig) -> Linear {
         let mean = w.iter().sum::<f32>() / c as f32;
         w.iter_mut().for_each(|x| *x -= mean);
     }
-    Linear { n_classes: c, weights, bias: vec![0.0; c] }
+    Linear {
+        n_classes: c,
+        weights,
+        bias: vec![0.0; c],
+    }
 }
 
 #[cfg(test)]
@@ -255,7 +259,13 @@ mod tests {
             n_classes: 2,
             n_features: 3,
         };
-        let model = fit(&data, &LinearConfig { algorithm, ..LinearConfig::default() });
+        let model = fit(
+            &data,
+            &LinearConfig {
+                algorithm,
+                ..LinearConfig::default()
+            },
+        );
         let mut s = Vec::new();
         model.scores(&vec![(0, 1.0)], &mut s);
         assert!(s[0] > s[1], "{algorithm:?} {s:?}");
@@ -291,6 +301,9 @@ mod tests {
     fn rng_is_reproducible() {
         let mut a = Rng::new(7);
         let mut b = Rng::new(7);
-        assert_eq!((0..5).map(|_| a.next_u64()).collect::<Vec<_>>(), (0..5).map(|_| b.next_u64()).collect::<Vec<_>>());
+        assert_eq!(
+            (0..5).map(|_| a.next_u64()).collect::<Vec<_>>(),
+            (0..5).map(|_| b.next_u64()).collect::<Vec<_>>()
+        );
     }
 }

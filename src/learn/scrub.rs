@@ -72,7 +72,10 @@ static NAME_AFTER_CUE: LazyLock<Regex> = LazyLock::new(|| {
         r"best regards|regards|kind regards|sincerely|best wishes|thanks|thank you"
     );
     // The cue is case-insensitive, the name is not: capitals are what tell a name from a word.
-    Regex::new(&format!(r"(?i:(?-u:\b)({cues}))(?P<sep>[\s,:]+)(?P<name>{NAME})")).unwrap()
+    Regex::new(&format!(
+        r"(?i:(?-u:\b)({cues}))(?P<sep>[\s,:]+)(?P<name>{NAME})"
+    ))
+    .unwrap()
 });
 
 static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
@@ -136,8 +139,12 @@ fn signature_block_out(text: &str) -> String {
     }
     // No closing formula: a last line made only of a name ("Aurelio Manzi") or ending with one
     // after a comma ("Una mamma riconoscente, Chiara") is a signature too.
-    static LAST_NAME_LINE: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(&format!(r"^(?P<keep>.*,\s*|\s*[-–—]?\s*)({NAME})\s*\.?\s*$")).unwrap());
+    static LAST_NAME_LINE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(&format!(
+            r"^(?P<keep>.*,\s*|\s*[-–—]?\s*)({NAME})\s*\.?\s*$"
+        ))
+        .unwrap()
+    });
     if let Some(last) = lines.iter().rposition(|l| !l.trim().is_empty()) {
         // Only below some text: a one-line message is the message, not its signature.
         if lines[..last].iter().any(|l| !l.trim().is_empty()) {
@@ -195,7 +202,9 @@ mod tests {
              Tel. 06-1234567. Vedi www.esempio.it/pagina",
             None,
         );
-        for gone in ["mario", "@", "347", "0192", "RSSMRA", "14/03", "aprile", "1942", "1234567", "esempio"] {
+        for gone in [
+            "mario", "@", "347", "0192", "RSSMRA", "14/03", "aprile", "1942", "1234567", "esempio",
+        ] {
             assert!(!s.contains(gone), "{gone:?} still in {s:?}");
         }
         assert!(s.contains("ricoverata il"));
@@ -216,7 +225,9 @@ mod tests {
              Distinti saluti\nGiuseppe Ferrante\nvia Roma 3, Milano",
             None,
         );
-        for gone in ["Bianchi", "Rosa", "Ferrante", "Santis", "Giuseppe", "Roma", "Milano"] {
+        for gone in [
+            "Bianchi", "Rosa", "Ferrante", "Santis", "Giuseppe", "Roma", "Milano",
+        ] {
             assert!(!s.contains(gone), "{gone:?} still in {s:?}");
         }
         assert!(s.contains("trattata male"));
@@ -231,7 +242,10 @@ mod tests {
         let s = scrub_personal_data("Il bagno era sporco.\nAurelio Manzi", None);
         assert_eq!(s.trim_end(), "Il bagno era sporco.");
         // A one-line message that is not a signature stays.
-        assert_eq!(scrub_personal_data("Pronto Soccorso", None), "Pronto Soccorso");
+        assert_eq!(
+            scrub_personal_data("Pronto Soccorso", None),
+            "Pronto Soccorso"
+        );
     }
 
     #[test]
@@ -247,7 +261,10 @@ mod tests {
 
     #[test]
     fn lowercase_words_after_cues_stay() {
-        let s = scrub_personal_data("Buongiorno, scrivo perché sono stanco. Grazie per nulla", None);
+        let s = scrub_personal_data(
+            "Buongiorno, scrivo perché sono stanco. Grazie per nulla",
+            None,
+        );
         assert_eq!(s, "Buongiorno, scrivo perché sono stanco. Grazie per nulla");
     }
 }

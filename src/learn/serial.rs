@@ -63,13 +63,24 @@ impl Model {
                 .collect(),
         };
         let json = serde_json::to_vec(&header).expect("a model header is always serialisable");
-        let weights: usize = self.fields.iter().map(|f| f.linear.weights.len() + f.linear.bias.len()).sum();
-        let mut out = Vec::with_capacity(MAGIC.len() + 8 + json.len() + self.vocab.len() * 16 + weights * 4);
+        let weights: usize = self
+            .fields
+            .iter()
+            .map(|f| f.linear.weights.len() + f.linear.bias.len())
+            .sum();
+        let mut out =
+            Vec::with_capacity(MAGIC.len() + 8 + json.len() + self.vocab.len() * 16 + weights * 4);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&(json.len() as u32).to_le_bytes());
         out.extend_from_slice(&json);
-        for ((name, block), idf) in self.vocab.names.iter().zip(&self.vocab.blocks).zip(&self.vocab.idf) {
+        for ((name, block), idf) in self
+            .vocab
+            .names
+            .iter()
+            .zip(&self.vocab.blocks)
+            .zip(&self.vocab.idf)
+        {
             out.push(*block);
             // Feature names are at most a few dozen bytes (words are capped at 30 characters).
             out.extend_from_slice(&(name.len() as u16).to_le_bytes());
@@ -87,17 +98,23 @@ impl Model {
     pub fn from_bytes(bytes: &[u8]) -> Result<Model, LearnError> {
         let mut r = Reader { bytes, at: 0 };
         if r.take(MAGIC.len())? != MAGIC {
-            return Err(LearnError::Format("it does not start with the model's magic bytes".into()));
+            return Err(LearnError::Format(
+                "it does not start with the model's magic bytes".into(),
+            ));
         }
         let version = r.u32()?;
         if version != FORMAT_VERSION {
-            return Err(LearnError::Version { found: version, expected: FORMAT_VERSION });
+            return Err(LearnError::Version {
+                found: version,
+                expected: FORMAT_VERSION,
+            });
         }
         let len = r.u32()? as usize;
         let header: Header = serde_json::from_slice(r.take(len)?)
             .map_err(|e| LearnError::Format(format!("header: {e}")))?;
         let n = header.vocabulary;
-        let (mut names, mut blocks, mut idf) = (Vec::with_capacity(n.min(1 << 20)), Vec::new(), Vec::new());
+        let (mut names, mut blocks, mut idf) =
+            (Vec::with_capacity(n.min(1 << 20)), Vec::new(), Vec::new());
         for _ in 0..n {
             let block = r.take(1)?[0];
             if block > 1 {
@@ -118,23 +135,39 @@ impl Model {
         for h in header.fields {
             let c = h.labels.len();
             if c < 2 {
-                return Err(LearnError::Format(format!("field {} has {c} labels", h.field.as_str())));
+                return Err(LearnError::Format(format!(
+                    "field {} has {c} labels",
+                    h.field.as_str()
+                )));
             }
             let weights = r.f32s(n * c)?;
             let bias = r.f32s(c)?;
             fields.push(FieldModel {
                 field: h.field,
                 labels: h.labels,
-                linear: Linear { n_classes: c, weights, bias },
+                linear: Linear {
+                    n_classes: c,
+                    weights,
+                    bias,
+                },
                 temperature: h.temperature,
                 threshold: h.threshold,
                 macro_threshold: h.macro_threshold,
             });
         }
         if r.at != bytes.len() {
-            return Err(LearnError::Format(format!("{} bytes after the end", bytes.len() - r.at)));
+            return Err(LearnError::Format(format!(
+                "{} bytes after the end",
+                bytes.len() - r.at
+            )));
         }
-        Ok(Model { features: header.features, linear: header.linear, vocab, fields, info: header.info })
+        Ok(Model {
+            features: header.features,
+            linear: header.linear,
+            vocab,
+            fields,
+            info: header.info,
+        })
     }
 }
 
@@ -145,9 +178,13 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], LearnError> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or_else(|| {
-            LearnError::Format(format!("truncated: {n} bytes wanted at offset {}", self.at))
-        })?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| {
+                LearnError::Format(format!("truncated: {n} bytes wanted at offset {}", self.at))
+            })?;
         let s = &self.bytes[self.at..end];
         self.at = end;
         Ok(s)
@@ -162,7 +199,13 @@ impl<'a> Reader<'a> {
         Ok(f32::from_le_bytes(self.array()?))
     }
     fn f32s(&mut self, n: usize) -> Result<Vec<f32>, LearnError> {
-        let bytes = self.take(n.checked_mul(4).ok_or_else(|| LearnError::Format("size overflow".into()))?)?;
-        Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect())
+        let bytes = self.take(
+            n.checked_mul(4)
+                .ok_or_else(|| LearnError::Format("size overflow".into()))?,
+        )?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect())
     }
 }

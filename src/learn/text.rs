@@ -135,24 +135,23 @@ fn is_vowel(c: char) -> bool {
 /// commonest English function words (a tourist writes in English; they carry no topic).
 const STOP_WORDS: &[&str] = &[
     // Italian
-    "a", "ad", "agl", "agli", "ai", "al", "all", "alla", "alle", "allo", "anche", "avemmo", "avendo",
-    "avere", "avesse", "avessi", "avete", "aveva", "avevamo", "avevano", "avevate", "avevi",
-    "avevo", "avra", "avrai", "avranno", "avrebbe", "avrei", "avremo", "avro", "avuta", "avute",
-    "avuti", "avuto", "c", "che", "chi", "ci", "coi", "col", "come", "con", "contro", "cui", "da",
-    "dagl", "dagli", "dai", "dal", "dall", "dalla", "dalle", "dallo", "degl", "degli", "dei", "del",
-    "dell", "della", "delle", "dello", "di", "dov", "dove", "e", "ebbe", "ebbero", "ebbi", "ed",
-    "era", "erano", "eravamo", "eri", "ero", "essendo", "faccio", "facevo", "fece", "fosse",
-    "fossi", "fu", "fui", "fummo", "furono", "gli", "ha", "hai", "hanno", "ho", "i", "il", "in",
-    "io", "l", "la", "le", "lei", "li", "lo", "loro", "lui", "ma", "me", "mi", "mia", "mie", "miei",
-    "mio", "ne", "negl", "negli", "nei", "nel", "nell", "nella", "nelle", "nello", "noi", "nostra",
-    "nostre", "nostri", "nostro", "o", "per", "perche", "piu", "quale", "quanta", "quante",
-    "quanti", "quanto", "quella", "quelle", "quelli", "quello", "questa", "queste", "questi",
-    "questo", "sara", "sarei", "se", "sei", "si", "sia", "siamo", "siete", "sono", "sta", "stata",
-    "state", "stati", "stato", "su", "sua", "sue", "sugl", "sugli", "sui", "sul", "sull", "sulla",
-    "sulle", "sullo", "suo", "suoi", "ti", "tra", "tu", "tua", "tue", "tuo", "tuoi", "tutti",
-    "tutto", "un", "una", "uno", "vi", "voi", "vostra", "vostro", "gia", "cosi", "poi", "pero",
-    "quindi", "dopo", "essere", "fare", "fatto", "detto",
-    // English
+    "a", "ad", "agl", "agli", "ai", "al", "all", "alla", "alle", "allo", "anche", "avemmo",
+    "avendo", "avere", "avesse", "avessi", "avete", "aveva", "avevamo", "avevano", "avevate",
+    "avevi", "avevo", "avra", "avrai", "avranno", "avrebbe", "avrei", "avremo", "avro", "avuta",
+    "avute", "avuti", "avuto", "c", "che", "chi", "ci", "coi", "col", "come", "con", "contro",
+    "cui", "da", "dagl", "dagli", "dai", "dal", "dall", "dalla", "dalle", "dallo", "degl", "degli",
+    "dei", "del", "dell", "della", "delle", "dello", "di", "dov", "dove", "e", "ebbe", "ebbero",
+    "ebbi", "ed", "era", "erano", "eravamo", "eri", "ero", "essendo", "faccio", "facevo", "fece",
+    "fosse", "fossi", "fu", "fui", "fummo", "furono", "gli", "ha", "hai", "hanno", "ho", "i", "il",
+    "in", "io", "l", "la", "le", "lei", "li", "lo", "loro", "lui", "ma", "me", "mi", "mia", "mie",
+    "miei", "mio", "ne", "negl", "negli", "nei", "nel", "nell", "nella", "nelle", "nello", "noi",
+    "nostra", "nostre", "nostri", "nostro", "o", "per", "perche", "piu", "quale", "quanta",
+    "quante", "quanti", "quanto", "quella", "quelle", "quelli", "quello", "questa", "queste",
+    "questi", "questo", "sara", "sarei", "se", "sei", "si", "sia", "siamo", "siete", "sono", "sta",
+    "stata", "state", "stati", "stato", "su", "sua", "sue", "sugl", "sugli", "sui", "sul", "sull",
+    "sulla", "sulle", "sullo", "suo", "suoi", "ti", "tra", "tu", "tua", "tue", "tuo", "tuoi",
+    "tutti", "tutto", "un", "una", "uno", "vi", "voi", "vostra", "vostro", "gia", "cosi", "poi",
+    "pero", "quindi", "dopo", "essere", "fare", "fatto", "detto", // English
     "the", "and", "to", "of", "an", "is", "was", "my", "for", "it", "that", "with", "on", "at",
     "this", "be", "have", "had", "were", "we", "you", "your", "are", "from", "by", "as", "or",
     "but", "they", "he", "she", "there", "been", "has", "our", "so", "would", "could", "me", "his",
@@ -188,25 +187,26 @@ fn words(
     let mut current = String::new();
     let mut start = 0;
     let mut end = 0;
-    let flush = |current: &mut String, start: usize, end: usize, out: &mut Vec<Token>, sentence: u32| {
-        if !current.is_empty() {
-            let n = current.chars().count();
-            // Bare numbers (hours, amounts, room numbers) carry no topic and may identify.
-            let numeric = current.chars().all(|c| c.is_ascii_digit());
-            if n <= MAX_WORD_CHARS && !numeric {
-                out.push(Token {
-                    stop: false,
-                    norm: std::mem::take(current),
-                    stem: String::new(),
-                    origin,
-                    source,
-                    span: (base + start, base + end),
-                    sentence,
-                });
+    let flush =
+        |current: &mut String, start: usize, end: usize, out: &mut Vec<Token>, sentence: u32| {
+            if !current.is_empty() {
+                let n = current.chars().count();
+                // Bare numbers (hours, amounts, room numbers) carry no topic and may identify.
+                let numeric = current.chars().all(|c| c.is_ascii_digit());
+                if n <= MAX_WORD_CHARS && !numeric {
+                    out.push(Token {
+                        stop: false,
+                        norm: std::mem::take(current),
+                        stem: String::new(),
+                        origin,
+                        source,
+                        span: (base + start, base + end),
+                        sentence,
+                    });
+                }
+                current.clear();
             }
-            current.clear();
-        }
-    };
+        };
     while let Some((i, c)) = chars.next() {
         if let Some(f) = fold(c) {
             if current.is_empty() {
@@ -239,7 +239,14 @@ pub(crate) fn tokenize(subject: &str, body: &str) -> Vec<Token> {
     let body = cap(body, MAX_TEXT_BYTES);
     let mut tokens = Vec::new();
     let mut sentence = 0;
-    words(strip_reply_prefix(subject), Origin::Subject, 0, subject.len() - strip_reply_prefix(subject).len(), &mut sentence, &mut tokens);
+    words(
+        strip_reply_prefix(subject),
+        Origin::Subject,
+        0,
+        subject.len() - strip_reply_prefix(subject).len(),
+        &mut sentence,
+        &mut tokens,
+    );
     sentence += 1;
     for (origin, line) in split_body(body) {
         if tokens.len() >= MAX_TOKENS {
@@ -274,7 +281,10 @@ pub(crate) fn tokenize(subject: &str, body: &str) -> Vec<Token> {
 fn strip_reply_prefix(subject: &str) -> &str {
     let mut s = subject.trim_start();
     loop {
-        let lower = s.get(..4).map(|p| p.to_ascii_lowercase()).unwrap_or_default();
+        let lower = s
+            .get(..4)
+            .map(|p| p.to_ascii_lowercase())
+            .unwrap_or_default();
         let cut = ["re:", "r:", "i:", "fw:", "fwd:", "rif:", "aw:"]
             .iter()
             .find(|p| lower.starts_with(**p))
@@ -314,7 +324,10 @@ mod tests {
         let t = tokenize("", "dell'attesa, l'attesa ATTESE");
         let content: Vec<_> = t.iter().filter(|t| !t.stop).collect();
         assert_eq!(content.len(), 3);
-        assert!(content.iter().all(|t| t.stem == content[0].stem), "{content:?}");
+        assert!(
+            content.iter().all(|t| t.stem == content[0].stem),
+            "{content:?}"
+        );
     }
 
     #[test]
@@ -345,12 +358,18 @@ mod tests {
         assert_eq!(&body[attesa.span.0..attesa.span.1], "ATTESA");
         let pronto = t.iter().find(|t| t.norm == "pronto").unwrap();
         assert_eq!(pronto.source, 0);
-        assert_eq!(&"R: Pronto Soccorso"[pronto.span.0..pronto.span.1], "Pronto");
+        assert_eq!(
+            &"R: Pronto Soccorso"[pronto.span.0..pronto.span.1],
+            "Pronto"
+        );
     }
 
     #[test]
     fn english_is_stemmed_as_english() {
-        let t = tokenize("", "I was waiting for hours and the nurses were very kind with my daughter");
+        let t = tokenize(
+            "",
+            "I was waiting for hours and the nurses were very kind with my daughter",
+        );
         let waiting = t.iter().find(|t| t.norm == "waiting").unwrap();
         assert_eq!(waiting.stem, "wait");
     }
