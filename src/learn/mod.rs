@@ -58,11 +58,13 @@
 //!
 //! | field | precision at threshold | coverage | top-1 (100 % coverage) | top-3 |
 //! |---|---|---|---|---|
-//! | kind | 96 % | 70 % | 88 % | 99 % |
-//! | category | 94–95 % | 18 % | 65 % | 87 % |
-//! | macro-category | 94–95 % | 25 % | 70 % | 93 % |
-//! | service | 94–96 % | 36–38 % | 78 % | 98 % |
+//! | kind | 95.9 % | 70.2 % | 88.2 % | 99.4 % |
+//! | category | 94.3 % | 17.4 % | 65.2 % | 87.0 % |
+//! | macro-category | 94.0 % | 24.6 % | 69.7 % | 92.5 % |
+//! | service | 95.0 % | 37.9 % | 77.8 % | 97.8 % |
 //!
+//! Automatic categories with the right macro-category: 95.3 %. Other fold seeds move these by
+//! one or two points; the precision at the threshold lands on both sides of 95 %.
 //! The corpus was written to avoid the obvious keyword and has 60 messages per sub-category;
 //! REL.01 (rudeness) is the hardest (it is read as the place it happened). Tried and not kept:
 //! complement NB (above); no character n-grams (top-1 −1.6 points for kind and for category,

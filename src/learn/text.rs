@@ -133,6 +133,7 @@ fn is_vowel(c: char) -> bool {
 /// Snowball Italian stop words (folded), without the negations and quantities that change a
 /// complaint's meaning ("non", "mai", "niente", "nessuno", "senza", "troppo", "poco"), plus the
 /// commonest English function words (a tourist writes in English; they carry no topic).
+#[rustfmt::skip]
 const STOP_WORDS: &[&str] = &[
     // Italian
     "a", "ad", "agl", "agli", "ai", "al", "all", "alla", "alle", "allo", "anche", "avemmo",
@@ -151,7 +152,10 @@ const STOP_WORDS: &[&str] = &[
     "stata", "state", "stati", "stato", "su", "sua", "sue", "sugl", "sugli", "sui", "sul", "sull",
     "sulla", "sulle", "sullo", "suo", "suoi", "ti", "tra", "tu", "tua", "tue", "tuo", "tuoi",
     "tutti", "tutto", "un", "una", "uno", "vi", "voi", "vostra", "vostro", "gia", "cosi", "poi",
-    "pero", "quindi", "dopo", "essere", "fare", "fatto", "detto", // English
+    "pero", "quindi", "dopo", "essere", "fare", "fatto", "detto",
+    // elided forms ("d'attesa", "quest'anno", "m'ha"): the apostrophe splits them off
+    "d", "quest", "quell", "m", "t", "s", "v", "n",
+    // English
     "the", "and", "to", "of", "an", "is", "was", "my", "for", "it", "that", "with", "on", "at",
     "this", "be", "have", "had", "were", "we", "you", "your", "are", "from", "by", "as", "or",
     "but", "they", "he", "she", "there", "been", "has", "our", "so", "would", "could", "me", "his",
