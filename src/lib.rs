@@ -29,6 +29,7 @@ pub mod config;
 pub mod domain;
 pub mod export;
 pub mod ingest;
+pub mod learn;
 pub mod mail;
 pub mod metrics;
 pub mod notify;
