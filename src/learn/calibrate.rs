@@ -7,6 +7,8 @@ use super::linear::{softmax, Rng};
 /// One held-out prediction: the field's scores over the labels of the model that made it, and
 /// the true label.
 pub(crate) struct HeldOut {
+    /// The example's index in the training set.
+    pub example: usize,
     pub labels: std::sync::Arc<Vec<String>>,
     pub scores: Vec<f32>,
     pub truth: String,
@@ -150,6 +152,7 @@ mod tests {
         // Scores that say 99.99 % but are right 75 % of the time.
         let held_out: Vec<HeldOut> = (0..100)
             .map(|i| HeldOut {
+                example: i,
                 labels: std::sync::Arc::new(vec!["a".into(), "b".into()]),
                 scores: vec![10.0, 0.0],
                 truth: if i % 4 == 0 { "b".into() } else { "a".into() },

@@ -29,6 +29,19 @@ pub struct LinearConfig {
     pub alpha: f32,
     /// Seed of the shuffles, so that training is reproducible.
     pub seed: u64,
+    /// Logistic regression only: the complement naive Bayes weights of the same data, times this,
+    /// are added to the logistic weights (a product of the two experts, which is still one
+    /// linear model). 0 = logistic regression alone.
+    #[serde(default)]
+    pub cnb_mix: f32,
+    /// Examples of a class weigh `(mean class size / class size)^class_balance`: 0 = as given,
+    /// 1 = every class counts the same in total.
+    #[serde(default)]
+    pub class_balance: f32,
+    /// Logistic regression only: the returned weights are the average of the iterates over the
+    /// last `averaged` share of the passes (Polyak–Ruppert averaging; 0 = the last iterate).
+    #[serde(default)]
+    pub averaged: f32,
 }
 
 impl Default for LinearConfig {
@@ -40,6 +53,9 @@ impl Default for LinearConfig {
             learning_rate: 0.5,
             alpha: 0.3,
             seed: 13,
+            cnb_mix: 0.0,
+            class_balance: 1.0,
+            averaged: 0.0,
         }
     }
 }
@@ -122,8 +138,44 @@ pub(crate) struct Dataset<'a> {
 }
 
 pub(crate) fn fit(data: &Dataset, cfg: &LinearConfig) -> Linear {
+    let balanced;
+    let data = if cfg.class_balance > 0.0 {
+        let mut size = vec![0f32; data.n_classes];
+        for (&y, &w) in data.classes.iter().zip(&data.weights) {
+            size[y as usize] += w;
+        }
+        let present = size.iter().filter(|&&s| s > 0.0).count().max(1);
+        let mean = size.iter().sum::<f32>() / present as f32;
+        let mut weights: Vec<f32> = data
+            .classes
+            .iter()
+            .zip(&data.weights)
+            .map(|(&y, &w)| w * (mean / size[y as usize]).powf(cfg.class_balance))
+            .collect();
+        let m = weights.iter().sum::<f32>() / weights.len().max(1) as f32;
+        weights.iter_mut().for_each(|w| *w /= m);
+        balanced = Dataset {
+            rows: data.rows.clone(),
+            classes: data.classes.clone(),
+            weights,
+            n_classes: data.n_classes,
+            n_features: data.n_features,
+        };
+        &balanced
+    } else {
+        data
+    };
     match cfg.algorithm {
-        Algorithm::LogisticRegression => fit_logistic(data, cfg),
+        Algorithm::LogisticRegression => {
+            let mut lr = fit_logistic(data, cfg);
+            if cfg.cnb_mix > 0.0 {
+                let nb = fit_complement_nb(data, cfg);
+                for (w, v) in lr.weights.iter_mut().zip(&nb.weights) {
+                    *w += cfg.cnb_mix * v;
+                }
+            }
+            lr
+        }
         Algorithm::ComplementNaiveBayes => fit_complement_nb(data, cfg),
     }
 }
@@ -144,7 +196,17 @@ fn fit_logistic(data: &Dataset, cfg: &LinearConfig) -> Linear {
     let lambda = f64::from(cfg.l2);
     let eta0 = f64::from(cfg.learning_rate);
     let mut t = 0f64;
-    for _ in 0..epochs_for(data.rows.len(), cfg) {
+    let epochs = epochs_for(data.rows.len(), cfg);
+    // Averaging: from this pass on, the weights after each pass are summed.
+    let average_from = if cfg.averaged > 0.0 {
+        epochs - ((epochs as f32 * cfg.averaged).ceil() as usize).clamp(1, epochs)
+    } else {
+        epochs
+    };
+    let mut sum_w: Vec<f32> = Vec::new();
+    let mut sum_b = vec![0f32; c];
+    let mut summed = 0usize;
+    for epoch in 0..epochs {
         rng.shuffle(&mut order);
         for &i in &order {
             let row = data.rows[i];
@@ -182,6 +244,27 @@ fn fit_logistic(data: &Dataset, cfg: &LinearConfig) -> Linear {
                 scale = 1.0;
             }
         }
+        if epoch >= average_from {
+            if sum_w.is_empty() {
+                sum_w = vec![0f32; v.len()];
+            }
+            let s = scale as f32;
+            for (a, w) in sum_w.iter_mut().zip(&v) {
+                *a += s * w;
+            }
+            for (a, b) in sum_b.iter_mut().zip(&bias) {
+                *a += b;
+            }
+            summed += 1;
+        }
+    }
+    if summed > 0 {
+        let k = summed as f32;
+        return Linear {
+            n_classes: c,
+            weights: sum_w.into_iter().map(|w| w / k).collect(),
+            bias: sum_b.into_iter().map(|b| b / k).collect(),
+        };
     }
     for w in v.iter_mut() {
         *w *= scale as f32;
@@ -281,20 +364,70 @@ mod tests {
 
     #[test]
     fn weights_shift_the_decision() {
-        // The same row labelled both ways: the heavier label wins.
-        let rows: Vec<Row> = vec![vec![(0, 1.0)], vec![(0, 1.0)]];
+        // The same row labelled both ways: the heavier label wins. With class balancing, weights
+        // matter inside a class (a third example of class 0 makes class 0's total the larger,
+        // but balancing evens the totals, so the heavier *row* of class 1 still wins over the
+        // lighter one of class 0 on the shared feature).
+        let rows: Vec<Row> = vec![vec![(0, 1.0)], vec![(0, 1.0)], vec![(1, 1.0)]];
         let data = Dataset {
             rows: rows.iter().collect(),
-            classes: vec![0, 1],
-            weights: vec![0.4, 1.6],
+            classes: vec![0, 1, 0],
+            weights: vec![0.4, 1.6, 1.6],
+            n_classes: 2,
+            n_features: 2,
+        };
+        for class_balance in [0.0, 1.0] {
+            let model = fit(
+                &data,
+                &LinearConfig {
+                    class_balance,
+                    ..LinearConfig::default()
+                },
+            );
+            let mut s = Vec::new();
+            model.scores(&vec![(0, 1.0)], &mut s);
+            softmax(&mut s, 1.0);
+            assert!(s[1] > 0.7, "balance {class_balance}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn class_balance_lifts_a_rare_class() {
+        // Nine examples of class 0 and one of class 1 share a feature: balanced, the rare class
+        // gets about as much say on it as the common one (SGD with one heavy example is noisy,
+        // hence the loose bounds).
+        let rows: Vec<Row> = vec![vec![(0, 1.0)]; 10];
+        let mut classes = vec![0; 10];
+        classes[9] = 1;
+        let data = Dataset {
+            rows: rows.iter().collect(),
+            classes,
+            weights: vec![1.0; 10],
             n_classes: 2,
             n_features: 1,
         };
-        let model = fit(&data, &LinearConfig::default());
-        let mut s = Vec::new();
-        model.scores(&vec![(0, 1.0)], &mut s);
-        softmax(&mut s, 1.0);
-        assert!(s[1] > 0.7, "{s:?}");
+        let p1 = |class_balance: f32| {
+            // Averaged iterates: with ten examples, the last SGD iterate depends on where the
+            // rare example fell in the last pass.
+            let model = fit(
+                &data,
+                &LinearConfig {
+                    class_balance,
+                    averaged: 1.0,
+                    ..LinearConfig::default()
+                },
+            );
+            let mut s = Vec::new();
+            model.scores(&vec![(0, 1.0)], &mut s);
+            softmax(&mut s, 1.0);
+            s[1]
+        };
+        let (plain, balanced) = (p1(0.0), p1(1.0));
+        assert!(plain < 0.3, "{plain}");
+        assert!(
+            balanced > plain + 0.2 && balanced < 0.8,
+            "{plain} {balanced}"
+        );
     }
 
     #[test]

@@ -65,11 +65,21 @@ impl Field {
     fn slot(self) -> usize {
         match self {
             Field::Kind => 0,
-            Field::Category | Field::MacroCategory => 1,
+            Field::Category => 1,
             Field::Service => 2,
+            Field::MacroCategory => 3,
         }
     }
 }
+
+/// The fields with a linear model of their own: the three of [`Field::LEARNT`], and the
+/// macro-category when [`TrainOptions::macro_model`] is on.
+const FITTED: [Field; 4] = [
+    Field::Kind,
+    Field::Category,
+    Field::Service,
+    Field::MacroCategory,
+];
 
 /// The macro-category of a category code: `TEM.02` → `TEM`, `ALT` → `ALT`.
 pub fn macro_of(code: &str) -> &str {
@@ -138,6 +148,10 @@ pub struct TrainOptions {
     pub min_calibration_support: usize,
     /// Threads for preparing text and fitting fields (this machine has two cores).
     pub threads: usize,
+    /// Also fit a model of the macro-category itself (pooling the examples of its
+    /// sub-categories), and give it this share of the macro-category's probability, the summed
+    /// sub-categories having the rest; the sub-categories are then rescaled to agree. 0 = none.
+    pub macro_model: f32,
 }
 
 impl Default for TrainOptions {
@@ -149,6 +163,7 @@ impl Default for TrainOptions {
             calibration_folds: 5,
             min_calibration_support: 30,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            macro_model: 0.5,
         }
     }
 }
@@ -236,6 +251,8 @@ pub(crate) struct FieldModel {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model {
     pub(crate) features: FeatureConfig,
+    /// The macro-category model's share (see [`TrainOptions::macro_model`]).
+    pub(crate) macro_share: f32,
     pub(crate) linear: LinearConfig,
     pub(crate) vocab: Vocab,
     pub(crate) fields: Vec<FieldModel>,
@@ -312,7 +329,7 @@ pub(crate) fn prepare(
 
 /// The labels of each learnt field, per example (`None`: not labelled for that field).
 pub(crate) struct Labels {
-    pub by_field: [Vec<Option<String>>; 3],
+    pub by_field: [Vec<Option<String>>; 4],
     pub weights: Vec<f32>,
 }
 
@@ -324,6 +341,7 @@ impl Labels {
                 column(Field::Kind),
                 column(Field::Category),
                 column(Field::Service),
+                column(Field::MacroCategory),
             ],
             weights: examples.iter().map(|e| e.weight.max(0.0)).collect(),
         }
@@ -338,8 +356,8 @@ struct Fitted {
 
 fn fit_on(prep: &Prepared, idx: &[usize], labels: &Labels, opts: &TrainOptions) -> Fitted {
     let docs: Vec<&DocFeatures> = idx.iter().map(|&i| &prep.docs[i]).collect();
-    let classes: usize = labels
-        .by_field
+    let columns = if opts.macro_model > 0.0 { 4 } else { 3 };
+    let classes: usize = labels.by_field[..columns]
         .iter()
         .map(|column| {
             let mut seen: Vec<&str> = idx.iter().filter_map(|&i| column[i].as_deref()).collect();
@@ -392,16 +410,23 @@ fn fit_on(prep: &Prepared, idx: &[usize], labels: &Labels, opts: &TrainOptions) 
         Some((field, names.into_iter().map(String::from).collect(), linear))
     };
     let fit_field = &fit_field;
+    let wanted: Vec<Field> = FITTED
+        .into_iter()
+        .filter(|&f| f != Field::MacroCategory || opts.macro_model > 0.0)
+        .collect();
     let fields = if opts.threads > 1 {
         std::thread::scope(|s| {
-            let handles: Vec<_> = Field::LEARNT.map(|f| s.spawn(move || fit_field(f))).into();
+            let handles: Vec<_> = wanted
+                .iter()
+                .map(|&f| s.spawn(move || fit_field(f)))
+                .collect();
             handles
                 .into_iter()
                 .filter_map(|h| h.join().expect("fitting a field panicked"))
                 .collect()
         })
     } else {
-        Field::LEARNT.into_iter().filter_map(fit_field).collect()
+        wanted.into_iter().filter_map(fit_field).collect()
     };
     Fitted { vocab, fields }
 }
@@ -419,7 +444,7 @@ fn calibrate(
     idx: &[usize],
     labels: &Labels,
     opts: &TrainOptions,
-) -> [Option<Calibration>; 3] {
+) -> [Option<Calibration>; 4] {
     let folds = opts.calibration_folds.max(2);
     let keys: Vec<&str> = idx
         .iter()
@@ -431,7 +456,7 @@ fn calibrate(
     } else {
         folds
     };
-    let mut held: [Vec<HeldOut>; 3] = Default::default();
+    let mut held: [Vec<HeldOut>; 4] = Default::default();
     for fold in 0..rounds {
         let mut train: Vec<usize> = (0..idx.len())
             .filter(|&j| fold_of[j] != fold)
@@ -457,6 +482,7 @@ fn calibrate(
                 let row = fitted.vocab.vectorize(doc, &opts.features);
                 linear.scores(&row, &mut scores);
                 held[field.slot()].push(HeldOut {
+                    example: i,
                     labels: Arc::clone(&names),
                     scores: scores.clone(),
                     truth: truth.clone(),
@@ -467,37 +493,136 @@ fn calibrate(
     }
     let target = opts.precision_target;
     let support = opts.min_calibration_support;
-    let mut out = [None; 3];
-    for (slot, held) in held.iter().enumerate() {
-        if held.is_empty() {
+    let temperatures: Vec<Option<f32>> = held
+        .iter()
+        .map(|h| (!h.is_empty()).then(|| fit_temperature(h)))
+        .collect();
+    let mut out = [None; 4];
+    for slot in [0, 2] {
+        let Some(temperature) = temperatures[slot] else {
             continue;
-        }
-        let temperature = fit_temperature(held);
-        let mut top = Vec::with_capacity(held.len());
-        let mut macro_top = Vec::with_capacity(held.len());
+        };
+        let mut top = Vec::with_capacity(held[slot].len());
         let mut p = Vec::new();
-        for h in held {
+        for h in &held[slot] {
             p.clear();
             p.extend_from_slice(&h.scores);
             softmax(&mut p, temperature);
             let best = argmax(&p);
             top.push((p[best], h.labels[best] == h.truth, h.weight));
-            if slot == 1 {
-                let (m, conf) = best_macro(&h.labels, &p);
-                macro_top.push((conf, m == macro_of(&h.truth), h.weight));
-            }
         }
         out[slot] = Some(Calibration {
             temperature,
             threshold: threshold_for(&mut top, target, support),
-            macro_threshold: if slot == 1 {
-                threshold_for(&mut macro_top, target, support)
-            } else {
-                None
-            },
+            macro_threshold: None,
+        });
+    }
+    if let Some(temperature) = temperatures[1] {
+        // The category's decisions, with the macro-category model's share when there is one:
+        // the thresholds are set on the probabilities that prediction will show.
+        let by_example: HashMap<usize, &HeldOut> = held[3].iter().map(|h| (h.example, h)).collect();
+        let mut top = Vec::with_capacity(held[1].len());
+        let mut macro_top = Vec::with_capacity(held[1].len());
+        for h in &held[1] {
+            let mut p = h.scores.clone();
+            softmax(&mut p, temperature);
+            let macro_p = by_example
+                .get(&h.example)
+                .zip(temperatures[3])
+                .map(|(m, t)| {
+                    let mut q = m.scores.clone();
+                    softmax(&mut q, t);
+                    (m.labels.as_slice(), q)
+                });
+            let cp = CategoryProbs::new(
+                &h.labels,
+                p,
+                macro_p.as_ref().map(|(l, q)| (*l, q.as_slice())),
+                opts.macro_model,
+            );
+            let best = argmax(&cp.sub);
+            top.push((cp.sub[best], h.labels[best] == h.truth, h.weight));
+            let m = argmax(&cp.macro_p);
+            macro_top.push((cp.macro_p[m], cp.macros[m] == macro_of(&h.truth), h.weight));
+        }
+        out[1] = Some(Calibration {
+            temperature,
+            threshold: threshold_for(&mut top, target, support),
+            macro_threshold: threshold_for(&mut macro_top, target, support),
+        });
+    }
+    if let Some(temperature) = temperatures[3] {
+        out[3] = Some(Calibration {
+            temperature,
+            threshold: None,
+            macro_threshold: None,
         });
     }
     out
+}
+
+/// The category field's probabilities: per sub-category, and per macro-category (the sum of its
+/// sub-categories, mixed with the macro-category model's own probability when there is one, the
+/// sub-categories then rescaled so that they sum to their macro's).
+pub(crate) struct CategoryProbs {
+    pub sub: Vec<f32>,
+    /// Sorted.
+    pub macros: Vec<String>,
+    pub macro_p: Vec<f32>,
+}
+
+impl CategoryProbs {
+    pub(crate) fn new(
+        labels: &[String],
+        mut sub: Vec<f32>,
+        macro_model: Option<(&[String], &[f32])>,
+        share: f32,
+    ) -> CategoryProbs {
+        let mut macros: Vec<String> = labels.iter().map(|l| macro_of(l).to_string()).collect();
+        macros.sort();
+        macros.dedup();
+        let of = |l: &str| {
+            macros
+                .binary_search_by(|m| m.as_str().cmp(macro_of(l)))
+                .unwrap_or(0)
+        };
+        let mut sums = vec![0f32; macros.len()];
+        for (l, q) in labels.iter().zip(&sub) {
+            sums[of(l)] += q;
+        }
+        let macro_p = match macro_model {
+            Some((names, p)) if share > 0.0 => {
+                let share = share.min(1.0);
+                let mut mixed: Vec<f32> = macros
+                    .iter()
+                    .zip(&sums)
+                    .map(|(m, s)| {
+                        let own = names.iter().position(|n| n == m).map_or(0.0, |k| p[k]);
+                        (1.0 - share) * s + share * own
+                    })
+                    .collect();
+                let total: f32 = mixed.iter().sum();
+                if total > 0.0 {
+                    mixed.iter_mut().for_each(|x| *x /= total);
+                    for (l, q) in labels.iter().zip(sub.iter_mut()) {
+                        let k = of(l);
+                        if sums[k] > 0.0 {
+                            *q *= mixed[k] / sums[k];
+                        }
+                    }
+                    mixed
+                } else {
+                    sums
+                }
+            }
+            _ => sums,
+        };
+        CategoryProbs {
+            sub,
+            macros,
+            macro_p,
+        }
+    }
 }
 
 fn argmax(p: &[f32]) -> usize {
@@ -568,6 +693,7 @@ pub(crate) fn train_prepared(
         .collect();
     Ok(Model {
         features: opts.features.clone(),
+        macro_share: opts.macro_model,
         linear: opts.linear.clone(),
         info: ModelInfo {
             examples: idx.len(),
@@ -640,63 +766,55 @@ impl Model {
             return out;
         }
         let may_decide = out.content_words >= MIN_CONTENT_WORDS;
+        let decide = |s: &Scored, threshold: Option<f32>| {
+            (may_decide && threshold.is_some_and(|t| s.confidence >= t)).then(|| s.clone())
+        };
+        let macro_model = self
+            .fields
+            .iter()
+            .find(|f| f.field == Field::MacroCategory)
+            .map(|fm| (fm, self.probabilities(fm, &row)));
         for fm in &self.fields {
-            let p = self.probabilities(fm, &row);
-            let decide = |s: &Scored, threshold: Option<f32>| {
-                (may_decide && threshold.is_some_and(|t| s.confidence >= t)).then(|| s.clone())
-            };
             match fm.field {
+                Field::MacroCategory => {}
                 Field::Category => {
-                    let all = top_scored(&fm.labels, &p, |_| true);
-                    let (m, m_conf) = best_macro(&fm.labels, &p);
+                    let cp = CategoryProbs::new(
+                        &fm.labels,
+                        self.probabilities(fm, &row),
+                        macro_model
+                            .as_ref()
+                            .map(|(m, p)| (m.labels.as_slice(), p.as_slice())),
+                        self.macro_share,
+                    );
+                    let all = top_scored(&fm.labels, &cp.sub, |_| true);
                     let category = all.first().and_then(|s| decide(s, fm.threshold));
                     // A decided category carries its macro; otherwise the macro may be decided on
-                    // its own summed probability, and then the suggestions stay inside it.
+                    // its own probability, and then the suggestions stay inside it.
+                    let macro_scored = |m: &str| Scored {
+                        label: m.to_string(),
+                        confidence: cp
+                            .macros
+                            .iter()
+                            .position(|x| x == m)
+                            .map_or(0.0, |k| cp.macro_p[k]),
+                    };
                     let macro_decision = match &category {
-                        Some(c) => {
-                            let mc = macro_of(&c.label);
-                            let conf = fm
-                                .labels
-                                .iter()
-                                .zip(&p)
-                                .filter(|(l, _)| macro_of(l) == mc)
-                                .map(|(_, q)| q)
-                                .sum();
-                            Some(Scored {
-                                label: mc.to_string(),
-                                confidence: conf,
-                            })
+                        Some(c) => Some(macro_scored(macro_of(&c.label))),
+                        None => {
+                            let best = argmax(&cp.macro_p);
+                            cp.macros
+                                .get(best)
+                                .and_then(|m| decide(&macro_scored(m), fm.macro_threshold))
                         }
-                        None => decide(
-                            &Scored {
-                                label: m.to_string(),
-                                confidence: m_conf,
-                            },
-                            fm.macro_threshold,
-                        ),
                     };
                     out.category.suggestions = match (&category, &macro_decision) {
-                        (None, Some(md)) => top_scored(&fm.labels, &p, |l| macro_of(l) == md.label),
+                        (None, Some(md)) => {
+                            top_scored(&fm.labels, &cp.sub, |l| macro_of(l) == md.label)
+                        }
                         _ => all,
                     };
                     out.category.decision = category;
-                    let mut macros: Vec<String> =
-                        fm.labels.iter().map(|l| macro_of(l).to_string()).collect();
-                    macros.dedup();
-                    macros.sort();
-                    macros.dedup();
-                    let macro_p: Vec<f32> = macros
-                        .iter()
-                        .map(|mc| {
-                            fm.labels
-                                .iter()
-                                .zip(&p)
-                                .filter(|(l, _)| macro_of(l) == mc)
-                                .map(|(_, q)| q)
-                                .sum()
-                        })
-                        .collect();
-                    out.macro_category.suggestions = top_scored(&macros, &macro_p, |_| true);
+                    out.macro_category.suggestions = top_scored(&cp.macros, &cp.macro_p, |_| true);
                     if let Some(md) = &macro_decision {
                         out.macro_category
                             .suggestions
@@ -707,6 +825,7 @@ impl Model {
                     out.macro_category.decision = macro_decision;
                 }
                 field => {
+                    let p = self.probabilities(fm, &row);
                     let fp = if field == Field::Kind {
                         &mut out.kind
                     } else {

@@ -23,11 +23,14 @@ const MAGIC: &[u8] = b"ASCOLTO-LEARN\n";
 
 /// The version of the byte layout and of everything that shapes features (tokeniser, stop
 /// words, hashing): a model is only valid with the code that trained it.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
     features: FeatureConfig,
+    /// Version 2: the macro-category model's share (0 when there is none).
+    #[serde(default)]
+    macro_share: f32,
     linear: LinearConfig,
     info: ModelInfo,
     vocabulary: usize,
@@ -47,6 +50,7 @@ impl Model {
     pub fn to_bytes(&self) -> Vec<u8> {
         let header = Header {
             features: self.features.clone(),
+            macro_share: self.macro_share,
             linear: self.linear.clone(),
             info: self.info.clone(),
             vocabulary: self.vocab.len(),
@@ -163,6 +167,7 @@ impl Model {
         }
         Ok(Model {
             features: header.features,
+            macro_share: header.macro_share,
             linear: header.linear,
             vocab,
             fields,
