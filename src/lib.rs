@@ -32,6 +32,7 @@ pub mod domain;
 pub mod export;
 pub mod ingest;
 pub mod istruttoria;
+pub mod learn;
 pub mod mail;
 pub mod metrics;
 pub mod notify;
