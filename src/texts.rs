@@ -97,6 +97,10 @@ fn invalid(reason: Invalid) -> &'static str {
         Invalid::MergeIntoItself => "Un reclamo non può essere unito a se stesso.",
         Invalid::AlreadyMerged => "Questo reclamo è già stato unito.",
         Invalid::TargetMerged => "Il reclamo di destinazione è stato a sua volta unito a un altro.",
+        Invalid::UnknownKind => "Tipologia non valida.",
+        Invalid::NothingToConfirm => {
+            "Il reclamo non è ancora classificato: non c'è nulla da confermare."
+        }
     }
 }
 
@@ -120,6 +124,7 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::TicketClosed => "Chiuso",
         AuditAction::TicketReopened => "Riaperto dal cittadino",
         AuditAction::TicketClassified => "Classificazione modificata",
+        AuditAction::TicketClassificationConfirmed => "Classificazione confermata",
         AuditAction::TicketNoteAdded => "Nota interna aggiunta",
         AuditAction::TicketMergedInto => "Unito in un altro reclamo",
         AuditAction::TicketMergedFrom => "Ricevuto un reclamo unito",
@@ -154,6 +159,8 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::RuleDeleted => "Regola eliminata",
         AuditAction::RuleMoved => "Regola spostata",
         AuditAction::CitizenExported => "Dati di un cittadino esportati (richiesta di accesso)",
+        AuditAction::ClassifierTrained => "Classificatore addestrato",
+        AuditAction::ClassifierEvaluated => "Classificatore valutato",
     }
 }
 
@@ -247,6 +254,7 @@ pub fn audit_group(g: AuditGroup) -> &'static str {
         AuditGroup::Services => "Servizi",
         AuditGroup::Outbox => "Posta in uscita",
         AuditGroup::Citizens => "Richieste di accesso dei cittadini",
+        AuditGroup::Classifier => "Classificatore appreso",
     }
 }
 
@@ -340,3 +348,51 @@ pub const STATS_UNSET: &str = "Non indicato";
 pub const STATS_UNCLASSIFIED: &str = "Da classificare";
 /// A count of tickets without a service.
 pub const STATS_NO_SERVICE: &str = "Nessun servizio indicato";
+
+// ---- the learned classifier (issue 13) ----
+
+/// A classification field, as the ticket page names it.
+pub fn class_field(f: crate::domain::ClassField) -> &'static str {
+    match f {
+        crate::domain::ClassField::Kind => "Tipologia",
+        crate::domain::ClassField::Category => "Classificazione",
+        crate::domain::ClassField::Service => "Servizio",
+    }
+}
+
+/// Where a field's value came from: the rule's name, the model's version and confidence, or
+/// the operator.
+pub fn class_source(s: &crate::store::classifier::FieldSource) -> String {
+    use crate::domain::ClassSource;
+    match s.source {
+        ClassSource::Rule => format!("regola «{}»", s.rule_name.as_deref().unwrap_or("eliminata")),
+        ClassSource::Model => format!(
+            "modello v{} ({} % di confidenza)",
+            s.model_version.unwrap_or_default(),
+            percent(s.confidence.unwrap_or_default())
+        ),
+        ClassSource::Operator => match &s.user_name {
+            Some(name) => format!("operatore ({name})"),
+            None => "operatore".into(),
+        },
+    }
+}
+
+/// A confidence (0–1) as a whole percentage.
+pub fn percent(confidence: f64) -> i64 {
+    (confidence * 100.0).round() as i64
+}
+
+/// Why a model was trained, as the administration page says it.
+pub fn train_reason(r: crate::domain::TrainReason) -> &'static str {
+    match r {
+        crate::domain::TrainReason::FirstStart => "primo avvio",
+        crate::domain::TrainReason::Nightly => "addestramento notturno",
+        crate::domain::TrainReason::OnDemand => "su richiesta (ascolto classify train)",
+    }
+}
+
+/// The service suggestion "no unit concerned".
+pub const SUGGESTED_NO_SERVICE: &str = "nessun servizio";
+/// A suggestion the hospital's lists no longer have (a code removed or deactivated).
+pub const SUGGESTION_UNKNOWN: &str = "voce non più in elenco";

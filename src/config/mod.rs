@@ -35,8 +35,8 @@ pub use mailbox::{MailboxConfig, StartFrom};
 pub use oauth2::{OAuth2Config, OAuthMechanism};
 pub use secret::Secret;
 pub use sections::{
-    DatabaseConfig, IngestConfig, LogConfig, LogFormat, NotifyConfig, RetentionConfig,
-    TicketsConfig,
+    ClassifyConfig, DatabaseConfig, IngestConfig, LogConfig, LogFormat, NotifyConfig,
+    RetentionConfig, TicketsConfig,
 };
 pub use smtp::{MailBackend, SmtpConfig};
 pub use web::{IpNet, WebConfig};
@@ -63,6 +63,8 @@ pub struct Config {
     pub web: WebConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    #[serde(default)]
+    pub classify: ClassifyConfig,
     #[serde(default)]
     pub log: LogConfig,
     /// Computed once the sections are validated; not a key of the file.
@@ -124,6 +126,7 @@ impl Config {
         self.tickets.validate()?;
         self.ingest.validate()?;
         self.notify.validate()?;
+        self.classify.validate()?;
         let first_mailbox = self.mailboxes.first().map(|m| m.username.as_str());
         self.smtp.resolve(first_mailbox, base_dir)?;
         self.web.validate()?;

@@ -14,6 +14,8 @@ vocabulary! {
         TicketClosed = "ticket.closed",
         TicketReopened = "ticket.reopened",
         TicketClassified = "ticket.classified",
+        /// An operator confirmed a classification (a suggestion, or what was already set).
+        TicketClassificationConfirmed = "ticket.classification_confirmed",
         TicketNoteAdded = "ticket.note_added",
         TicketMergedInto = "ticket.merged_into",
         TicketMergedFrom = "ticket.merged_from",
@@ -46,6 +48,8 @@ vocabulary! {
         RuleDeleted = "rule.deleted",
         RuleMoved = "rule.moved",
         CitizenExported = "citizen.exported",
+        ClassifierTrained = "classifier.trained",
+        ClassifierEvaluated = "classifier.evaluated",
     }
 }
 
@@ -64,6 +68,7 @@ vocabulary! {
         Services = "service.",
         Outbox = "outbox.",
         Citizens = "citizen.",
+        Classifier = "classifier.",
     }
 }
 
@@ -80,6 +85,7 @@ impl AuditAction {
             | A::TicketClosed
             | A::TicketReopened
             | A::TicketClassified
+            | A::TicketClassificationConfirmed
             | A::TicketNoteAdded
             | A::TicketMergedInto
             | A::TicketMergedFrom
@@ -105,6 +111,7 @@ impl AuditAction {
             A::CategoryCreated | A::CategoryUpdated | A::CategoryDeleted => AuditGroup::Categories,
             A::RuleCreated | A::RuleUpdated | A::RuleDeleted | A::RuleMoved => AuditGroup::Rules,
             A::CitizenExported => AuditGroup::Citizens,
+            A::ClassifierTrained | A::ClassifierEvaluated => AuditGroup::Classifier,
         }
     }
 }

@@ -10,12 +10,14 @@
 //! - [`people`]: roles, the signed-in actor, and who an audit entry names.
 //! - [`address`]: which mailbox an address reaches (for counting mail per mailbox).
 //! - [`audit`]: the actions the audit log records.
+//! - [`classification`]: classification fields, their sources, why a model was trained.
 //! - [`mail`]: outbound mail kinds and states, automatic mail, quarantine, PEC words, rule fields.
 //! - [`time`]: the legal deadline and Europe/Rome's calendar.
 //! - [`refusal`]: why the procedure refuses a step (`WorkflowError`).
 
 pub mod address;
 pub mod audit;
+pub mod classification;
 pub mod mail;
 pub mod people;
 pub mod refusal;
@@ -24,6 +26,7 @@ pub mod time;
 
 pub use address::RecipientKey;
 pub use audit::{AuditAction, AuditGroup};
+pub use classification::{ClassField, ClassSource, TrainReason};
 pub use mail::{
     AutoKind, Direction, Envelope, MailKind, OutboxState, Outgoing, QuarantineKind, RuleField,
     Signature,
@@ -179,6 +182,9 @@ mod tests {
         check(Envelope::ALL);
         check(Signature::ALL);
         check(Relation::ALL);
+        check(ClassField::ALL);
+        check(ClassSource::ALL);
+        check(TrainReason::ALL);
     }
 
     #[test]

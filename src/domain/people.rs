@@ -51,6 +51,8 @@ pub enum AuditActor {
     Ingest,
     /// `system:retention`: the retention job.
     Retention,
+    /// `system:classifier`: the learned classifier's nightly or first training.
+    Classifier,
     /// `cli`: an administrator at the command line.
     Cli,
     /// `web:anonymous`: someone not signed in (a failed sign-in).
@@ -63,6 +65,7 @@ impl fmt::Display for AuditActor {
             AuditActor::User(id) => write!(f, "user:{id}"),
             AuditActor::Ingest => f.write_str("system:ingest"),
             AuditActor::Retention => f.write_str("system:retention"),
+            AuditActor::Classifier => f.write_str("system:classifier"),
             AuditActor::Cli => f.write_str("cli"),
             AuditActor::Anonymous => f.write_str("web:anonymous"),
         }
@@ -75,6 +78,7 @@ impl FromStr for AuditActor {
         match s {
             "system:ingest" => Ok(AuditActor::Ingest),
             "system:retention" => Ok(AuditActor::Retention),
+            "system:classifier" => Ok(AuditActor::Classifier),
             "cli" => Ok(AuditActor::Cli),
             "web:anonymous" => Ok(AuditActor::Anonymous),
             _ => s
@@ -88,6 +92,7 @@ impl FromStr for AuditActor {
                         "user:ID",
                         "system:ingest",
                         "system:retention",
+                        "system:classifier",
                         "cli",
                         "web:anonymous",
                     ],
@@ -121,6 +126,7 @@ mod tests {
             AuditActor::User(42),
             AuditActor::Ingest,
             AuditActor::Retention,
+            AuditActor::Classifier,
             AuditActor::Cli,
             AuditActor::Anonymous,
         ] {

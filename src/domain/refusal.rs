@@ -85,6 +85,10 @@ pub enum Invalid {
     AlreadyMerged,
     #[error("the target ticket has itself been merged into another")]
     TargetMerged,
+    #[error("unknown kind")]
+    UnknownKind,
+    #[error("nothing is classified yet: nothing to confirm")]
+    NothingToConfirm,
 }
 
 impl From<rusqlite::Error> for WorkflowError {

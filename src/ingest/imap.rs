@@ -24,7 +24,7 @@ use tokio::time::{sleep, timeout};
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
-use super::pipeline::{prepare, Origin, Outcome, Pipeline};
+use super::pipeline::{prepare_with_model, Origin, Outcome, Pipeline};
 use crate::config::{MailboxConfig, Security, StartFrom};
 use crate::metrics::Metrics;
 use crate::store::progress::{self, Progress};
@@ -59,6 +59,9 @@ pub struct Watcher {
     store: Store,
     /// Shared by all mailboxes; locked only on the database thread, never across an await.
     pipeline: Arc<Mutex<Pipeline>>,
+    /// The learned model in use: messages are classified while they are prepared, on the
+    /// blocking pool, not on the database thread.
+    model: Arc<crate::learned::ModelSlot>,
     batch_size: usize,
     tls: Option<TlsConnector>,
     /// For a mailbox that signs in with OAuth2.
@@ -91,10 +94,15 @@ impl Watcher {
             ),
         };
         let tokens = cfg.oauth2.clone().map(crate::oauth::TokenSource::new);
+        let model = pipeline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .model_slot();
         Ok(Watcher {
             cfg,
             store,
             pipeline,
+            model,
             batch_size,
             tls,
             tokens,
@@ -409,6 +417,7 @@ impl Watcher {
         let account = self.cfg.account();
         let pec_box = self.cfg.pec_box();
         let metrics = self.metrics.clone();
+        let model = self.model.peek();
         tokio::spawn(async move {
             let last_uid = batch.iter().map(|f| f.uid).max().unwrap_or_default();
             let label = mailbox.clone();
@@ -417,7 +426,9 @@ impl Watcher {
                     .into_iter()
                     .map(|f| {
                         let origin = Origin::imap(&label, uidvalidity, f.uid, f.internal_date);
-                        (prepare(f.raw, pec_box.as_ref()), origin)
+                        let prepared =
+                            prepare_with_model(f.raw, pec_box.as_ref(), model.as_deref());
+                        (prepared, origin)
                     })
                     .collect::<Vec<_>>()
             })

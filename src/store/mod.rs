@@ -10,6 +10,7 @@ pub mod audit;
 pub mod backoffice;
 pub mod backup;
 pub mod citizens;
+pub mod classifier;
 pub mod demo;
 pub mod ingest;
 pub mod outbox;
