@@ -206,6 +206,8 @@ pub fn admin_error(e: &AdminError) -> String {
 pub const BAD_ROLE: &str = "Ruolo non valido.";
 pub const BAD_KIND: &str = "Tipologia non valida.";
 pub const BAD_RULE_FIELD: &str = "Campo non valido.";
+/// A confirmation naming no classification field.
+pub const BAD_FIELD: &str = "Campo della classificazione non valido.";
 
 /// What a routing rule's pattern is matched against.
 pub fn rule_field(f: RuleField) -> &'static str {

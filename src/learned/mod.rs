@@ -10,6 +10,7 @@
 //! - [`training`]: the examples (corpus + confirmed tickets, scrubbed by `learn`), training off
 //!   the database thread, storing the result in one short transaction.
 //! - [`apply`]: from a prediction to a new ticket's fields, their sources and the suggestions.
+//! - [`explain`]: the words that weighed, for `classify explain` and the ticket page.
 //! - [`evaluation`]: `ascolto classify evaluate` on the confirmed tickets or a corpus file.
 //! - [`task`]: the daemon's training at the first start and every night.
 //!
@@ -24,6 +25,7 @@
 pub mod apply;
 pub mod corpus;
 pub mod evaluation;
+pub mod explain;
 pub mod slot;
 pub mod task;
 pub mod training;

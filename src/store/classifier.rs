@@ -555,6 +555,22 @@ pub fn confirmed_share(conn: &Connection, from: &str, to: &str) -> Result<(i64, 
         .query_row([from, to], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
+/// What the classifier reads of a ticket: its subject, the citizen's first message and the
+/// sender's name (for explanations).
+pub fn ticket_text(conn: &Connection, ticket_id: i64) -> Result<Option<(String, String, Option<String>)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT t.subject,
+                    coalesce((SELECT m.body_text FROM messages m WHERE m.ticket_id = t.id
+                        AND m.direction = 'in' AND m.automatic IS NULL
+                        ORDER BY m.received_at, m.id LIMIT 1), ''),
+                    c.name
+               FROM tickets t JOIN contacts c ON c.id = t.contact_id WHERE t.id = ?1",
+        )?
+        .query_row([ticket_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?)
+}
+
 #[cfg(test)]
 #[path = "classifier_tests.rs"]
 mod tests;

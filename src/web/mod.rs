@@ -339,6 +339,7 @@ pub fn router(app: App) -> Router {
         .route("/reclami/{number}/risposta", post(tickets::answer))
         .route("/reclami/{number}/nota", post(tickets::note))
         .route("/reclami/{number}/classificazione", post(tickets::classify))
+        .route("/reclami/{number}/conferma", post(tickets::confirm))
         .route("/reclami/{number}/chiusura", post(tickets::close))
         .route("/reclami/{number}/unione", post(tickets::merge))
         .route(

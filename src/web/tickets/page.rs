@@ -4,7 +4,8 @@ use axum::extract::State as AppState;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
-use super::ticket_id;
+use super::{suggest, ticket_id};
+use crate::store::classifier as class_sql;
 use crate::domain::{Kind, Outcome, Relation, Role, TicketNumber};
 use crate::mail::pec::PecInfo;
 use crate::store::backoffice::{self as q, Entry, EntryKind};
@@ -34,10 +35,20 @@ pub async fn show(
     if !s.sees_content {
         return facts_page(&app, &s, id).await;
     }
-    let (t, related, entries, history, categories, services, operators) = app
+    let slot = app.model.clone();
+    let (t, related, entries, history, categories, services, operators, learned) = app
         .readers
         .read(move |conn| {
             let t = tickets::ticket(conn, id)?.ok_or_else(|| anyhow::anyhow!("ticket vanished"))?;
+            let explanation = match slot.refresh(conn)? {
+                Some(loaded) => crate::learned::explain::explain(conn, &loaded, id)?,
+                None => None,
+            };
+            let learned = suggest::Learned {
+                sources: class_sql::sources(conn, id)?,
+                suggestions: class_sql::suggestions(conn, id)?,
+                explanation,
+            };
             Ok((
                 t,
                 tickets::related(conn, id)?,
@@ -46,6 +57,7 @@ pub async fn show(
                 q::categories(conn)?,
                 q::services(conn)?,
                 q::operators(conn)?,
+                learned,
             ))
         })
         .await?;
@@ -56,6 +68,7 @@ pub async fn show(
         }
         p.subject-line { (ui::state_badge(t.state)) " " strong { (ui::clip(&t.subject, SUBJECT_LINE_CHARS)) } }
         (summary(&t, Some(&related)))
+        (suggest::section(&s, &t, &learned, s.may_act() && t.merged_into.is_none()))
         section aria-labelledby="conversazione" {
             h2 #conversazione { "Conversazione" }
             @for e in &entries {
