@@ -38,3 +38,6 @@ pub use training::{train_and_store, Trained, Trainer};
 /// own use outweighs the corpus where they disagree, while the corpus still covers what the
 /// hospital has few examples of.
 pub const CONFIRMED_WEIGHT: f32 = 3.0;
+
+#[cfg(test)]
+mod tests;

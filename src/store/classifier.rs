@@ -557,7 +557,10 @@ pub fn confirmed_share(conn: &Connection, from: &str, to: &str) -> Result<(i64, 
 
 /// What the classifier reads of a ticket: its subject, the citizen's first message and the
 /// sender's name (for explanations).
-pub fn ticket_text(conn: &Connection, ticket_id: i64) -> Result<Option<(String, String, Option<String>)>> {
+pub fn ticket_text(
+    conn: &Connection,
+    ticket_id: i64,
+) -> Result<Option<(String, String, Option<String>)>> {
     Ok(conn
         .prepare_cached(
             "SELECT t.subject,

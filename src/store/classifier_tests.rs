@@ -86,8 +86,8 @@ fn sources_are_replaced_per_field_and_read_back_with_the_operator() {
     .unwrap();
     let got = sources(&conn, t).unwrap();
     assert_eq!(got.len(), 2);
-    assert_eq!(got[0].field, ClassField::Kind);
-    assert_eq!(got[0].confidence.map(|c| (c * 100.0).round()), Some(97.0));
+    let kind = got.iter().find(|s| s.field == ClassField::Kind).unwrap();
+    assert_eq!(kind.confidence.map(|c| (c * 100.0).round()), Some(97.0));
     conn.execute(
         "INSERT INTO users (email, name, role, password_hash, created_at)
          VALUES ('o@h.test', 'Olga', 'operator', 'x', 'x')",

@@ -290,12 +290,10 @@ fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
         needs_attention: r.get(11)?,
         channel: r.get(12)?,
         service_name: r.get(13)?,
-        suggested_category: r
-            .get::<_, Option<String>>(14)?
-            .and_then(|s| {
-                let (code, confidence) = s.rsplit_once(' ')?;
-                Some((code.to_string(), confidence.parse().ok()?))
-            }),
+        suggested_category: r.get::<_, Option<String>>(14)?.and_then(|s| {
+            let (code, confidence) = s.rsplit_once(' ')?;
+            Some((code.to_string(), confidence.parse().ok()?))
+        }),
     })
 }
 

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
 use super::{suggest, ticket_id};
-use crate::store::classifier as class_sql;
 use crate::domain::{Kind, Outcome, Relation, Role, TicketNumber};
 use crate::mail::pec::PecInfo;
 use crate::store::backoffice::{self as q, Entry, EntryKind};
+use crate::store::classifier as class_sql;
 use crate::store::tickets::{self, Ticket};
 use crate::texts;
 use crate::web::auth::{AnyUser, Session};
