@@ -574,6 +574,33 @@ pub fn ticket_text(
         .optional()?)
 }
 
+/// Tickets received in [from, to) (of one service, when given) counted by a category that an
+/// operator set or confirmed: the statistics' "confirmed classifications only". Sub-categories
+/// by code, most frequent first.
+pub fn confirmed_by_category(
+    conn: &Connection,
+    from: &str,
+    to: &str,
+    service: Option<i64>,
+) -> Result<Vec<(String, String, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT k.code, k.label, count(*)
+           FROM tickets t
+           JOIN ticket_field_sources s ON s.ticket_id = t.id AND s.field = 'category'
+                AND s.source = 'operator'
+           JOIN categories k ON k.id = t.category_id
+          WHERE t.received_at >= ?1 AND t.received_at < ?2 AND t.merged_into IS NULL
+            AND (?3 IS NULL OR t.service_id = ?3)
+          GROUP BY k.id ORDER BY count(*) DESC, k.code",
+    )?;
+    let rows = stmt
+        .query_map(params![from, to, service], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 #[path = "classifier_tests.rs"]
 mod tests;

@@ -382,6 +382,7 @@ pub fn router(app: App) -> Router {
             "/amministrazione/regole/{id}/sposta",
             post(admin::rule_move),
         )
+        .route("/amministrazione/classificatore", get(admin::classifier))
         .route("/amministrazione/quarantena", get(admin::quarantine))
         .route(
             "/amministrazione/quarantena/{id}/originale",

@@ -1,11 +1,12 @@
-//! Amministrazione: accounts, services, categories, routing rules, quarantine, the outbox and
-//! the audit log. Every handler takes [`AdminUser`].
+//! Amministrazione: accounts, services, categories, routing rules, the learned classifier,
+//! quarantine, the outbox and the audit log. Every handler takes [`AdminUser`].
 //!
 //! A change runs through [`change`]: one transaction on the writer thread, its refusal (an
 //! [`AdminError`]) shown in Italian as a 422, a failure of the database a logged 500.
 
 mod audit;
 mod categories;
+mod classifier;
 mod outbox;
 mod quarantine;
 mod rules;
@@ -14,6 +15,7 @@ mod users;
 
 pub use audit::audit;
 pub use categories::{categories, category_add, category_update};
+pub use classifier::classifier;
 pub use outbox::{outbox, outbox_retry};
 pub use quarantine::{quarantine, quarantine_discard, quarantine_raw, quarantine_retry};
 pub use rules::{rule_add, rule_move, rule_update, rules};
@@ -79,6 +81,7 @@ fn admin_page(s: &Session, title: &str, body: Markup) -> Markup {
                 li { a href="/amministrazione/servizi" { "Servizi" } }
                 li { a href="/amministrazione/categorie" { "Classificazione" } }
                 li { a href="/amministrazione/regole" { "Regole di smistamento" } }
+                li { a href="/amministrazione/classificatore" { "Classificatore appreso" } }
                 li { a href="/amministrazione/quarantena" { "Quarantena" } }
                 li { a href="/amministrazione/posta" { "Posta in uscita" } }
                 li { a href="/amministrazione/registro" { "Registro attività" } }
