@@ -670,11 +670,7 @@ impl Pipeline {
         }
         if let Some(l) = learnt {
             sources.extend(l.sources.iter().cloned());
-            for (field, values) in &l.suggestions {
-                let values: Vec<(&str, f32)> =
-                    values.iter().map(|(v, c)| (v.as_str(), *c)).collect();
-                class_sql::set_suggestions(conn, ticket_id, *field, &values, l.model_version)?;
-            }
+            class_sql::insert_suggestions(conn, ticket_id, &l.suggestions, l.model_version)?;
         }
         for s in &sources {
             class_sql::set_source(conn, ticket_id, s)?;

@@ -78,13 +78,3 @@ impl ModelSlot {
         }
     }
 }
-
-/// Whether the database holds a model this build can use (else the daemon trains one at start).
-pub fn usable_model_stored(conn: &Connection) -> Result<bool> {
-    Ok(match sql::latest_bytes(conn)? {
-        Some((_, format, bytes)) => {
-            format == crate::learn::FORMAT_VERSION && Model::from_bytes(&bytes).is_ok()
-        }
-        None => false,
-    })
-}

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Timelike, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::slot::{usable_model_stored, ModelSlot};
+use super::slot::ModelSlot;
 use super::training::{store_trained, Trainer};
 use crate::config::ClassifyConfig;
 use crate::domain::{time, AuditActor, TrainReason};
@@ -55,9 +55,8 @@ impl TrainingTask {
         let usable = self
             .store
             .call(move |c| {
-                let usable = usable_model_stored(c)?;
-                slot.refresh(c)?;
-                Ok(usable)
+                // Loaded once: a model this build cannot read leaves the slot empty.
+                Ok(slot.refresh(c)?.is_some())
             })
             .await?;
         if !usable && self.config.train_at_start {

@@ -291,6 +291,47 @@ pub fn set_suggestions(
     Ok(())
 }
 
+/// A new ticket's suggestions for every field at once (best first within a field), in one
+/// statement: ingest writes them for most new tickets, so each statement counts.
+pub fn insert_suggestions(
+    conn: &Connection,
+    ticket_id: i64,
+    fields: &[(ClassField, Vec<(String, f32)>)],
+    model_version: i64,
+) -> Result<()> {
+    let rows: Vec<(ClassField, usize, &str, f64)> = fields
+        .iter()
+        .flat_map(|(field, values)| {
+            values
+                .iter()
+                .enumerate()
+                .map(move |(rank, (v, c))| (*field, rank, v.as_str(), f64::from(*c)))
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO ticket_suggestions (ticket_id, field, rank, value, confidence, model_version)
+         VALUES {}",
+        vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
+    );
+    let mut params: Vec<rusqlite::types::Value> = Vec::with_capacity(rows.len() * 6);
+    for (field, rank, value, confidence) in rows {
+        params.extend([
+            ticket_id.into(),
+            field.as_str().to_string().into(),
+            (rank as i64).into(),
+            value.to_string().into(),
+            confidence.into(),
+            model_version.into(),
+        ]);
+    }
+    conn.prepare_cached(&sql)?
+        .execute(rusqlite::params_from_iter(params))?;
+    Ok(())
+}
+
 /// A ticket's suggestions, by field and rank, with what each names in today's lists.
 pub fn suggestions(conn: &Connection, ticket_id: i64) -> Result<Vec<Suggestion>> {
     let mut stmt = conn.prepare_cached(
