@@ -541,3 +541,83 @@ CREATE TRIGGER stats_requests_upd AFTER UPDATE OF state, answered_at, service_id
     ON requests BEGIN
     UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
 END;
+
+-- migration 10
+
+-- The learned classifier (issue 13; `src/learned`): the model in use, as `learn::Model::to_bytes`
+-- wrote it. Only the newest row is kept: an older model may hold words of tickets anonymised
+-- since, and retraining is how they are forgotten. `version` only grows (AUTOINCREMENT), so a
+-- ticket's "model 7" names one training for good.
+CREATE TABLE classifier_models (
+    version         INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- learn::FORMAT_VERSION of `bytes`: a build that cannot read it retrains.
+    format_version  INTEGER NOT NULL,
+    trained_at      TEXT NOT NULL,
+    reason          TEXT NOT NULL CHECK (reason IN ('first_start', 'nightly', 'on_demand')),
+    -- What it learnt from: the shipped corpus and the operators' confirmed tickets.
+    corpus_examples INTEGER NOT NULL,
+    ticket_examples INTEGER NOT NULL,
+    seconds         REAL NOT NULL,
+    -- The calibrated thresholds, JSON: {"kind": 0.91, "category": null, ...}; null: the field
+    -- never decides by itself.
+    thresholds      TEXT NOT NULL,
+    bytes           BLOB NOT NULL
+) STRICT;
+
+-- Where each classification field's current value came from (DESIGN.md "Classification"):
+-- a routing rule, the model (with its version and confidence) or an operator, and when. No row:
+-- the field was never set. A field an operator confirmed is what the model learns from.
+CREATE TABLE ticket_field_sources (
+    ticket_id     INTEGER NOT NULL REFERENCES tickets(id),
+    field         TEXT NOT NULL CHECK (field IN ('kind', 'category', 'service')),
+    source        TEXT NOT NULL CHECK (source IN ('rule', 'model', 'operator')),
+    -- A rule may be deleted later: its id and name are kept as they were.
+    rule_id       INTEGER,
+    rule_name     TEXT,
+    model_version INTEGER,
+    confidence    REAL,
+    user_id       INTEGER REFERENCES users(id),
+    at            TEXT NOT NULL,
+    PRIMARY KEY (ticket_id, field)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX ticket_field_sources_source ON ticket_field_sources(field, source, ticket_id);
+
+-- The model's best guesses for a field it did not fill (at most three, best first): shown on
+-- the ticket page and the list, confirmed with one click. Codes only, no personal data.
+CREATE TABLE ticket_suggestions (
+    ticket_id     INTEGER NOT NULL REFERENCES tickets(id),
+    field         TEXT NOT NULL CHECK (field IN ('kind', 'category', 'service')),
+    rank          INTEGER NOT NULL,
+    -- A kind word, a category code or a service code ('-': no unit concerned).
+    value         TEXT NOT NULL,
+    confidence    REAL NOT NULL,
+    model_version INTEGER NOT NULL,
+    PRIMARY KEY (ticket_id, field, rank)
+) STRICT, WITHOUT ROWID;
+
+-- What each routing rule set on a new ticket, kept when an operator changes the field later:
+-- the administration page measures how often each rule agreed with the operators.
+CREATE TABLE rule_results (
+    ticket_id   INTEGER NOT NULL REFERENCES tickets(id),
+    field       TEXT NOT NULL CHECK (field IN ('kind', 'category', 'service')),
+    rule_id     INTEGER NOT NULL,
+    kind        TEXT,
+    category_id INTEGER,
+    service_id  INTEGER,
+    PRIMARY KEY (ticket_id, field)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX rule_results_rule ON rule_results(rule_id);
+
+-- `ascolto classify evaluate`'s runs: the administration page shows the latest.
+CREATE TABLE classifier_evaluations (
+    id       INTEGER PRIMARY KEY,
+    at       TEXT NOT NULL,
+    -- 'tickets' (the operators' confirmed tickets) or the corpus file's path.
+    source   TEXT NOT NULL,
+    folds    INTEGER NOT NULL,
+    examples INTEGER NOT NULL,
+    -- JSON: per field labelled, decided, precision, coverage, top-1 and top-3 accuracy.
+    summary  TEXT NOT NULL,
+    -- The whole report as `evaluate --format table` prints it.
+    report   TEXT NOT NULL
+) STRICT;

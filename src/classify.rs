@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use regex::{RegexSet, RegexSetBuilder};
 
-use crate::domain::{Kind, RuleField};
+use crate::domain::{ClassField, Kind, RuleField};
 use crate::store::rules::RuleRow;
 
 /// Only the start of a long body is matched: complaints say what they are about early, and a
@@ -17,6 +17,7 @@ pub const MAX_MATCHED_BODY: usize = 64 * 1024;
 #[derive(Debug)]
 struct Rule {
     id: i64,
+    name: String,
     category_id: Option<i64>,
     service_id: Option<i64>,
     kind: Option<Kind>,
@@ -29,6 +30,8 @@ pub struct Classification {
     pub service_id: Option<i64>,
     pub kind: Option<Kind>,
     pub rule_ids: Vec<i64>,
+    /// Which rule filled each field it filled.
+    pub field_rules: Vec<(ClassField, i64)>,
 }
 
 /// One field's patterns, searched in a single pass; `rules[i]` is the rule of pattern `i`.
@@ -105,6 +108,7 @@ impl Classifier {
             }
             rules.push(Rule {
                 id: row.id,
+                name: row.name,
                 category_id: row.category_id,
                 service_id: row.service_id,
                 kind: row.kind,
@@ -127,6 +131,14 @@ impl Classifier {
         self.rules.len()
     }
 
+    /// The name of rule `id`, as it was when compiled.
+    pub fn rule_name(&self, id: i64) -> Option<&str> {
+        self.rules
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.name.as_str())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
@@ -143,6 +155,21 @@ impl Classifier {
                 || (rule.service_id.is_some() && out.service_id.is_none())
                 || (rule.kind.is_some() && out.kind.is_none());
             if useful {
+                for (field, fills) in [
+                    (ClassField::Kind, rule.kind.is_some() && out.kind.is_none()),
+                    (
+                        ClassField::Category,
+                        rule.category_id.is_some() && out.category_id.is_none(),
+                    ),
+                    (
+                        ClassField::Service,
+                        rule.service_id.is_some() && out.service_id.is_none(),
+                    ),
+                ] {
+                    if fills {
+                        out.field_rules.push((field, rule.id));
+                    }
+                }
                 out.category_id = out.category_id.or(rule.category_id);
                 out.service_id = out.service_id.or(rule.service_id);
                 out.kind = out.kind.or(rule.kind);

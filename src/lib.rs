@@ -8,6 +8,9 @@
 //! - [`store`]: the SQLite database: schema, migrations, the single writer, and all SQL.
 //! - [`mail`]: reading inbound mail: parsing, PEC envelopes, automatic mail, threading proofs.
 //! - [`classify`]: the hospital's routing rules, compiled.
+//! - [`learn`]: the learned classifier itself (features, model, calibration, evaluation).
+//! - [`learned`]: that classifier in the product: stored, trained from the corpus and the
+//!   operators' confirmations, applied at ingest after the rules.
 //! - [`ingest`]: the pipeline (one transaction per batch), the IMAP watcher, archive import.
 //! - [`workflow`]: the ticket's life: taking in charge, answering, closing, reopening.
 //! - [`istruttoria`]: asking the service concerned for its report: requests, reports,
@@ -33,6 +36,7 @@ pub mod export;
 pub mod ingest;
 pub mod istruttoria;
 pub mod learn;
+pub mod learned;
 pub mod mail;
 pub mod metrics;
 pub mod notify;

@@ -118,6 +118,37 @@ enum Command {
         #[command(subcommand)]
         action: UserCommand,
     },
+    /// The learned classifier: train it, measure it, explain a ticket.
+    Classify {
+        #[command(subcommand)]
+        action: ClassifyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClassifyCommand {
+    /// Train a model now from the shipped corpus and the operators' confirmed tickets and store
+    /// it (the daemon picks it up at its next batch). Safe while the daemon runs.
+    Train,
+    /// Stratified k-fold cross-validation on the operators' confirmed tickets (or on a
+    /// labelled corpus file or folder): precision, recall, coverage and confusion matrices.
+    Evaluate {
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        /// A JSON-lines corpus file, or a folder of them (data/corpus), instead of the tickets.
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: EvalFormat,
+    },
+    /// What the model says about a ticket, and the words that weighed most.
+    Explain { number: String },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum EvalFormat {
+    Json,
+    Table,
 }
 
 #[derive(Subcommand)]
@@ -468,6 +499,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Classify { action } => classify(&config, action),
         Command::Serve => {
             // Before the runtime's threads exist: taking a socket that systemd handed over
             // removes LISTEN_FDS and LISTEN_PID from the environment.
@@ -492,6 +524,88 @@ fn run(cli: Cli) -> Result<()> {
                 signals.abort();
                 result
             })
+        }
+    }
+}
+
+fn classify(config: &Config, action: ClassifyCommand) -> Result<()> {
+    use ascolto::domain::{AuditActor, TrainReason};
+    use ascolto::learned::{self, evaluation};
+    match action {
+        ClassifyCommand::Train => {
+            let mut conn = store::open(&config.database.path)?;
+            // Read and trained outside any write transaction; stored in one short one.
+            let trained = learned::Trainer::default().train(&conn)?;
+            let loaded = learned::training::store_trained(
+                &mut conn,
+                trained,
+                TrainReason::OnDemand,
+                AuditActor::Cli,
+            )?;
+            let row = store::classifier::latest(&conn)?.context("the model just stored")?;
+            let t = |x: Option<f32>| x.map_or("never".to_string(), |v| format!("{v:.2}"));
+            println!(
+                "model version {} trained in {:.1} s on {} corpus messages and {} confirmed tickets ({:.1} MB); thresholds: kind {}, category {}, macro-category {}, service {}",
+                loaded.version,
+                row.seconds,
+                row.corpus_examples,
+                row.ticket_examples,
+                row.size as f64 / 1e6,
+                t(row.thresholds.kind),
+                t(row.thresholds.category),
+                t(row.thresholds.macro_category),
+                t(row.thresholds.service),
+            );
+            Ok(())
+        }
+        ClassifyCommand::Evaluate {
+            folds,
+            corpus,
+            format,
+        } => {
+            if folds < 2 {
+                bail!("--folds: at least 2");
+            }
+            let conn = store::open(&config.database.path)?;
+            let options = ascolto::learn::EvalOptions {
+                folds,
+                ..Default::default()
+            };
+            let source = match &corpus {
+                Some(path) => evaluation::EvalSource::Corpus(path),
+                None => evaluation::EvalSource::Tickets,
+            };
+            let (evaluation, row) = evaluation::evaluate(&conn, source, &options)?;
+            evaluation::keep(&conn, &row, AuditActor::Cli)?;
+            match format {
+                EvalFormat::Json => println!("{}", serde_json::to_string_pretty(&evaluation)?),
+                EvalFormat::Table => print!("{}", row.report),
+            }
+            Ok(())
+        }
+        ClassifyCommand::Explain { number } => {
+            let number: ascolto::domain::TicketNumber =
+                number.parse().map_err(anyhow::Error::msg)?;
+            let conn = store::open_read_only(&config.database.path)?;
+            let id = store::tickets::id_by_number(&conn, &number)?
+                .with_context(|| format!("no ticket {number}"))?;
+            let slot = learned::ModelSlot::default();
+            let loaded = slot
+                .refresh(&conn)?
+                .context("no model in the database: run `ascolto classify train`")?;
+            let e = learned::explain::explain(&conn, &loaded, id)?
+                .with_context(|| format!("no ticket {number}"))?;
+            println!("{number}");
+            for s in store::classifier::sources(&conn, id)? {
+                println!(
+                    "{:<15} set by {} at {}",
+                    s.field.as_str(),
+                    ascolto::texts::class_source(&s),
+                    s.at
+                );
+            }
+            print!("{}", e.to_text());
+            Ok(())
         }
     }
 }

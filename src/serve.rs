@@ -58,7 +58,9 @@ pub fn handed_over_listener() -> Result<Option<std::net::TcpListener>> {
 pub fn backoffice(config: &Config, store: Store, metrics: Arc<Metrics>) -> Result<App> {
     let notifier = Arc::new(Notifier::from_config(config)?);
     let pipeline = Arc::new(Mutex::new(
-        Pipeline::new(Settings::from_config(config)).with_notifier(notifier.clone()),
+        Pipeline::new(Settings::from_config(config))
+            .with_notifier(notifier.clone())
+            .with_model_slot(Arc::default()),
     ));
     Ok(App::new(config, store, notifier, pipeline, metrics))
 }
@@ -181,6 +183,16 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     tasks.spawn(async move {
         reminders.run(token).await;
         Ended::Stopped("istruttoria".to_string())
+    });
+    let training = crate::learned::task::TrainingTask {
+        store: store.clone(),
+        slot: app.model.clone(),
+        config: config.classify.clone(),
+    };
+    let token = shutdown.clone();
+    tasks.spawn(async move {
+        training.run(token).await;
+        Ended::Stopped("classifier".to_string())
     });
 
     let daily = Daily {
@@ -377,7 +389,7 @@ mod tests {
     async fn serves_on_the_listener_it_is_given_until_shutdown() {
         let dir = tempfile::tempdir().unwrap();
         let text = format!(
-            "[database]\npath = \"{}\"\n\n[smtp]\nbackend = \"file\"\nfile_dir = \"{}\"\nfrom_address = \"urp@hospital.test\"\n",
+            "[database]\npath = \"{}\"\n\n[classify]\ntrain_at_start = false\n\n[smtp]\nbackend = \"file\"\nfile_dir = \"{}\"\nfrom_address = \"urp@hospital.test\"\n",
             dir.path().join("db.sqlite3").display(),
             dir.path().join("sent").display()
         );

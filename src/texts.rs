@@ -108,6 +108,10 @@ fn invalid(reason: Invalid) -> &'static str {
             "La scadenza della relazione deve essere una data futura, entro un anno."
         }
         Invalid::UnknownRequest => "Richiesta di relazione non trovata.",
+        Invalid::UnknownKind => "Tipologia non valida.",
+        Invalid::NothingToConfirm => {
+            "Il reclamo non è ancora classificato: non c'è nulla da confermare."
+        }
     }
 }
 
@@ -131,6 +135,7 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::TicketClosed => "Chiuso",
         AuditAction::TicketReopened => "Riaperto dal cittadino",
         AuditAction::TicketClassified => "Classificazione modificata",
+        AuditAction::TicketClassificationConfirmed => "Classificazione confermata",
         AuditAction::TicketNoteAdded => "Nota interna aggiunta",
         AuditAction::TicketMergedInto => "Unito in un altro reclamo",
         AuditAction::TicketMergedFrom => "Ricevuto un reclamo unito",
@@ -173,6 +178,8 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::RequestReportRead => "Relazione del servizio letta",
         AuditAction::ReferenteCreated => "Referente aggiunto",
         AuditAction::ReferenteUpdated => "Referente modificato",
+        AuditAction::ClassifierTrained => "Classificatore addestrato",
+        AuditAction::ClassifierEvaluated => "Classificatore valutato",
     }
 }
 
@@ -219,6 +226,8 @@ pub fn admin_error(e: &AdminError) -> String {
 pub const BAD_ROLE: &str = "Ruolo non valido.";
 pub const BAD_KIND: &str = "Tipologia non valida.";
 pub const BAD_RULE_FIELD: &str = "Campo non valido.";
+/// A confirmation naming no classification field.
+pub const BAD_FIELD: &str = "Campo della classificazione non valido.";
 
 /// What a routing rule's pattern is matched against.
 pub fn rule_field(f: RuleField) -> &'static str {
@@ -269,6 +278,7 @@ pub fn audit_group(g: AuditGroup) -> &'static str {
         AuditGroup::Citizens => "Richieste di accesso dei cittadini",
         AuditGroup::Requests => "Istruttoria (richieste di relazione)",
         AuditGroup::Referenti => "Referenti dei servizi",
+        AuditGroup::Classifier => "Classificatore appreso",
     }
 }
 
@@ -382,3 +392,50 @@ pub const REFERENTE_BOUNCING: &str =
     "indirizzo non raggiungibile: una richiesta è tornata indietro, correggi l'indirizzo";
 /// The list filter and the statistics' word for tickets with an open request.
 pub const IN_ISTRUTTORIA: &str = "in istruttoria";
+// ---- the learned classifier (issue 13) ----
+
+/// A classification field, as the ticket page names it.
+pub fn class_field(f: crate::domain::ClassField) -> &'static str {
+    match f {
+        crate::domain::ClassField::Kind => "Tipologia",
+        crate::domain::ClassField::Category => "Classificazione",
+        crate::domain::ClassField::Service => "Servizio",
+    }
+}
+
+/// Where a field's value came from: the rule's name, the model's version and confidence, or
+/// the operator.
+pub fn class_source(s: &crate::store::classifier::FieldSource) -> String {
+    use crate::domain::ClassSource;
+    match s.source {
+        ClassSource::Rule => format!("regola «{}»", s.rule_name.as_deref().unwrap_or("eliminata")),
+        ClassSource::Model => format!(
+            "modello v{} ({} % di confidenza)",
+            s.model_version.unwrap_or_default(),
+            percent(s.confidence.unwrap_or_default())
+        ),
+        ClassSource::Operator => match &s.user_name {
+            Some(name) => format!("operatore ({name})"),
+            None => "operatore".into(),
+        },
+    }
+}
+
+/// A confidence (0–1) as a whole percentage.
+pub fn percent(confidence: f64) -> i64 {
+    (confidence * 100.0).round() as i64
+}
+
+/// Why a model was trained, as the administration page says it.
+pub fn train_reason(r: crate::domain::TrainReason) -> &'static str {
+    match r {
+        crate::domain::TrainReason::FirstStart => "primo avvio",
+        crate::domain::TrainReason::Nightly => "addestramento notturno",
+        crate::domain::TrainReason::OnDemand => "su richiesta (ascolto classify train)",
+    }
+}
+
+/// The service suggestion "no unit concerned".
+pub const SUGGESTED_NO_SERVICE: &str = "nessun servizio";
+/// A suggestion the hospital's lists no longer have (a code removed or deactivated).
+pub const SUGGESTION_UNKNOWN: &str = "voce non più in elenco";

@@ -12,8 +12,11 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use crate::domain::TicketNumber;
-use crate::domain::{Actor, AuditAction, AuditActor, MailKind, Outcome, State};
+use crate::domain::{
+    Actor, AuditAction, AuditActor, ClassField, ClassSource, MailKind, Outcome, State,
+};
 use crate::notify::{Extra, Notifier, Queued};
+use crate::store::classifier::{self as class_sql, FieldSource};
 use crate::store::tickets::{self as sql, Standing};
 use crate::store::{self, audit};
 
@@ -233,10 +236,46 @@ pub fn classify(
             json!([old.assigned_to, new.assigned_to]),
         );
     }
+    // Saving the form is the operator's word on kind, category and service, changed or not:
+    // each becomes the operator's (what the learned classifier learns from). Only the first
+    // save of an unchanged field is a confirmation worth recording.
+    let now = store::now_text();
+    let previous = class_sql::sources(conn, ticket_id)?;
+    let mut confirmed = Vec::new();
+    for field in ClassField::ALL.iter().copied() {
+        let changed = match field {
+            ClassField::Kind => old.kind != new.kind,
+            ClassField::Category => old.category_id != new.category_id,
+            ClassField::Service => old.service_id != new.service_id,
+        };
+        let was_operator = previous
+            .iter()
+            .any(|s| s.field == field && s.source == ClassSource::Operator);
+        if changed || !was_operator {
+            class_sql::set_source(
+                conn,
+                ticket_id,
+                &FieldSource::operator(field, actor.id, &now),
+            )?;
+            if !changed {
+                confirmed.push(field);
+            }
+        }
+    }
+    if !confirmed.is_empty() {
+        audit::record(
+            conn,
+            actor.audit(),
+            AuditAction::TicketClassificationConfirmed,
+            Some(ticket_id),
+            json!({ "fields": confirmed, "source": ClassSource::Operator }),
+        )?;
+    }
     if changes.is_empty() {
         return Ok(false);
     }
-    sql::set_classification(conn, ticket_id, new, &store::now_text())?;
+    sql::set_classification(conn, ticket_id, new, &now)?;
+    changes.insert("source".into(), json!(ClassSource::Operator));
     audit::record(
         conn,
         actor.audit(),
@@ -245,6 +284,113 @@ pub fn classify(
         serde_json::Value::Object(changes),
     )?;
     Ok(true)
+}
+
+/// What an operator confirms with one click.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Confirmation {
+    /// The kind, category and service the ticket has now (set by a rule or the model).
+    Current,
+    /// One of the model's suggestions: a kind word, a category code or a service code
+    /// ([`crate::learn::NO_SERVICE`]: no unit concerned).
+    Suggestion { field: ClassField, value: String },
+}
+
+/// An operator confirms a classification with one click: the field takes the suggested value
+/// (or keeps its value) and becomes the operator's. Audited with the field, the value and
+/// where it had come from.
+pub fn confirm(
+    conn: &Connection,
+    actor: &Actor,
+    ticket_id: i64,
+    what: &Confirmation,
+) -> Result<()> {
+    refuse_viewer(actor, Step::Classify)?;
+    let old = sql::classification(conn, ticket_id)?.ok_or(WorkflowError::NotFound)?;
+    let now = store::now_text();
+    let previous = class_sql::sources(conn, ticket_id)?;
+    let from = |field: ClassField| {
+        previous
+            .iter()
+            .find(|s| s.field == field)
+            .map(FieldSource::audit_detail)
+    };
+    match what {
+        Confirmation::Current => {
+            let mut fields = serde_json::Map::new();
+            for field in ClassField::ALL.iter().copied() {
+                let set = match field {
+                    ClassField::Kind => old.kind.is_some(),
+                    ClassField::Category => old.category_id.is_some(),
+                    ClassField::Service => old.service_id.is_some(),
+                };
+                if set {
+                    fields.insert(field.as_str().into(), json!({ "was": from(field) }));
+                    class_sql::set_source(
+                        conn,
+                        ticket_id,
+                        &FieldSource::operator(field, actor.id, &now),
+                    )?;
+                }
+            }
+            if fields.is_empty() {
+                return Err(WorkflowError::Invalid(Invalid::NothingToConfirm));
+            }
+            audit::record(
+                conn,
+                actor.audit(),
+                AuditAction::TicketClassificationConfirmed,
+                Some(ticket_id),
+                json!({ "fields": fields }),
+            )?;
+        }
+        Confirmation::Suggestion { field, value } => {
+            let mut new = old.clone();
+            let stored = match field {
+                ClassField::Kind => {
+                    let kind = value
+                        .parse()
+                        .map_err(|_| WorkflowError::Invalid(Invalid::UnknownKind))?;
+                    new.kind = Some(kind);
+                    json!(kind)
+                }
+                ClassField::Category => {
+                    let id = class_sql::sub_category_by_code(conn, value)?
+                        .ok_or(WorkflowError::Invalid(Invalid::UnknownCategory))?;
+                    new.category_id = Some(id);
+                    json!(id)
+                }
+                ClassField::Service if value == crate::learn::NO_SERVICE => {
+                    new.service_id = None;
+                    json!(null)
+                }
+                ClassField::Service => {
+                    let id = class_sql::service_by_code(conn, value)?
+                        .ok_or(WorkflowError::Invalid(Invalid::UnknownService))?;
+                    new.service_id = Some(id);
+                    json!(id)
+                }
+            };
+            if new != old {
+                sql::set_classification(conn, ticket_id, &new, &now)?;
+            }
+            class_sql::set_source(
+                conn,
+                ticket_id,
+                &FieldSource::operator(*field, actor.id, &now),
+            )?;
+            audit::record(
+                conn,
+                actor.audit(),
+                AuditAction::TicketClassificationConfirmed,
+                Some(ticket_id),
+                json!({
+                    "fields": { field.as_str(): { "value": stored, "was": from(*field), "suggestion": true } },
+                }),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// What the operator confirmed when merging two tickets.

@@ -41,8 +41,8 @@ pub use oauth2::{OAuth2Config, OAuthMechanism};
 pub use replication::ReplicationConfig;
 pub use secret::Secret;
 pub use sections::{
-    DatabaseConfig, IngestConfig, LogConfig, LogFormat, NotifyConfig, RetentionConfig,
-    TicketsConfig,
+    ClassifyConfig, DatabaseConfig, IngestConfig, LogConfig, LogFormat, NotifyConfig,
+    RetentionConfig, TicketsConfig,
 };
 pub use smtp::{MailBackend, SmtpConfig};
 pub use web::{IpNet, WebConfig};
@@ -71,6 +71,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     #[serde(default)]
     pub replication: ReplicationConfig,
+    pub classify: ClassifyConfig,
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
@@ -134,6 +135,7 @@ impl Config {
         self.tickets.validate()?;
         self.ingest.validate()?;
         self.notify.validate()?;
+        self.classify.validate()?;
         let first_mailbox = self.mailboxes.first().map(|m| m.username.as_str());
         self.smtp.resolve(first_mailbox, base_dir)?;
         self.web.validate()?;

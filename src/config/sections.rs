@@ -241,3 +241,46 @@ fn default_level() -> String {
 fn default_format() -> LogFormat {
     LogFormat::Human
 }
+
+/// `[classify]`: the learned classifier (issue 13). The routing rules need no settings here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifyConfig {
+    /// Train a model from the corpus shipped in the binary when the database has none (the first
+    /// start); in the background, while ingest runs on the rules alone.
+    #[serde(default = "default_true", deserialize_with = "flex")]
+    pub train_at_start: bool,
+    /// Retrain every night from the operators' confirmed tickets and the corpus.
+    #[serde(default = "default_true", deserialize_with = "flex")]
+    pub nightly: bool,
+    /// The hour of the nightly training, Europe/Rome (0–23).
+    #[serde(default = "default_train_hour", deserialize_with = "flex")]
+    pub nightly_hour: u32,
+}
+
+impl Default for ClassifyConfig {
+    fn default() -> Self {
+        Self {
+            train_at_start: true,
+            nightly: true,
+            nightly_hour: default_train_hour(),
+        }
+    }
+}
+
+impl ClassifyConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.nightly_hour > 23 {
+            bail!("key `classify.nightly_hour`: an hour from 0 to 23");
+        }
+        Ok(())
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+/// Night, after the 02:30 backup and far from office hours.
+fn default_train_hour() -> u32 {
+    3
+}

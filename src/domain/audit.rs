@@ -14,6 +14,8 @@ vocabulary! {
         TicketClosed = "ticket.closed",
         TicketReopened = "ticket.reopened",
         TicketClassified = "ticket.classified",
+        /// An operator confirmed a classification (a suggestion, or what was already set).
+        TicketClassificationConfirmed = "ticket.classification_confirmed",
         TicketNoteAdded = "ticket.note_added",
         TicketMergedInto = "ticket.merged_into",
         TicketMergedFrom = "ticket.merged_from",
@@ -60,6 +62,8 @@ vocabulary! {
         RequestReportRead = "request.report_read",
         ReferenteCreated = "referente.created",
         ReferenteUpdated = "referente.updated",
+        ClassifierTrained = "classifier.trained",
+        ClassifierEvaluated = "classifier.evaluated",
     }
 }
 
@@ -80,6 +84,7 @@ vocabulary! {
         Citizens = "citizen.",
         Requests = "request.",
         Referenti = "referente.",
+        Classifier = "classifier.",
     }
 }
 
@@ -96,6 +101,7 @@ impl AuditAction {
             | A::TicketClosed
             | A::TicketReopened
             | A::TicketClassified
+            | A::TicketClassificationConfirmed
             | A::TicketNoteAdded
             | A::TicketMergedInto
             | A::TicketMergedFrom
@@ -128,6 +134,7 @@ impl AuditAction {
             | A::RequestAutomatic
             | A::RequestReportRead => AuditGroup::Requests,
             A::ReferenteCreated | A::ReferenteUpdated => AuditGroup::Referenti,
+            A::ClassifierTrained | A::ClassifierEvaluated => AuditGroup::Classifier,
         }
     }
 }

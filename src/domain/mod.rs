@@ -10,6 +10,7 @@
 //! - [`people`]: roles, the signed-in actor, and who an audit entry names.
 //! - [`address`]: which mailbox an address reaches (for counting mail per mailbox).
 //! - [`audit`]: the actions the audit log records.
+//! - [`classification`]: classification fields, their sources, why a model was trained.
 //! - [`mail`]: outbound mail kinds and states, automatic mail, quarantine, PEC words, rule fields.
 //! - [`time`]: the legal deadline and Europe/Rome's calendar.
 //! - [`request`]: the istruttoria's words: a request's state, its tag `[URP-2026-000042 R1]`.
@@ -17,6 +18,7 @@
 
 pub mod address;
 pub mod audit;
+pub mod classification;
 pub mod mail;
 pub mod people;
 pub mod refusal;
@@ -26,6 +28,7 @@ pub mod time;
 
 pub use address::RecipientKey;
 pub use audit::{AuditAction, AuditGroup};
+pub use classification::{ClassField, ClassSource, TrainReason};
 pub use mail::{
     AutoKind, Direction, Envelope, MailKind, OutboxState, Outgoing, QuarantineKind, RuleField,
     Signature,
@@ -183,6 +186,9 @@ mod tests {
         check(Signature::ALL);
         check(Relation::ALL);
         check(RequestState::ALL);
+        check(ClassField::ALL);
+        check(ClassSource::ALL);
+        check(TrainReason::ALL);
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub enum AuditActor {
     Retention,
     /// `system:istruttoria`: reminders and escalations of requests for reports.
     Istruttoria,
+    /// `system:classifier`: the learned classifier's nightly or first training.
+    Classifier,
     /// `cli`: an administrator at the command line.
     Cli,
     /// `web:anonymous`: someone not signed in (a failed sign-in).
@@ -66,6 +68,7 @@ impl fmt::Display for AuditActor {
             AuditActor::Ingest => f.write_str("system:ingest"),
             AuditActor::Retention => f.write_str("system:retention"),
             AuditActor::Istruttoria => f.write_str("system:istruttoria"),
+            AuditActor::Classifier => f.write_str("system:classifier"),
             AuditActor::Cli => f.write_str("cli"),
             AuditActor::Anonymous => f.write_str("web:anonymous"),
         }
@@ -79,6 +82,7 @@ impl FromStr for AuditActor {
             "system:ingest" => Ok(AuditActor::Ingest),
             "system:retention" => Ok(AuditActor::Retention),
             "system:istruttoria" => Ok(AuditActor::Istruttoria),
+            "system:classifier" => Ok(AuditActor::Classifier),
             "cli" => Ok(AuditActor::Cli),
             "web:anonymous" => Ok(AuditActor::Anonymous),
             _ => s
@@ -92,6 +96,7 @@ impl FromStr for AuditActor {
                         "user:ID",
                         "system:ingest",
                         "system:retention",
+                        "system:classifier",
                         "cli",
                         "web:anonymous",
                     ],
@@ -126,6 +131,7 @@ mod tests {
             AuditActor::Ingest,
             AuditActor::Retention,
             AuditActor::Istruttoria,
+            AuditActor::Classifier,
             AuditActor::Cli,
             AuditActor::Anonymous,
         ] {

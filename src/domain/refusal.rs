@@ -96,6 +96,10 @@ pub enum Invalid {
     BadRequestDue,
     #[error("no such request for a report on this ticket")]
     UnknownRequest,
+    #[error("unknown kind")]
+    UnknownKind,
+    #[error("nothing is classified yet: nothing to confirm")]
+    NothingToConfirm,
 }
 
 impl From<rusqlite::Error> for WorkflowError {

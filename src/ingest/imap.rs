@@ -24,7 +24,7 @@ use tokio::time::{sleep, timeout};
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
-use super::pipeline::{prepare, Origin, Outcome, Pipeline};
+use super::pipeline::{prepare_with_model, Origin, Outcome, Pipeline};
 use crate::config::{MailboxConfig, Security, StartFrom};
 use crate::metrics::Metrics;
 use crate::store::progress::{self, Progress};
@@ -54,12 +54,52 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> ImapStream for T {}
 
 type ImapSession = Session<Box<dyn ImapStream>>;
 
+/// Parsing and classifying a batch (pure CPU work) uses up to this many threads: the batch is
+/// prepared while nothing else of this mailbox runs (the previous batch is committed, the next
+/// one is being fetched), so its time adds to every batch's.
+const PREPARE_THREADS: usize = 4;
+
+/// `one` over `batch` on up to [`PREPARE_THREADS`] threads (as many as the machine has cores),
+/// in order.
+fn prepare_in_parallel<T: Send>(batch: Vec<Fetched>, one: impl Fn(Fetched) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(PREPARE_THREADS);
+    if threads < 2 || batch.len() < 2 * threads {
+        return batch.into_iter().map(one).collect();
+    }
+    let chunk = batch.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<Fetched>> = Vec::with_capacity(threads);
+    let mut rest = batch.into_iter();
+    loop {
+        let c: Vec<Fetched> = rest.by_ref().take(chunk).collect();
+        if c.is_empty() {
+            break;
+        }
+        chunks.push(c);
+    }
+    let one = &one;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| scope.spawn(move || c.into_iter().map(one).collect::<Vec<T>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
 /// Ingest for one configured mailbox.
 pub struct Watcher {
     cfg: MailboxConfig,
     store: Store,
     /// Shared by all mailboxes; locked only on the database thread, never across an await.
     pipeline: Arc<Mutex<Pipeline>>,
+    /// The learned model in use: messages are classified while they are prepared, on the
+    /// blocking pool, not on the database thread.
+    model: Arc<crate::learned::ModelSlot>,
     batch_size: usize,
     tls: Option<TlsConnector>,
     /// For a mailbox that signs in with OAuth2.
@@ -105,10 +145,15 @@ impl Watcher {
             ),
         };
         let tokens = cfg.oauth2.clone().map(crate::oauth::TokenSource::new);
+        let model = pipeline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .model_slot();
         Ok(Watcher {
             cfg,
             store,
             pipeline,
+            model,
             batch_size,
             tls,
             tokens,
@@ -452,17 +497,17 @@ impl Watcher {
         let account = self.cfg.account();
         let pec_box = self.cfg.pec_box();
         let metrics = self.metrics.clone();
+        let model = self.model.peek();
         tokio::spawn(async move {
             let last_uid = batch.iter().map(|f| f.uid).max().unwrap_or_default();
             let label = mailbox.clone();
             let items = tokio::task::spawn_blocking(move || {
-                batch
-                    .into_iter()
-                    .map(|f| {
-                        let origin = Origin::imap(&label, uidvalidity, f.uid, f.internal_date);
-                        (prepare(f.raw, pec_box.as_ref()), origin)
-                    })
-                    .collect::<Vec<_>>()
+                let one = |f: Fetched| {
+                    let origin = Origin::imap(&label, uidvalidity, f.uid, f.internal_date);
+                    let prepared = prepare_with_model(f.raw, pec_box.as_ref(), model.as_deref());
+                    (prepared, origin)
+                };
+                prepare_in_parallel(batch, one)
             })
             .await?;
             let outcomes = store

@@ -5,4 +5,4 @@ pub mod import;
 pub mod pipeline;
 pub mod tls;
 
-pub use pipeline::{prepare, Origin, Outcome, Pipeline, Prepared, Settings};
+pub use pipeline::{prepare, prepare_with_model, Origin, Outcome, Pipeline, Prepared, Settings};

@@ -12,14 +12,17 @@ use std::sync::Arc;
 
 use crate::classify::Classifier;
 use crate::domain::{time, TicketNumber};
-use crate::domain::{AuditAction, AuditActor, Channel, QuarantineKind, RecipientKey};
+use crate::domain::{AuditAction, AuditActor, Channel, ClassField, QuarantineKind, RecipientKey};
 use crate::istruttoria::{self, Claim};
+use crate::learn::{Message as LearnMessage, Prediction};
+use crate::learned::{self, Loaded, ModelSlot};
 use crate::mail::auth::{self, Unverified};
 use crate::mail::auto::{AutoKind, Automatic};
 use crate::mail::pec::{PecBox, PecInfo};
 use crate::mail::thread;
 use crate::mail::{self, ParseError, ParsedMail};
 use crate::notify::{Extra, MailKind, Notifier};
+use crate::store::classifier::{self as class_sql, FieldSource, RuleValue};
 use crate::store::ingest::{self as sql, NewMessage, NewTicket, TicketRef};
 use crate::store::progress::{self, Progress};
 use crate::store::{self, audit, rules};
@@ -30,16 +33,52 @@ pub struct Prepared {
     pub raw: Vec<u8>,
     pub sha256: String,
     pub parsed: Result<ParsedMail, ParseError>,
+    /// The learned classifier's prediction, made here (off the database thread) when a model
+    /// was loaded; the pipeline uses it if that model is still the one in use.
+    pub prediction: Option<Predicted>,
+}
+
+/// A prediction and the version of the model that made it.
+pub struct Predicted {
+    pub model_version: i64,
+    pub prediction: Prediction,
 }
 
 /// Parses and hashes `raw`; `pec_box` when it came from a mailbox configured as a PEC box.
 pub fn prepare(raw: Vec<u8>, pec_box: Option<&PecBox>) -> Prepared {
+    prepare_with_model(raw, pec_box, None)
+}
+
+/// [`prepare`], and the learned classifier's prediction for a citizen's message (automatic
+/// mail never gets a code) when `model` is given.
+pub fn prepare_with_model(
+    raw: Vec<u8>,
+    pec_box: Option<&PecBox>,
+    model: Option<&Loaded>,
+) -> Prepared {
     let sha256 = hex::encode(Sha256::digest(&raw));
     let parsed = mail::parse(&raw, pec_box);
+    let prediction = match (&parsed, model) {
+        (Ok(m), Some(loaded)) if m.automatic.is_none() => Some(Predicted {
+            model_version: loaded.version,
+            prediction: learned::apply::predict(loaded, &message_of(m)),
+        }),
+        _ => None,
+    };
     Prepared {
         raw,
         sha256,
         parsed,
+        prediction,
+    }
+}
+
+/// What the learned classifier reads of a message.
+fn message_of(m: &ParsedMail) -> LearnMessage<'_> {
+    LearnMessage {
+        subject: &m.subject,
+        body: &m.body_text,
+        sender_name: m.from_name.as_deref(),
     }
 }
 
@@ -180,10 +219,15 @@ impl Settings {
     }
 }
 
-/// The pipeline's state kept across batches: settings and the compiled routing rules.
+/// The pipeline's state kept across batches: settings, the compiled routing rules and the
+/// learned model in use.
 pub struct Pipeline {
     settings: Settings,
     classifier: Classifier,
+    /// Shared with the watchers (they predict while preparing) and the backoffice.
+    model_slot: Arc<ModelSlot>,
+    /// The model this batch uses (refreshed from the slot at each batch).
+    model: Option<Arc<Loaded>>,
     /// Queues the citizen's and operators' mails. None when importing an archive: citizens are
     /// not mailed about old complaints.
     notifier: Option<Arc<Notifier>>,
@@ -201,8 +245,21 @@ impl Pipeline {
         Pipeline {
             settings,
             classifier: Classifier::compile(-1, Vec::new()).0,
+            model_slot: Arc::default(),
+            model: None,
             notifier: None,
         }
+    }
+
+    /// Uses `slot` for the learned model (the daemon shares one with the backoffice).
+    pub fn with_model_slot(mut self, slot: Arc<ModelSlot>) -> Pipeline {
+        self.model_slot = slot;
+        self
+    }
+
+    /// The learned model's slot, for whoever prepares messages ahead of the pipeline.
+    pub fn model_slot(&self) -> Arc<ModelSlot> {
+        self.model_slot.clone()
     }
 
     /// The live pipeline: new tickets are acknowledged, operators told, reopenings announced.
@@ -216,8 +273,17 @@ impl Pipeline {
         self.settings.pec_box(origin)
     }
 
-    /// Recompiles the routing rules if they changed since the last batch.
+    /// Recompiles the routing rules if they changed since the last batch, and takes the newest
+    /// learned model.
     fn refresh_rules(&mut self, conn: &Connection) -> anyhow::Result<()> {
+        self.model = match self.model_slot.refresh(conn) {
+            Ok(m) => m,
+            Err(e) => {
+                // Classification by the model is a help, never a reason to stop ingest.
+                tracing::warn!("classifier model not loaded: {e:#}");
+                self.model_slot.peek()
+            }
+        };
         let generation = rules::generation(conn)?;
         if generation != self.classifier.generation {
             let (classifier, _errors) = Classifier::compile(generation, rules::load(conn)?);
@@ -459,7 +525,15 @@ impl Pipeline {
                 });
             }
             Claim::Stranger(t) => {
-                return self.create_ticket(conn, m, raw_id, &received, unverified.as_ref(), Some(t))
+                return self.create_ticket(
+                    conn,
+                    m,
+                    p.prediction.as_ref(),
+                    raw_id,
+                    &received,
+                    unverified.as_ref(),
+                    Some(t),
+                )
             }
             Claim::None => {}
         }
@@ -477,7 +551,15 @@ impl Pipeline {
                     && !workflow::within_reopen_window(t.closed_at.as_deref(), received.at, window)
                 {
                     // Too late to reopen: a new ticket, linked to the old one.
-                    return self.create_ticket(conn, m, raw_id, &received, None, Some(t));
+                    return self.create_ticket(
+                        conn,
+                        m,
+                        p.prediction.as_ref(),
+                        raw_id,
+                        &received,
+                        None,
+                        Some(t),
+                    );
                 }
                 let id = insert_message(conn, m, t.id, raw_id, &received, None, None)?;
                 sql::mark_needs_attention(conn, t.id)?;
@@ -493,9 +575,15 @@ impl Pipeline {
                 }
                 Ok(Outcome::Threaded { ticket: t.number })
             }
-            Thread::New { linked } => {
-                self.create_ticket(conn, m, raw_id, &received, unverified.as_ref(), linked)
-            }
+            Thread::New { linked } => self.create_ticket(
+                conn,
+                m,
+                p.prediction.as_ref(),
+                raw_id,
+                &received,
+                unverified.as_ref(),
+                linked,
+            ),
         }
     }
 
@@ -526,10 +614,12 @@ impl Pipeline {
         Ok(Thread::New { linked })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn create_ticket(
         &self,
         conn: &Connection,
         m: &ParsedMail,
+        predicted: Option<&Predicted>,
         raw_id: i64,
         received: &Received,
         unverified: Option<&Unverified>,
@@ -550,6 +640,30 @@ impl Pipeline {
         let contact_id = sql::upsert_contact(conn, from, m.from_name.as_deref())?;
         let class = self.classifier.classify(&m.subject, &m.body_text, from);
         let received_text = store::time_text(received.at);
+        let now = store::now_text();
+        let learnt = match &self.model {
+            Some(loaded) => {
+                let msg = message_of(m);
+                let fresh;
+                let prediction = match predicted {
+                    Some(p) if p.model_version == loaded.version => &p.prediction,
+                    _ => {
+                        fresh = learned::apply::predict(loaded, &msg);
+                        &fresh
+                    }
+                };
+                Some(learned::apply(
+                    conn,
+                    loaded,
+                    prediction,
+                    (class.kind, class.category_id, class.service_id),
+                    learned::apply::has_text(&msg),
+                    &now,
+                )?)
+            }
+            None => None,
+        };
+        let learnt_ref = learnt.as_ref();
         let due = store::time_text(time::due_at(received.at, self.settings.deadline_days));
         let channel = match m.pec {
             Some(_) => Channel::Pec,
@@ -562,9 +676,9 @@ impl Pipeline {
                 year,
                 seq,
                 thread_token: &token,
-                kind: class.kind,
-                category_id: class.category_id,
-                service_id: class.service_id,
+                kind: class.kind.or(learnt_ref.and_then(|l| l.kind)),
+                category_id: class.category_id.or(learnt_ref.and_then(|l| l.category_id)),
+                service_id: class.service_id.or(learnt_ref.and_then(|l| l.service_id)),
                 contact_id,
                 subject: &m.subject,
                 received_at: &received_text,
@@ -587,20 +701,7 @@ impl Pipeline {
                 "sender_unverified": unverified.map(|u| &u.reason),
             }),
         )?;
-        if !class.rule_ids.is_empty() {
-            audit::record(
-                conn,
-                AuditActor::Ingest,
-                AuditAction::TicketClassified,
-                Some(ticket_id),
-                json!({
-                    "category": class.category_id,
-                    "service": class.service_id,
-                    "kind": class.kind,
-                    "rules": class.rule_ids,
-                }),
-            )?;
-        }
+        self.record_classification(conn, ticket_id, &class, learnt_ref, &now)?;
         if let Some(notifier) = &self.notifier {
             notifier.to_citizen(conn, ticket_id, MailKind::Ack, Extra::default())?;
             notifier.to_operators(conn, ticket_id)?;
@@ -609,6 +710,63 @@ impl Pipeline {
             ticket: number,
             linked_to: linked.map(|t| t.number),
         })
+    }
+}
+
+impl Pipeline {
+    /// Where a new ticket's fields came from (rules, model), what each rule set (for the rules'
+    /// agreement with the operators), the model's suggestions, and one audit entry.
+    fn record_classification(
+        &self,
+        conn: &Connection,
+        ticket_id: i64,
+        class: &crate::classify::Classification,
+        learnt: Option<&learned::Applied>,
+        now: &str,
+    ) -> anyhow::Result<()> {
+        let mut sources: Vec<FieldSource> = Vec::new();
+        for &(field, rule_id) in &class.field_rules {
+            let name = self.classifier.rule_name(rule_id).unwrap_or_default();
+            sources.push(FieldSource::rule(field, rule_id, name, now));
+            let value = match field {
+                ClassField::Kind => class.kind.map(RuleValue::Kind),
+                ClassField::Category => class.category_id.map(RuleValue::Category),
+                ClassField::Service => class.service_id.map(RuleValue::Service),
+            };
+            if let Some(value) = value {
+                class_sql::record_rule_result(conn, ticket_id, rule_id, value)?;
+            }
+        }
+        if let Some(l) = learnt {
+            sources.extend(l.sources.iter().cloned());
+            class_sql::insert_suggestions(conn, ticket_id, &l.suggestions, l.model_version)?;
+        }
+        for s in &sources {
+            class_sql::set_source(conn, ticket_id, s)?;
+        }
+        if sources.is_empty() && learnt.is_none_or(|l| l.suggestions.is_empty()) {
+            return Ok(());
+        }
+        let mut fields = serde_json::Map::new();
+        for s in &sources {
+            fields.insert(s.field.as_str().into(), s.audit_detail());
+        }
+        audit::record(
+            conn,
+            AuditActor::Ingest,
+            AuditAction::TicketClassified,
+            Some(ticket_id),
+            json!({
+                "category": class.category_id.or(learnt.and_then(|l| l.category_id)),
+                "service": class.service_id.or(learnt.and_then(|l| l.service_id)),
+                "kind": class.kind.or(learnt.and_then(|l| l.kind)),
+                "rules": class.rule_ids,
+                "sources": fields,
+                "suggested": learnt.map(|l| l.suggestions.iter().map(|(f, _)| *f).collect::<Vec<_>>()),
+                "model_version": learnt.map(|l| l.model_version),
+            }),
+        )?;
+        Ok(())
     }
 }
 

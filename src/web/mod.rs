@@ -51,6 +51,9 @@ pub struct App {
     pub readers: Arc<Readers>,
     pub notifier: Arc<Notifier>,
     pub pipeline: Arc<Mutex<Pipeline>>,
+    /// The learned model in use (the same slot as the pipeline's): the ticket page explains
+    /// its suggestions with it.
+    pub model: Arc<crate::learned::ModelSlot>,
     pub settings: Arc<Settings>,
     pub throttle: Arc<auth::Throttle>,
     pub stats_cache: Arc<stats::Cache>,
@@ -71,11 +74,16 @@ impl App {
         pipeline: Arc<Mutex<Pipeline>>,
         metrics: Arc<Metrics>,
     ) -> App {
+        let model = pipeline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .model_slot();
         App {
             readers: Arc::new(Readers::new(store.path().to_path_buf())),
             store,
             notifier,
             pipeline,
+            model,
             settings: Arc::new(Settings::from_config(config)),
             throttle: Arc::new(auth::Throttle::new(auth::password_check_slots())),
             stats_cache: Arc::new(stats::Cache::default()),
@@ -340,6 +348,7 @@ pub fn router(app: App) -> Router {
         .route("/reclami/{number}/risposta", post(tickets::answer))
         .route("/reclami/{number}/nota", post(tickets::note))
         .route("/reclami/{number}/classificazione", post(tickets::classify))
+        .route("/reclami/{number}/conferma", post(tickets::confirm))
         .route("/reclami/{number}/chiusura", post(tickets::close))
         .route("/reclami/{number}/unione", post(tickets::merge))
         .route("/reclami/{number}/relazioni", post(tickets::send_request))
@@ -399,6 +408,7 @@ pub fn router(app: App) -> Router {
             "/amministrazione/regole/{id}/sposta",
             post(admin::rule_move),
         )
+        .route("/amministrazione/classificatore", get(admin::classifier))
         .route("/amministrazione/quarantena", get(admin::quarantine))
         .route(
             "/amministrazione/quarantena/{id}/originale",

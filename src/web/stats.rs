@@ -23,6 +23,7 @@ use crate::texts;
 
 /// The application state keeps the statistics' cache under this name.
 pub use crate::stats::Cache;
+use crate::store::classifier as class_sql;
 
 /// The query string of the page, the CSV and the report.
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -42,6 +43,9 @@ pub struct StatsQuery {
     servizio: String,
     #[serde(default)]
     categoria: String,
+    /// "1": also count only the classifications an operator set or confirmed.
+    #[serde(default)]
+    confermate: String,
     /// For the CSV: which table, and "rfc4180" for commas without BOM.
     #[serde(default)]
     tabella: String,
@@ -346,13 +350,74 @@ pub async fn page(
             }
         }
     };
+    let confirmed = confirmed_section(&app, &q, &scope).await?;
     let title = format!("Statistiche – {}", period_title(&scope));
     Ok(ui::page(
         &s,
         Section::Stats,
         &title,
-        html! { (form) (body(&q, &scope, &r, &tables, true)) },
+        html! { (form) (confirmed) (body(&q, &scope, &r, &tables, true)) },
     ))
+}
+
+/// The share of classifications an operator set or confirmed (the rest came from the rules or
+/// the learned model), and on request the categories counted from those alone.
+async fn confirmed_section(app: &App, q: &StatsQuery, scope: &Scope) -> WebResult<Markup> {
+    let (from, to) = (
+        crate::store::time_text(crate::domain::time::rome_midnight_utc(scope.from)),
+        crate::store::time_text(crate::domain::time::rome_midnight_utc(
+            scope.to.succ_opt().unwrap_or(scope.to),
+        )),
+    );
+    let only = q.confermate == "1";
+    let service = scope.service;
+    let ((classified, confirmed), by_category) = app
+        .readers
+        .read(move |conn| {
+            let share = class_sql::confirmed_share(conn, &from, &to)?;
+            let rows = if only {
+                class_sql::confirmed_by_category(conn, &from, &to, service)?
+            } else {
+                Vec::new()
+            };
+            Ok((share, rows))
+        })
+        .await?;
+    let share = if classified > 0 {
+        format!(" ({} %)", confirmed * 100 / classified)
+    } else {
+        String::new()
+    };
+    Ok(html! {
+        p.small {
+            "Classificazioni confermate da un operatore: " strong { (ui::number(confirmed)) } " di "
+            (ui::number(classified)) " reclami classificati" (share)
+            "; le altre vengono dalle regole o dal classificatore appreso. "
+            @if only {
+                a href=(q.link("/statistiche", &[])) { "Nascondi il conteggio delle sole confermate" }
+            } @else {
+                a href=(q.link("/statistiche", &[("confermate", "1")])) { "Conta solo le classificazioni confermate" }
+            }
+        }
+        @if only {
+            section {
+                h2 { "Classificazione (solo confermate da un operatore)" }
+                div.tablewrap {
+                    table {
+                        thead { tr { th scope="col" { "Codice" } th scope="col" { "Voce" } th scope="col" { "Reclami" } } }
+                        tbody {
+                            @for (code, label, n) in &by_category {
+                                tr { td { (code) } td { (label) } td.num { (ui::number(*n)) } }
+                            }
+                        }
+                    }
+                }
+                @if scope.category.is_some() {
+                    p.small.muted { "Il filtro per classificazione non si applica a questo conteggio." }
+                }
+            }
+        }
+    })
 }
 
 /// One table as CSV: for Italian Excel by default (UTF-8 with BOM, `;`, decimal comma), or

@@ -27,6 +27,14 @@ fn backoffice_listener() -> TcpListener {
     socket.into()
 }
 
+/// The binary under test: this build's, or `ASCOLTO_BIN` (a benchmark comparing two builds runs
+/// the same harness against an older binary).
+pub fn binary() -> PathBuf {
+    std::env::var_os("ASCOLTO_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_ascolto")))
+}
+
 /// The `ascolto` binary run as a user would, with its own config file and database.
 pub struct Daemon {
     pub dir: tempfile::TempDir,
@@ -78,11 +86,21 @@ impl Daemon {
                 format!("127.0.0.1:{}", self.web_port),
             ),
             ("ASCOLTO__WEB__BASE_URL".to_string(), self.base_url()),
+            // Training on the whole corpus takes minutes of CPU in a debug build: tests that
+            // need a model train one with `ascolto classify train` (or in-process).
+            (
+                "ASCOLTO__CLASSIFY__TRAIN_AT_START".to_string(),
+                "false".to_string(),
+            ),
+            (
+                "ASCOLTO__CLASSIFY__NIGHTLY".to_string(),
+                "false".to_string(),
+            ),
         ])
     }
 
     pub fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ascolto"));
+        let mut c = Command::new(binary());
         c.arg("--config")
             .arg(self.config_path())
             .env_remove("RUST_LOG")

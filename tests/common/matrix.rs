@@ -74,6 +74,12 @@ pub const MATRIX: &[Route] = &[
     ),
     (
         "POST",
+        "/reclami/{T}/conferma",
+        &[("campo", "kind"), ("valore", "reclamo")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
         "/reclami/{T}/risposta",
         &[("testo", "Gentile utente, ...")],
         [Refused, Refused, Refused, Done, Done],
@@ -124,6 +130,12 @@ pub const MATRIX: &[Route] = &[
     (
         "GET",
         "/amministrazione",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "GET",
+        "/amministrazione/classificatore",
         &[],
         [SignIn, Refused, Refused, Refused, Page],
     ),

@@ -92,6 +92,9 @@ pub struct ListRow {
     pub needs_attention: bool,
     pub channel: Channel,
     pub service_name: Option<String>,
+    /// The learned classifier's best category for a ticket it did not classify, with its
+    /// confidence.
+    pub suggested_category: Option<(String, f64)>,
 }
 
 /// Turns words typed by a person into an FTS5 query: every word must appear, each taken
@@ -262,7 +265,9 @@ fn list_columns() -> String {
     format!(
         "t.number, t.state, t.kind, k.code, k.label, substr(c.name, 1, {n}), substr(c.email, 1, {n}),
          substr(t.subject, 1, {n}), t.received_at, t.due_at, t.first_answered_at IS NOT NULL,
-         t.needs_attention, t.channel, s.name"
+         t.needs_attention, t.channel, s.name,
+         (SELECT g.value || ' ' || g.confidence FROM ticket_suggestions g
+           WHERE g.ticket_id = t.id AND g.field = 'category' AND g.rank = 0)"
     )
 }
 
@@ -290,6 +295,10 @@ fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
         needs_attention: r.get(11)?,
         channel: r.get(12)?,
         service_name: r.get(13)?,
+        suggested_category: r.get::<_, Option<String>>(14)?.and_then(|s| {
+            let (code, confidence) = s.rsplit_once(' ')?;
+            Some((code.to_string(), confidence.parse().ok()?))
+        }),
     })
 }
 

@@ -1,11 +1,13 @@
-//! Amministrazione: accounts, services and their referenti, categories, routing rules, quarantine, the outbox and
-//! the audit log. Every handler takes [`AdminUser`].
+//! Amministrazione: accounts, services and their referenti, categories, routing rules, the
+//! learned classifier, quarantine, the outbox and the audit log. Every handler takes
+//! [`AdminUser`].
 //!
 //! A change runs through [`change`]: one transaction on the writer thread, its refusal (an
 //! [`AdminError`]) shown in Italian as a 422, a failure of the database a logged 500.
 
 mod audit;
 mod categories;
+mod classifier;
 mod outbox;
 mod quarantine;
 mod referenti;
@@ -15,6 +17,7 @@ mod users;
 
 pub use audit::audit;
 pub use categories::{categories, category_add, category_update};
+pub use classifier::classifier;
 pub use outbox::{outbox, outbox_retry};
 pub use quarantine::{quarantine, quarantine_discard, quarantine_raw, quarantine_retry};
 pub use referenti::{referente_add, referente_update, referenti};
@@ -82,6 +85,7 @@ fn admin_page(s: &Session, title: &str, body: Markup) -> Markup {
                 li { a href="/amministrazione/referenti" { "Referenti" } }
                 li { a href="/amministrazione/categorie" { "Classificazione" } }
                 li { a href="/amministrazione/regole" { "Regole di smistamento" } }
+                li { a href="/amministrazione/classificatore" { "Classificatore appreso" } }
                 li { a href="/amministrazione/quarantena" { "Quarantena" } }
                 li { a href="/amministrazione/posta" { "Posta in uscita" } }
                 li { a href="/amministrazione/registro" { "Registro attività" } }

@@ -112,6 +112,37 @@ pub async fn classify(
 }
 
 #[derive(Deserialize)]
+pub struct ConfirmForm {
+    /// `kind`, `category`, `service`, or `tutto` (the classification as it is now).
+    campo: String,
+    #[serde(default)]
+    valore: String,
+}
+
+/// One click: an operator confirms one suggestion, or the classification as it is.
+pub async fn confirm(
+    AppState(app): AppState<App>,
+    Staff(s): Staff,
+    UrlPath(number): UrlPath<TicketNumber>,
+    Form(form): Form<ConfirmForm>,
+) -> WebResult<Response> {
+    let what = match form.campo.as_str() {
+        "tutto" => workflow::Confirmation::Current,
+        field => workflow::Confirmation::Suggestion {
+            field: field
+                .parse()
+                .map_err(|_| WebError::Refused(texts::BAD_FIELD.into()))?,
+            value: form.valore.trim().to_string(),
+        },
+    };
+    act(&app, &s, &number, move |conn, _, a, tid| {
+        workflow::confirm(conn, a, tid, &what)
+    })
+    .await?;
+    Ok(back_to(&number))
+}
+
+#[derive(Deserialize)]
 pub struct CloseForm {
     esito: String,
 }

@@ -183,7 +183,15 @@ pub(super) fn ticket_table(
                             td {
                                 @match (&r.category_code, &r.category_label) {
                                     (Some(code), Some(label)) => { abbr title=(label) { (code) } }
-                                    _ => { span.muted { "da classificare" } }
+                                    _ => {
+                                        span.muted { "da classificare" }
+                                        @if let Some((code, confidence)) = &r.suggested_category {
+                                            br;
+                                            span.small.suggested title="Suggerimento del classificatore appreso" {
+                                                "suggerito " (code) " · " (crate::texts::percent(*confidence)) " %"
+                                            }
+                                        }
+                                    }
                                 }
                             }
                             @if !content {

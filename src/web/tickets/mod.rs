@@ -3,7 +3,9 @@
 //! - [`dashboard`]: counts by state and the queues that need someone now.
 //! - [`list`]: the list with its filters, search, sort and pages (also the dashboard's tables).
 //! - [`page`]: one ticket: its facts, its thread, its history, and the forms to work it.
-//! - [`forms`]: what the forms post: answer, note, classification, closing, merging.
+//! - [`forms`]: what the forms post: answer, note, classification (and its one-click
+//!   confirmation), closing, merging.
+//! - [`suggest`]: the ticket page's automatic classification: sources, suggestions, "perché".
 //! - [`files`]: the attachments and original messages, as audited downloads.
 //! - [`requests`]: the istruttoria: a ticket's requests for reports, asking for one, reading one.
 
@@ -13,10 +15,11 @@ mod forms;
 mod list;
 mod page;
 mod requests;
+mod suggest;
 
 pub use dashboard::dashboard;
 pub use files::{attachment, original};
-pub use forms::{answer, classify, close, merge, note};
+pub use forms::{answer, classify, close, confirm, merge, note};
 pub use list::list;
 pub use page::show;
 pub use requests::{new_request, report_read, send_request};

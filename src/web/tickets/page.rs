@@ -4,10 +4,11 @@ use axum::extract::State as AppState;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
-use super::{requests, ticket_id};
+use super::{requests, suggest, ticket_id};
 use crate::domain::{Kind, Outcome, Relation, Role, TicketNumber};
 use crate::mail::pec::PecInfo;
 use crate::store::backoffice::{self as q, Entry, EntryKind};
+use crate::store::classifier as class_sql;
 use crate::store::tickets::{self, Ticket};
 use crate::texts;
 use crate::web::auth::{AnyUser, Session};
@@ -34,10 +35,20 @@ pub async fn show(
     if !s.sees_content {
         return facts_page(&app, &s, id).await;
     }
-    let (t, related, entries, history, categories, services, operators) = app
+    let slot = app.model.clone();
+    let (t, related, entries, history, categories, services, operators, learned) = app
         .readers
         .read(move |conn| {
             let t = tickets::ticket(conn, id)?.ok_or_else(|| anyhow::anyhow!("ticket vanished"))?;
+            let explanation = match slot.refresh(conn)? {
+                Some(loaded) => crate::learned::explain::explain(conn, &loaded, id)?,
+                None => None,
+            };
+            let learned = suggest::Learned {
+                sources: class_sql::sources(conn, id)?,
+                suggestions: class_sql::suggestions(conn, id)?,
+                explanation,
+            };
             Ok((
                 t,
                 tickets::related(conn, id)?,
@@ -46,6 +57,7 @@ pub async fn show(
                 q::categories(conn)?,
                 q::services(conn)?,
                 q::operators(conn)?,
+                learned,
             ))
         })
         .await?;
@@ -60,6 +72,7 @@ pub async fn show(
         }
         p.subject-line { (ui::state_badge(t.state)) " " strong { (ui::clip(&t.subject, SUBJECT_LINE_CHARS)) } }
         (summary(&t, Some(&related)))
+        (suggest::section(&s, &t, &learned, s.may_act() && t.merged_into.is_none()))
         section aria-labelledby="conversazione" {
             h2 #conversazione { "Conversazione" }
             @for e in &entries {
