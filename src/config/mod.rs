@@ -71,6 +71,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     #[serde(default)]
     pub replication: ReplicationConfig,
+    #[serde(default)]
     pub classify: ClassifyConfig,
     #[serde(default)]
     pub log: LogConfig,

@@ -89,7 +89,20 @@ pub fn apply(
                     now,
                 ));
             }
-            None => suggest(ClassField::Category, &prediction.category, &mut out),
+            None => {
+                // Only what an operator can pick: an active sub-category of the hospital's
+                // list (a corpus label such as the macro-only `ALT`, or a category since
+                // disabled, is no use as a suggestion).
+                let mut usable = Vec::new();
+                for (code, confidence) in keep(&prediction.category) {
+                    if sql::sub_category_by_code(conn, &code)?.is_some() {
+                        usable.push((code, confidence));
+                    }
+                }
+                if !usable.is_empty() {
+                    out.suggestions.push((ClassField::Category, usable));
+                }
+            }
         }
     }
     if rules.2.is_none() {
