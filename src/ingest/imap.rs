@@ -563,6 +563,12 @@ impl Watcher {
 
     /// Whether the folder holds a message past `last_uid` (asking for UIDs only).
     async fn has_new_mail(&self, session: &mut ImapSession, last_uid: u32) -> Result<bool> {
+        // NOOP first: a server shows a session new messages only when it syncs its view of the
+        // folder, which NOOP asks for (RFC 3501 6.1.2) and a FETCH need not do — Dovecot, whose
+        // IDLE falls back to a 30 s poll without inotify, would otherwise never show them.
+        timeout(NETWORK_TIMEOUT, session.noop())
+            .await
+            .context("NOOP timed out")??;
         let mut found = false;
         let mut stream = timeout(
             NETWORK_TIMEOUT,
