@@ -66,6 +66,19 @@ pub fn backoffice(config: &Config, store: Store, metrics: Arc<Metrics>) -> Resul
 }
 
 /// How a supervised task ended.
+/// Runs `work`, a loop that lasts until shutdown, as the supervised task `name`.
+fn supervise(
+    tasks: &mut JoinSet<Ended>,
+    name: impl Into<String>,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let name = name.into();
+    tasks.spawn(async move {
+        work.await;
+        Ended::Stopped(name)
+    });
+}
+
 enum Ended {
     /// A loop that runs until shutdown (when it ends before, something went wrong).
     Stopped(String),
@@ -141,11 +154,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             config.ingest.batch_size,
             metrics.clone(),
         )?;
-        let token = shutdown.clone();
-        tasks.spawn(async move {
-            watcher.run(token).await;
-            Ended::Stopped(name)
-        });
+        supervise(&mut tasks, name, watcher.run(shutdown.clone()));
     }
 
     let outbox = OutboxWorker {
@@ -158,53 +167,33 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         max_attempts: config.notify.max_attempts,
         metrics: metrics.clone(),
     };
-    let token = shutdown.clone();
-    tasks.spawn(async move {
-        outbox.run(token).await;
-        Ended::Stopped("outbox".to_string())
-    });
+    supervise(&mut tasks, "outbox", outbox.run(shutdown.clone()));
 
     if let Some(watcher) =
         crate::replication::Watcher::from_config(&config.replication, metrics.clone())
     {
         tracing::info!(db = %watcher.db.display(), socket = %watcher.socket.display(), "replication: watching Litestream");
-        let token = shutdown.clone();
-        tasks.spawn(async move {
-            watcher.run(token).await;
-            Ended::Stopped("replication".to_string())
-        });
+        supervise(&mut tasks, "replication", watcher.run(shutdown.clone()));
     }
     let reminders = Reminders {
         store: store.clone(),
         notifier: app.notifier.clone(),
         settings: crate::istruttoria::Settings::from_config(&config),
     };
-    let token = shutdown.clone();
-    tasks.spawn(async move {
-        reminders.run(token).await;
-        Ended::Stopped("istruttoria".to_string())
-    });
+    supervise(&mut tasks, "istruttoria", reminders.run(shutdown.clone()));
     let training = crate::learned::task::TrainingTask {
         store: store.clone(),
         slot: app.model.clone(),
         config: config.classify.clone(),
     };
-    let token = shutdown.clone();
-    tasks.spawn(async move {
-        training.run(token).await;
-        Ended::Stopped("classifier".to_string())
-    });
+    supervise(&mut tasks, "classifier", training.run(shutdown.clone()));
 
     let daily = Daily {
         store: store.clone(),
         anonymise_after_days: config.retention.anonymise_after_days,
         wal: crate::retention::WalCheckpoint::for_config(&config),
     };
-    let token = shutdown.clone();
-    tasks.spawn(async move {
-        daily.run(token).await;
-        Ended::Stopped("daily".to_string())
-    });
+    supervise(&mut tasks, "daily", daily.run(shutdown.clone()));
 
     // Loops return only on shutdown; one that ends while shutdown has not been asked for has
     // panicked. (Once shutdown is asked for, both branches may be ready: that is no failure.)
