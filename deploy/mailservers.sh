@@ -6,6 +6,10 @@
 #   deploy/mailservers.sh stop DIR       stop the servers started in DIR (by PID)
 #   deploy/mailservers.sh imap-stop DIR  stop only Dovecot (an IMAP outage); imap-start DIR restarts it
 #   deploy/mailservers.sh smtp-stop DIR  stop only Postfix (an SMTP outage); smtp-start DIR restarts it
+#   deploy/mailservers.sh install-cyrus  install Cyrus IMAP beside Dovecot (see below)
+#   deploy/mailservers.sh cyrus-start DIR / cyrus-stop DIR
+#                                        a throw-away Cyrus IMAP on CYRUS_PORT [11143], for the tests
+#                                        that hold ascolto to a second IMAP server
 #
 # Ports come from the environment (defaults in brackets): IMAP_PORT [10143], IMAPS_PORT [10993],
 # SMTP_PORT [10025], LMTP_PORT [10024]. Accounts (all with password "secret" unless MAIL_PASSWORD
@@ -16,6 +20,14 @@
 # each access token by POSTing it to that URL (RFC 7662: {"active": true, "username": "…"}); with
 # AUTH_PORT set too, Postfix offers SMTP AUTH through Dovecot's authentication on that port.
 # Nothing system-wide is touched: no service is enabled, /etc/dovecot and /etc/postfix are unused.
+#
+# Cyrus IMAP 3.6 is the second server: with its default settings an idling client hears of new mail
+# only at Cyrus's own 60-second poll (`imapidlepoll`), the "lazy IDLE" ascolto must not depend on.
+# Debian's cyrus-imapd package conflicts with dovecot-imapd (both provide imap-server), so
+# `install-cyrus` installs cyrus-common (master, tools; no conflict) from Debian and unpacks
+# cyrus-imapd's own files into /opt/cyrus-imapd without installing the package. The instance takes
+# any password (`sasl_pwcheck_method: alwaystrue`) and creates a user's INBOX at first login; mail is
+# added by IMAP APPEND, as the tests do.
 set -euo pipefail
 
 MAIL_UID=5000
@@ -24,9 +36,12 @@ die() { echo "mailservers: $*" >&2; exit 1; }
 
 install_packages() {
     local missing=()
-    command -v dovecot >/dev/null || missing+=(dovecot-imapd)
-    [ -e /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
-    command -v postfix >/dev/null || missing+=(postfix)
+    # Each program the tests start, not one command per package: another IMAP server's package
+    # can remove dovecot-imapd and leave the `dovecot` command in place.
+    command -v dovecot >/dev/null || missing+=(dovecot-core)
+    [ -x /usr/lib/dovecot/imap ] && [ -x /usr/lib/dovecot/imap-login ] || missing+=(dovecot-imapd)
+    [ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
+    command -v postfix >/dev/null && [ -x /usr/lib/postfix/sbin/master ] || missing+=(postfix)
     command -v openssl >/dev/null || missing+=(openssl)
     command -v script >/dev/null || missing+=(bsdutils)
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -284,7 +299,105 @@ stop() {
     stop_dovecot "$dir"
 }
 
+CYRUS_BIN=/usr/lib/cyrus/bin
+CYRUS_IMAPD=/opt/cyrus-imapd/usr/lib/cyrus/bin/imapd
+
+install_cyrus() {
+    [ -x "$CYRUS_BIN/master" ] && [ -x "$CYRUS_IMAPD" ] && return 0
+    [ "$(id -u)" -eq 0 ] || die "need root to install Cyrus IMAP"
+    if [ ! -x "$CYRUS_BIN/master" ]; then
+        apt-get update -qq
+        # Installing must not start (or leave enabled) a system-wide Cyrus: policy-rc.d refuses
+        # the start for the duration of the install, and the unit it enables is disabled again.
+        local policy=/usr/sbin/policy-rc.d ours=""
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && ours=1
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cyrus-common >/dev/null ||
+            { [ -n "$ours" ] && rm -f "$policy"; die "cannot install cyrus-common"; }
+        [ -n "$ours" ] && rm -f "$policy"
+        rm -f /etc/systemd/system/multi-user.target.wants/cyrus-imapd.service
+    fi
+    if [ ! -x "$CYRUS_IMAPD" ]; then
+        local tmp
+        tmp=$(mktemp -d)
+        # The version that matches cyrus-common's, unpacked, not installed (see the top).
+        local version
+        version=$(dpkg-query -W -f '${Version}' cyrus-common)
+        (cd "$tmp" && chmod 777 . && apt-get download -qq "cyrus-imapd=$version" 2>/dev/null) ||
+            { rm -rf "$tmp"; die "cannot download cyrus-imapd $version"; }
+        mkdir -p /opt/cyrus-imapd
+        dpkg-deb -x "$tmp"/cyrus-imapd_*.deb /opt/cyrus-imapd
+        rm -rf "$tmp"
+        [ -x "$CYRUS_IMAPD" ] || die "cyrus-imapd did not unpack $CYRUS_IMAPD"
+    fi
+}
+
+cyrus_start() {
+    local dir=$1 c
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    c=$dir/cyrus
+    local p=$dir
+    while [ "$p" != / ]; do chmod o+x "$p" 2>/dev/null || true; p=$(dirname "$p"); done
+    mkdir -p "$c/conf" "$c/spool" "$c/sieve" "$c/run"
+    cat > "$c/imapd.conf" <<CONF
+configdirectory: $c/conf
+partition-default: $c/spool
+sievedir: $c/sieve
+admins: admin
+sasl_pwcheck_method: alwaystrue
+allowplaintext: yes
+sasl_mech_list: PLAIN LOGIN
+unixhierarchysep: yes
+virtdomains: userid
+defaultdomain: hospital.test
+servername: localhost
+autocreate_quota: 0
+idlesocket: $c/run/idle
+lmtpsocket: $c/run/lmtp
+notifysocket: $c/run/notify
+mboxname_lockpath: $c/run/lock
+proc_path: $c/run/proc
+syslog_prefix: ascolto-test-cyrus
+CONF
+    cat > "$c/cyrus.conf" <<CONF
+START {
+  recover cmd="$CYRUS_BIN/ctl_cyrusdb -r -C $c/imapd.conf"
+}
+SERVICES {
+  imap cmd="$CYRUS_IMAPD -C $c/imapd.conf" listen="127.0.0.1:$CYRUS_PORT" prefork=0
+}
+EVENTS {
+}
+DAEMON {
+}
+CONF
+    chown -R cyrus:mail "$c"
+    echo "CYRUS_PORT=$CYRUS_PORT" > "$c/servers.env"
+    "$CYRUS_BIN/master" -C "$c/imapd.conf" -M "$c/cyrus.conf" -p "$c/run/master.pid" -l 64 \
+        </dev/null >"$c/master.log" 2>&1 &
+    wait_port "$CYRUS_PORT" || die "cyrus did not open port $CYRUS_PORT: $(tail -5 "$c/master.log")"
+}
+
+cyrus_stop() {
+    local c=$1/cyrus pidf=$1/cyrus/run/master.pid
+    [ -f "$pidf" ] || return 0
+    local pid
+    pid=$(cat "$pidf")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 200); do
+        state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
+        { [ "$state" = gone ] || [ "$state" = Z ]; } && break
+        sleep 0.05
+    done
+    # Its imapd children end with their connections; don't leave one behind.
+    pkill -TERM -f "imapd -C $c/imapd.conf" 2>/dev/null || true
+    rm -f "$pidf"
+}
+
 IMAP_PORT=${IMAP_PORT:-10143}
+CYRUS_PORT=${CYRUS_PORT:-11143}
 IMAPS_PORT=${IMAPS_PORT:-10993}
 SMTP_PORT=${SMTP_PORT:-10025}
 LMTP_PORT=${LMTP_PORT:-10024}
@@ -312,5 +425,8 @@ case "${1:-}" in
         script -qec "postfix -c $2/postfix start" /dev/null </dev/null >"$2/postfix/stderr" 2>&1 || die "postfix did not start"
         wait_port "$SMTP_PORT" || die "postfix did not come back"
         ;;
-    *) die "usage: $0 install | start DIR | stop DIR | imap-stop DIR | imap-start DIR | smtp-stop DIR | smtp-start DIR" ;;
+    install-cyrus) install_cyrus ;;
+    cyrus-start) [ -n "${2:-}" ] || die "usage: $0 cyrus-start DIR"; install_cyrus; cyrus_start "$2" ;;
+    cyrus-stop) [ -n "${2:-}" ] || die "usage: $0 cyrus-stop DIR"; cyrus_stop "$2" ;;
+    *) die "usage: $0 install | start DIR | stop DIR | imap-stop DIR | imap-start DIR | smtp-stop DIR | smtp-start DIR | install-cyrus | cyrus-start DIR | cyrus-stop DIR" ;;
 esac

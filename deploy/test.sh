@@ -11,6 +11,9 @@ fi
 
 # Dovecot, Postfix, openssl (test certificates), CA certificates for TLS.
 deploy/mailservers.sh install
+# Cyrus IMAP, the second server the ingest contract is held to (tests/imap_servers.rs): beside
+# Dovecot, from Debian's packages (see deploy/mailservers.sh).
+deploy/mailservers.sh install-cyrus
 if ! dpkg -s ca-certificates >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ca-certificates >/dev/null
 fi

@@ -1,5 +1,6 @@
 //! Shared by the integration tests, in layers:
 //! - [`servers`]: real Dovecot and Postfix, started by `deploy/mailservers.sh` on loopback;
+//!   [`cyrus`]: a second IMAP server (Cyrus) for the ingest contract;
 //! - [`smtp`] and [`imap`]: small hand-written clients, as a citizen's mail program;
 //! - [`daemon`]: the real `ascolto` binary with its own config and database, its backoffice
 //!   socket bound here and handed over;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+pub mod cyrus;
 pub mod daemon;
 pub mod http;
 pub mod imap;
