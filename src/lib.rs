@@ -32,6 +32,7 @@ pub mod admin;
 pub mod classify;
 pub mod config;
 pub mod domain;
+pub mod errors;
 pub mod export;
 pub mod ingest;
 pub mod istruttoria;

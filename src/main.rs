@@ -220,7 +220,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", ascolto::errors::chain(&*e));
             ExitCode::FAILURE
         }
     }

@@ -177,7 +177,7 @@ impl Watcher {
                 false
             }
             Err(e) => {
-                let why = format!("{e:#}");
+                let why = crate::errors::chain(&*e).to_string();
                 tracing::debug!("replication: {why}");
                 self.metrics.replication_failed(why);
                 false

@@ -139,7 +139,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     tasks.spawn(async move {
         tokio::select! {
             counted = crate::web::stats::prepare(&ahead) => if let Err(e) = counted {
-                tracing::warn!(error = %format!("{e:#}"), "statistics: could not count ahead of the first view");
+                tracing::warn!(error = %crate::errors::chain(&*e), "statistics: could not count ahead of the first view");
             },
             _ = token.cancelled() => {}
         }
@@ -281,7 +281,7 @@ impl Reminders {
                     )
                 }
                 Ok(_) => {}
-                Err(e) => tracing::error!("istruttoria: reminders: {e:#}"),
+                Err(e) => tracing::error!("istruttoria: reminders: {}", crate::errors::chain(&*e)),
             }
             wait = REMINDERS_EVERY;
         }
@@ -309,7 +309,7 @@ impl Daily {
                 _ = shutdown.cancelled() => return,
             }
             if let Err(e) = self.round(&shutdown).await {
-                tracing::error!("daily maintenance: {e:#}");
+                tracing::error!("daily maintenance: {}", crate::errors::chain(&*e));
             }
             wait = DAILY_EVERY;
         }

@@ -172,7 +172,7 @@ impl Watcher {
             match self.session(&shutdown, &mut backoff).await {
                 Ok(()) => return,
                 Err(e) => {
-                    let error = format!("{e:#}");
+                    let error = crate::errors::chain(&*e).to_string();
                     self.metrics.mailbox_failed(&self.cfg.name, &error);
                     tracing::warn!(
                         mailbox = %self.cfg.name,

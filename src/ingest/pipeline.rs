@@ -280,7 +280,7 @@ impl Pipeline {
             Ok(m) => m,
             Err(e) => {
                 // Classification by the model is a help, never a reason to stop ingest.
-                tracing::warn!("classifier model not loaded: {e:#}");
+                tracing::warn!("classifier model not loaded: {}", crate::errors::chain(&*e));
                 self.model_slot.peek()
             }
         };
@@ -316,7 +316,7 @@ impl Pipeline {
             let outcome = match attempt {
                 Ok(o) => o,
                 Err(e) => {
-                    let reason = format!("could not be stored: {e:#}");
+                    let reason = format!("could not be stored: {}", crate::errors::chain(&*e));
                     tracing::error!(origin = %origin.label, "{reason}");
                     let sp = tx.savepoint()?;
                     let o = quarantine(&sp, prepared, origin, QuarantineKind::StoreError, &reason)?;
@@ -363,7 +363,7 @@ impl Pipeline {
         let failure = match self.store_one(&tx, &prepared, &origin, true) {
             Ok(Outcome::Quarantined { reason, .. }) => Err(reason),
             Ok(o) => Ok(o),
-            Err(e) => Err(format!("could not be stored: {e:#}")),
+            Err(e) => Err(format!("could not be stored: {}", crate::errors::chain(&*e))),
         };
         let outcome = match failure {
             Ok(o) => o,

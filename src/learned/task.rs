@@ -31,7 +31,7 @@ impl TrainingTask {
     /// Runs until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
         if let Err(e) = self.start(&shutdown).await {
-            tracing::error!("classifier: {e:#}");
+            tracing::error!("classifier: {}", crate::errors::chain(&*e));
         }
         if !self.config.nightly {
             shutdown.cancelled().await;
@@ -44,7 +44,7 @@ impl TrainingTask {
                 _ = shutdown.cancelled() => return,
             }
             if let Err(e) = self.train(TrainReason::Nightly, &shutdown).await {
-                tracing::error!("classifier: nightly training failed: {e:#}");
+                tracing::error!("classifier: nightly training failed: {}", crate::errors::chain(&*e));
             }
         }
     }

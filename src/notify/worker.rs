@@ -68,7 +68,7 @@ impl OutboxWorker {
                         .min(MAX_RETRY_DELAY);
                     let next =
                         crate::store::time_text(Utc::now() + chrono::Duration::from_std(delay)?);
-                    let error = format!("{e:#}");
+                    let error = crate::errors::chain(&*e).to_string();
                     if give_up {
                         tracing::error!(
                             outbox = id,
@@ -110,7 +110,7 @@ impl OutboxWorker {
             let full_round = match self.poll_once().await {
                 Ok(round) => round.sent + round.failed >= BATCH,
                 Err(e) => {
-                    tracing::error!("outbox: {e:#}");
+                    tracing::error!("outbox: {}", crate::errors::chain(&*e));
                     false
                 }
             };

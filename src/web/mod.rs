@@ -276,7 +276,7 @@ impl IntoResponse for WebError {
             WebError::Refused(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
             WebError::Busy(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             WebError::Internal(e) => {
-                tracing::error!("backoffice request failed: {e:#}");
+                tracing::error!("backoffice request failed: {}", crate::errors::chain(&*e));
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Si è verificato un errore interno: l'operazione non è stata eseguita. \
