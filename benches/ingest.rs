@@ -7,7 +7,12 @@
 //!      and the learned classifier, whose model is trained before the daemon starts), and (b)/(a);
 //!  (c) median and 95th percentile from SMTP delivery of one message to its ticket being
 //!      committed, with IDLE (BENCH_LATENCY_SAMPLES, default 50);
-//!  (d) ascolto's peak RSS while ingesting.
+//!  (d) ascolto's peak RSS while ingesting;
+//!  (e) the database thread's time per message, by phase (`ascolto_ingest_writer_seconds_total`
+//!      of the last run's daemon);
+//!  (f) median and 95th percentile from IMAP APPEND of one message to its ticket being committed
+//!      (the mail server's own delivery left out: what remains is the server's IDLE notification
+//!      and ascolto).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -16,6 +21,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use common::imap::ImapConn;
 use common::{Daemon, MailServers};
 
 const URP: &str = "urp@hospital.test";
@@ -113,6 +119,9 @@ fn main() {
         "SELECT count(*) FROM ticket_field_sources WHERE field = 'category' AND source = 'model'",
     );
 
+    // (e) from the last run's daemon, which ingested the n messages once.
+    let phases = writer_phases(d.web_port);
+
     // (c) one message at a time, the daemon waiting in IDLE.
     std::thread::sleep(Duration::from_secs(1));
     let mut latencies = Vec::with_capacity(samples);
@@ -137,9 +146,29 @@ fn main() {
         std::thread::sleep(Duration::from_millis(100));
     }
     latencies.sort();
-    let pct = |p: f64| {
-        latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1]
-    };
+    // (f) the same, added by APPEND instead of delivered by Postfix.
+    let mut appended = Vec::with_capacity(samples);
+    let mut imap = ImapConn::login(servers.imap_port, URP, "secret");
+    for i in 0..samples {
+        let subject = format!("Appesa {i}");
+        let raw = common::complaint("latency@example.test", &subject, "Attesa in reparto.");
+        let sql = format!("SELECT count(*) FROM tickets WHERE subject = '{subject}'");
+        let start = Instant::now();
+        imap.append(&raw);
+        while d.count(&sql) == 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "appended message {i} never arrived"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        appended.push(start.elapsed());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(imap);
+    appended.sort();
+    let pct_of = |v: &[Duration], p: f64| v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1];
+    let pct = |p: f64| pct_of(&latencies, p);
     peak_kb = peak_kb.max(vm_hwm_kb(pid));
     d.terminate();
 
@@ -176,6 +205,39 @@ fn main() {
         "(d) peak RSS of ascolto: {:.1} MB   (target < 150 MB)",
         peak_kb as f64 / 1024.0
     );
+    let total: f64 = phases.iter().map(|(_, s)| s).sum();
+    println!(
+        "(e) the writer's time per message (last run): {:.1} µs = {}",
+        total * 1e6 / n as f64,
+        phases
+            .iter()
+            .map(|(phase, secs)| format!("{phase} {:.1}", secs * 1e6 / n as f64))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    );
+    println!(
+        "(f) IMAP APPEND → ticket committed, with IDLE, {samples} samples: median {} ms, p95 {} ms, max {} ms",
+        pct_of(&appended, 0.5).as_millis(),
+        pct_of(&appended, 0.95).as_millis(),
+        appended.last().unwrap().as_millis()
+    );
+}
+
+/// `ascolto_ingest_writer_seconds_total` by phase, read from the daemon's `/metrics`.
+fn writer_phases(web_port: u16) -> Vec<(String, f64)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", web_port)).unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("ascolto_ingest_writer_seconds_total{phase=\"")?;
+            let (phase, value) = rest.split_once("\"} ")?;
+            Some((phase.to_string(), value.parse().ok()?))
+        })
+        .collect()
 }
 
 /// Logs in with a minimal client, EXAMINEs INBOX and runs `UID FETCH 1:* (items)`; returns how

@@ -520,10 +520,14 @@ impl Watcher {
                     // A batch that panicked was rolled back with its transaction; the pipeline
                     // holds only settings and compiled rules, whole either way: go on with it.
                     let mut pipeline = pipeline.lock().unwrap_or_else(PoisonError::into_inner);
-                    pipeline.store_batch(conn, &items, Some((&mailbox, &progress)))
+                    let outcomes =
+                        pipeline.store_batch(conn, &items, Some((&mailbox, &progress)))?;
+                    Ok((outcomes, pipeline.take_writer_times()))
                 })
                 .await?;
+            let (outcomes, writer_times) = outcomes;
             metrics.ingested(Outcome::counts(&outcomes));
+            metrics.writer_times(&writer_times);
             let quarantined = outcomes
                 .iter()
                 .filter(|o| matches!(o, Outcome::Quarantined { .. }))

@@ -865,3 +865,32 @@ fn a_sender_the_mail_server_could_not_authenticate_never_joins_a_ticket() {
     );
     assert_eq!(h.ingest(genuine), Outcome::Threaded { ticket: num(&n) });
 }
+
+#[test]
+fn the_writers_time_is_attributed_to_its_phases_and_taken_once() {
+    let mut h = Harness::new();
+    assert!(matches!(
+        h.ingest(fixture("plain.eml")),
+        Outcome::Created { .. }
+    ));
+    let times = h.pipeline.take_writer_times();
+    // A new ticket passes through every phase (Notify is empty here: no notifier).
+    for phase in [
+        WriterPhase::Dedup,
+        WriterPhase::Raw,
+        WriterPhase::Thread,
+        WriterPhase::Ticket,
+        WriterPhase::Classify,
+        WriterPhase::Message,
+        WriterPhase::Audit,
+        WriterPhase::Commit,
+    ] {
+        assert!(times[phase as usize] > 0, "{phase:?}: {times:?}");
+    }
+    assert_eq!(h.pipeline.take_writer_times(), [0; 10], "taken once");
+    // A duplicate spends its time recognising itself.
+    assert_eq!(h.ingest(fixture("plain.eml")), Outcome::Duplicate);
+    let times = h.pipeline.take_writer_times();
+    assert!(times[WriterPhase::Dedup as usize] > 0);
+    assert_eq!(times[WriterPhase::Message as usize], 0);
+}
