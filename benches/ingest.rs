@@ -167,7 +167,8 @@ fn main() {
     }
     drop(imap);
     appended.sort();
-    let pct_of = |v: &[Duration], p: f64| v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1];
+    let pct_of =
+        |v: &[Duration], p: f64| v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1];
     let pct = |p: f64| pct_of(&latencies, p);
     peak_kb = peak_kb.max(vm_hwm_kb(pid));
     d.terminate();

@@ -176,7 +176,10 @@ fn replies_thread_and_automatic_mail_opens_nothing(server: &impl ImapServer) {
     let anna = d.ticket(&number);
     assert_eq!(anna["inbound_messages"], 2, "{name}: the reply threaded");
     assert_eq!(anna["messages"], 4, "{name}: with the two automatic mails");
-    let stranger = tickets.iter().find(|t| t["number"] != number.as_str()).unwrap();
+    let stranger = tickets
+        .iter()
+        .find(|t| t["number"] != number.as_str())
+        .unwrap();
     assert_eq!(stranger["linked_to"], number.as_str(), "{name}");
     assert_eq!(stranger["citizen_email"], "intruso@example.test", "{name}");
 }
@@ -196,7 +199,11 @@ fn a_server_restart_is_survived(server: &impl ImapServer) {
     assert_eq!(server.inbox_state(URP), (6, 0), "{}", server.name());
     // Whatever the outage logged, each cause once (a warning used to read "io: Broken pipe
     // (os error 32): Broken pipe (os error 32)").
-    for line in d.log().lines().filter(|l| l.contains("WARN") || l.contains("ERROR")) {
+    for line in d
+        .log()
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+    {
         let parts: Vec<&str> = line.split(": ").collect();
         assert!(
             parts.windows(2).all(|w| w[0].trim() != w[1].trim()),

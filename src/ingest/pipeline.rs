@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::time::Instant;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::classify::Classifier;
 use crate::domain::{time, TicketNumber};
@@ -401,7 +401,10 @@ impl Pipeline {
         let failure = match self.store_one(&tx, &prepared, &origin, true) {
             Ok(Outcome::Quarantined { reason, .. }) => Err(reason),
             Ok(o) => Ok(o),
-            Err(e) => Err(format!("could not be stored: {}", crate::errors::chain(&*e))),
+            Err(e) => Err(format!(
+                "could not be stored: {}",
+                crate::errors::chain(&*e)
+            )),
         };
         let outcome = match failure {
             Ok(o) => o,

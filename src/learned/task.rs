@@ -44,7 +44,10 @@ impl TrainingTask {
                 _ = shutdown.cancelled() => return,
             }
             if let Err(e) = self.train(TrainReason::Nightly, &shutdown).await {
-                tracing::error!("classifier: nightly training failed: {}", crate::errors::chain(&*e));
+                tracing::error!(
+                    "classifier: nightly training failed: {}",
+                    crate::errors::chain(&*e)
+                );
             }
         }
     }

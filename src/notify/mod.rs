@@ -189,7 +189,8 @@ impl Notifier {
         let since =
             |hours: u32| crate::store::time_text(now - chrono::Duration::hours(i64::from(hours)));
         // Per mailbox, whatever the spelling: `+tags` do not buy more acknowledgements.
-        let sent = outbox::replies_to_inbound_since(conn, &to, &since(self.window_hours))?;
+        let sent =
+            outbox::replies_to_inbound_since(conn, &to, &since(self.window_hours), self.limit)?;
         if sent >= i64::from(self.limit) {
             return Ok(Some(format!(
                 "rate limit: {sent} acknowledgements to this address in {} hours",
@@ -197,7 +198,7 @@ impl Notifier {
             )));
         }
         // And for everyone together: forged senders are as many as an attacker likes.
-        let everyone = outbox::all_replies_to_inbound_since(conn, &since(1))?;
+        let everyone = outbox::all_replies_to_inbound_since(conn, &since(1), self.global_per_hour)?;
         if everyone >= i64::from(self.global_per_hour) {
             return Ok(Some(format!(
                 "global rate limit: {everyone} acknowledgements to anyone in the last hour \

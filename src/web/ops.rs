@@ -241,7 +241,10 @@ pub async fn metrics(State(app): State<App>) -> Response {
             out.push_str("# HELP ascolto_database_up 1 when the database answered this scrape.\n# TYPE ascolto_database_up gauge\nascolto_database_up 1\n");
         }
         Err(e) => {
-            tracing::warn!("metrics: the database did not answer: {}", crate::errors::chain(&*e));
+            tracing::warn!(
+                "metrics: the database did not answer: {}",
+                crate::errors::chain(&*e)
+            );
             out.push_str("# HELP ascolto_database_up 1 when the database answered this scrape.\n# TYPE ascolto_database_up gauge\nascolto_database_up 0\n");
         }
     }

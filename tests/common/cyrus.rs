@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::imap::ImapConn;
-use super::servers::{spare_port, MailServers};
 use super::repo;
+use super::servers::{spare_port, MailServers};
 
 /// What the ingest contract needs of an IMAP server.
 pub trait ImapServer {
