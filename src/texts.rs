@@ -112,6 +112,12 @@ fn invalid(reason: Invalid) -> &'static str {
         Invalid::NothingToConfirm => {
             "Il reclamo non è ancora classificato: non c'è nulla da confermare."
         }
+        Invalid::EmptyComplaint => "Il testo del reclamo è vuoto.",
+        Invalid::BadReceivedDate => {
+            "La data di ricevimento non può essere futura né anteriore di oltre un anno."
+        }
+        Invalid::BadEmail => "L'indirizzo e-mail non è valido.",
+        Invalid::NotYetAnswered => "La pratica non ha ancora ricevuto una risposta.",
     }
 }
 
@@ -178,6 +184,11 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::RequestReportRead => "Relazione del servizio letta",
         AuditAction::ReferenteCreated => "Referente aggiunto",
         AuditAction::ReferenteUpdated => "Referente modificato",
+        AuditAction::CitizenPageViewed => "Pagina della pratica aperta dal cittadino",
+        AuditAction::CitizenMessageAdded => "Messaggio del cittadino dalla sua pagina",
+        AuditAction::CitizenSatisfied => "Il cittadino si è detto soddisfatto",
+        AuditAction::CitizenUnsatisfied => "Il cittadino si è detto non soddisfatto",
+        AuditAction::TicketAnswerPrinted => "Risposta stampata come lettera",
         AuditAction::ClassifierTrained => "Classificatore addestrato",
         AuditAction::ClassifierEvaluated => "Classificatore valutato",
     }
@@ -363,6 +374,10 @@ pub fn channel(c: crate::domain::Channel) -> &'static str {
     match c {
         crate::domain::Channel::Email => "Email",
         crate::domain::Channel::Pec => "PEC",
+        crate::domain::Channel::Web => "Modulo web",
+        crate::domain::Channel::Telefono => "Telefono",
+        crate::domain::Channel::Sportello => "Sportello",
+        crate::domain::Channel::Lettera => "Lettera",
     }
 }
 

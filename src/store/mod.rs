@@ -13,6 +13,7 @@ pub mod citizens;
 pub mod classifier;
 pub mod demo;
 pub mod ingest;
+pub mod intake;
 pub mod outbox;
 pub mod progress;
 pub mod quarantine;

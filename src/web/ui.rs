@@ -151,6 +151,9 @@ pub fn channel_mark(channel: Channel) -> Markup {
     match channel {
         Channel::Pec => html! { " " abbr.pec title="Posta elettronica certificata" { "PEC" } },
         Channel::Email => html! {},
+        Channel::Web | Channel::Telefono | Channel::Sportello | Channel::Lettera => {
+            html! { " " span.channel { (texts::channel(channel)) } }
+        }
     }
 }
 
