@@ -236,6 +236,10 @@ pub fn admin_error(e: &AdminError) -> String {
 
 pub const BAD_ROLE: &str = "Ruolo non valido.";
 pub const BAD_KIND: &str = "Tipologia non valida.";
+/// Issue 15: a channel not in the list.
+pub const BAD_CHANNEL: &str = "Canale non valido.";
+/// Issue 15: "print the answer" on a ticket not answered yet.
+pub const NOTHING_TO_PRINT: &str = "La pratica non ha ancora una risposta da stampare.";
 pub const BAD_RULE_FIELD: &str = "Campo non valido.";
 /// A confirmation naming no classification field.
 pub const BAD_FIELD: &str = "Campo della classificazione non valido.";
@@ -380,6 +384,9 @@ pub fn channel(c: crate::domain::Channel) -> &'static str {
         crate::domain::Channel::Lettera => "Lettera",
     }
 }
+
+/// A citizen who gave no e-mail address (a complaint by phone, at the desk, by letter).
+pub const NO_EMAIL: &str = "senza e-mail";
 
 /// A count of tickets without a kind, a state or an outcome.
 pub const STATS_UNSET: &str = "Non indicato";

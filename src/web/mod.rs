@@ -115,6 +115,10 @@ pub struct Settings {
     pub replication_max_lag: Option<chrono::Duration>,
     /// `[istruttoria]`: the request form's default due date.
     pub istruttoria: crate::istruttoria::Settings,
+    /// `[tickets] deadline_days`: complaints recorded by hand count their deadline too.
+    pub deadline_days: u32,
+    /// `[notify] letterhead` (else the office's name): answers printed as letters.
+    pub letterhead: String,
 }
 
 impl Settings {
@@ -143,6 +147,11 @@ impl Settings {
                 .enabled()
                 .then(|| chrono::Duration::seconds(i64::from(c.replication.max_lag_secs))),
             istruttoria: crate::istruttoria::Settings::from_config(c),
+            deadline_days: c.tickets.deadline_days,
+            letterhead: match c.notify.letterhead.trim() {
+                "" => c.notify.office_name.clone(),
+                l => l.to_string(),
+            },
         }
     }
 }
@@ -344,7 +353,12 @@ pub fn router(app: App) -> Router {
         .route("/accedi", get(auth::login_page).post(auth::login))
         .route("/esci", post(auth::logout))
         .route("/reclami", get(tickets::list))
+        .route(
+            "/reclami/nuovo",
+            get(tickets::new_complaint).post(tickets::record_complaint),
+        )
         .route("/reclami/{number}", get(tickets::show))
+        .route("/reclami/{number}/stampa", get(tickets::print_answer))
         .route("/reclami/{number}/risposta", post(tickets::answer))
         .route("/reclami/{number}/nota", post(tickets::note))
         .route("/reclami/{number}/classificazione", post(tickets::classify))
