@@ -385,6 +385,20 @@ pub fn channel(c: crate::domain::Channel) -> &'static str {
     }
 }
 
+/// A ticket's state as its citizen reads it on their page (issue 15).
+pub fn citizen_state(s: State) -> &'static str {
+    match s {
+        State::Pending => "Ricevuta, in attesa di essere esaminata",
+        State::InCharge => "Presa in carico dall'ufficio",
+        State::Answered => "Risposta inviata",
+        State::Closed => "Chiusa",
+    }
+}
+
+/// Too many requests to citizens' pages from one address.
+pub const CITIZEN_TOO_MANY: &str =
+    "Troppe richieste in poco tempo da questa connessione: riprovi tra un minuto.";
+
 /// A citizen who gave no e-mail address (a complaint by phone, at the desk, by letter).
 pub const NO_EMAIL: &str = "senza e-mail";
 

@@ -12,6 +12,7 @@
 mod admin;
 pub mod auth;
 mod charts;
+pub mod citizen;
 pub mod downloads;
 mod ops;
 pub mod stats;
@@ -62,6 +63,8 @@ pub struct App {
     /// The daemon's counters, shared with the watchers and the outbox worker: requests and
     /// sign-ins are counted here, `/metrics` and `/healthz` read them.
     pub metrics: Arc<Metrics>,
+    /// Requests to citizens' pages per address (issue 15): links are guessed nowhere fast.
+    pub citizen_limits: Arc<citizen::Limits>,
 }
 
 impl App {
@@ -89,6 +92,7 @@ impl App {
             stats_cache: Arc::new(stats::Cache::default()),
             downloads: Arc::new(downloads::Downloads::default()),
             metrics,
+            citizen_limits: Arc::new(citizen::Limits::default()),
         }
     }
 }
@@ -379,6 +383,10 @@ pub fn router(app: App) -> Router {
             get(tickets::original),
         )
         .route("/reclami/{number}/allegati/{id}", get(tickets::attachment))
+        .route("/pratica/{link}", get(citizen::page))
+        .route("/pratica/{link}/messaggio", post(citizen::message))
+        .route("/pratica/{link}/soddisfatto", post(citizen::satisfied))
+        .route("/pratica/{link}/non-soddisfatto", post(citizen::unsatisfied))
         .route("/statistiche", get(stats::page))
         .route("/statistiche.csv", get(stats::csv))
         .route("/statistiche/relazione", get(stats::annual))
@@ -525,6 +533,9 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
             });
         let expected = if parts.uri.path() == "/accedi" {
             auth::login_csrf_cookie(&parts.headers)
+        } else if parts.uri.path().starts_with("/pratica/") {
+            // A citizen's page has no session: its forms' token comes from its link.
+            citizen::csrf_of_path(parts.uri.path())
         } else {
             session.as_ref().map(|s| s.csrf.clone())
         };
