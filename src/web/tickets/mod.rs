@@ -15,6 +15,7 @@ mod dashboard;
 mod files;
 mod forms;
 mod list;
+mod other;
 mod page;
 mod record;
 mod requests;
