@@ -216,9 +216,7 @@ pub async fn print(
         .iter()
         .filter(|m| m.direction == Direction::Out)
         .collect();
-    let Some(answer) = answers.last() else {
-        return Err(WebError::Refused(texts::NOTHING_TO_PRINT.into()));
-    };
+    let answer = answers.last();
     let actor = s.actor.audit();
     app.store
         .call(move |conn| {
@@ -250,10 +248,15 @@ pub async fn print(
                         @for line in a.lines() { (line) br; }
                     }
                 }
-                p { "Pratica " strong { (t.number) } " · " (ui::stored_datetime(&answer.at)) }
-                p { "Oggetto: " (t.subject) }
-                @for para in answer.body.split("\n\n") {
-                    p.letter-body { @for line in para.lines() { (line) br; } }
+                @match answer {
+                    Some(answer) => {
+                        p { "Pratica " strong { (t.number) } " · " (ui::stored_datetime(&answer.at)) }
+                        p { "Oggetto: " (t.subject) }
+                        @for para in answer.body.split("\n\n") {
+                            p.letter-body { @for line in para.lines() { (line) br; } }
+                        }
+                    }
+                    None => { p.notice { (texts::NOTHING_TO_PRINT) } }
                 }
                 p { (app.settings.office_name) }
             }
