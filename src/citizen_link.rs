@@ -54,6 +54,25 @@ pub fn page_csrf(secret: &str) -> String {
     hex::encode(Sha256::digest(format!("ascolto citizen page form {secret}").as_bytes()))
 }
 
+/// `text` with every link's secret cut out (`/pratica/…`): what a mail to the citizen says,
+/// for an export. A link is a key to the citizen's page; it is never exported.
+pub fn redact(text: &str) -> String {
+    const PATH: &str = "/pratica/";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(PATH) {
+        let (before, after) = rest.split_at(i + PATH.len());
+        out.push_str(before);
+        let secret_len = after.bytes().take_while(u8::is_ascii_hexdigit).count();
+        if secret_len > 0 {
+            out.push('…');
+        }
+        rest = &after[secret_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +84,15 @@ mod tests {
         assert_ne!(secret_hash(&s), s);
         assert!(!looks_like_secret(&s[..63]));
         assert!(!looks_like_secret(&s.to_uppercase()));
+    }
+
+    #[test]
+    fn exports_never_carry_a_link() {
+        let secret = new_secret();
+        let mail = format!("Segua la pratica: https://urp.example/pratica/{secret}\nSaluti");
+        let redacted = redact(&mail);
+        assert!(!redacted.contains(&secret));
+        assert_eq!(redacted, "Segua la pratica: https://urp.example/pratica/…\nSaluti");
     }
 
     #[test]

@@ -432,7 +432,12 @@ pub fn citizen(conn: &Connection, email: &str, out: &mut dyn Write) -> Result<()
         for t in citizens::tickets(conn, contact.id)? {
             let mut ticket = serde_json::to_value(&t)?;
             ticket["messages"] = serde_json::to_value(citizens::messages(conn, t.id)?)?;
-            ticket["notifications"] = serde_json::to_value(citizens::notifications(conn, t.id)?)?;
+            // The citizen's page links in those mails are keys, never exported (issue 15).
+            let mut sent = citizens::notifications(conn, t.id)?;
+            for n in &mut sent {
+                n.body = crate::citizen_link::redact(&n.body);
+            }
+            ticket["notifications"] = serde_json::to_value(sent)?;
             tickets.push(ticket);
         }
     }

@@ -507,7 +507,9 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     let mut req = req;
     if req.method() == Method::POST {
         if !auth::origin_allowed(&app.settings, req.headers()) {
-            tracing::warn!(path = %req.uri().path(), "POST refused: foreign or missing Origin");
+            // A citizen's page's path holds its link: never logged (issue 15).
+            let path = crate::citizen_link::redact(req.uri().path());
+            tracing::warn!(%path, "POST refused: foreign or missing Origin");
             return refused_form();
         }
         let (parts, body) = req.into_parts();
@@ -541,7 +543,8 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         };
         let ok = matches!((&sent, &expected), (Some(s), Some(e)) if auth::constant_time_eq(s, e));
         if !ok {
-            tracing::warn!(path = %parts.uri.path(), "POST refused: missing or wrong CSRF token");
+            let path = crate::citizen_link::redact(parts.uri.path());
+            tracing::warn!(%path, "POST refused: missing or wrong CSRF token");
             return refused_form();
         }
         req = Request::from_parts(parts, Body::from(bytes));
