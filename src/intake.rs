@@ -100,6 +100,11 @@ pub fn record(
     if email.as_deref().is_some_and(|e| !plausible_email(e) || !has_email(e)) {
         return Err(WorkflowError::Invalid(Invalid::BadEmail));
     }
+    if let (None, Some(service)) = (actor, c.service_id) {
+        if !crate::store::tickets::service_exists(conn, service)? {
+            return Err(WorkflowError::Invalid(Invalid::UnknownService));
+        }
+    }
     let name = clean(&c.name);
     let address = email.unwrap_or_else(no_email_placeholder);
     let contact_id = ingest_sql::upsert_contact(conn, &address, name.as_deref())?;
@@ -124,9 +129,11 @@ pub fn record(
             year,
             seq,
             thread_token: &token,
-            kind: None,
+            // The public form's choices are the citizen's, set as they are; an operator's
+            // are recorded as the operator's classification below.
+            kind: actor.map_or(c.kind, |_| None),
             category_id: None,
-            service_id: None,
+            service_id: actor.map_or(c.service_id, |_| None),
             contact_id,
             subject: &subject,
             received_at: &received,

@@ -385,6 +385,46 @@ pub fn channel(c: crate::domain::Channel) -> &'static str {
     }
 }
 
+/// A refusal's reason in Italian, for pages outside the backoffice (the public form).
+pub fn invalid_text(reason: Invalid) -> &'static str {
+    invalid(reason)
+}
+
+/// The public form (issue 15).
+pub const PUBLIC_FORM_INTRO: &str = "Con questo modulo può inviare all'Ufficio Relazioni con il \
+     Pubblico un reclamo, una segnalazione, un elogio o un suggerimento. Riceverà un numero di \
+     pratica; se indica un indirizzo e-mail, anche un link per seguirla.";
+pub const PUBLIC_CONSENT: &str =
+    "Ho letto l'informativa e acconsento al trattamento dei dati per la gestione della segnalazione.";
+pub const PUBLIC_BAD_TOKEN: &str =
+    "Il modulo è scaduto o non è valido: lo riapra e lo compili di nuovo.";
+pub const PUBLIC_TOO_FAST: &str =
+    "Il modulo è stato inviato troppo in fretta: attenda qualche secondo e lo invii di nuovo.";
+pub const PUBLIC_TOO_MANY: &str =
+    "Sono state inviate troppe segnalazioni in poco tempo: riprovi più tardi.";
+pub const PUBLIC_NAME_MISSING: &str = "Indichi il Suo nome e cognome.";
+pub const PUBLIC_TEXT_MISSING: &str = "Scriva il testo della segnalazione.";
+pub const PUBLIC_CONTACT_MISSING: &str =
+    "Indichi almeno un recapito: e-mail, telefono o indirizzo postale.";
+pub const PUBLIC_BAD_EMAIL: &str = "L'indirizzo e-mail non è valido.";
+pub const PUBLIC_CONSENT_MISSING: &str =
+    "Per inviare la segnalazione occorre acconsentire al trattamento dei dati.";
+pub const PUBLIC_CHECK_MAIL: &str = "Le abbiamo inviato una e-mail di conferma con il numero e \
+     un link per seguire la pratica: lo apra per confermare il Suo indirizzo.";
+pub const PUBLIC_NO_MAIL: &str =
+    "Conservi questo numero: l'ufficio La contatterà ai recapiti indicati.";
+
+/// The privacy notice above the public form's consent box when `[public] privacy_notice` is
+/// empty.
+pub fn privacy_notice(office: &str) -> String {
+    format!(
+        "I dati inviati con questo modulo sono trattati da {office} al solo fine di gestire la \
+         segnalazione, secondo il Regolamento (UE) 2016/679, e conservati per il tempo previsto \
+         dalle norme sulla gestione dei reclami. Può chiedere l'accesso, la rettifica o la \
+         cancellazione dei dati rivolgendosi allo stesso ufficio."
+    )
+}
+
 /// A ticket's state as its citizen reads it on their page (issue 15).
 pub fn citizen_state(s: State) -> &'static str {
     match s {

@@ -15,6 +15,7 @@ mod charts;
 pub mod citizen;
 pub mod downloads;
 mod ops;
+pub mod public;
 pub mod stats;
 mod tickets;
 mod ui;
@@ -65,6 +66,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Requests to citizens' pages per address (issue 15): links are guessed nowhere fast.
     pub citizen_limits: Arc<citizen::Limits>,
+    /// The public form's token key and limits (`[public]`; issue 15).
+    pub public: Arc<public::Gate>,
 }
 
 impl App {
@@ -93,6 +96,7 @@ impl App {
             downloads: Arc::new(downloads::Downloads::default()),
             metrics,
             citizen_limits: Arc::new(citizen::Limits::default()),
+            public: Arc::new(public::Gate::new(config.public.clone())),
         }
     }
 }
@@ -383,6 +387,7 @@ pub fn router(app: App) -> Router {
             get(tickets::original),
         )
         .route("/reclami/{number}/allegati/{id}", get(tickets::attachment))
+        .route("/segnala", get(public::page).post(public::submit))
         .route("/pratica/{link}", get(citizen::page))
         .route("/pratica/{link}/messaggio", post(citizen::message))
         .route("/pratica/{link}/soddisfatto", post(citizen::satisfied))
@@ -541,7 +546,10 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         } else {
             session.as_ref().map(|s| s.csrf.clone())
         };
-        let ok = matches!((&sent, &expected), (Some(s), Some(e)) if auth::constant_time_eq(s, e));
+        // The public form has no session: its own signed token is checked by `public::submit`,
+        // after the Origin above.
+        let ok = parts.uri.path() == "/segnala"
+            || matches!((&sent, &expected), (Some(s), Some(e)) if auth::constant_time_eq(s, e));
         if !ok {
             let path = crate::citizen_link::redact(parts.uri.path());
             tracing::warn!(%path, "POST refused: missing or wrong CSRF token");
