@@ -403,3 +403,102 @@ fn timing_of_right_and_wrong_links() {
     assert!(refused, "the per-address limit holds");
     let _ = csrf_of;
 }
+
+fn public_office(servers: &MailServers) -> Daemon {
+    let mut d = Daemon::new(|db| {
+        format!(
+            "{}\n[public]\nform = true\nmin_fill_secs = 2\nper_address_per_hour = 2\n",
+            servers.config(db, "")
+        )
+    });
+    d.start();
+    d
+}
+
+/// The public form's own token, from its page.
+fn form_token(c: &Client) -> String {
+    let page = c.get("/segnala").text();
+    let start = page.find("name=\"_token\" value=\"").expect("a form token") + 21;
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+fn public_fields<'a>(token: &'a str, honeypot: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("_token", token),
+        ("sito_web", honeypot),
+        ("nome", "Anna Neri"),
+        ("email", CITIZEN),
+        ("tipologia", "reclamo"),
+        ("testo", "Il parcheggio è sempre pieno."),
+        ("consenso", "1"),
+    ]
+}
+
+#[test]
+fn the_public_form_refuses_scripts_and_floods_and_stores_nothing() {
+    let servers = MailServers::start();
+    let d = public_office(&servers);
+    let mut c = Client::new(&d.base_url());
+    let tickets = || d.count("SELECT count(*) FROM tickets");
+
+    // No token at all, or a made-up one.
+    let r = c.post_raw("/segnala", &public_fields("", "")[1..]);
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = c.post_raw("/segnala", &public_fields("1.2.3", ""));
+    assert_eq!(r.status, 403);
+    // Too fast: sent back at once.
+    let token = form_token(&c);
+    let r = c.post_raw("/segnala", &public_fields(&token, ""));
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("troppo in fretta"));
+    // The honeypot filled, after a person's time.
+    let token = form_token(&c);
+    std::thread::sleep(Duration::from_millis(2100));
+    let r = c.post_raw("/segnala", &public_fields(&token, "http://spam.example"));
+    assert_eq!(r.status, 403);
+    assert_eq!(tickets(), 0, "nothing stored");
+
+    // Two accepted from this address in an hour; the third refused; each token once.
+    let tokens: Vec<String> = (0..4).map(|_| form_token(&c)).collect();
+    std::thread::sleep(Duration::from_millis(2100));
+    for t in &tokens[..2] {
+        let r = c.post_raw("/segnala", &public_fields(t, ""));
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.text().contains("Segnalazione ricevuta"));
+    }
+    let r = c.post_raw("/segnala", &public_fields(&tokens[0], ""));
+    assert_eq!(r.status, 403, "a token is good once");
+    let r = c.post_raw("/segnala", &public_fields(&tokens[2], ""));
+    assert_eq!(r.status, 429);
+    assert_eq!(tickets(), 2);
+    assert_eq!(d.count("SELECT count(*) FROM tickets WHERE channel = 'web'"), 2);
+
+    // Until the address is confirmed only the acknowledgement goes to it.
+    let op_id = d.add_user_with_password("operator@hospital.test", "operator", PASSWORD);
+    let op = ascolto::domain::Actor {
+        id: op_id,
+        name: "Operatore".into(),
+        role: ascolto::domain::Role::Operator,
+    };
+    let id: i64 = d
+        .db()
+        .query_row("SELECT min(id) FROM tickets", [], |r| r.get(0))
+        .unwrap();
+    d.act(|conn, n| ascolto::workflow::view(conn, n, &op, id));
+    assert_eq!(
+        d.count(&format!(
+            "SELECT count(*) FROM outbox WHERE ticket_id = {id} AND kind = 'in_charge'
+               AND state = 'suppressed' AND last_error LIKE '%not confirmed%'"
+        )),
+        1
+    );
+    let mut page = Client::sign_in(&d.base_url(), "operator@hospital.test", PASSWORD);
+    let number: String = d
+        .db()
+        .query_row(&format!("SELECT number FROM tickets WHERE id = {id}"), [], |r| r.get(0))
+        .unwrap();
+    assert!(page
+        .get_mut(&format!("/reclami/{number}"))
+        .text()
+        .contains("e-mail non confermata"));
+}
