@@ -51,7 +51,9 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 /// The CSRF token of the forms on a link's page: derived from the secret (which only its
 /// holder knows), so the page needs no session.
 pub fn page_csrf(secret: &str) -> String {
-    hex::encode(Sha256::digest(format!("ascolto citizen page form {secret}").as_bytes()))
+    hex::encode(Sha256::digest(
+        format!("ascolto citizen page form {secret}").as_bytes(),
+    ))
 }
 
 /// `text` with every link's secret cut out (`/pratica/…`): what a mail to the citizen says,
@@ -92,7 +94,10 @@ mod tests {
         let mail = format!("Segua la pratica: https://urp.example/pratica/{secret}\nSaluti");
         let redacted = redact(&mail);
         assert!(!redacted.contains(&secret));
-        assert_eq!(redacted, "Segua la pratica: https://urp.example/pratica/…\nSaluti");
+        assert_eq!(
+            redacted,
+            "Segua la pratica: https://urp.example/pratica/…\nSaluti"
+        );
     }
 
     #[test]

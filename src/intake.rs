@@ -97,7 +97,10 @@ pub fn record(
         return Err(WorkflowError::Invalid(Invalid::BadReceivedDate));
     }
     let email = clean(&c.email);
-    if email.as_deref().is_some_and(|e| !plausible_email(e) || !has_email(e)) {
+    if email
+        .as_deref()
+        .is_some_and(|e| !plausible_email(e) || !has_email(e))
+    {
         return Err(WorkflowError::Invalid(Invalid::BadEmail));
     }
     if let (None, Some(service)) = (actor, c.service_id) {
@@ -116,7 +119,13 @@ pub fn record(
         seq,
     };
     let subject = match c.subject.trim() {
-        "" => text.lines().next().unwrap_or_default().chars().take(80).collect(),
+        "" => text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(80)
+            .collect(),
         s => s.to_string(),
     };
     let received = store::time_text(c.received_at);
@@ -293,5 +302,4 @@ mod tests {
         assert!(!plausible_email("a@b@c.it"));
         assert!(!plausible_email("<a@c.it>"));
     }
-
 }

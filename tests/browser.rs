@@ -460,8 +460,7 @@ fn a_citizen_sends_the_public_form_and_confirms_by_the_link_in_chromium() {
         .to_string();
     b.go(&link);
     wait_until("the citizen's page", || {
-        b.try_text("main h1")
-            .is_some_and(|t| t.contains(&number))
+        b.try_text("main h1").is_some_and(|t| t.contains(&number))
     });
     assert!(b.text("main").contains("padiglione C"));
     b.screenshot("pratica-cittadino.png");

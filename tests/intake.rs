@@ -61,7 +61,10 @@ fn a_phone_complaint_recorded_back_dated_counts_from_its_day_and_mails_no_one() 
             ("telefono", "+39 055 765 4321"),
             ("indirizzo", "Via Roma 1\n50100 Firenze"),
             ("oggetto", "Attesa al telefono del CUP"),
-            ("testo", "Ha chiamato per lamentare l'attesa di un'ora al CUP."),
+            (
+                "testo",
+                "Ha chiamato per lamentare l'attesa di un'ora al CUP.",
+            ),
         ],
     );
     assert_eq!(r.status, 303, "{}", r.text());
@@ -70,7 +73,10 @@ fn a_phone_complaint_recorded_back_dated_counts_from_its_day_and_mails_no_one() 
     let t = d.ticket(&number);
     assert_eq!(t["channel"], "telefono");
     assert_eq!(t["pec"], false);
-    assert_eq!(t["citizen_email"], "", "the placeholder address is never exported");
+    assert_eq!(
+        t["citizen_email"], "",
+        "the placeholder address is never exported"
+    );
     assert_eq!(t["citizen_name"], "Giuseppe Verdi");
     // The deadline counts from the day received: 30 days after it, 20 from today.
     let due: chrono::DateTime<chrono::Utc> = t["due_at"].as_str().unwrap().parse().unwrap();
@@ -81,10 +87,7 @@ fn a_phone_complaint_recorded_back_dated_counts_from_its_day_and_mails_no_one() 
     // Counted in its month and under its channel.
     let year = received.format("%Y").to_string();
     let month = received.format("%-m").to_string();
-    let (ok, stats, err) = run(
-        &d,
-        &["export", "stats", "--year", &year, "--month", &month],
-    );
+    let (ok, stats, err) = run(&d, &["export", "stats", "--year", &year, "--month", &month]);
     assert!(ok, "{err}");
     let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
     let telefono = stats["by_channel"]
@@ -97,12 +100,18 @@ fn a_phone_complaint_recorded_back_dated_counts_from_its_day_and_mails_no_one() 
 
     // The ticket page says there is no e-mail, and the answer is printed instead.
     let page = op.get(&format!("/reclami/{number}")).text();
-    assert!(page.contains("non ha indicato un indirizzo e-mail"), "{page}");
+    assert!(
+        page.contains("non ha indicato un indirizzo e-mail"),
+        "{page}"
+    );
     assert!(page.contains("055 765 4321"));
     let r = op.post(
         &format!("/reclami/{number}"),
         &format!("/reclami/{number}/risposta"),
-        &[("testo", "Gentile signor Verdi,\n\nabbiamo verificato i tempi di attesa.")],
+        &[(
+            "testo",
+            "Gentile signor Verdi,\n\nabbiamo verificato i tempi di attesa.",
+        )],
     );
     assert_eq!(r.status, 303, "{}", r.text());
     let letter = op.get(&format!("/reclami/{number}/stampa"));
@@ -213,7 +222,10 @@ fn the_list_finds_a_citizen_by_number_name_address_and_phone() {
     // A whole number goes straight to the ticket.
     let r = op.get(&format!("/reclami?q={bianchi}"));
     assert_eq!(r.status, 303);
-    assert_eq!(r.location.as_deref(), Some(format!("/reclami/{bianchi}").as_str()));
+    assert_eq!(
+        r.location.as_deref(),
+        Some(format!("/reclami/{bianchi}").as_str())
+    );
     // The ticket page lists the citizen's other tickets.
     let page = op.get(&format!("/reclami/{rossi}")).text();
     assert!(page.contains("Altre pratiche dello stesso cittadino"));
@@ -238,12 +250,10 @@ fn link_in(mail: &[u8]) -> String {
         .body_text(0)
         .unwrap()
         .into_owned();
-    let start = text.find("/pratica/").unwrap_or_else(|| panic!("no link in {text}"));
-    text[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
+    let start = text
+        .find("/pratica/")
+        .unwrap_or_else(|| panic!("no link in {text}"));
+    text[start..].split_whitespace().next().unwrap().to_string()
 }
 
 #[test]
@@ -256,18 +266,25 @@ fn the_citizens_page_from_the_real_acknowledgement() {
         name: "Operatore".into(),
         role: ascolto::domain::Role::Operator,
     };
-    servers.send_complaint(CITIZEN, "Attesa al CUP", "Ho atteso due ore allo sportello.");
+    servers.send_complaint(
+        CITIZEN,
+        "Attesa al CUP",
+        "Ho atteso due ore allo sportello.",
+    );
     d.wait_for_count("SELECT count(*) FROM tickets", 1);
     let (id, number): (i64, String) = d
         .db()
-        .query_row("SELECT id, number FROM tickets", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT id, number FROM tickets", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     let ack = servers.wait_for_mail(CITIZEN, 1).remove(0);
     let link = link_in(&ack);
     assert_ne!(
         link.trim_start_matches("/pratica/"),
         d.db()
-            .query_row("SELECT thread_token FROM tickets", [], |r| r.get::<_, String>(0))
+            .query_row("SELECT thread_token FROM tickets", [], |r| r
+                .get::<_, String>(0))
             .unwrap(),
         "the link is not the threading token"
     );
@@ -278,7 +295,10 @@ fn the_citizens_page_from_the_real_acknowledgement() {
     assert_eq!(page.status, 200);
     let text = page.text();
     assert!(text.contains(&number));
-    assert!(text.contains("Ricevuta, in attesa di essere esaminata"), "{text}");
+    assert!(
+        text.contains("Ricevuta, in attesa di essere esaminata"),
+        "{text}"
+    );
     assert!(text.contains("Ho atteso due ore"));
     assert_eq!(
         d.count("SELECT count(*) FROM audit_log WHERE action = 'citizen.page_viewed' AND actor = 'web:citizen'"),
@@ -286,13 +306,24 @@ fn the_citizens_page_from_the_real_acknowledgement() {
     );
 
     // They add a message: threaded like a reply.
-    let r = citizen.post(&link, &format!("{link}/messaggio"), &[("testo", "Aggiungo: era il 3 marzo.")]);
+    let r = citizen.post(
+        &link,
+        &format!("{link}/messaggio"),
+        &[("testo", "Aggiungo: era il 3 marzo.")],
+    );
     assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(
-        d.count(&format!("SELECT count(*) FROM messages WHERE ticket_id = {id} AND direction = 'in'")),
+        d.count(&format!(
+            "SELECT count(*) FROM messages WHERE ticket_id = {id} AND direction = 'in'"
+        )),
         2
     );
-    assert_eq!(d.count(&format!("SELECT needs_attention FROM tickets WHERE id = {id}")), 1);
+    assert_eq!(
+        d.count(&format!(
+            "SELECT needs_attention FROM tickets WHERE id = {id}"
+        )),
+        1
+    );
 
     // Answered, then closed; the citizen is not satisfied: the ticket reopens.
     d.act(|c, n| ascolto::workflow::answer(c, n, &op, id, "Gentile utente, abbiamo verificato."));
@@ -301,7 +332,10 @@ fn the_citizens_page_from_the_real_acknowledgement() {
     let page = citizen.get(&link).text();
     assert!(page.contains("Chiusa"), "{page}");
     assert!(page.contains("abbiamo verificato"));
-    assert!(!page.contains("Nota interna riservata"), "internal notes never shown");
+    assert!(
+        !page.contains("Nota interna riservata"),
+        "internal notes never shown"
+    );
     assert!(!page.contains("Operatore"), "operators' names never shown");
     let r = citizen.post(
         &link,
@@ -311,9 +345,19 @@ fn the_citizens_page_from_the_real_acknowledgement() {
     assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(
         d.db()
-            .query_row(&format!("SELECT state, reopen_count, needs_attention FROM tickets WHERE id = {id}"), [], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-            })
+            .query_row(
+                &format!(
+                    "SELECT state, reopen_count, needs_attention FROM tickets WHERE id = {id}"
+                ),
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                }
+            )
             .unwrap(),
         ("answered".to_string(), 1, 1)
     );
@@ -331,12 +375,18 @@ fn the_citizens_page_from_the_real_acknowledgement() {
         s
     };
     assert_eq!(citizen.get(&format!("/pratica/{flipped}")).status, 404);
-    assert_eq!(citizen.get(&format!("/pratica/{}", &secret[..40])).status, 404);
+    assert_eq!(
+        citizen.get(&format!("/pratica/{}", &secret[..40])).status,
+        404
+    );
     assert_eq!(citizen.get("/pratica/").status, 404);
     // A form with the right link but another page's token is refused.
     let r = citizen.post_raw(
         &format!("{link}/messaggio"),
-        &[("_csrf", &ascolto::citizen_link::page_csrf(&flipped)), ("testo", "x")],
+        &[
+            ("_csrf", &ascolto::citizen_link::page_csrf(&flipped)),
+            ("testo", "x"),
+        ],
     );
     assert_eq!(r.status, 403);
 
@@ -471,7 +521,10 @@ fn the_public_form_refuses_scripts_and_floods_and_stores_nothing() {
     let r = c.post_raw("/segnala", &public_fields(&tokens[2], ""));
     assert_eq!(r.status, 429);
     assert_eq!(tickets(), 2);
-    assert_eq!(d.count("SELECT count(*) FROM tickets WHERE channel = 'web'"), 2);
+    assert_eq!(
+        d.count("SELECT count(*) FROM tickets WHERE channel = 'web'"),
+        2
+    );
 
     // Until the address is confirmed only the acknowledgement goes to it.
     let op_id = d.add_user_with_password("operator@hospital.test", "operator", PASSWORD);
@@ -495,7 +548,11 @@ fn the_public_form_refuses_scripts_and_floods_and_stores_nothing() {
     let mut page = Client::sign_in(&d.base_url(), "operator@hospital.test", PASSWORD);
     let number: String = d
         .db()
-        .query_row(&format!("SELECT number FROM tickets WHERE id = {id}"), [], |r| r.get(0))
+        .query_row(
+            &format!("SELECT number FROM tickets WHERE id = {id}"),
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert!(page
         .get_mut(&format!("/reclami/{number}"))

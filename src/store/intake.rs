@@ -93,7 +93,12 @@ pub fn confirm_email(conn: &Connection, ticket_id: i64) -> Result<bool> {
 }
 
 /// Stores a new link's secret hash for the ticket.
-pub fn insert_link(conn: &Connection, ticket_id: i64, secret_sha256: &str, now: &str) -> Result<()> {
+pub fn insert_link(
+    conn: &Connection,
+    ticket_id: i64,
+    secret_sha256: &str,
+    now: &str,
+) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO citizen_links (secret_sha256, ticket_id, created_at) VALUES (?1, ?2, ?3)",
     )?
@@ -116,7 +121,12 @@ pub fn ticket_of_link(conn: &Connection, secret_sha256: &str) -> Result<Option<(
 
 /// A message of the citizen not sent by mail (recorded by an operator, the public form, their
 /// page): an inbound message of the ticket, from its contact, without original mail.
-pub fn insert_citizen_message(conn: &Connection, ticket_id: i64, body: &str, at: &str) -> Result<i64> {
+pub fn insert_citizen_message(
+    conn: &Connection,
+    ticket_id: i64,
+    body: &str,
+    at: &str,
+) -> Result<i64> {
     conn.prepare_cached(
         "INSERT INTO messages (ticket_id, direction, from_email, from_name, subject, body_text,
            received_at, created_at)
@@ -142,7 +152,10 @@ pub fn insert_feedback(
 }
 
 /// The citizen's last word on the answer: satisfied or not, the reason, when.
-pub fn last_feedback(conn: &Connection, ticket_id: i64) -> Result<Option<(bool, Option<String>, String)>> {
+pub fn last_feedback(
+    conn: &Connection,
+    ticket_id: i64,
+) -> Result<Option<(bool, Option<String>, String)>> {
     Ok(conn
         .prepare_cached(
             "SELECT satisfied, reason, at FROM citizen_feedback WHERE ticket_id = ?1
@@ -344,6 +357,50 @@ mod tests {
         );
         assert_eq!(NumberPart::parse("bagni"), None);
         assert_eq!(NumberPart::parse("26-5"), None);
+    }
+
+    /// Migration 11 widened the channel's CHECK in place: a database migrated from version 10
+    /// with tickets in it takes the new channels (on another connection too) and still refuses
+    /// an unknown one.
+    #[test]
+    fn migration_11_widens_the_channels_of_an_existing_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (n, sql) in crate::store::migrations_up_to_for_tests(10) {
+                conn.execute_batch(&sql).unwrap();
+                if n == 1 {
+                    conn.execute_batch(include_str!("defaults.sql")).unwrap();
+                }
+                conn.pragma_update(None, "user_version", n).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO contacts (email, created_at) VALUES ('a@b.it', 'x');
+                 INSERT INTO tickets (number, year, seq, thread_token, contact_id, subject,
+                   received_at, due_at, channel, created_at, updated_at)
+                 VALUES ('URP-2026-000001', 2026, 1, 't', 1, 's', 'x', 'x', 'pec', 'x', 'x');",
+            )
+            .unwrap();
+        }
+        let other = Connection::open(&path).unwrap();
+        let _ = other.query_row("SELECT count(*) FROM tickets", [], |r| r.get::<_, i64>(0));
+        let conn = crate::store::open(&path).unwrap();
+        let insert = |c: &Connection, seq: i64, channel: &str| {
+            c.execute(
+                "INSERT INTO tickets (number, year, seq, thread_token, contact_id, subject,
+                   received_at, due_at, channel, created_at, updated_at)
+                 VALUES (?1, 2026, ?2, 't', 1, 's', 'x', 'x', ?3, 'x', 'x')",
+                params![format!("URP-2026-{seq:06}"), seq, channel],
+            )
+        };
+        insert(&conn, 2, "telefono").unwrap();
+        insert(&other, 3, "sportello").unwrap();
+        assert!(insert(&conn, 4, "fax").is_err());
+        let ok: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
     }
 
     #[test]

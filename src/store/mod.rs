@@ -154,6 +154,15 @@ fn migrations() -> Vec<(i64, String)> {
     out
 }
 
+/// The migrations up to `version`, for tests that build an older database.
+#[cfg(test)]
+pub(crate) fn migrations_up_to_for_tests(version: i64) -> Vec<(i64, String)> {
+    migrations()
+        .into_iter()
+        .filter(|m| m.0 <= version)
+        .collect()
+}
+
 /// The schema version this binary writes.
 pub fn schema_version() -> i64 {
     migrations().last().map(|m| m.0).unwrap_or(0)

@@ -59,12 +59,7 @@ impl Limits {
 }
 
 /// The ticket the link opens, after the address's limit: 404 for anything else.
-async fn opened(
-    app: &App,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    secret: &str,
-) -> WebResult<i64> {
+async fn opened(app: &App, peer: SocketAddr, headers: &HeaderMap, secret: &str) -> WebResult<i64> {
     let ip = client_address(peer.ip(), headers, &app.settings.trusted_proxies);
     if !app.citizen_limits.admit(ip, Instant::now()) {
         return Err(WebError::Busy(texts::CITIZEN_TOO_MANY.into()));
@@ -95,7 +90,7 @@ fn frame(office: &str, title: &str, body: Markup) -> Markup {
                 title { (title) " · " (office) }
                 link rel="stylesheet" href="/static/ascolto.css";
             }
-            body {
+            body.public {
                 a.skip href="#contenuto" { "Vai al contenuto" }
                 header { p { (office) } }
                 main #contenuto { h1 { (title) } (body) }
@@ -133,7 +128,7 @@ pub async fn page(
     let base = format!("/pratica/{secret}");
     let answered = t.first_answered_at.is_some();
     let body = html! {
-        dl.facts {
+        dl.summary {
             dt { "Numero" } dd { (t.number) }
             dt { "Stato" } dd { (texts::citizen_state(t.state)) }
             dt { "Ricevuta il" } dd { (ui::stored_datetime(&t.received_at)) }
@@ -213,7 +208,11 @@ async fn act(
     app: &App,
     secret: &str,
     id: i64,
-    f: impl FnOnce(&rusqlite::Connection, &crate::notify::Notifier, i64) -> Result<(), workflow::WorkflowError>
+    f: impl FnOnce(
+            &rusqlite::Connection,
+            &crate::notify::Notifier,
+            i64,
+        ) -> Result<(), workflow::WorkflowError>
         + Send
         + 'static,
 ) -> WebResult<Response> {

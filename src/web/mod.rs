@@ -391,7 +391,10 @@ pub fn router(app: App) -> Router {
         .route("/pratica/{link}", get(citizen::page))
         .route("/pratica/{link}/messaggio", post(citizen::message))
         .route("/pratica/{link}/soddisfatto", post(citizen::satisfied))
-        .route("/pratica/{link}/non-soddisfatto", post(citizen::unsatisfied))
+        .route(
+            "/pratica/{link}/non-soddisfatto",
+            post(citizen::unsatisfied),
+        )
         .route("/statistiche", get(stats::page))
         .route("/statistiche.csv", get(stats::csv))
         .route("/statistiche/relazione", get(stats::annual))

@@ -140,7 +140,10 @@ impl Gate {
             }
         };
         let mut everyone = self.everyone.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut per = self.per_address.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut per = self
+            .per_address
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         recent(&mut everyone);
         per.retain(|_, q| {
             recent(q);
@@ -304,8 +307,13 @@ pub async fn page(AppState(app): AppState<App>) -> WebResult<Markup> {
 }
 
 fn refused(app: &App, status: StatusCode, message: &str) -> Response {
-    let body = html! { p.error role="alert" { (message) } p { a href="/segnala" { "Torna al modulo" } } };
-    (status, frame(&app.settings.office_name, "Segnalazione non inviata", body)).into_response()
+    let body =
+        html! { p.error role="alert" { (message) } p { a href="/segnala" { "Torna al modulo" } } };
+    (
+        status,
+        frame(&app.settings.office_name, "Segnalazione non inviata", body),
+    )
+        .into_response()
 }
 
 pub async fn submit(
@@ -318,10 +326,15 @@ pub async fn submit(
         return Err(WebError::NotFound);
     }
     let ip = client_address(peer.ip(), &headers, &app.settings.trusted_proxies);
-    if let Err(r) = app.public.check(&f._token, &f.sito_web, ip, SystemTime::now()) {
+    if let Err(r) = app
+        .public
+        .check(&f._token, &f.sito_web, ip, SystemTime::now())
+    {
         tracing::warn!(refusal = ?r, "public form refused");
         let (status, text) = match r {
-            Refusal::BadToken | Refusal::Honeypot => (StatusCode::FORBIDDEN, texts::PUBLIC_BAD_TOKEN),
+            Refusal::BadToken | Refusal::Honeypot => {
+                (StatusCode::FORBIDDEN, texts::PUBLIC_BAD_TOKEN)
+            }
             Refusal::TooFast => (StatusCode::FORBIDDEN, texts::PUBLIC_TOO_FAST),
             Refusal::TooMany => (StatusCode::TOO_MANY_REQUESTS, texts::PUBLIC_TOO_MANY),
         };
@@ -386,7 +399,11 @@ pub async fn submit(
     let (_, number) = match recorded {
         Ok(r) => r,
         Err(WorkflowError::Invalid(why)) => {
-            return Ok(refused(&app, StatusCode::UNPROCESSABLE_ENTITY, texts::invalid_text(why)))
+            return Ok(refused(
+                &app,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                texts::invalid_text(why),
+            ))
         }
         Err(e) => return Err(e.into()),
     };
@@ -422,17 +439,33 @@ mod tests {
         let t0 = SystemTime::now();
         let token = g.token(t0);
         assert_eq!(g.check(&token, "", ip, t0), Err(Refusal::TooFast));
-        assert_eq!(g.check(&token, "x", ip, t0 + Duration::from_secs(6)), Err(Refusal::Honeypot));
+        assert_eq!(
+            g.check(&token, "x", ip, t0 + Duration::from_secs(6)),
+            Err(Refusal::Honeypot)
+        );
         assert_eq!(g.check(&token, "", ip, t0 + Duration::from_secs(6)), Ok(()));
-        assert_eq!(g.check(&token, "", ip, t0 + Duration::from_secs(7)), Err(Refusal::BadToken), "used");
+        assert_eq!(
+            g.check(&token, "", ip, t0 + Duration::from_secs(7)),
+            Err(Refusal::BadToken),
+            "used"
+        );
         let old = g.token(t0);
-        assert_eq!(g.check(&old, "", ip, t0 + TOKEN_LIFE + Duration::from_secs(1)), Err(Refusal::BadToken));
+        assert_eq!(
+            g.check(&old, "", ip, t0 + TOKEN_LIFE + Duration::from_secs(1)),
+            Err(Refusal::BadToken)
+        );
         let mut forged = g.token(t0);
         forged.replace_range(0..1, "9");
-        assert_eq!(g.check(&forged, "", ip, t0 + Duration::from_secs(6)), Err(Refusal::BadToken));
+        assert_eq!(
+            g.check(&forged, "", ip, t0 + Duration::from_secs(6)),
+            Err(Refusal::BadToken)
+        );
         assert_eq!(g.check("", "", ip, t0), Err(Refusal::BadToken));
         let other = gate(5, 100, 100);
-        assert_eq!(other.check(&g.token(t0), "", ip, t0 + Duration::from_secs(6)), Err(Refusal::BadToken));
+        assert_eq!(
+            other.check(&g.token(t0), "", ip, t0 + Duration::from_secs(6)),
+            Err(Refusal::BadToken)
+        );
     }
 
     #[test]
@@ -446,8 +479,16 @@ mod tests {
         assert_eq!(g.check(&g.token(t0), "", a, t0), Ok(()));
         assert_eq!(g.check(&g.token(t0), "", a, t0), Err(Refusal::TooMany));
         assert_eq!(g.check(&g.token(t0), "", b, t0), Ok(()));
-        assert_eq!(g.check(&g.token(t0), "", c, t0), Err(Refusal::TooMany), "everyone");
-        assert_eq!(g.check(&g.token(t0), "", a, t0 + HOUR), Ok(()), "an hour later");
+        assert_eq!(
+            g.check(&g.token(t0), "", c, t0),
+            Err(Refusal::TooMany),
+            "everyone"
+        );
+        assert_eq!(
+            g.check(&g.token(t0), "", a, t0 + HOUR),
+            Ok(()),
+            "an hour later"
+        );
     }
 
     #[test]

@@ -138,6 +138,20 @@ pub const MATRIX: &[Route] = &[
         &[],
         [SignIn, Refused, Page, Page, Page],
     ),
+    // The public form is off unless `[public] form = true` (tests/intake.rs and
+    // tests/browser.rs turn it on).
+    (
+        "GET",
+        "/segnala",
+        &[],
+        [Missing, Missing, Missing, Missing, Missing],
+    ),
+    (
+        "POST",
+        "/segnala",
+        &[("nome", "Anna"), ("testo", "x"), ("consenso", "1")],
+        [Missing, Missing, Missing, Missing, Missing],
+    ),
     ("GET", "/pratica/{L}", &[], [Page, Page, Page, Page, Page]),
     (
         "GET",
@@ -433,7 +447,10 @@ pub fn every_route_checks_every_role(o: &Office) {
            AND ticket_id = (SELECT id FROM tickets WHERE number = '{}')",
         o.tickets[3]
     ));
-    assert_eq!(refused, 3, "the original, the attachment and the printed answer");
+    assert_eq!(
+        refused, 3,
+        "the original, the attachment and the printed answer"
+    );
 }
 
 /// With `[web] viewer_sees_content = true`: a viewer downloads, and the downloads are audited.
@@ -513,7 +530,10 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
         )
         .unwrap();
         let request = db.last_insert_rowid();
-        let ticket_of = id(&format!("SELECT id FROM tickets WHERE number = '{}'", own(0)));
+        let ticket_of = id(&format!(
+            "SELECT id FROM tickets WHERE number = '{}'",
+            own(0)
+        ));
         let link = ascolto::citizen_link::mint(&db, ticket_of).unwrap();
         let link_token = ascolto::citizen_link::page_csrf(&link);
         let no_link = "0".repeat(64);

@@ -26,9 +26,7 @@ pub use files::{attachment, original};
 pub use forms::{answer, classify, close, confirm, merge, note};
 pub use list::list;
 pub use page::show;
-pub use record::{
-    new_form as new_complaint, print as print_answer, record as record_complaint,
-};
+pub use record::{new_form as new_complaint, print as print_answer, record as record_complaint};
 pub use requests::{new_request, report_read, send_request};
 
 use axum::response::{IntoResponse, Redirect, Response};

@@ -146,8 +146,11 @@ pub async fn record(
         .trim()
         .parse()
         .map_err(|_| refused(texts::BAD_CHANNEL))?;
-    let day = NaiveDate::parse_from_str(f.ricevuto.trim(), "%Y-%m-%d")
-        .map_err(|_| WebError::from(workflow::WorkflowError::Invalid(workflow::Invalid::BadReceivedDate)))?;
+    let day = NaiveDate::parse_from_str(f.ricevuto.trim(), "%Y-%m-%d").map_err(|_| {
+        WebError::from(workflow::WorkflowError::Invalid(
+            workflow::Invalid::BadReceivedDate,
+        ))
+    })?;
     let now = Utc::now();
     // Today's complaint counts from now; an earlier day's from that day's start (Europe/Rome).
     let received_at = if day == time::to_rome(now).date_naive() {
