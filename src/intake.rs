@@ -12,6 +12,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::domain::address::{has_email, no_email_placeholder};
 use crate::domain::{time, Actor, AuditAction, AuditActor, Channel, Kind, State, TicketNumber};
@@ -24,6 +25,14 @@ type Result<T, E = WorkflowError> = std::result::Result<T, E>;
 
 /// A complaint back-dated further than this is refused (a typo in the year, most likely).
 const OLDEST_RECEIVED: Duration = Duration::days(366);
+
+/// A file sent with a form (a scanned letter, a photo).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upload {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
 
 /// A complaint as an operator (or the public form) records it.
 #[derive(Clone, Debug)]
@@ -38,6 +47,9 @@ pub struct NewComplaint {
     pub kind: Option<Kind>,
     pub category_id: Option<i64>,
     pub service_id: Option<i64>,
+    /// Kept as a MIME message in `raw_mail` (the record of what was handed in), listed and
+    /// downloaded like a mail's attachments.
+    pub attachments: Vec<Upload>,
 }
 
 /// What a new ticket's number and deadline come from.
@@ -151,7 +163,34 @@ pub fn record(
             linked_ticket_id: None,
         },
     )?;
-    let message = sql::insert_citizen_message(conn, ticket_id, text, &received)?;
+    let raw_id = match c.attachments.is_empty() {
+        true => None,
+        false => {
+            let raw = recorded_message(&number, &address, &subject, text, &c.attachments, now);
+            let sha = hex::encode(Sha256::digest(&raw));
+            let source = match actor {
+                Some(a) => format!("recorded:user:{}", a.id),
+                None => "recorded:web-form".to_string(),
+            };
+            Some(ingest_sql::insert_raw(conn, &sha, &raw, &source)?)
+        }
+    };
+    let message = sql::insert_citizen_message(conn, ticket_id, raw_id, text, &received)?;
+    if let Some(raw_id) = raw_id {
+        let raw = crate::store::ingest::raw_bytes(conn, raw_id)?;
+        let parsed = crate::mail::parse::parse(&raw, None)
+            .map_err(|e| anyhow::anyhow!("a recorded complaint's own MIME message: {e}"))?;
+        for (position, a) in parsed.attachments.iter().enumerate() {
+            ingest_sql::insert_attachment(
+                conn,
+                message,
+                position,
+                a.filename.as_deref(),
+                &a.content_type,
+                a.size,
+            )?;
+        }
+    }
     let details = CitizenDetails {
         phone: clean(&c.details.phone),
         postal_address: clean(&c.details.postal_address),
@@ -218,7 +257,7 @@ pub fn page_message(
     if text.is_empty() {
         return Err(WorkflowError::Invalid(Invalid::EmptyComplaint));
     }
-    let id = sql::insert_citizen_message(conn, ticket_id, text, &store::now_text())?;
+    let id = sql::insert_citizen_message(conn, ticket_id, None, text, &store::now_text())?;
     ingest_sql::mark_needs_attention(conn, ticket_id)?;
     audit::record(
         conn,
@@ -241,6 +280,75 @@ fn reopen_if_closed(conn: &Connection, notifier: &Notifier, ticket_id: i64) -> R
         workflow::reopen_by_citizen(conn, Some(notifier), ticket_id)?;
     }
     Ok(())
+}
+
+/// A content type as a header may carry it: `type/subtype` of safe characters, else
+/// `application/octet-stream`.
+fn safe_content_type(ct: &str) -> &str {
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    };
+    match ct.split_once('/') {
+        Some((t, sub)) if ok(t) && ok(sub) && ct.len() <= 100 => ct,
+        _ => "application/octet-stream",
+    }
+}
+
+/// RFC 2231 percent-encoding of a filename (any character a person typed, safely).
+fn rfc2231(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The record of a complaint handed in with files: a MIME message (the text, then each file,
+/// unchanged: `binary` transfer encoding behind a random boundary), stored like mail so that
+/// the attachments are listed and downloaded the same way.
+fn recorded_message(
+    number: &TicketNumber,
+    from: &str,
+    subject: &str,
+    text: &str,
+    files: &[Upload],
+    now: DateTime<Utc>,
+) -> Vec<u8> {
+    let one_line: String = subject
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect();
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).expect("the operating system's random source failed");
+    let boundary = format!("ascolto-{}", hex::encode(nonce));
+    let mut out: Vec<u8> = format!(
+        "From: <{from}>\r\nDate: {}\r\nSubject: {one_line}\r\nX-Ascolto-Ticket: {number}\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n\
+         --{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n{}\r\n",
+        now.to_rfc2822(),
+        text.replace("\r\n", "\n").replace('\n', "\r\n"),
+    )
+    .into_bytes();
+    for f in files {
+        out.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Type: {}\r\nContent-Disposition: attachment; \
+                 filename*=utf-8''{}\r\nContent-Transfer-Encoding: binary\r\n\r\n",
+                safe_content_type(&f.content_type),
+                rfc2231(&f.filename),
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(&f.bytes);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    out
 }
 
 /// "Sono soddisfatto": recorded; the ticket stays as it is.
@@ -276,7 +384,7 @@ pub fn unsatisfied(
     }
     let now = store::now_text();
     let id = sql::insert_feedback(conn, ticket_id, false, Some(reason), &now)?;
-    let message = sql::insert_citizen_message(conn, ticket_id, reason, &now)?;
+    let message = sql::insert_citizen_message(conn, ticket_id, None, reason, &now)?;
     ingest_sql::mark_needs_attention(conn, ticket_id)?;
     audit::record(
         conn,
@@ -292,6 +400,49 @@ pub fn unsatisfied(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_handed_in_are_kept_whole_and_listed_like_a_mails() {
+        let number: TicketNumber = "URP-2026-000007".parse().unwrap();
+        let pdf = b"%PDF-1.4\r\n\x00\x01\xff binary\r\n--not-a-boundary\r\n".to_vec();
+        let files = [
+            Upload {
+                filename: "lettera è \"firmata\".pdf".into(),
+                content_type: "application/pdf".into(),
+                bytes: pdf.clone(),
+            },
+            Upload {
+                filename: "foto.jpg".into(),
+                content_type: "image/jpeg\r\nX-Evil: 1".into(),
+                bytes: vec![0xff, 0xd8, 0xff],
+            },
+        ];
+        let raw = recorded_message(
+            &number,
+            "a@nessuna-email.invalid",
+            "Oggetto\r\nBcc: x@evil.test",
+            "Testo con è\nseconda riga",
+            &files,
+            Utc::now(),
+        );
+        let parsed = crate::mail::parse::parse(&raw, None).unwrap();
+        assert!(parsed.body_text.contains("Testo con è"));
+        assert_eq!(parsed.attachments.len(), 2);
+        assert_eq!(
+            parsed.attachments[0].filename.as_deref(),
+            Some("lettera è \"firmata\".pdf")
+        );
+        assert_eq!(parsed.attachments[0].content_type, "application/pdf");
+        assert_eq!(
+            parsed.attachments[1].content_type,
+            "application/octet-stream"
+        );
+        assert_eq!(
+            crate::mail::parse::attachment_bytes(&raw, 0, false).unwrap(),
+            pdf
+        );
+        assert!(!String::from_utf8_lossy(&raw).contains("\r\nBcc:"));
+    }
 
     #[test]
     fn addresses() {

@@ -236,6 +236,9 @@ pub fn admin_error(e: &AdminError) -> String {
 
 pub const BAD_ROLE: &str = "Ruolo non valido.";
 pub const BAD_KIND: &str = "Tipologia non valida.";
+/// Issue 15: a form that cannot be read, or with too many files.
+pub const BAD_FORM: &str = "Il modulo inviato non è leggibile: ricarichi la pagina e riprovi.";
+pub const TOO_MANY_FILES: &str = "Troppi allegati: al massimo 10 file.";
 /// Issue 15: a channel not in the list.
 pub const BAD_CHANNEL: &str = "Canale non valido.";
 /// Issue 15: "print the answer" on a ticket not answered yet.

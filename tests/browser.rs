@@ -414,6 +414,12 @@ fn a_citizen_sends_the_public_form_and_confirms_by_the_link_in_chromium() {
         "#testo",
         "Il parcheggio dei disabili davanti al padiglione C è sempre occupato.",
     );
+    // A scanned document, chosen in the file field.
+    let dir = tempfile::tempdir().unwrap();
+    let scan = dir.path().join("referto è.pdf");
+    let pdf = b"%PDF-1.4\n\x00\x01\xff scansione\n".to_vec();
+    std::fs::write(&scan, &pdf).unwrap();
+    b.type_into("#allegati", scan.to_str().unwrap());
     b.click("#consenso");
     b.screenshot("segnala-compilato.png");
     // A person takes longer than the form's minimum fill time.
@@ -442,6 +448,25 @@ fn a_citizen_sends_the_public_form_and_confirms_by_the_link_in_chromium() {
     assert_eq!(
         (channel.as_str(), kind.as_str(), unconfirmed),
         ("web", "segnalazione", 1)
+    );
+
+    // The file is kept whole and listed like a mail's attachment.
+    let (filename, size, raw, position): (String, i64, Vec<u8>, i64) = d
+        .db()
+        .query_row(
+            "SELECT a.filename, a.size, r.bytes, a.position FROM attachments a
+             JOIN messages m ON m.id = a.message_id JOIN raw_mail r ON r.id = m.raw_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (filename.as_str(), size),
+        ("referto è.pdf", pdf.len() as i64)
+    );
+    assert_eq!(
+        ascolto::mail::parse::attachment_bytes(&raw, position as usize, false).unwrap(),
+        pdf
     );
 
     // The acknowledgement, read over IMAP, carries the link; opening it confirms the address.

@@ -120,20 +120,22 @@ pub fn ticket_of_link(conn: &Connection, secret_sha256: &str) -> Result<Option<(
 }
 
 /// A message of the citizen not sent by mail (recorded by an operator, the public form, their
-/// page): an inbound message of the ticket, from its contact, without original mail.
+/// page): an inbound message of the ticket, from its contact; its original is the MIME record
+/// of the files handed in with it, if any (`raw_id`).
 pub fn insert_citizen_message(
     conn: &Connection,
     ticket_id: i64,
+    raw_id: Option<i64>,
     body: &str,
     at: &str,
 ) -> Result<i64> {
     conn.prepare_cached(
-        "INSERT INTO messages (ticket_id, direction, from_email, from_name, subject, body_text,
-           received_at, created_at)
-         SELECT t.id, ?2, c.email, c.name, t.subject, ?3, ?4, ?4
+        "INSERT INTO messages (ticket_id, direction, raw_id, from_email, from_name, subject,
+           body_text, received_at, created_at)
+         SELECT t.id, ?2, ?5, c.email, c.name, t.subject, ?3, ?4, ?4
          FROM tickets t JOIN contacts c ON c.id = t.contact_id WHERE t.id = ?1",
     )?
-    .execute(params![ticket_id, Direction::In, body, at])?;
+    .execute(params![ticket_id, Direction::In, body, at, raw_id])?;
     Ok(conn.last_insert_rowid())
 }
 

@@ -14,6 +14,7 @@ pub mod auth;
 mod charts;
 pub mod citizen;
 pub mod downloads;
+pub mod multipart;
 mod ops;
 pub mod public;
 pub mod stats;
@@ -521,7 +522,13 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
             return refused_form();
         }
         let (parts, body) = req.into_parts();
-        let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
+        // Forms with files (issue 15) may be larger.
+        let limit = if multipart::UPLOAD_PATHS.contains(&parts.uri.path()) {
+            multipart::MAX_UPLOAD_BYTES
+        } else {
+            MAX_FORM_BYTES
+        };
+        let Ok(bytes) = to_bytes(body, limit).await else {
             return closes_connection(
                 (
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -533,14 +540,18 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
                     .into_response(),
             );
         };
-        let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-            .ok()
-            .and_then(|fields| {
-                fields
-                    .into_iter()
-                    .find(|(k, _)| k == "_csrf")
-                    .map(|(_, v)| v)
-            });
+        let sent = if multipart::is_multipart(&parts.headers) {
+            multipart::csrf_field(&parts.headers, &bytes)
+        } else {
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                .ok()
+                .and_then(|fields| {
+                    fields
+                        .into_iter()
+                        .find(|(k, _)| k == "_csrf")
+                        .map(|(_, v)| v)
+                })
+        };
         let expected = if parts.uri.path() == "/accedi" {
             auth::login_csrf_cookie(&parts.headers)
         } else if parts.uri.path().starts_with("/pratica/") {

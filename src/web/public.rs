@@ -12,10 +12,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State as AppState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use chrono::Utc;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
@@ -28,7 +28,7 @@ use crate::store::backoffice as q;
 use crate::store::intake::CitizenDetails;
 use crate::texts;
 use crate::web::auth::client_address;
-use crate::web::{form_id, App, WebError, WebResult};
+use crate::web::{form_id, multipart, App, WebError, WebResult};
 use crate::workflow::{self, WorkflowError};
 
 /// How long a served form may wait before it is sent (a long complaint, written slowly).
@@ -241,7 +241,7 @@ fn form_page(app: &App, services: &[q::Service], f: &PublicForm, errors: &[&str]
             }
         }
         p { (texts::PUBLIC_FORM_INTRO) }
-        form.stack method="post" action="/segnala" {
+        form.stack method="post" action="/segnala" enctype="multipart/form-data" {
             input type="hidden" name="_token" value=(gate.token(SystemTime::now()));
             fieldset {
                 legend { "Chi scrive" }
@@ -278,6 +278,10 @@ fn form_page(app: &App, services: &[q::Service], f: &PublicForm, errors: &[&str]
                 }
                 p { label for="oggetto" { "Oggetto" } input #oggetto type="text" name="oggetto" maxlength="200" value=(f.oggetto); }
                 p { label for="testo" { "Testo (obbligatorio)" } textarea #testo name="testo" rows="10" required aria-required="true" { (f.testo) } }
+                p {
+                    label for="allegati" { "Allegati (facoltativi: documenti o foto, fino a 10 file, 12 MB in tutto)" }
+                    input #allegati type="file" name="allegati" multiple;
+                }
             }
             fieldset {
                 legend { "Informativa sulla privacy" }
@@ -320,11 +324,12 @@ pub async fn submit(
     AppState(app): AppState<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(f): Form<PublicForm>,
+    body: Bytes,
 ) -> WebResult<Response> {
     if !app.public.enabled() {
         return Err(WebError::NotFound);
     }
+    let (f, files): (PublicForm, _) = multipart::form(&headers, &body)?;
     let ip = client_address(peer.ip(), &headers, &app.settings.trusted_proxies);
     if let Err(r) = app
         .public
@@ -381,6 +386,7 @@ pub async fn submit(
         kind,
         category_id: None,
         service_id,
+        attachments: files,
     };
     let numbering = Numbering {
         prefix: app.settings.number_prefix.clone(),

@@ -1,9 +1,10 @@
 //! Nuovo reclamo: an operator records a complaint taken by phone, at the desk or by letter
 //! (issue 15), and prints an answer as a letter for a citizen without e-mail.
 
+use axum::body::Bytes;
 use axum::extract::State as AppState;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use chrono::{NaiveDate, Utc};
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
@@ -18,7 +19,7 @@ use crate::store::{audit, citizens, intake as intake_sql, tickets};
 use crate::texts;
 use crate::web::auth::{ContentReader, Staff};
 use crate::web::ui::{self, csrf, Section};
-use crate::web::{form_id, App, UrlPath, WebError, WebResult};
+use crate::web::{form_id, multipart, App, UrlPath, WebError, WebResult};
 use crate::workflow;
 
 /// The channels an operator records by hand, first the usual ones.
@@ -38,7 +39,7 @@ pub async fn new_form(AppState(app): AppState<App>, Staff(s): Staff) -> WebResul
         .await?;
     let today = time::to_rome(Utc::now()).date_naive();
     let body = html! {
-        form.stack method="post" action="/reclami/nuovo" {
+        form.stack method="post" action="/reclami/nuovo" enctype="multipart/form-data" {
             (csrf(&s))
             fieldset {
                 legend { "Come e quando è arrivato" }
@@ -70,6 +71,10 @@ pub async fn new_form(AppState(app): AppState<App>, Staff(s): Staff) -> WebResul
                 legend { "Reclamo" }
                 p { label for="oggetto" { "Oggetto" } input #oggetto type="text" name="oggetto" maxlength="200"; }
                 p { label for="testo" { "Testo" } textarea #testo name="testo" rows="10" required {} }
+                p {
+                    label for="allegati" { "Allegati (la lettera scansionata, documenti; fino a 10 file, 12 MB in tutto)" }
+                    input #allegati type="file" name="allegati" multiple;
+                }
                 p {
                     label for="tipologia" { "Tipologia" }
                     select #tipologia name="tipologia" {
@@ -138,8 +143,10 @@ fn some(v: String) -> Option<String> {
 pub async fn record(
     AppState(app): AppState<App>,
     Staff(s): Staff,
-    Form(f): Form<RecordForm>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> WebResult<Response> {
+    let (f, files): (RecordForm, _) = multipart::form(&headers, &body)?;
     let refused = |why: &str| WebError::Refused(why.to_string());
     let channel: Channel = f
         .canale
@@ -179,6 +186,7 @@ pub async fn record(
         kind,
         category_id: form_id(&f.categoria)?,
         service_id: form_id(&f.servizio)?,
+        attachments: files,
     };
     let numbering = Numbering {
         prefix: app.settings.number_prefix.clone(),
