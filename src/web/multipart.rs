@@ -31,9 +31,12 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// The text fields (name, value) and the files of a `multipart/form-data` body. None when it
-/// cannot be read as one.
-pub fn parse(headers: &HeaderMap, body: &[u8]) -> Option<(Vec<(String, String)>, Vec<Upload>)> {
+/// A form's text fields (name, value) in order, and its files.
+type Fields = (Vec<(String, String)>, Vec<Upload>);
+
+/// The text fields and the files of a `multipart/form-data` body. None when it cannot be read
+/// as one.
+pub fn parse(headers: &HeaderMap, body: &[u8]) -> Option<Fields> {
     let ct = content_type(headers)?;
     if ct.contains(['\r', '\n']) {
         return None;
