@@ -621,3 +621,62 @@ CREATE TABLE classifier_evaluations (
     -- The whole report as `evaluate --format table` prints it.
     report   TEXT NOT NULL
 ) STRICT;
+
+-- migration 11
+
+-- Every channel a complaint may come by (issue 15): phone, desk, letter and the public web form
+-- besides mail. SQLite cannot alter a CHECK constraint; widening an IN list changes no stored
+-- row's validity, so the table's definition is rewritten in place (the procedure SQLite's
+-- documentation gives for loosening constraints, "ALTER TABLE", section 7) rather than
+-- rebuilding a table that a dozen others reference. The DDL below moves the schema cookie, so
+-- every connection reads the new definition.
+PRAGMA writable_schema = ON;
+UPDATE sqlite_schema
+   SET sql = replace(sql, 'CHECK (channel IN (''email'', ''pec''))',
+       'CHECK (channel IN (''email'', ''pec'', ''web'', ''telefono'', ''sportello'', ''lettera''))')
+ WHERE type = 'table' AND name = 'tickets';
+PRAGMA writable_schema = RESET;
+
+-- What a complaint taken by phone, at the desk, by letter or through the public form records of
+-- the citizen beyond the contact (whose address may be the no-mail placeholder, see
+-- `domain::address::NO_EMAIL_DOMAIN`). One row per ticket entered that way; personal data,
+-- replaced by the retention job.
+CREATE TABLE ticket_citizens (
+    ticket_id        INTEGER PRIMARY KEY REFERENCES tickets(id),
+    phone            TEXT,
+    -- Digits only, for the list's search.
+    phone_digits     TEXT,
+    postal_address   TEXT,
+    -- Someone acting for another: the delegate writes, `concerned` is the person concerned.
+    delegate         TEXT,
+    concerned        TEXT,
+    -- The public form: the address is the citizen's own only once they followed the link in
+    -- the acknowledgement. Until then no further mail goes to it.
+    email_unconfirmed INTEGER NOT NULL DEFAULT 0 CHECK (email_unconfirmed IN (0, 1)),
+    -- Who recorded it (an operator; NULL for the public form).
+    recorded_by      INTEGER REFERENCES users(id)
+) STRICT;
+CREATE INDEX ticket_citizens_phone ON ticket_citizens(phone_digits) WHERE phone_digits IS NOT NULL;
+
+-- The citizen's own page (`/pratica/<link>`): each mail to the citizen carries a fresh link;
+-- only the SHA-256 of its secret is stored, so a copy of the database opens no page. The
+-- retention job deletes a ticket's rows (its links then answer 404).
+CREATE TABLE citizen_links (
+    secret_sha256 TEXT PRIMARY KEY,
+    ticket_id     INTEGER NOT NULL REFERENCES tickets(id),
+    created_at    TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX citizen_links_ticket ON citizen_links(ticket_id);
+
+-- What the citizen said on their page after the answer: satisfied or not (with the reason).
+CREATE TABLE citizen_feedback (
+    id         INTEGER PRIMARY KEY,
+    ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+    satisfied  INTEGER NOT NULL CHECK (satisfied IN (0, 1)),
+    reason     TEXT,
+    at         TEXT NOT NULL
+) STRICT;
+CREATE INDEX citizen_feedback_ticket ON citizen_feedback(ticket_id, id);
+
+-- The list's search by name and address (contacts.email is already UNIQUE NOCASE).
+CREATE INDEX contacts_name ON contacts(name COLLATE NOCASE);

@@ -44,6 +44,9 @@ pub struct TicketRow {
     /// Every message on the ticket, in and out, automatic included.
     pub messages: i64,
     pub reopen_count: i64,
+    /// How it came: `email`, `pec`, `web`, `telefono`, `sportello`, `lettera` (issue 15; last,
+    /// so that the CSV's earlier columns stay where they were).
+    pub channel: Channel,
 }
 
 impl TicketRow {
@@ -58,7 +61,12 @@ impl TicketRow {
             category_label,
             service,
             service_name,
-            citizen_email: t.citizen.email,
+            // A citizen without e-mail (issue 15) exports an empty address, not the placeholder.
+            citizen_email: if crate::domain::address::has_email(&t.citizen.email) {
+                t.citizen.email
+            } else {
+                String::new()
+            },
             citizen_name: t.citizen.name,
             citizen_bouncing: t.citizen.bouncing_since.is_some(),
             subject: t.subject,
@@ -70,6 +78,7 @@ impl TicketRow {
             inbound_messages: counts.inbound,
             messages: counts.all,
             reopen_count: t.reopen_count,
+            channel: t.channel,
         }
     }
 }
@@ -113,11 +122,7 @@ impl Tabular for TicketRow {
             self.number.to_string(),
             self.received_at,
             self.state.to_string(),
-            if self.pec {
-                Channel::Pec.to_string()
-            } else {
-                Channel::Email.to_string()
-            },
+            self.channel.to_string(),
             self.kind.map_or_else(dash, |k| k.to_string()),
             self.category.unwrap_or_else(dash),
             self.service.unwrap_or_else(dash),
@@ -235,6 +240,7 @@ impl ForSpreadsheet for TicketRow {
             inbound_messages,
             messages,
             reopen_count,
+            channel,
         } = self;
         TicketRow {
             number,
@@ -256,6 +262,7 @@ impl ForSpreadsheet for TicketRow {
             inbound_messages,
             messages,
             reopen_count,
+            channel,
         }
     }
 }
@@ -425,7 +432,12 @@ pub fn citizen(conn: &Connection, email: &str, out: &mut dyn Write) -> Result<()
         for t in citizens::tickets(conn, contact.id)? {
             let mut ticket = serde_json::to_value(&t)?;
             ticket["messages"] = serde_json::to_value(citizens::messages(conn, t.id)?)?;
-            ticket["notifications"] = serde_json::to_value(citizens::notifications(conn, t.id)?)?;
+            // The citizen's page links in those mails are keys, never exported (issue 15).
+            let mut sent = citizens::notifications(conn, t.id)?;
+            for n in &mut sent {
+                n.body = crate::citizen_link::redact(&n.body);
+            }
+            ticket["notifications"] = serde_json::to_value(sent)?;
             tickets.push(ticket);
         }
     }
@@ -508,6 +520,7 @@ mod tests {
             inbound_messages: 1,
             messages: 2,
             reopen_count: 0,
+            channel: Channel::Email,
         };
         let mut out = Vec::new();
         write(Format::Csv, &mut out, |each| each(row.clone())).unwrap();

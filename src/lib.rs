@@ -13,6 +13,8 @@
 //!   operators' confirmations, applied at ingest after the rules.
 //! - [`ingest`]: the pipeline (one transaction per batch), the IMAP watcher, archive import.
 //! - [`workflow`]: the ticket's life: taking in charge, answering, closing, reopening.
+//! - [`intake`]: complaints not sent by mail (operators' form, public form) and what the
+//!   citizen does on their own page; [`citizen_link`]: that page's links.
 //! - [`istruttoria`]: asking the service concerned for its report: requests, reports,
 //!   reminders and escalations.
 //! - [`notify`]: notifications: templates, the outbox, the mailer and its worker.
@@ -29,12 +31,14 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod citizen_link;
 pub mod classify;
 pub mod config;
 pub mod domain;
 pub mod errors;
 pub mod export;
 pub mod ingest;
+pub mod intake;
 pub mod istruttoria;
 pub mod learn;
 pub mod learned;

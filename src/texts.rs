@@ -112,6 +112,12 @@ fn invalid(reason: Invalid) -> &'static str {
         Invalid::NothingToConfirm => {
             "Il reclamo non è ancora classificato: non c'è nulla da confermare."
         }
+        Invalid::EmptyComplaint => "Il testo del reclamo è vuoto.",
+        Invalid::BadReceivedDate => {
+            "La data di ricevimento non può essere futura né anteriore di oltre un anno."
+        }
+        Invalid::BadEmail => "L'indirizzo e-mail non è valido.",
+        Invalid::NotYetAnswered => "La pratica non ha ancora ricevuto una risposta.",
     }
 }
 
@@ -178,6 +184,11 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::RequestReportRead => "Relazione del servizio letta",
         AuditAction::ReferenteCreated => "Referente aggiunto",
         AuditAction::ReferenteUpdated => "Referente modificato",
+        AuditAction::CitizenPageViewed => "Pagina della pratica aperta dal cittadino",
+        AuditAction::CitizenMessageAdded => "Messaggio del cittadino dalla sua pagina",
+        AuditAction::CitizenSatisfied => "Il cittadino si è detto soddisfatto",
+        AuditAction::CitizenUnsatisfied => "Il cittadino si è detto non soddisfatto",
+        AuditAction::TicketAnswerPrinted => "Risposta stampata come lettera",
         AuditAction::ClassifierTrained => "Classificatore addestrato",
         AuditAction::ClassifierEvaluated => "Classificatore valutato",
     }
@@ -225,6 +236,13 @@ pub fn admin_error(e: &AdminError) -> String {
 
 pub const BAD_ROLE: &str = "Ruolo non valido.";
 pub const BAD_KIND: &str = "Tipologia non valida.";
+/// Issue 15: a form that cannot be read, or with too many files.
+pub const BAD_FORM: &str = "Il modulo inviato non è leggibile: ricarichi la pagina e riprovi.";
+pub const TOO_MANY_FILES: &str = "Troppi allegati: al massimo 10 file.";
+/// Issue 15: a channel not in the list.
+pub const BAD_CHANNEL: &str = "Canale non valido.";
+/// Issue 15: "print the answer" on a ticket not answered yet.
+pub const NOTHING_TO_PRINT: &str = "La pratica non ha ancora una risposta da stampare.";
 pub const BAD_RULE_FIELD: &str = "Campo non valido.";
 /// A confirmation naming no classification field.
 pub const BAD_FIELD: &str = "Campo della classificazione non valido.";
@@ -363,8 +381,69 @@ pub fn channel(c: crate::domain::Channel) -> &'static str {
     match c {
         crate::domain::Channel::Email => "Email",
         crate::domain::Channel::Pec => "PEC",
+        crate::domain::Channel::Web => "Modulo web",
+        crate::domain::Channel::Telefono => "Telefono",
+        crate::domain::Channel::Sportello => "Sportello",
+        crate::domain::Channel::Lettera => "Lettera",
     }
 }
+
+/// A refusal's reason in Italian, for pages outside the backoffice (the public form).
+pub fn invalid_text(reason: Invalid) -> &'static str {
+    invalid(reason)
+}
+
+/// The public form (issue 15).
+pub const PUBLIC_FORM_INTRO: &str = "Con questo modulo può inviare all'Ufficio Relazioni con il \
+     Pubblico un reclamo, una segnalazione, un elogio o un suggerimento. Riceverà un numero di \
+     pratica; se indica un indirizzo e-mail, anche un link per seguirla.";
+pub const PUBLIC_CONSENT: &str =
+    "Ho letto l'informativa e acconsento al trattamento dei dati per la gestione della segnalazione.";
+pub const PUBLIC_BAD_TOKEN: &str =
+    "Il modulo è scaduto o non è valido: lo riapra e lo compili di nuovo.";
+pub const PUBLIC_TOO_FAST: &str =
+    "Il modulo è stato inviato troppo in fretta: attenda qualche secondo e lo invii di nuovo.";
+pub const PUBLIC_TOO_MANY: &str =
+    "Sono state inviate troppe segnalazioni in poco tempo: riprovi più tardi.";
+pub const PUBLIC_NAME_MISSING: &str = "Indichi il Suo nome e cognome.";
+pub const PUBLIC_TEXT_MISSING: &str = "Scriva il testo della segnalazione.";
+pub const PUBLIC_CONTACT_MISSING: &str =
+    "Indichi almeno un recapito: e-mail, telefono o indirizzo postale.";
+pub const PUBLIC_BAD_EMAIL: &str = "L'indirizzo e-mail non è valido.";
+pub const PUBLIC_CONSENT_MISSING: &str =
+    "Per inviare la segnalazione occorre acconsentire al trattamento dei dati.";
+pub const PUBLIC_CHECK_MAIL: &str = "Le abbiamo inviato una e-mail di conferma con il numero e \
+     un link per seguire la pratica: lo apra per confermare il Suo indirizzo.";
+pub const PUBLIC_NO_MAIL: &str =
+    "Conservi questo numero: l'ufficio La contatterà ai recapiti indicati.";
+
+/// The privacy notice above the public form's consent box when `[public] privacy_notice` is
+/// empty.
+pub fn privacy_notice(office: &str) -> String {
+    format!(
+        "I dati inviati con questo modulo sono trattati da {office} al solo fine di gestire la \
+         segnalazione, secondo il Regolamento (UE) 2016/679, e conservati per il tempo previsto \
+         dalle norme sulla gestione dei reclami. Può chiedere l'accesso, la rettifica o la \
+         cancellazione dei dati rivolgendosi allo stesso ufficio."
+    )
+}
+
+/// A ticket's state as its citizen reads it on their page (issue 15).
+pub fn citizen_state(s: State) -> &'static str {
+    match s {
+        State::Pending => "Ricevuta, in attesa di essere esaminata",
+        State::InCharge => "Presa in carico dall'ufficio",
+        State::Answered => "Risposta inviata",
+        State::Closed => "Chiusa",
+    }
+}
+
+/// Too many requests to citizens' pages from one address.
+pub const CITIZEN_TOO_MANY: &str =
+    "Troppe richieste in poco tempo da questa connessione: riprovi tra un minuto.";
+
+/// A citizen who gave no e-mail address (a complaint by phone, at the desk, by letter).
+pub const NO_EMAIL: &str = "senza e-mail";
 
 /// A count of tickets without a kind, a state or an outcome.
 pub const STATS_UNSET: &str = "Non indicato";

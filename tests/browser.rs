@@ -388,3 +388,110 @@ fn the_statistics_render_with_charts_in_chromium() {
         .contains(&format!("Relazione annuale sui reclami – {year}")));
     b.screenshot("relazione-annuale.png");
 }
+
+/// Issue 15: the public form (`/segnala`) in Chromium, with no JavaScript: filled, sent, the
+/// acknowledgement read over IMAP, its link opened (which confirms the address).
+#[test]
+fn a_citizen_sends_the_public_form_and_confirms_by_the_link_in_chromium() {
+    let servers = MailServers::start();
+    let mut d = Daemon::new(|db| {
+        format!(
+            "{}\n[public]\nform = true\nmin_fill_secs = 2\n",
+            servers.config(db, "")
+        )
+    });
+    d.start();
+    Client::wait_ready(&d.base_url());
+    let b = Browser::start();
+    b.go(&format!("{}/segnala", d.base_url()));
+    assert_eq!(b.text("main h1"), "Segnalazione all'URP");
+    b.type_into("#nome", "Anna Neri");
+    b.type_into("#email", CITIZEN);
+    b.type_into("#telefono", "333 9876543");
+    b.click("#tipologia option[value=\"segnalazione\"]");
+    b.type_into("#oggetto", "Parcheggio");
+    b.type_into(
+        "#testo",
+        "Il parcheggio dei disabili davanti al padiglione C è sempre occupato.",
+    );
+    // A scanned document, chosen in the file field.
+    let dir = tempfile::tempdir().unwrap();
+    let scan = dir.path().join("referto è.pdf");
+    let pdf = b"%PDF-1.4\n\x00\x01\xff scansione\n".to_vec();
+    std::fs::write(&scan, &pdf).unwrap();
+    b.type_into("#allegati", scan.to_str().unwrap());
+    b.click("#consenso");
+    b.screenshot("segnala-compilato.png");
+    // A person takes longer than the form's minimum fill time.
+    std::thread::sleep(Duration::from_millis(2200));
+    b.click("main form button[type=submit]");
+    wait_until("the acknowledgement page", || {
+        b.try_text("main h1")
+            .is_some_and(|t| t == "Segnalazione ricevuta")
+    });
+    let shown = b.text("main [role=status]");
+    let number: String = d
+        .db()
+        .query_row("SELECT number FROM tickets", [], |r| r.get(0))
+        .unwrap();
+    assert!(shown.contains(&number), "{shown}");
+    b.screenshot("segnala-ricevuta.png");
+    let (channel, kind, unconfirmed): (String, String, i64) = d
+        .db()
+        .query_row(
+            "SELECT t.channel, t.kind, c.email_unconfirmed FROM tickets t
+             JOIN ticket_citizens c ON c.ticket_id = t.id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (channel.as_str(), kind.as_str(), unconfirmed),
+        ("web", "segnalazione", 1)
+    );
+
+    // The file is kept whole and listed like a mail's attachment.
+    let (filename, size, raw, position): (String, i64, Vec<u8>, i64) = d
+        .db()
+        .query_row(
+            "SELECT a.filename, a.size, r.bytes, a.position FROM attachments a
+             JOIN messages m ON m.id = a.message_id JOIN raw_mail r ON r.id = m.raw_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (filename.as_str(), size),
+        ("referto è.pdf", pdf.len() as i64)
+    );
+    assert_eq!(
+        ascolto::mail::parse::attachment_bytes(&raw, position as usize, false).unwrap(),
+        pdf
+    );
+
+    // The acknowledgement, read over IMAP, carries the link; opening it confirms the address.
+    let ack = servers.wait_for_mail(CITIZEN, 1).remove(0);
+    let text = mail_parser::MessageParser::default()
+        .parse(&ack)
+        .unwrap()
+        .body_text(0)
+        .unwrap()
+        .into_owned();
+    assert!(text.contains(&number), "{text}");
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/pratica/"))
+        .expect("the link to the citizen's page")
+        .to_string();
+    b.go(&link);
+    wait_until("the citizen's page", || {
+        b.try_text("main h1").is_some_and(|t| t.contains(&number))
+    });
+    assert!(b.text("main").contains("padiglione C"));
+    b.screenshot("pratica-cittadino.png");
+    assert_eq!(
+        d.count("SELECT email_unconfirmed FROM ticket_citizens"),
+        0,
+        "opening the link confirmed the address"
+    );
+}

@@ -29,6 +29,7 @@ use crate::domain::RecipientKey;
 pub mod istruttoria;
 pub mod mailbox;
 pub mod oauth2;
+pub mod public;
 pub mod replication;
 pub mod secret;
 pub mod sections;
@@ -38,6 +39,7 @@ pub mod web;
 pub use istruttoria::IstruttoriaConfig;
 pub use mailbox::{MailboxConfig, StartFrom};
 pub use oauth2::{OAuth2Config, OAuthMechanism};
+pub use public::PublicConfig;
 pub use replication::ReplicationConfig;
 pub use secret::Secret;
 pub use sections::{
@@ -77,6 +79,9 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub istruttoria: IstruttoriaConfig,
+    /// The public complaint form (issue 15).
+    #[serde(default)]
+    pub public: PublicConfig,
     /// Computed once the sections are validated; not a key of the file.
     #[serde(skip)]
     own_addresses: Vec<RecipientKey>,
@@ -141,6 +146,7 @@ impl Config {
         self.smtp.resolve(first_mailbox, base_dir)?;
         self.web.validate()?;
         self.replication.validate()?;
+        self.public.validate()?;
         let mut names = std::collections::HashSet::new();
         for (i, mb) in self.mailboxes.iter_mut().enumerate() {
             if mb.name.trim().is_empty() {

@@ -151,6 +151,10 @@ pub struct NotifyConfig {
     /// Sending attempts before a notification is marked failed for an administrator to see.
     #[serde(default = "default_attempts", deserialize_with = "flex")]
     pub max_attempts: u32,
+    /// The letterhead of answers printed as letters (citizens without e-mail; issue 15): one
+    /// line per line. Empty: the office's name.
+    #[serde(default)]
+    pub letterhead: String,
 }
 
 impl Default for NotifyConfig {
@@ -162,6 +166,7 @@ impl Default for NotifyConfig {
             auto_reply_window_hours: default_auto_window(),
             auto_reply_global_per_hour: default_auto_global(),
             max_attempts: default_attempts(),
+            letterhead: String::new(),
         }
     }
 }

@@ -3,6 +3,26 @@
 
 use std::fmt;
 
+/// The domain of the placeholder address a citizen without e-mail is recorded under (a
+/// complaint by phone, at the desk, by letter): `.invalid` is reserved (RFC 2606) and reaches
+/// no one, and the notifier sends nothing to it. The contacts table keys citizens by address,
+/// so each such citizen gets one of their own (`<random>@nessuna-email.invalid`).
+pub const NO_EMAIL_DOMAIN: &str = "nessuna-email.invalid";
+
+/// Whether `address` is a real one, not the placeholder of a citizen without e-mail.
+pub fn has_email(address: &str) -> bool {
+    !address
+        .rsplit_once('@')
+        .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(NO_EMAIL_DOMAIN))
+}
+
+/// A new placeholder address for a citizen without e-mail.
+pub fn no_email_placeholder() -> String {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    format!("{}@{NO_EMAIL_DOMAIN}", hex::encode(bytes))
+}
+
 /// Providers that ignore dots in the local part (`ma.ria@gmail.com` is `maria@gmail.com`), with
 /// the domain their mailboxes are known by.
 const DOTLESS_DOMAINS: &[(&str, &str)] =

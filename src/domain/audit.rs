@@ -62,6 +62,16 @@ vocabulary! {
         RequestReportRead = "request.report_read",
         ReferenteCreated = "referente.created",
         ReferenteUpdated = "referente.updated",
+        /// The citizen opened their page (`/pratica/<link>`; issue 15).
+        CitizenPageViewed = "citizen.page_viewed",
+        /// The citizen wrote on their page.
+        CitizenMessageAdded = "citizen.message_added",
+        /// The citizen said they are satisfied with the answer.
+        CitizenSatisfied = "citizen.satisfied",
+        /// The citizen said they are not satisfied (the ticket reopens).
+        CitizenUnsatisfied = "citizen.unsatisfied",
+        /// An operator printed the answer as a letter (a citizen without e-mail).
+        TicketAnswerPrinted = "ticket.answer_printed",
         ClassifierTrained = "classifier.trained",
         ClassifierEvaluated = "classifier.evaluated",
     }
@@ -107,7 +117,12 @@ impl AuditAction {
             | A::TicketMergedFrom
             | A::TicketAttachmentDownloaded
             | A::TicketOriginalDownloaded
+            | A::TicketAnswerPrinted
             | A::TicketAnonymised => AuditGroup::Tickets,
+            A::CitizenPageViewed
+            | A::CitizenMessageAdded
+            | A::CitizenSatisfied
+            | A::CitizenUnsatisfied => AuditGroup::Citizens,
             A::MessageReceived | A::MessageAutomatic => AuditGroup::Messages,
             A::UserLogin
             | A::UserLogout

@@ -59,6 +59,9 @@ pub enum AuditActor {
     Cli,
     /// `web:anonymous`: someone not signed in (a failed sign-in).
     Anonymous,
+    /// `web:citizen`: the ticket's citizen on their own page (`/pratica/<link>`), or someone
+    /// filling the public form.
+    Citizen,
 }
 
 impl fmt::Display for AuditActor {
@@ -71,6 +74,7 @@ impl fmt::Display for AuditActor {
             AuditActor::Classifier => f.write_str("system:classifier"),
             AuditActor::Cli => f.write_str("cli"),
             AuditActor::Anonymous => f.write_str("web:anonymous"),
+            AuditActor::Citizen => f.write_str("web:citizen"),
         }
     }
 }
@@ -85,6 +89,7 @@ impl FromStr for AuditActor {
             "system:classifier" => Ok(AuditActor::Classifier),
             "cli" => Ok(AuditActor::Cli),
             "web:anonymous" => Ok(AuditActor::Anonymous),
+            "web:citizen" => Ok(AuditActor::Citizen),
             _ => s
                 .strip_prefix("user:")
                 .and_then(|id| id.parse().ok())
@@ -99,6 +104,7 @@ impl FromStr for AuditActor {
                         "system:classifier",
                         "cli",
                         "web:anonymous",
+                        "web:citizen",
                     ],
                 }),
         }
@@ -134,6 +140,7 @@ mod tests {
             AuditActor::Classifier,
             AuditActor::Cli,
             AuditActor::Anonymous,
+            AuditActor::Citizen,
         ] {
             assert_eq!(a.to_string().parse::<AuditActor>().unwrap(), a);
         }

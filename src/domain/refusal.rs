@@ -19,6 +19,8 @@ pub enum Step {
     Merge,
     /// Send a request for a report, or mark a report read (the istruttoria).
     Request,
+    /// Record a complaint taken by phone, at the desk or by letter (issue 15).
+    Record,
 }
 
 impl fmt::Display for Step {
@@ -32,6 +34,7 @@ impl fmt::Display for Step {
             Step::Classify => "classify a ticket",
             Step::Merge => "merge tickets",
             Step::Request => "ask a service for a report",
+            Step::Record => "record a complaint",
         })
     }
 }
@@ -100,6 +103,15 @@ pub enum Invalid {
     UnknownKind,
     #[error("nothing is classified yet: nothing to confirm")]
     NothingToConfirm,
+    /// Issue 15: a complaint recorded without its text.
+    #[error("the complaint's text is empty")]
+    EmptyComplaint,
+    #[error("the date received is in the future or implausibly old")]
+    BadReceivedDate,
+    #[error("the citizen's e-mail address is not valid")]
+    BadEmail,
+    #[error("the ticket has not been answered yet")]
+    NotYetAnswered,
 }
 
 impl From<rusqlite::Error> for WorkflowError {

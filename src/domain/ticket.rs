@@ -111,6 +111,13 @@ vocabulary! {
     pub enum Channel {
         Email = "email",
         Pec = "pec",
+        /// The public complaint form (`/segnala`).
+        Web = "web",
+        /// Recorded by an operator (issue 15): by phone, at the desk, by letter (post, fax, a
+        /// printed PEC).
+        Telefono = "telefono",
+        Sportello = "sportello",
+        Lettera = "lettera",
     }
 }
 

@@ -86,12 +86,18 @@ impl Notifier {
             anyhow::bail!("{kind} is mail of the istruttoria: it never goes to the citizen");
         }
         let (t, thread) = facts(conn, ticket_id)?;
-        let vars = self.vars(&t, &thread, &extra);
+        let mut vars = self.vars(&t, &thread, &extra);
+        let held = self.no_mail(conn, &t, kind)?;
+        if held.is_none() {
+            // Every mail to the citizen carries a fresh link to their page (issue 15).
+            let secret = crate::citizen_link::mint(conn, t.id)?;
+            vars.citizen_link = Some(format!("{}/pratica/{secret}", self.base_url));
+        }
         let (subject, body) = self.templates.render(kind, &vars)?;
-        let suppressed = if kind.automatic() {
-            self.suppression(conn, &t, kind)?
-        } else {
-            None
+        let suppressed = match held {
+            Some(why) => Some(why),
+            None if kind.automatic() => self.suppression(conn, &t, kind)?,
+            None => None,
         };
         self.queue(
             conn,
@@ -174,6 +180,19 @@ impl Notifier {
         })
     }
 
+    /// Why no mail at all goes to this citizen (issue 15): they gave no address (a complaint
+    /// by phone, at the desk, by letter), or the public form's address is not confirmed yet
+    /// (only the acknowledgement, which carries the confirming link, goes to it).
+    fn no_mail(&self, conn: &Connection, t: &Ticket, kind: MailKind) -> Result<Option<String>> {
+        if !crate::domain::address::has_email(&t.citizen.email) {
+            return Ok(Some("the citizen gave no e-mail address".into()));
+        }
+        if kind != MailKind::Ack && crate::store::intake::email_unconfirmed(conn, t.id)? {
+            return Ok(Some("the citizen has not confirmed the address yet".into()));
+        }
+        Ok(None)
+    }
+
     fn suppression(&self, conn: &Connection, t: &Ticket, kind: MailKind) -> Result<Option<String>> {
         let to = RecipientKey::of(&t.citizen.email);
         if self.own_addresses.contains(&to) {
@@ -228,6 +247,10 @@ impl Notifier {
                 match t.channel {
                     Channel::Pec => "PEC",
                     Channel::Email => "email",
+                    Channel::Web => "modulo web",
+                    Channel::Telefono => "telefono",
+                    Channel::Sportello => "sportello",
+                    Channel::Lettera => "lettera",
                 }
                 .into(),
             ),

@@ -47,6 +47,8 @@ pub struct MailVars {
     pub category: Option<String>,
     pub service: Option<String>,
     pub link: Option<String>,
+    /// The citizen's own page (`/pratica/…`), in every mail to the citizen (issue 15).
+    pub citizen_link: Option<String>,
     /// The istruttoria's mails (null in the others).
     pub citizen_email: Option<String>,
     pub referente: Option<String>,
@@ -110,6 +112,7 @@ impl Templates {
             category: Some("TEM.02".into()),
             service: Some("Pronto Soccorso".into()),
             link: Some("http://localhost/reclami/URP-2026-000001".into()),
+            citizen_link: Some("http://localhost/pratica/0123456789abcdef".into()),
             citizen_email: Some("maria@example.test".into()),
             referente: Some("Dott. Bianchi (Direttore UO)".into()),
             request_tag: Some("[URP-2026-000001 R1]".into()),

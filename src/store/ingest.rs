@@ -243,6 +243,13 @@ pub fn insert_quarantine(
     Ok(conn.last_insert_rowid())
 }
 
+/// The bytes of a stored raw message.
+pub fn raw_bytes(conn: &Connection, raw_id: i64) -> Result<Vec<u8>> {
+    Ok(conn
+        .prepare_cached("SELECT bytes FROM raw_mail WHERE id = ?1")?
+        .query_row([raw_id], |r| r.get(0))?)
+}
+
 /// The raw_mail row with this hash, if stored.
 pub fn raw_id_by_hash(conn: &Connection, sha256: &str) -> Result<Option<i64>> {
     Ok(conn

@@ -13,6 +13,7 @@ pub mod citizens;
 pub mod classifier;
 pub mod demo;
 pub mod ingest;
+pub mod intake;
 pub mod outbox;
 pub mod progress;
 pub mod quarantine;
@@ -151,6 +152,15 @@ fn migrations() -> Vec<(i64, String)> {
         }
     }
     out
+}
+
+/// The migrations up to `version`, for tests that build an older database.
+#[cfg(test)]
+pub(crate) fn migrations_up_to_for_tests(version: i64) -> Vec<(i64, String)> {
+    migrations()
+        .into_iter()
+        .filter(|m| m.0 <= version)
+        .collect()
 }
 
 /// The schema version this binary writes.

@@ -103,6 +103,8 @@ pub fn anonymise_due(
         &format!("UPDATE tickets SET subject = ?1, anonymised_at = ?2 WHERE id IN ({DUE})"),
         params![marker, now],
     )?;
+    // What issue 15 stores of citizens without mail, and their pages' links.
+    super::intake::anonymise_due(conn, DUE)?;
     conn.execute(
         &format!(
             "UPDATE messages SET subject = ?1, body_text = ?1, from_name = NULL, from_email = NULL,

@@ -12,8 +12,11 @@
 mod admin;
 pub mod auth;
 mod charts;
+pub mod citizen;
 pub mod downloads;
+pub mod multipart;
 mod ops;
+pub mod public;
 pub mod stats;
 mod tickets;
 mod ui;
@@ -62,6 +65,10 @@ pub struct App {
     /// The daemon's counters, shared with the watchers and the outbox worker: requests and
     /// sign-ins are counted here, `/metrics` and `/healthz` read them.
     pub metrics: Arc<Metrics>,
+    /// Requests to citizens' pages per address (issue 15): links are guessed nowhere fast.
+    pub citizen_limits: Arc<citizen::Limits>,
+    /// The public form's token key and limits (`[public]`; issue 15).
+    pub public: Arc<public::Gate>,
 }
 
 impl App {
@@ -89,6 +96,8 @@ impl App {
             stats_cache: Arc::new(stats::Cache::default()),
             downloads: Arc::new(downloads::Downloads::default()),
             metrics,
+            citizen_limits: Arc::new(citizen::Limits::default()),
+            public: Arc::new(public::Gate::new(config.public.clone())),
         }
     }
 }
@@ -115,6 +124,10 @@ pub struct Settings {
     pub replication_max_lag: Option<chrono::Duration>,
     /// `[istruttoria]`: the request form's default due date.
     pub istruttoria: crate::istruttoria::Settings,
+    /// `[tickets] deadline_days`: complaints recorded by hand count their deadline too.
+    pub deadline_days: u32,
+    /// `[notify] letterhead` (else the office's name): answers printed as letters.
+    pub letterhead: String,
 }
 
 impl Settings {
@@ -143,6 +156,11 @@ impl Settings {
                 .enabled()
                 .then(|| chrono::Duration::seconds(i64::from(c.replication.max_lag_secs))),
             istruttoria: crate::istruttoria::Settings::from_config(c),
+            deadline_days: c.tickets.deadline_days,
+            letterhead: match c.notify.letterhead.trim() {
+                "" => c.notify.office_name.clone(),
+                l => l.to_string(),
+            },
         }
     }
 }
@@ -344,7 +362,12 @@ pub fn router(app: App) -> Router {
         .route("/accedi", get(auth::login_page).post(auth::login))
         .route("/esci", post(auth::logout))
         .route("/reclami", get(tickets::list))
+        .route(
+            "/reclami/nuovo",
+            get(tickets::new_complaint).post(tickets::record_complaint),
+        )
         .route("/reclami/{number}", get(tickets::show))
+        .route("/reclami/{number}/stampa", get(tickets::print_answer))
         .route("/reclami/{number}/risposta", post(tickets::answer))
         .route("/reclami/{number}/nota", post(tickets::note))
         .route("/reclami/{number}/classificazione", post(tickets::classify))
@@ -365,6 +388,14 @@ pub fn router(app: App) -> Router {
             get(tickets::original),
         )
         .route("/reclami/{number}/allegati/{id}", get(tickets::attachment))
+        .route("/segnala", get(public::page).post(public::submit))
+        .route("/pratica/{link}", get(citizen::page))
+        .route("/pratica/{link}/messaggio", post(citizen::message))
+        .route("/pratica/{link}/soddisfatto", post(citizen::satisfied))
+        .route(
+            "/pratica/{link}/non-soddisfatto",
+            post(citizen::unsatisfied),
+        )
         .route("/statistiche", get(stats::page))
         .route("/statistiche.csv", get(stats::csv))
         .route("/statistiche/relazione", get(stats::annual))
@@ -485,11 +516,19 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     let mut req = req;
     if req.method() == Method::POST {
         if !auth::origin_allowed(&app.settings, req.headers()) {
-            tracing::warn!(path = %req.uri().path(), "POST refused: foreign or missing Origin");
+            // A citizen's page's path holds its link: never logged (issue 15).
+            let path = crate::citizen_link::redact(req.uri().path());
+            tracing::warn!(%path, "POST refused: foreign or missing Origin");
             return refused_form();
         }
         let (parts, body) = req.into_parts();
-        let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
+        // Forms with files (issue 15) may be larger.
+        let limit = if multipart::UPLOAD_PATHS.contains(&parts.uri.path()) {
+            multipart::MAX_UPLOAD_BYTES
+        } else {
+            MAX_FORM_BYTES
+        };
+        let Ok(bytes) = to_bytes(body, limit).await else {
             return closes_connection(
                 (
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -501,22 +540,33 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
                     .into_response(),
             );
         };
-        let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-            .ok()
-            .and_then(|fields| {
-                fields
-                    .into_iter()
-                    .find(|(k, _)| k == "_csrf")
-                    .map(|(_, v)| v)
-            });
+        let sent = if multipart::is_multipart(&parts.headers) {
+            multipart::csrf_field(&parts.headers, &bytes)
+        } else {
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                .ok()
+                .and_then(|fields| {
+                    fields
+                        .into_iter()
+                        .find(|(k, _)| k == "_csrf")
+                        .map(|(_, v)| v)
+                })
+        };
         let expected = if parts.uri.path() == "/accedi" {
             auth::login_csrf_cookie(&parts.headers)
+        } else if parts.uri.path().starts_with("/pratica/") {
+            // A citizen's page has no session: its forms' token comes from its link.
+            citizen::csrf_of_path(parts.uri.path())
         } else {
             session.as_ref().map(|s| s.csrf.clone())
         };
-        let ok = matches!((&sent, &expected), (Some(s), Some(e)) if auth::constant_time_eq(s, e));
+        // The public form has no session: its own signed token is checked by `public::submit`,
+        // after the Origin above.
+        let ok = parts.uri.path() == "/segnala"
+            || matches!((&sent, &expected), (Some(s), Some(e)) if auth::constant_time_eq(s, e));
         if !ok {
-            tracing::warn!(path = %parts.uri.path(), "POST refused: missing or wrong CSRF token");
+            let path = crate::citizen_link::redact(parts.uri.path());
+            tracing::warn!(%path, "POST refused: missing or wrong CSRF token");
             return refused_form();
         }
         req = Request::from_parts(parts, Body::from(bytes));

@@ -151,6 +151,19 @@ pub fn channel_mark(channel: Channel) -> Markup {
     match channel {
         Channel::Pec => html! { " " abbr.pec title="Posta elettronica certificata" { "PEC" } },
         Channel::Email => html! {},
+        Channel::Web | Channel::Telefono | Channel::Sportello | Channel::Lettera => {
+            html! { " " span.channel { (texts::channel(channel)) } }
+        }
+    }
+}
+
+/// How a list names a citizen: their name, else their address; a citizen without e-mail
+/// (issue 15) is never named by the placeholder address.
+pub fn citizen_label(name: Option<&str>, email: &str) -> String {
+    match name {
+        Some(n) if !n.trim().is_empty() => n.to_string(),
+        _ if crate::domain::address::has_email(email) => email.to_string(),
+        _ => texts::NO_EMAIL.to_string(),
     }
 }
 

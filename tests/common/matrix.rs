@@ -15,6 +15,8 @@ pub enum Cell {
     SignIn,
     /// 403.
     Refused,
+    /// 404: a citizen's link that opens nothing.
+    Missing,
 }
 use Cell::*;
 
@@ -22,7 +24,10 @@ use Cell::*;
 /// admin). `{T}` is a ticket of the caller's own (so that one role's change does not get in
 /// another's way), `{M}` its message, `{A}` its attachment, `{U}` the viewer's user id, `{Q}` a
 /// quarantine entry, `{O}` a failed notification, `{R}` a rule, `{S}` a service, `{C}` a
-/// category, `{RF}` a referente, `{RQ}` a request for a report on `{T}`, `{DUE}` a due date.
+/// category, `{RF}` a referente, `{RQ}` a request for a report on `{T}`, `{DUE}` a due date,
+/// `{TODAY}` today, `{L}` a citizen's link to `{T}` and `{LC}` its page's form token, `{L0}` a
+/// link that opens nothing. A route whose fields carry `_csrf` posts that token instead of the
+/// session's.
 /// (method, path, form fields, expected for each column)
 pub type Route = (
     &'static str,
@@ -107,6 +112,71 @@ pub const MATRIX: &[Route] = &[
             ("testo", "Vi chiediamo una relazione."),
         ],
         [Refused, Refused, Refused, Done, Done],
+    ),
+    // Issue 15: complaints recorded by hand, answers printed as letters, the citizen's page.
+    (
+        "GET",
+        "/reclami/nuovo",
+        &[],
+        [SignIn, Refused, Refused, Page, Page],
+    ),
+    (
+        "POST",
+        "/reclami/nuovo",
+        &[
+            ("canale", "telefono"),
+            ("ricevuto", "{TODAY}"),
+            ("nome", "Maria Rossi"),
+            ("telefono", "055 123456{N}"),
+            ("testo", "Ha telefonato per l'attesa in pronto soccorso."),
+        ],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "GET",
+        "/reclami/{T}/stampa",
+        &[],
+        [SignIn, Refused, Page, Page, Page],
+    ),
+    // The public form is off unless `[public] form = true` (tests/intake.rs and
+    // tests/browser.rs turn it on).
+    (
+        "GET",
+        "/segnala",
+        &[],
+        [Missing, Missing, Missing, Missing, Missing],
+    ),
+    (
+        "POST",
+        "/segnala",
+        &[("nome", "Anna"), ("testo", "x"), ("consenso", "1")],
+        [Missing, Missing, Missing, Missing, Missing],
+    ),
+    ("GET", "/pratica/{L}", &[], [Page, Page, Page, Page, Page]),
+    (
+        "GET",
+        "/pratica/{L0}",
+        &[],
+        [Missing, Missing, Missing, Missing, Missing],
+    ),
+    (
+        "POST",
+        "/pratica/{L}/messaggio",
+        &[("_csrf", "{LC}"), ("testo", "Aggiungo un dettaglio.")],
+        [Done, Done, Done, Done, Done],
+    ),
+    // The session's token is not the page's.
+    (
+        "POST",
+        "/pratica/{L}/messaggio",
+        &[("testo", "Aggiungo un dettaglio.")],
+        [Refused, Refused, Refused, Refused, Refused],
+    ),
+    (
+        "POST",
+        "/pratica/{L0}/messaggio",
+        &[("_csrf", "{LC0}"), ("testo", "Aggiungo un dettaglio.")],
+        [Missing, Missing, Missing, Missing, Missing],
     ),
     (
         "POST",
@@ -377,7 +447,10 @@ pub fn every_route_checks_every_role(o: &Office) {
            AND ticket_id = (SELECT id FROM tickets WHERE number = '{}')",
         o.tickets[3]
     ));
-    assert_eq!(refused, 2, "the original and the attachment");
+    assert_eq!(
+        refused, 3,
+        "the original, the attachment and the printed answer"
+    );
 }
 
 /// With `[web] viewer_sees_content = true`: a viewer downloads, and the downloads are audited.
@@ -457,6 +530,15 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
         )
         .unwrap();
         let request = db.last_insert_rowid();
+        let ticket_of = id(&format!(
+            "SELECT id FROM tickets WHERE number = '{}'",
+            own(0)
+        ));
+        let link = ascolto::citizen_link::mint(&db, ticket_of).unwrap();
+        let link_token = ascolto::citizen_link::page_csrf(&link);
+        let no_link = "0".repeat(64);
+        let no_link_token = ascolto::citizen_link::page_csrf(&no_link);
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
         let fill = |s: &str| {
             s.replace("{T}", &own(0))
                 .replace("{T2}", &own(1))
@@ -474,6 +556,11 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
                 .replace("{RF}", &referente.to_string())
                 .replace("{RQ}", &request.to_string())
                 .replace("{DUE}", &due)
+                .replace("{TODAY}", &today)
+                .replace("{LC0}", &no_link_token)
+                .replace("{LC}", &link_token)
+                .replace("{L0}", &no_link)
+                .replace("{L}", &link)
         };
         let mut client = if *role == "anonymous" {
             o.client()
@@ -492,7 +579,10 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
                 client.get(&path)
             } else {
                 let values: Vec<String> = fields.iter().map(|(_, v)| fill(v)).collect();
-                let mut form: Vec<(&str, &str)> = vec![("_csrf", token.as_str())];
+                let mut form: Vec<(&str, &str)> = Vec::new();
+                if !fields.iter().any(|(k, _)| *k == "_csrf") {
+                    form.push(("_csrf", token.as_str()));
+                }
                 form.extend(
                     fields
                         .iter()
@@ -506,6 +596,7 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
                 (303, Some(l)) if l.starts_with("/accedi") => SignIn,
                 (303, _) => Done,
                 (403, _) => Refused,
+                (404, _) => Missing,
                 (s, l) => panic!(
                     "{role} {method} {path}: unexpected {s} {l:?}: {}",
                     resp.text()

@@ -70,7 +70,8 @@ pub struct Filters {
     pub istruttoria: bool,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
-    /// Words searched in subjects and bodies.
+    /// Words searched in subjects and bodies; also a ticket number or part of it, a citizen's
+    /// name, address or phone (`store::intake::matching_citizen_or_number`).
     pub search: Option<String>,
     pub sort: Sort,
 }
@@ -343,13 +344,20 @@ pub fn list(
             search_capped: false,
         });
     }
-    let (found, search_capped) = match f.search.as_deref().and_then(fts_query) {
+    let (mut found, search_capped) = match f.search.as_deref().and_then(fts_query) {
         Some(q) => {
             let (ids, capped) = search(conn, &q)?;
             (Some(ids), capped)
         }
         None => (None, false),
     };
+    // Issue 15: the search also finds a ticket by its number (or part of it) and a citizen by
+    // name, address or phone.
+    if let (Some(text), Some(ids)) = (f.search.as_deref(), found.as_mut()) {
+        ids.extend(super::intake::matching_citizen_or_number(conn, text)?);
+        ids.sort_unstable();
+        ids.dedup();
+    }
     if found.as_ref().is_some_and(Vec::is_empty) {
         return Ok(Page {
             rows: Vec::new(),

@@ -336,6 +336,8 @@ fn origin_check() {
         viewer_sees_content: false,
         replication_max_lag: None,
         istruttoria: Default::default(),
+        deadline_days: 30,
+        letterhead: String::new(),
     };
     let mut h = HeaderMap::new();
     assert!(!origin_allowed(&s, &h), "no Origin and no Referer");

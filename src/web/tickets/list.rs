@@ -9,7 +9,9 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::count_text;
-use crate::domain::{Kind, State};
+use axum::response::{IntoResponse, Response};
+
+use crate::domain::{Kind, State, TicketNumber};
 use crate::store::backoffice::{self as q, Filters, ListRow, Sort, PAGE_SIZE};
 use crate::texts;
 use crate::web::auth::AnyUser;
@@ -175,7 +177,7 @@ pub(super) fn ticket_table(
                             td { (ui::datetime(r.received_at)) }
                             td { (ui::deadline_cell(r.due_at, r.answered, r.state)) }
                             @if content {
-                                td { (clip(r.citizen_name.as_deref().unwrap_or(&r.citizen_email))) }
+                                td { (clip(&ui::citizen_label(r.citizen_name.as_deref(), &r.citizen_email))) }
                                 td.subject { (clip(&r.subject)) }
                             } @else {
                                 td { (ui::kind_label(r.kind)) }
@@ -210,11 +212,21 @@ pub async fn list(
     AppState(app): AppState<App>,
     AnyUser(s): AnyUser,
     Query(query): Query<ListQuery>,
-) -> WebResult<Markup> {
+) -> WebResult<Response> {
     let mut filters = query.filters();
     if !s.sees_content {
         // Which tickets hold a word tells what they say: no text search without contents.
         filters.search = None;
+    }
+    // A whole ticket number goes straight to the ticket (issue 15).
+    if let Some(number) = filters
+        .search
+        .as_deref()
+        .and_then(|q| q.parse::<TicketNumber>().ok())
+    {
+        if super::ticket_id(&app, &number).await.is_ok() {
+            return Ok(super::back_to(&number));
+        }
     }
     let page = query.page();
     let (found, categories, services, operators) = {
@@ -234,11 +246,14 @@ pub async fn list(
     let (rows, total) = (found.rows, found.total);
     let selected = |a: &str, b: &str| a == b;
     let body = html! {
+        @if s.may_act() {
+            p { a.button href="/reclami/nuovo" { "Nuovo reclamo (telefono, sportello, lettera)" } }
+        }
         form.filters method="get" action="/reclami" role="search" {
             @if s.sees_content {
                 p.wide {
-                    label for="q" { "Cerca nel testo" }
-                    input #q type="search" name="q" value=(query.q) placeholder="parole nell'oggetto o nel messaggio";
+                    label for="q" { "Cerca" }
+                    input #q type="search" name="q" value=(query.q) placeholder="parole del testo, numero, nome, e-mail o telefono del cittadino";
                 }
             }
             p {
@@ -330,5 +345,5 @@ pub async fn list(
             }
         }
     };
-    Ok(ui::page(&s, Section::Tickets, "Reclami", body))
+    Ok(ui::page(&s, Section::Tickets, "Reclami", body).into_response())
 }

@@ -7,13 +7,17 @@
 //!   confirmation), closing, merging.
 //! - [`suggest`]: the ticket page's automatic classification: sources, suggestions, "perché".
 //! - [`files`]: the attachments and original messages, as audited downloads.
+//! - [`record`]: a complaint taken by phone, at the desk or by letter (issue 15); an answer
+//!   printed as a letter.
 //! - [`requests`]: the istruttoria: a ticket's requests for reports, asking for one, reading one.
 
 mod dashboard;
 mod files;
 mod forms;
 mod list;
+mod other;
 mod page;
+mod record;
 mod requests;
 mod suggest;
 
@@ -22,6 +26,7 @@ pub use files::{attachment, original};
 pub use forms::{answer, classify, close, confirm, merge, note};
 pub use list::list;
 pub use page::show;
+pub use record::{new_form as new_complaint, print as print_answer, record as record_complaint};
 pub use requests::{new_request, report_read, send_request};
 
 use axum::response::{IntoResponse, Redirect, Response};

@@ -65,6 +65,7 @@ pub async fn show(
         .readers
         .read(move |conn| requests::read(conn, id))
         .await?;
+    let citizen = super::other::read(&app, id).await?;
     let title = format!("Reclamo {}", t.number);
     let body = html! {
         @if s.actor.role == Role::Viewer {
@@ -72,6 +73,7 @@ pub async fn show(
         }
         p.subject-line { (ui::state_badge(t.state)) " " strong { (ui::clip(&t.subject, SUBJECT_LINE_CHARS)) } }
         (summary(&t, Some(&related)))
+        (super::other::section(&t, &citizen))
         (suggest::section(&s, &t, &learned, s.may_act() && t.merged_into.is_none()))
         section aria-labelledby="conversazione" {
             h2 #conversazione { "Conversazione" }
@@ -146,7 +148,8 @@ fn summary(t: &Ticket, contents: Option<&[(TicketNumber, Relation)]>) -> Markup 
                 dt { "Cittadino" }
                 dd {
                     @if let Some(n) = &t.citizen.name { (n) " " }
-                    "<" (t.citizen.email) ">"
+                    @if crate::domain::address::has_email(&t.citizen.email) { "<" (t.citizen.email) ">" }
+                    @else { span.muted { (texts::NO_EMAIL) } }
                     @if t.citizen.bouncing_since.is_some() { " " span.flag { "indirizzo non raggiungibile" } }
                 }
             } @else {
