@@ -13,6 +13,8 @@
 //!   operators' confirmations, applied at ingest after the rules.
 //! - [`ingest`]: the pipeline (one transaction per batch), the IMAP watcher, archive import.
 //! - [`workflow`]: the ticket's life: taking in charge, answering, closing, reopening.
+//! - [`deadlines`]: the answer deadline suspended, resumed, extended, on the record.
+//! - [`answer_models`]: the administrators' answer models, filled in for a ticket.
 //! - [`istruttoria`]: asking the service concerned for its report: requests, reports,
 //!   reminders and escalations.
 //! - [`notify`]: notifications: templates, the outbox, the mailer and its worker.
@@ -31,6 +33,7 @@
 pub mod admin;
 pub mod classify;
 pub mod config;
+pub mod deadlines;
 pub mod domain;
 pub mod export;
 pub mod ingest;

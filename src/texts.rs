@@ -112,6 +112,15 @@ fn invalid(reason: Invalid) -> &'static str {
         Invalid::NothingToConfirm => {
             "Il reclamo non è ancora classificato: non c'è nulla da confermare."
         }
+        Invalid::EmptyReason => "Indica il motivo della modifica del termine.",
+        Invalid::AlreadySuspended => "Il termine è già sospeso.",
+        Invalid::NotSuspended => "Il termine non è sospeso.",
+        Invalid::DeadlineMet => {
+            "Il reclamo ha già ricevuto risposta: il termine non si modifica più."
+        }
+        Invalid::BadExtension => {
+            "Scegli una proroga tra quelle previste, più lunga del termine in vigore."
+        }
     }
 }
 
@@ -180,6 +189,11 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::ReferenteUpdated => "Referente modificato",
         AuditAction::ClassifierTrained => "Classificatore addestrato",
         AuditAction::ClassifierEvaluated => "Classificatore valutato",
+        AuditAction::TicketDeadlineSuspended => "Termine sospeso",
+        AuditAction::TicketDeadlineResumed => "Termine ripreso",
+        AuditAction::TicketDeadlineExtended => "Termine prorogato",
+        AuditAction::AnswerModelCreated => "Modello di risposta creato",
+        AuditAction::AnswerModelUpdated => "Modello di risposta modificato",
     }
 }
 
@@ -279,6 +293,7 @@ pub fn audit_group(g: AuditGroup) -> &'static str {
         AuditGroup::Requests => "Istruttoria (richieste di relazione)",
         AuditGroup::Referenti => "Referenti dei servizi",
         AuditGroup::Classifier => "Classificatore appreso",
+        AuditGroup::AnswerModels => "Modelli di risposta",
     }
 }
 

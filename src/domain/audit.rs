@@ -64,6 +64,13 @@ vocabulary! {
         ReferenteUpdated = "referente.updated",
         ClassifierTrained = "classifier.trained",
         ClassifierEvaluated = "classifier.evaluated",
+        /// Issue 19: the answer deadline stopped, ran again, was extended.
+        TicketDeadlineSuspended = "ticket.deadline_suspended",
+        TicketDeadlineResumed = "ticket.deadline_resumed",
+        TicketDeadlineExtended = "ticket.deadline_extended",
+        /// An administrator's answer models.
+        AnswerModelCreated = "answer_model.created",
+        AnswerModelUpdated = "answer_model.updated",
     }
 }
 
@@ -85,6 +92,7 @@ vocabulary! {
         Requests = "request.",
         Referenti = "referente.",
         Classifier = "classifier.",
+        AnswerModels = "answer_model.",
     }
 }
 
@@ -107,7 +115,10 @@ impl AuditAction {
             | A::TicketMergedFrom
             | A::TicketAttachmentDownloaded
             | A::TicketOriginalDownloaded
-            | A::TicketAnonymised => AuditGroup::Tickets,
+            | A::TicketAnonymised
+            | A::TicketDeadlineSuspended
+            | A::TicketDeadlineResumed
+            | A::TicketDeadlineExtended => AuditGroup::Tickets,
             A::MessageReceived | A::MessageAutomatic => AuditGroup::Messages,
             A::UserLogin
             | A::UserLogout
@@ -135,6 +146,7 @@ impl AuditAction {
             | A::RequestReportRead => AuditGroup::Requests,
             A::ReferenteCreated | A::ReferenteUpdated => AuditGroup::Referenti,
             A::ClassifierTrained | A::ClassifierEvaluated => AuditGroup::Classifier,
+            A::AnswerModelCreated | A::AnswerModelUpdated => AuditGroup::AnswerModels,
         }
     }
 }

@@ -19,6 +19,8 @@ vocabulary! {
         RequestEscalation = "request_escalation",
         /// To the operator: a service's report has arrived.
         ReportArrived = "report_arrived",
+        /// To the citizen: the answer deadline was suspended, resumed or extended (issue 19).
+        DeadlineChanged = "deadline_changed",
     }
 }
 
@@ -34,7 +36,8 @@ impl MailKind {
             | MailKind::NewTicket
             | MailKind::RequestReminder
             | MailKind::RequestEscalation
-            | MailKind::ReportArrived => true,
+            | MailKind::ReportArrived
+            | MailKind::DeadlineChanged => true,
         }
     }
 
@@ -51,7 +54,8 @@ impl MailKind {
             | MailKind::Answer
             | MailKind::Reopened
             | MailKind::Closed
-            | MailKind::NewTicket => false,
+            | MailKind::NewTicket
+            | MailKind::DeadlineChanged => false,
         }
     }
 
@@ -68,7 +72,8 @@ impl MailKind {
             | MailKind::RequestReminder
             | MailKind::RequestEscalation
             // At most one per request until an operator reads the report (see istruttoria).
-            | MailKind::ReportArrived => false,
+            | MailKind::ReportArrived
+            | MailKind::DeadlineChanged => false,
         }
     }
 }

@@ -19,6 +19,8 @@ pub enum Step {
     Merge,
     /// Send a request for a report, or mark a report read (the istruttoria).
     Request,
+    /// Suspend, resume or extend the answer deadline.
+    Deadline,
 }
 
 impl fmt::Display for Step {
@@ -32,6 +34,7 @@ impl fmt::Display for Step {
             Step::Classify => "classify a ticket",
             Step::Merge => "merge tickets",
             Step::Request => "ask a service for a report",
+            Step::Deadline => "move the answer deadline",
         })
     }
 }
@@ -100,6 +103,16 @@ pub enum Invalid {
     UnknownKind,
     #[error("nothing is classified yet: nothing to confirm")]
     NothingToConfirm,
+    #[error("a change of the deadline needs its reason")]
+    EmptyReason,
+    #[error("the deadline is already suspended")]
+    AlreadySuspended,
+    #[error("the deadline is not suspended")]
+    NotSuspended,
+    #[error("the ticket was answered: its deadline no longer moves")]
+    DeadlineMet,
+    #[error("an extension goes to one of `[workflow] extend_to_days`, longer than the deadline in force")]
+    BadExtension,
 }
 
 impl From<rusqlite::Error> for WorkflowError {

@@ -27,6 +27,9 @@ pub struct Extra {
     pub answer: Option<String>,
     pub operator_name: Option<String>,
     pub outcome: Option<Outcome>,
+    /// The deadline's notice: what changed and why.
+    pub deadline_change: Option<crate::domain::DeadlineChange>,
+    pub deadline_reason: Option<String>,
 }
 
 /// A mail placed in the outbox.
@@ -237,6 +240,8 @@ impl Notifier {
                 .map(|c| format!("{} {}", c.code, c.label)),
             service: t.service.as_ref().map(|s| s.label.clone()),
             link: Some(format!("{}/reclami/{}", self.base_url, t.number)),
+            deadline_change: extra.deadline_change.map(|c| c.as_str().to_string()),
+            deadline_reason: extra.deadline_reason.clone(),
             ..Default::default()
         }
     }

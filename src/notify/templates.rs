@@ -22,6 +22,7 @@ fn builtin(kind: MailKind) -> &'static str {
         MailKind::RequestReminder => include_str!("../../templates/request_reminder.txt"),
         MailKind::RequestEscalation => include_str!("../../templates/request_escalation.txt"),
         MailKind::ReportArrived => include_str!("../../templates/report_arrived.txt"),
+        MailKind::DeadlineChanged => include_str!("../../templates/deadline_changed.txt"),
     }
 }
 
@@ -57,6 +58,10 @@ pub struct MailVars {
     pub request_text: Option<String>,
     /// Who wrote the report (its sender's name and address).
     pub report_from: Option<String>,
+    /// The deadline's notice (issue 19): "suspended", "resumed" or "extended", and the
+    /// operator's reason (null in the other mails).
+    pub deadline_change: Option<String>,
+    pub deadline_reason: Option<String>,
 }
 
 pub struct Templates {
@@ -117,6 +122,8 @@ impl Templates {
             request_sent_date: Some("15/01/2026".into()),
             request_text: Some("> Richiesta".into()),
             report_from: Some("Dott. Bianchi <bianchi@hospital.test>".into()),
+            deadline_change: Some("extended".into()),
+            deadline_reason: Some("Caso complesso".into()),
         };
         for &kind in MailKind::ALL {
             templates.render(kind, &sample).with_context(|| {

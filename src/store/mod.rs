@@ -11,6 +11,7 @@ pub mod backoffice;
 pub mod backup;
 pub mod citizens;
 pub mod classifier;
+pub mod deadlines;
 pub mod demo;
 pub mod ingest;
 pub mod outbox;
