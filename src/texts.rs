@@ -454,3 +454,14 @@ pub fn train_reason(r: crate::domain::TrainReason) -> &'static str {
 pub const SUGGESTED_NO_SERVICE: &str = "nessun servizio";
 /// A suggestion the hospital's lists no longer have (a code removed or deactivated).
 pub const SUGGESTION_UNKNOWN: &str = "voce non più in elenco";
+
+// ---- answering as an URP answers (issue 19) ----
+
+/// A change of the answer deadline, as the ticket's record names it.
+pub fn deadline_change(c: crate::domain::DeadlineChange) -> &'static str {
+    match c {
+        crate::domain::DeadlineChange::Suspended => "Termine sospeso",
+        crate::domain::DeadlineChange::Resumed => "Termine ripreso",
+        crate::domain::DeadlineChange::Extended => "Termine prorogato",
+    }
+}

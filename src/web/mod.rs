@@ -115,6 +115,8 @@ pub struct Settings {
     pub replication_max_lag: Option<chrono::Duration>,
     /// `[istruttoria]`: the request form's default due date.
     pub istruttoria: crate::istruttoria::Settings,
+    /// `[workflow] extend_to_days`: what the extension form offers and accepts.
+    pub extend_to_days: Vec<u32>,
 }
 
 impl Settings {
@@ -143,6 +145,7 @@ impl Settings {
                 .enabled()
                 .then(|| chrono::Duration::seconds(i64::from(c.replication.max_lag_secs))),
             istruttoria: crate::istruttoria::Settings::from_config(c),
+            extend_to_days: c.workflow.extend_to_days.clone(),
         }
     }
 }
@@ -351,6 +354,18 @@ pub fn router(app: App) -> Router {
         .route("/reclami/{number}/conferma", post(tickets::confirm))
         .route("/reclami/{number}/chiusura", post(tickets::close))
         .route("/reclami/{number}/unione", post(tickets::merge))
+        .route(
+            "/reclami/{number}/termine/sospensione",
+            post(tickets::deadline_suspend),
+        )
+        .route(
+            "/reclami/{number}/termine/ripresa",
+            post(tickets::deadline_resume),
+        )
+        .route(
+            "/reclami/{number}/termine/proroga",
+            post(tickets::deadline_extend),
+        )
         .route("/reclami/{number}/relazioni", post(tickets::send_request))
         .route(
             "/reclami/{number}/relazioni/nuova",

@@ -78,6 +78,25 @@ pub const MATRIX: &[Route] = &[
         &[("campo", "kind"), ("valore", "reclamo")],
         [Refused, Refused, Refused, Done, Done],
     ),
+    // Deadlines that move (issue 19), before the answer (an answered ticket's deadline stays).
+    (
+        "POST",
+        "/reclami/{T}/termine/sospensione",
+        &[("motivo", "In attesa della delega")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/termine/ripresa",
+        &[("motivo", "Delega ricevuta")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/termine/proroga",
+        &[("giorni", "60"), ("motivo", "Caso complesso")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
     (
         "POST",
         "/reclami/{T}/risposta",

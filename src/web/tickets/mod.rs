@@ -7,9 +7,11 @@
 //!   confirmation), closing, merging.
 //! - [`suggest`]: the ticket page's automatic classification: sources, suggestions, "perché".
 //! - [`files`]: the attachments and original messages, as audited downloads.
+//! - [`deadline`]: the answer deadline's record and the forms that move it (issue 19).
 //! - [`requests`]: the istruttoria: a ticket's requests for reports, asking for one, reading one.
 
 mod dashboard;
+mod deadline;
 mod files;
 mod forms;
 mod list;
@@ -18,6 +20,7 @@ mod requests;
 mod suggest;
 
 pub use dashboard::dashboard;
+pub use deadline::{extend as deadline_extend, resume as deadline_resume, suspend as deadline_suspend};
 pub use files::{attachment, original};
 pub use forms::{answer, classify, close, confirm, merge, note};
 pub use list::list;

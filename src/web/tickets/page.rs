@@ -4,7 +4,7 @@ use axum::extract::State as AppState;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
-use super::{requests, suggest, ticket_id};
+use super::{deadline, requests, suggest, ticket_id};
 use crate::domain::{Kind, Outcome, Relation, Role, TicketNumber};
 use crate::mail::pec::PecInfo;
 use crate::store::backoffice::{self as q, Entry, EntryKind};
@@ -65,6 +65,7 @@ pub async fn show(
         .readers
         .read(move |conn| requests::read(conn, id))
         .await?;
+    let deadline_facts = app.readers.read(move |conn| deadline::read(conn, id)).await?;
     let title = format!("Reclamo {}", t.number);
     let body = html! {
         @if s.actor.role == Role::Viewer {
@@ -72,6 +73,9 @@ pub async fn show(
         }
         p.subject-line { (ui::state_badge(t.state)) " " strong { (ui::clip(&t.subject, SUBJECT_LINE_CHARS)) } }
         (summary(&t, Some(&related)))
+        @if let Some(f) = &deadline_facts {
+            (deadline::section(&s, &t.number, f, true, s.may_act() && t.merged_into.is_none() && t.state.is_open(), &app.settings.extend_to_days))
+        }
         (suggest::section(&s, &t, &learned, s.may_act() && t.merged_into.is_none()))
         section aria-labelledby="conversazione" {
             h2 #conversazione { "Conversazione" }
@@ -114,18 +118,20 @@ const SUBJECT_LINE_CHARS: usize = 500;
 /// A ticket as a viewer without contents sees it: its number, dates, state, kind, category,
 /// service and outcome; no citizen, subject, message, note, attachment, history or original.
 async fn facts_page(app: &App, s: &Session, id: i64) -> WebResult<Markup> {
-    let (t, requests) = app
+    let (t, requests, deadline_facts) = app
         .readers
         .read(move |conn| {
             Ok((
                 tickets::ticket(conn, id)?.ok_or_else(|| anyhow::anyhow!("ticket vanished"))?,
                 requests::read(conn, id)?,
+                deadline::read(conn, id)?,
             ))
         })
         .await?;
     let body = html! {
         p.notice { (texts::viewer_scope(false)) }
         (summary(&t, None))
+        @if let Some(f) = &deadline_facts { (deadline::section(s, &t.number, f, false, false, &[])) }
         (requests::facts(&requests))
     };
     Ok(ui::page(
