@@ -144,6 +144,16 @@ fn deadlines(r: &Report) -> Table {
                 "Ancora aperti alla fine del periodo".into(),
                 r.open_at_end.to_string(),
             ],
+            vec![
+                "Reclami con termine sospeso".into(),
+                r.deadline_changes.suspended_tickets.to_string(),
+            ],
+            vec!["Sospensioni".into(), r.deadline_changes.suspensions.to_string()],
+            vec![
+                "Reclami con termine prorogato".into(),
+                r.deadline_changes.extended_tickets.to_string(),
+            ],
+            vec!["Proroghe".into(), r.deadline_changes.extensions.to_string()],
         ],
     }
 }

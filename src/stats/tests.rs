@@ -585,3 +585,75 @@ fn a_poisoned_months_cache_still_answers() {
     report_kept(&conn, &Scope::year(2026).unwrap(), now(), &months).unwrap();
     assert!(months.kept().0 > 0);
 }
+
+/// Issue 19: deadlines that moved. On top of the fixture: ticket 2 (answered on day 40) was
+/// extended to 60 days; ticket 7 was suspended twice; ticket 10 (never answered) was extended to
+/// 90 days and suspended once; ticket 4 (April in Rome) was suspended once.
+#[test]
+fn moved_deadlines_counted_by_hand() {
+    use crate::domain::time::{effective_due_at, DeadlineEvent};
+    use crate::domain::DeadlineChange::{self, *};
+    let conn = fixture();
+    let change = |seq: i64, kind: DeadlineChange, at: &str, to_days: Option<u32>| {
+        let facts = store::deadlines::facts(&conn, seq).unwrap().unwrap();
+        let mut events: Vec<DeadlineEvent> =
+            facts.changes.iter().filter_map(|c| c.event()).collect();
+        events.extend(kind.event(at.parse().unwrap(), to_days));
+        let due = effective_due_at(facts.received_at, facts.original_due, &events).due_at;
+        store::deadlines::record(
+            &conn,
+            &store::deadlines::NewChange {
+                ticket_id: seq,
+                kind,
+                at,
+                reason: "motivo",
+                to_days,
+                due_before: &facts.due_at,
+                due_at: &store::time_text(due),
+                user_id: 0,
+            },
+        )
+        .unwrap();
+    };
+    conn.execute("INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (0, 'o@h', 'O', 'operator', 'x', '2026-01-01T00:00:00Z')", []).unwrap();
+    change(2, Extended, "2026-03-10T10:00:00Z", Some(60));
+    change(7, Suspended, "2026-03-16T10:00:00Z", None);
+    change(7, Resumed, "2026-03-18T10:00:00Z", None);
+    change(7, Suspended, "2026-03-20T10:00:00Z", None);
+    change(7, Resumed, "2026-03-21T10:00:00Z", None);
+    change(10, Extended, "2026-03-25T10:00:00Z", Some(90));
+    change(10, Suspended, "2026-03-26T10:00:00Z", None);
+    change(4, Suspended, "2026-04-02T10:00:00Z", None);
+
+    let r = report(&conn, &Scope::month(2026, 3).unwrap(), now()).unwrap();
+    assert_eq!(
+        r.deadline_changes,
+        deadlines::DeadlineFigures {
+            suspended_tickets: 2,
+            suspensions: 3,
+            extended_tickets: 2,
+            extensions: 2,
+        }
+    );
+    // Against the effective deadline: 2 (day 40 of 60) is now on time; 10 (90 days from 20
+    // March, its suspension still open) is still overdue in November, like 5.
+    assert_eq!(
+        (r.deadline_base, r.answered_on_time, r.on_time_share),
+        (7, 5, Some(71.4))
+    );
+    let late: Vec<&str> = r.late.iter().map(|l| &l.number[6..]).collect();
+    assert_eq!(late, ["000010", "000005"]);
+    // Ticket 7's suspensions: 2 + 1 Rome days on its 30.
+    let seven: String = conn
+        .query_row("SELECT due_at FROM tickets WHERE id = 7", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(seven, "2026-04-17T10:00:00Z", "its stored deadline, 14 April, + 3 Rome days");
+
+    let april = report(&conn, &Scope::month(2026, 4).unwrap(), now()).unwrap();
+    assert_eq!(
+        (april.deadline_changes.suspended_tickets, april.deadline_changes.extensions),
+        (1, 0)
+    );
+    let table = tables::table(&r, "scadenze").unwrap();
+    assert!(table.rows.contains(&vec!["Proroghe".to_string(), "2".to_string()]));
+}
