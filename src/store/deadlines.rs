@@ -190,9 +190,13 @@ pub fn changes_between(
         .collect())
 }
 
-/// The retention job: the reasons of an anonymised ticket's changes are blanked.
-pub fn anonymise(conn: &Connection, ticket_id: i64, replacement: &str) -> Result<()> {
-    conn.prepare_cached("UPDATE deadline_changes SET reason = ?2 WHERE ticket_id = ?1")?
-        .execute(params![ticket_id, replacement])?;
+/// The retention job: the reasons of the due tickets' deadline changes (they may name the
+/// citizen or what they were asked for) become `marker`.
+pub fn anonymise_due(conn: &Connection, marker: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE deadline_changes SET reason = ?1
+         WHERE ticket_id IN (SELECT id FROM temp.retention_due)",
+        [marker],
+    )?;
     Ok(())
 }
