@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod answer_models;
 pub mod classify;
 pub mod config;
 pub mod deadlines;

@@ -229,6 +229,10 @@ pub fn admin_error(e: &AdminError) -> String {
         AdminError::NotAnEmail(_) => "Indirizzo email non valido.".into(),
         AdminError::EmailTaken(_) => "Esiste già un utente con questa email.".into(),
         AdminError::ReferenteTaken(_) => "Il servizio ha già un referente con questa email.".into(),
+        AdminError::ModelIncomplete => "Il modello deve avere un titolo e un testo.".into(),
+        AdminError::ModelTemplate(why) => format!(
+            "Il testo del modello non è valido (usa solo le variabili dei modelli email, ad esempio {{{{ citizen_name }}}}, {{{{ number }}}}, {{{{ due_date }}}}): {why}"
+        ),
         AdminError::PasswordTooShort => format!(
             "La password deve avere almeno {} caratteri.",
             crate::admin::MIN_PASSWORD_CHARS

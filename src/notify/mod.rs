@@ -211,6 +211,23 @@ impl Notifier {
         Ok(None)
     }
 
+    /// An answer model filled in for ticket `ticket_id` as `operator_name` would send it: the
+    /// same variables as the answer mail (citizen, number, dates, service, …).
+    pub fn fill_model(
+        &self,
+        conn: &Connection,
+        ticket_id: i64,
+        text: &str,
+        operator_name: &str,
+    ) -> Result<String> {
+        let (t, thread) = facts(conn, ticket_id)?;
+        let extra = Extra {
+            operator_name: Some(operator_name.to_string()),
+            ..Default::default()
+        };
+        templates::render_text(text, &self.vars(&t, &thread, &extra))
+    }
+
     fn vars(&self, t: &Ticket, thread: &ThreadFacts, extra: &Extra) -> MailVars {
         MailVars {
             number: t.number.to_string(),

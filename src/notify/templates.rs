@@ -154,6 +154,16 @@ impl Templates {
     }
 }
 
+/// Renders an administrator's answer model (issue 19) with the mail templates' variables. The
+/// environment is strict like the templates': a misspelt variable is an error the model's form
+/// shows, not a blank in an answer.
+pub fn render_text(source: &str, vars: &MailVars) -> Result<String> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    env.render_str(source, vars).map_err(|e| anyhow!("{e:#}"))
+}
+
 /// A rendered subject longer than this is cut (the citizen's own subject is already at most
 /// [`crate::mail::MAX_LINE_CHARS`]; the template adds its words and the ticket number).
 pub(crate) const MAX_SUBJECT_CHARS: usize = 300;

@@ -349,6 +349,10 @@ pub fn router(app: App) -> Router {
         .route("/reclami", get(tickets::list))
         .route("/reclami/{number}", get(tickets::show))
         .route("/reclami/{number}/risposta", post(tickets::answer))
+        .route(
+            "/reclami/{number}/risposta/modello",
+            get(tickets::answer_with_model),
+        )
         .route("/reclami/{number}/nota", post(tickets::note))
         .route("/reclami/{number}/classificazione", post(tickets::classify))
         .route("/reclami/{number}/conferma", post(tickets::confirm))
@@ -422,6 +426,14 @@ pub fn router(app: App) -> Router {
         .route(
             "/amministrazione/regole/{id}/sposta",
             post(admin::rule_move),
+        )
+        .route(
+            "/amministrazione/modelli",
+            get(admin::answer_models).post(admin::answer_model_add),
+        )
+        .route(
+            "/amministrazione/modelli/{id}",
+            post(admin::answer_model_update),
         )
         .route("/amministrazione/classificatore", get(admin::classifier))
         .route("/amministrazione/quarantena", get(admin::quarantine))

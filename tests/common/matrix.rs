@@ -22,7 +22,8 @@ use Cell::*;
 /// admin). `{T}` is a ticket of the caller's own (so that one role's change does not get in
 /// another's way), `{M}` its message, `{A}` its attachment, `{U}` the viewer's user id, `{Q}` a
 /// quarantine entry, `{O}` a failed notification, `{R}` a rule, `{S}` a service, `{C}` a
-/// category, `{RF}` a referente, `{RQ}` a request for a report on `{T}`, `{DUE}` a due date.
+/// category, `{RF}` a referente, `{RQ}` a request for a report on `{T}`, `{DUE}` a due date,
+/// `{AM}` an answer model.
 /// (method, path, form fields, expected for each column)
 pub type Route = (
     &'static str,
@@ -97,6 +98,13 @@ pub const MATRIX: &[Route] = &[
         &[("giorni", "60"), ("motivo", "Caso complesso")],
         [Refused, Refused, Refused, Done, Done],
     ),
+    // Answer models (issue 19): filled in for operators, kept by administrators.
+    (
+        "GET",
+        "/reclami/{T}/risposta/modello?modello={AM}",
+        &[],
+        [SignIn, Refused, Refused, Page, Page],
+    ),
     (
         "POST",
         "/reclami/{T}/risposta",
@@ -151,6 +159,29 @@ pub const MATRIX: &[Route] = &[
         "/amministrazione",
         &[],
         [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "GET",
+        "/amministrazione/modelli",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/modelli",
+        &[
+            ("titolo", "Modello {N}"),
+            ("tipologia", "reclamo"),
+            ("testo", "Gentile {{ citizen_name or \"utente\" }}"),
+            ("attivo", "1"),
+        ],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/modelli/{AM}",
+        &[("titolo", "Attese"), ("testo", "La pratica {{ number }}"), ("attivo", "1")],
+        [Refused, Refused, Refused, Refused, Done],
     ),
     (
         "GET",
@@ -444,6 +475,13 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
         .format("%Y-%m-%d")
         .to_string();
     let author = id("SELECT id FROM users WHERE email = 'admin@hospital.test'");
+    db.execute(
+        "INSERT INTO answer_models (title, body, updated_at)
+         VALUES ('Attese', 'Gentile {{ citizen_name or \"utente\" }}, la pratica {{ number }}', '2026-01-01T00:00:00Z')",
+        [],
+    )
+    .unwrap();
+    let answer_model = db.last_insert_rowid();
 
     for (r, (column, role)) in columns.iter().enumerate() {
         // Each role works its own three tickets; each failed mail is its own.
@@ -493,6 +531,7 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
                 .replace("{RF}", &referente.to_string())
                 .replace("{RQ}", &request.to_string())
                 .replace("{DUE}", &due)
+                .replace("{AM}", &answer_model.to_string())
         };
         let mut client = if *role == "anonymous" {
             o.client()

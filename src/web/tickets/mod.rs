@@ -7,9 +7,11 @@
 //!   confirmation), closing, merging.
 //! - [`suggest`]: the ticket page's automatic classification: sources, suggestions, "perché".
 //! - [`files`]: the attachments and original messages, as audited downloads.
+//! - [`answers`]: answering with an administrator's model, filled in on the server.
 //! - [`deadline`]: the answer deadline's record and the forms that move it (issue 19).
 //! - [`requests`]: the istruttoria: a ticket's requests for reports, asking for one, reading one.
 
+mod answers;
 mod dashboard;
 mod deadline;
 mod files;
@@ -19,6 +21,7 @@ mod page;
 mod requests;
 mod suggest;
 
+pub use answers::with_model as answer_with_model;
 pub use dashboard::dashboard;
 pub use deadline::{extend as deadline_extend, resume as deadline_resume, suspend as deadline_suspend};
 pub use files::{attachment, original};

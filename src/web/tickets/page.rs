@@ -4,7 +4,7 @@ use axum::extract::State as AppState;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
-use super::{deadline, requests, suggest, ticket_id};
+use super::{answers, deadline, requests, suggest, ticket_id};
 use crate::domain::{Kind, Outcome, Relation, Role, TicketNumber};
 use crate::mail::pec::PecInfo;
 use crate::store::backoffice::{self as q, Entry, EntryKind};
@@ -66,6 +66,7 @@ pub async fn show(
         .read(move |conn| requests::read(conn, id))
         .await?;
     let deadline_facts = app.readers.read(move |conn| deadline::read(conn, id)).await?;
+    let models = app.readers.read(move |conn| answers::suitable(conn, id)).await?;
     let title = format!("Reclamo {}", t.number);
     let body = html! {
         @if s.actor.role == Role::Viewer {
@@ -85,6 +86,7 @@ pub async fn show(
         }
         (requests::section(&s, &t.number, &requests, s.may_act() && t.merged_into.is_none()))
         @if s.may_act() && t.merged_into.is_none() {
+            @if t.state.is_open() { (answers::picker(&t.number, &models)) }
             (actions(&s, &t, &categories, &services, &operators))
         }
         section aria-labelledby="storia" {
