@@ -104,15 +104,19 @@ mod tests {
             )
             .unwrap();
         assert_eq!(audited, 2);
-        assert!(sql::suitable(&conn, Some(Kind::Reclamo), None).unwrap().is_empty());
+        assert!(sql::suitable(&conn, Some(Kind::Reclamo), None)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
     fn a_ticket_sees_the_models_of_its_kind_and_category() {
         let conn = crate::store::open_in_memory().unwrap();
         let cat = |code: &str| -> i64 {
-            conn.query_row("SELECT id FROM categories WHERE code = ?1", [code], |r| r.get(0))
-                .unwrap()
+            conn.query_row("SELECT id FROM categories WHERE code = ?1", [code], |r| {
+                r.get(0)
+            })
+            .unwrap()
         };
         let add = |title: &str, kind: Option<Kind>, category_id: Option<i64>| {
             let mut m = input("Testo");

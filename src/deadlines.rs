@@ -26,7 +26,9 @@ pub enum Move {
     Suspend,
     Resume,
     /// To this many days from receipt.
-    Extend { to_days: u32 },
+    Extend {
+        to_days: u32,
+    },
 }
 
 impl Move {
@@ -66,7 +68,8 @@ pub fn move_deadline(
             step: Step::Deadline,
         });
     }
-    let standing = crate::store::tickets::standing(conn, ticket_id)?.ok_or(WorkflowError::NotFound)?;
+    let standing =
+        crate::store::tickets::standing(conn, ticket_id)?.ok_or(WorkflowError::NotFound)?;
     match standing.state {
         State::Pending | State::InCharge => {}
         State::Answered | State::Closed => {
@@ -120,7 +123,8 @@ pub fn move_deadline(
         .filter_map(sql::ChangeRow::event)
         .collect();
     events.extend(kind.event(now, to_days));
-    let after = crate::domain::time::effective_due_at(facts.received_at, facts.original_due, &events);
+    let after =
+        crate::domain::time::effective_due_at(facts.received_at, facts.original_due, &events);
     let at = store::time_text(now);
     let due_at = store::time_text(after.due_at);
     let change = sql::record(

@@ -21,11 +21,20 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let config = crate::config::Config::from_sources(CONFIG, &Default::default(), None).unwrap();
+        let config =
+            crate::config::Config::from_sources(CONFIG, &Default::default(), None).unwrap();
         let conn = store::open_in_memory().unwrap();
         let add = |email: &str, role: Role| {
-            crate::users::add(&conn, AuditActor::Cli, email, "Op", role, false, "password-lunga")
-                .unwrap()
+            crate::users::add(
+                &conn,
+                AuditActor::Cli,
+                email,
+                "Op",
+                role,
+                false,
+                "password-lunga",
+            )
+            .unwrap()
         };
         let op = Actor {
             id: add("op@hospital.test", Role::Operator),
@@ -68,12 +77,25 @@ impl World {
     }
 
     fn act(&self, who: &Actor, what: Move, reason: &str, at: &str) -> Result<Queued> {
-        move_deadline(&self.conn, &self.notifier, who, self.ticket, &what, reason, &[60, 90], t(at))
+        move_deadline(
+            &self.conn,
+            &self.notifier,
+            who,
+            self.ticket,
+            &what,
+            reason,
+            &[60, 90],
+            t(at),
+        )
     }
 
     fn due(&self) -> String {
         self.conn
-            .query_row("SELECT due_at FROM tickets WHERE id = ?1", [self.ticket], |r| r.get(0))
+            .query_row(
+                "SELECT due_at FROM tickets WHERE id = ?1",
+                [self.ticket],
+                |r| r.get(0),
+            )
             .unwrap()
     }
 }
@@ -81,15 +103,29 @@ impl World {
 #[test]
 fn suspending_and_resuming_adds_the_suspended_days_and_tells_the_citizen() {
     let w = World::new();
-    w.act(&w.op, Move::Suspend, "In attesa della delega", "2026-03-05T14:00:00Z")
-        .unwrap();
-    assert_eq!(w.due(), "2026-04-01T08:00:00Z", "an open suspension adds nothing yet");
+    w.act(
+        &w.op,
+        Move::Suspend,
+        "In attesa della delega",
+        "2026-03-05T14:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(
+        w.due(),
+        "2026-04-01T08:00:00Z",
+        "an open suspension adds nothing yet"
+    );
     assert!(matches!(
         w.act(&w.op, Move::Suspend, "ancora", "2026-03-06T14:00:00Z"),
         Err(WorkflowError::Invalid(Invalid::AlreadySuspended))
     ));
-    w.act(&w.op, Move::Resume, "Delega ricevuta", "2026-03-12T08:00:00Z")
-        .unwrap();
+    w.act(
+        &w.op,
+        Move::Resume,
+        "Delega ricevuta",
+        "2026-03-12T08:00:00Z",
+    )
+    .unwrap();
     assert_eq!(w.due(), "2026-04-08T08:00:00Z");
     assert!(matches!(
         w.act(&w.op, Move::Resume, "di nuovo", "2026-03-13T08:00:00Z"),
@@ -126,23 +162,48 @@ fn suspending_and_resuming_adds_the_suspended_days_and_tells_the_citizen() {
 fn an_extension_goes_to_a_configured_length_with_its_reason() {
     let w = World::new();
     assert!(matches!(
-        w.act(&w.op, Move::Extend { to_days: 45 }, "complesso", "2026-03-05T10:00:00Z"),
+        w.act(
+            &w.op,
+            Move::Extend { to_days: 45 },
+            "complesso",
+            "2026-03-05T10:00:00Z"
+        ),
         Err(WorkflowError::Invalid(Invalid::BadExtension))
     ));
     assert!(matches!(
-        w.act(&w.op, Move::Extend { to_days: 60 }, "  ", "2026-03-05T10:00:00Z"),
+        w.act(
+            &w.op,
+            Move::Extend { to_days: 60 },
+            "  ",
+            "2026-03-05T10:00:00Z"
+        ),
         Err(WorkflowError::Invalid(Invalid::EmptyReason))
     ));
-    w.act(&w.op, Move::Extend { to_days: 60 }, "Caso complesso", "2026-03-05T10:00:00Z")
-        .unwrap();
+    w.act(
+        &w.op,
+        Move::Extend { to_days: 60 },
+        "Caso complesso",
+        "2026-03-05T10:00:00Z",
+    )
+    .unwrap();
     // 2 March 10:00 Rome + 60 days = 1 May 10:00 Rome (summer time) = 08:00 UTC.
     assert_eq!(w.due(), "2026-05-01T08:00:00Z");
     assert!(matches!(
-        w.act(&w.op, Move::Extend { to_days: 60 }, "ancora", "2026-03-06T10:00:00Z"),
+        w.act(
+            &w.op,
+            Move::Extend { to_days: 60 },
+            "ancora",
+            "2026-03-06T10:00:00Z"
+        ),
         Err(WorkflowError::Invalid(Invalid::BadExtension))
     ));
-    w.act(&w.op, Move::Extend { to_days: 90 }, "Serve il parere della direzione", "2026-03-06T10:00:00Z")
-        .unwrap();
+    w.act(
+        &w.op,
+        Move::Extend { to_days: 90 },
+        "Serve il parere della direzione",
+        "2026-03-06T10:00:00Z",
+    )
+    .unwrap();
     assert_eq!(w.due(), "2026-05-31T08:00:00Z");
 }
 

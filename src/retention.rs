@@ -324,8 +324,10 @@ mod tests {
             done.tickets as i64
         );
         assert_eq!(
-            q("SELECT count(*) FROM deadline_changes d JOIN tickets t ON t.id = d.ticket_id
-               WHERE t.anonymised_at IS NOT NULL AND d.reason LIKE '%Rossi%'"),
+            q(
+                "SELECT count(*) FROM deadline_changes d JOIN tickets t ON t.id = d.ticket_id
+               WHERE t.anonymised_at IS NOT NULL AND d.reason LIKE '%Rossi%'"
+            ),
             0,
             "deadline reasons are removed"
         );

@@ -34,7 +34,9 @@ fn a_deadline_suspended_resumed_and_extended_is_told_and_exported() {
     d.wait_for_count("SELECT count(*) FROM tickets", 1);
     let (id, number): (i64, String) = d
         .db()
-        .query_row("SELECT id, number FROM tickets", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT id, number FROM tickets", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     let original = d.ticket(&number)["due_at"].as_str().unwrap().to_string();
     servers.wait_for_mail(CITIZEN, 1);
@@ -44,8 +46,16 @@ fn a_deadline_suspended_resumed_and_extended_is_told_and_exported() {
         d.act(|c, n| deadlines::move_deadline(c, n, &op, id, &what, reason, &[60, 90], at))
     };
     step(Move::Suspend, "In attesa della delega firmata", now);
-    step(Move::Resume, "Delega ricevuta", now + chrono::Duration::days(3));
-    step(Move::Extend { to_days: 60 }, "Serve il parere di due reparti", now + chrono::Duration::days(3));
+    step(
+        Move::Resume,
+        "Delega ricevuta",
+        now + chrono::Duration::days(3),
+    );
+    step(
+        Move::Extend { to_days: 60 },
+        "Serve il parere di due reparti",
+        now + chrono::Duration::days(3),
+    );
 
     // The citizen's mailbox: the acknowledgement and the three notices, the last with the date.
     let mails = servers.wait_for_mail(CITIZEN, 4);
@@ -56,28 +66,39 @@ fn a_deadline_suspended_resumed_and_extended_is_told_and_exported() {
             .unwrap_or_else(|| panic!("no mail {word:?}"))
     };
     let suspended = find("Termine sospeso");
-    assert!(body(suspended).contains("In attesa della delega firmata"), "{}", body(suspended));
+    assert!(
+        body(suspended).contains("In attesa della delega firmata"),
+        "{}",
+        body(suspended)
+    );
     assert!(subject(suspended).starts_with(&format!("[{number}] ")));
     let extended = find("Termine prorogato");
     let export = d.ticket(&number);
     let effective = export["due_at_effective"].as_str().unwrap();
     assert_eq!(effective, export["due_at"].as_str().unwrap());
     let due: chrono::DateTime<chrono::Utc> = effective.parse().unwrap();
-    let rome_date = ascolto::domain::time::to_rome(due).format("%d/%m/%Y").to_string();
-    assert!(body(extended).contains(&rome_date), "{rome_date}: {}", body(extended));
+    let rome_date = ascolto::domain::time::to_rome(due)
+        .format("%d/%m/%Y")
+        .to_string();
+    assert!(
+        body(extended).contains(&rome_date),
+        "{rome_date}: {}",
+        body(extended)
+    );
     assert!(body(extended).contains("Serve il parere di due reparti"));
     assert!(body(find("Termine ripreso")).contains("Delega ricevuta"));
 
     // The export: 60 Rome days from receipt, plus the 3 suspended days.
     let received: chrono::DateTime<chrono::Utc> =
         export["received_at"].as_str().unwrap().parse().unwrap();
-    let expected = ascolto::domain::time::add_rome_days(
-        ascolto::domain::time::due_at(received, 60),
-        3,
-    );
+    let expected =
+        ascolto::domain::time::add_rome_days(ascolto::domain::time::due_at(received, 60), 3);
     assert_eq!(due, expected);
     let changes = export["deadline_changes"].as_array().unwrap();
-    let kinds: Vec<&str> = changes.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = changes
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["suspended", "resumed", "extended"]);
     assert_eq!(changes[0]["due_at"].as_str(), Some(original.as_str()));
     assert_eq!(changes[2]["reason"], "Serve il parere di due reparti");
@@ -90,7 +111,16 @@ fn a_deadline_suspended_resumed_and_extended_is_told_and_exported() {
         let notifier = ascolto::notify::Notifier::from_config(&config).unwrap();
         let mut conn = rusqlite::Connection::open(d.db_path()).unwrap();
         workflow::in_transaction(&mut conn, |c| {
-            deadlines::move_deadline(c, &notifier, &op, id, &Move::Suspend, "tardi", &[60, 90], now)
+            deadlines::move_deadline(
+                c,
+                &notifier,
+                &op,
+                id,
+                &Move::Suspend,
+                "tardi",
+                &[60, 90],
+                now,
+            )
         })
     };
     assert!(refused.is_err());
@@ -109,7 +139,9 @@ fn an_answer_model_is_filled_in_with_the_tickets_facts() {
     d.wait_for_count("SELECT count(*) FROM tickets", 1);
     let (id, number): (i64, String) = d
         .db()
-        .query_row("SELECT id, number FROM tickets", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT id, number FROM tickets", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     let config = ascolto::config::Config::load(&d.config_path()).unwrap();
     let notifier = ascolto::notify::Notifier::from_config(&config).unwrap();
@@ -122,6 +154,12 @@ fn an_answer_model_is_filled_in_with_the_tickets_facts() {
             "Anna",
         )
         .unwrap();
-    assert!(filled.starts_with("Gentile utente, sulla pratica "), "{filled}");
-    assert!(filled.contains(&number) && filled.ends_with("Anna"), "{filled}");
+    assert!(
+        filled.starts_with("Gentile utente, sulla pratica "),
+        "{filled}"
+    );
+    assert!(
+        filled.contains(&number) && filled.ends_with("Anna"),
+        "{filled}"
+    );
 }

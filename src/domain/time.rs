@@ -301,37 +301,75 @@ mod tests {
         let t = utc;
         let table: Vec<(&str, &str, Vec<DeadlineEvent>, &str)> = vec![
             // Winter to winter: 30 days, same hour.
-            ("2026-01-10T09:00:00Z", "2026-02-09T09:00:00Z", vec![], "2026-02-09T09:00:00Z"),
+            (
+                "2026-01-10T09:00:00Z",
+                "2026-02-09T09:00:00Z",
+                vec![],
+                "2026-02-09T09:00:00Z",
+            ),
             // 10 March 10:00 Rome (winter) + 30 days = 9 April 10:00 Rome (summer) = 08:00 UTC.
-            ("2026-03-10T09:00:00Z", "2026-04-09T08:00:00Z", vec![], "2026-04-09T08:00:00Z"),
+            (
+                "2026-03-10T09:00:00Z",
+                "2026-04-09T08:00:00Z",
+                vec![],
+                "2026-04-09T08:00:00Z",
+            ),
             // 1 October 12:00 Rome (summer) + 30 = 31 October 12:00 Rome (winter) = 11:00 UTC.
-            ("2026-10-01T10:00:00Z", "2026-10-31T11:00:00Z", vec![], "2026-10-31T11:00:00Z"),
+            (
+                "2026-10-01T10:00:00Z",
+                "2026-10-31T11:00:00Z",
+                vec![],
+                "2026-10-31T11:00:00Z",
+            ),
             // Suspended 5 March 15:00 Rome, resumed 12 March 09:00 Rome: 7 days.
             (
                 "2026-03-02T09:00:00Z",
                 "2026-04-01T08:00:00Z",
-                vec![Suspended { at: t("2026-03-05T14:00:00Z") }, Resumed { at: t("2026-03-12T08:00:00Z") }],
+                vec![
+                    Suspended {
+                        at: t("2026-03-05T14:00:00Z"),
+                    },
+                    Resumed {
+                        at: t("2026-03-12T08:00:00Z"),
+                    },
+                ],
                 "2026-04-08T08:00:00Z",
             ),
             // Suspended and resumed the same Rome day: nothing added.
             (
                 "2026-03-02T09:00:00Z",
                 "2026-04-01T08:00:00Z",
-                vec![Suspended { at: t("2026-03-05T08:00:00Z") }, Resumed { at: t("2026-03-05T16:00:00Z") }],
+                vec![
+                    Suspended {
+                        at: t("2026-03-05T08:00:00Z"),
+                    },
+                    Resumed {
+                        at: t("2026-03-05T16:00:00Z"),
+                    },
+                ],
                 "2026-04-01T08:00:00Z",
             ),
             // The Rome day, not the UTC one: 23:30 UTC on 5 March is 6 March in Rome.
             (
                 "2026-03-02T09:00:00Z",
                 "2026-04-01T08:00:00Z",
-                vec![Suspended { at: t("2026-03-05T23:30:00Z") }, Resumed { at: t("2026-03-06T10:00:00Z") }],
+                vec![
+                    Suspended {
+                        at: t("2026-03-05T23:30:00Z"),
+                    },
+                    Resumed {
+                        at: t("2026-03-06T10:00:00Z"),
+                    },
+                ],
                 "2026-04-01T08:00:00Z",
             ),
             // Still suspended: no days added yet, the suspension is open.
             (
                 "2026-03-02T09:00:00Z",
                 "2026-04-01T08:00:00Z",
-                vec![Suspended { at: t("2026-03-05T14:00:00Z") }],
+                vec![Suspended {
+                    at: t("2026-03-05T14:00:00Z"),
+                }],
                 "2026-04-01T08:00:00Z",
             ),
             // Two suspensions (3 + 2 days) across the spring change.
@@ -339,10 +377,18 @@ mod tests {
                 "2026-03-20T09:00:00Z",
                 "2026-04-19T08:00:00Z",
                 vec![
-                    Suspended { at: t("2026-03-21T09:00:00Z") },
-                    Resumed { at: t("2026-03-24T08:00:00Z") },
-                    Suspended { at: t("2026-04-01T08:00:00Z") },
-                    Resumed { at: t("2026-04-03T08:00:00Z") },
+                    Suspended {
+                        at: t("2026-03-21T09:00:00Z"),
+                    },
+                    Resumed {
+                        at: t("2026-03-24T08:00:00Z"),
+                    },
+                    Suspended {
+                        at: t("2026-04-01T08:00:00Z"),
+                    },
+                    Resumed {
+                        at: t("2026-04-03T08:00:00Z"),
+                    },
                 ],
                 "2026-04-24T08:00:00Z",
             ),
@@ -358,8 +404,12 @@ mod tests {
                 "2026-02-01T09:00:00Z",
                 "2026-03-03T09:00:00Z",
                 vec![
-                    Suspended { at: t("2026-02-10T09:00:00Z") },
-                    Resumed { at: t("2026-02-14T09:00:00Z") },
+                    Suspended {
+                        at: t("2026-02-10T09:00:00Z"),
+                    },
+                    Resumed {
+                        at: t("2026-02-14T09:00:00Z"),
+                    },
                     Extended { to_days: 90 },
                 ],
                 "2026-05-06T08:00:00Z",
@@ -369,10 +419,18 @@ mod tests {
                 "2026-01-10T09:00:00Z",
                 "2026-02-09T09:00:00Z",
                 vec![
-                    Resumed { at: t("2026-01-11T09:00:00Z") },
-                    Suspended { at: t("2026-01-12T09:00:00Z") },
-                    Suspended { at: t("2026-01-13T09:00:00Z") },
-                    Resumed { at: t("2026-01-15T09:00:00Z") },
+                    Resumed {
+                        at: t("2026-01-11T09:00:00Z"),
+                    },
+                    Suspended {
+                        at: t("2026-01-12T09:00:00Z"),
+                    },
+                    Suspended {
+                        at: t("2026-01-13T09:00:00Z"),
+                    },
+                    Resumed {
+                        at: t("2026-01-15T09:00:00Z"),
+                    },
                 ],
                 "2026-02-12T09:00:00Z",
             ),
@@ -381,19 +439,32 @@ mod tests {
             (
                 "2026-10-20T09:00:00Z",
                 "2026-11-19T10:00:00Z",
-                vec![Suspended { at: t("2026-10-24T09:00:00Z") }, Resumed { at: t("2026-10-27T09:00:00Z") }],
+                vec![
+                    Suspended {
+                        at: t("2026-10-24T09:00:00Z"),
+                    },
+                    Resumed {
+                        at: t("2026-10-27T09:00:00Z"),
+                    },
+                ],
                 "2026-11-22T10:00:00Z",
             ),
         ];
         for (received, original, events, expected) in table {
-            assert_eq!(due_at(t(received), 30), t(original), "original of {received}");
+            assert_eq!(
+                due_at(t(received), 30),
+                t(original),
+                "original of {received}"
+            );
             let got = effective_due_at(t(received), t(original), &events);
             assert_eq!(got.due_at, t(expected), "{received} {events:?}");
         }
         let open = effective_due_at(
             t("2026-03-02T09:00:00Z"),
             t("2026-04-01T08:00:00Z"),
-            &[DeadlineEvent::Suspended { at: t("2026-03-05T14:00:00Z") }],
+            &[DeadlineEvent::Suspended {
+                at: t("2026-03-05T14:00:00Z"),
+            }],
         );
         assert_eq!(open.suspended_since, Some(t("2026-03-05T14:00:00Z")));
     }
@@ -410,7 +481,10 @@ mod tests {
             add_rome_days(utc("2026-10-24T00:30:00Z"), 1),
             utc("2026-10-25T00:30:00Z")
         );
-        assert_eq!(rome_days_between(utc("2026-03-05T22:59:00Z"), utc("2026-03-05T23:00:00Z")), 1);
+        assert_eq!(
+            rome_days_between(utc("2026-03-05T22:59:00Z"), utc("2026-03-05T23:00:00Z")),
+            1
+        );
     }
 
     #[test]

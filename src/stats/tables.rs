@@ -148,7 +148,10 @@ fn deadlines(r: &Report) -> Table {
                 "Reclami con termine sospeso".into(),
                 r.deadline_changes.suspended_tickets.to_string(),
             ],
-            vec!["Sospensioni".into(), r.deadline_changes.suspensions.to_string()],
+            vec![
+                "Sospensioni".into(),
+                r.deadline_changes.suspensions.to_string(),
+            ],
             vec![
                 "Reclami con termine prorogato".into(),
                 r.deadline_changes.extended_tickets.to_string(),

@@ -647,13 +647,21 @@ fn moved_deadlines_counted_by_hand() {
     let seven: String = conn
         .query_row("SELECT due_at FROM tickets WHERE id = 7", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(seven, "2026-04-17T10:00:00Z", "its stored deadline, 14 April, + 3 Rome days");
+    assert_eq!(
+        seven, "2026-04-17T10:00:00Z",
+        "its stored deadline, 14 April, + 3 Rome days"
+    );
 
     let april = report(&conn, &Scope::month(2026, 4).unwrap(), now()).unwrap();
     assert_eq!(
-        (april.deadline_changes.suspended_tickets, april.deadline_changes.extensions),
+        (
+            april.deadline_changes.suspended_tickets,
+            april.deadline_changes.extensions
+        ),
         (1, 0)
     );
     let table = tables::table(&r, "scadenze").unwrap();
-    assert!(table.rows.contains(&vec!["Proroghe".to_string(), "2".to_string()]));
+    assert!(table
+        .rows
+        .contains(&vec!["Proroghe".to_string(), "2".to_string()]));
 }

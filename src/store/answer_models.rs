@@ -83,7 +83,14 @@ pub fn insert(conn: &Connection, m: &ModelInput, now: &str) -> Result<i64> {
         "INSERT INTO answer_models (title, kind, category_id, body, active, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![m.title, m.kind, m.category_id, m.body, m.active, now])?;
+    .execute(params![
+        m.title,
+        m.kind,
+        m.category_id,
+        m.body,
+        m.active,
+        now
+    ])?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -94,7 +101,15 @@ pub fn update(conn: &Connection, id: i64, m: &ModelInput, now: &str) -> Result<b
             "UPDATE answer_models SET title = ?2, kind = ?3, category_id = ?4, body = ?5,
                active = ?6, updated_at = ?7 WHERE id = ?1",
         )?
-        .execute(params![id, m.title, m.kind, m.category_id, m.body, m.active, now])?
+        .execute(params![
+            id,
+            m.title,
+            m.kind,
+            m.category_id,
+            m.body,
+            m.active,
+            now
+        ])?
         == 1)
 }
 

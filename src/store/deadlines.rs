@@ -31,7 +31,9 @@ pub struct ChangeRow {
 impl ChangeRow {
     /// The change as the deadline arithmetic reads it; None when its time cannot be read.
     pub fn event(&self) -> Option<DeadlineEvent> {
-        let at = DateTime::parse_from_rfc3339(&self.at).ok()?.with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339(&self.at)
+            .ok()?
+            .with_timezone(&Utc);
         self.kind.event(at, self.to_days)
     }
 }
@@ -96,7 +98,9 @@ pub fn facts(conn: &Connection, ticket_id: i64) -> Result<Option<DeadlineFacts>>
     let parse = |s: &str| -> Result<DateTime<Utc>> {
         Ok(DateTime::parse_from_rfc3339(s)?.with_timezone(&Utc))
     };
-    let original = changes.first().map_or(due.as_str(), |c| c.due_before.as_str());
+    let original = changes
+        .first()
+        .map_or(due.as_str(), |c| c.due_before.as_str());
     Ok(Some(DeadlineFacts {
         received_at: parse(&received)?,
         original_due: parse(original)?,

@@ -180,7 +180,11 @@ pub const MATRIX: &[Route] = &[
     (
         "POST",
         "/amministrazione/modelli/{AM}",
-        &[("titolo", "Attese"), ("testo", "La pratica {{ number }}"), ("attivo", "1")],
+        &[
+            ("titolo", "Attese"),
+            ("testo", "La pratica {{ number }}"),
+            ("attivo", "1"),
+        ],
         [Refused, Refused, Refused, Refused, Done],
     ),
     (

@@ -91,10 +91,11 @@ impl ModelForm {
     fn input(self) -> WebResult<ModelInput> {
         let kind = match self.tipologia.trim() {
             "" => None,
-            k => Some(
-                k.parse()
-                    .map_err(|_| WebError::Refused(texts::workflow_error(&crate::workflow::WorkflowError::Invalid(crate::workflow::Invalid::UnknownKind))))?,
-            ),
+            k => Some(k.parse().map_err(|_| {
+                WebError::Refused(texts::workflow_error(
+                    &crate::workflow::WorkflowError::Invalid(crate::workflow::Invalid::UnknownKind),
+                ))
+            })?),
         };
         Ok(ModelInput {
             title: self.titolo.trim().to_string(),

@@ -124,14 +124,29 @@ pub struct ExtendForm {
     motivo: String,
 }
 
-async fn act(app: &App, s: &Session, number: &TicketNumber, what: Move, reason: String) -> WebResult<Response> {
+async fn act(
+    app: &App,
+    s: &Session,
+    number: &TicketNumber,
+    what: Move,
+    reason: String,
+) -> WebResult<Response> {
     let (notifier, actor, n) = (app.notifier.clone(), s.actor.clone(), number.clone());
     let extend_to = app.settings.extend_to_days.clone();
     app.store
         .call(move |conn| {
             Ok(workflow::in_transaction(conn, |tx| {
                 let id = workflow::ticket_id(tx, &n)?;
-                deadlines::move_deadline(tx, &notifier, &actor, id, &what, &reason, &extend_to, Utc::now())
+                deadlines::move_deadline(
+                    tx,
+                    &notifier,
+                    &actor,
+                    id,
+                    &what,
+                    &reason,
+                    &extend_to,
+                    Utc::now(),
+                )
             }))
         })
         .await??;
@@ -162,10 +177,10 @@ pub async fn extend(
     UrlPath(number): UrlPath<TicketNumber>,
     Form(form): Form<ExtendForm>,
 ) -> WebResult<Response> {
-    let to_days = form
-        .giorni
-        .trim()
-        .parse()
-        .map_err(|_| WebError::Refused(texts::workflow_error(&workflow::WorkflowError::Invalid(workflow::Invalid::BadExtension))))?;
+    let to_days = form.giorni.trim().parse().map_err(|_| {
+        WebError::Refused(texts::workflow_error(&workflow::WorkflowError::Invalid(
+            workflow::Invalid::BadExtension,
+        )))
+    })?;
     act(&app, &s, &number, Move::Extend { to_days }, form.motivo).await
 }

@@ -23,7 +23,9 @@ mod suggest;
 
 pub use answers::with_model as answer_with_model;
 pub use dashboard::dashboard;
-pub use deadline::{extend as deadline_extend, resume as deadline_resume, suspend as deadline_suspend};
+pub use deadline::{
+    extend as deadline_extend, resume as deadline_resume, suspend as deadline_suspend,
+};
 pub use files::{attachment, original};
 pub use forms::{answer, classify, close, confirm, merge, note};
 pub use list::list;

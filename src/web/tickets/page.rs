@@ -65,8 +65,14 @@ pub async fn show(
         .readers
         .read(move |conn| requests::read(conn, id))
         .await?;
-    let deadline_facts = app.readers.read(move |conn| deadline::read(conn, id)).await?;
-    let models = app.readers.read(move |conn| answers::suitable(conn, id)).await?;
+    let deadline_facts = app
+        .readers
+        .read(move |conn| deadline::read(conn, id))
+        .await?;
+    let models = app
+        .readers
+        .read(move |conn| answers::suitable(conn, id))
+        .await?;
     let title = format!("Reclamo {}", t.number);
     let body = html! {
         @if s.actor.role == Role::Viewer {
