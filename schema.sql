@@ -705,3 +705,27 @@ CREATE INDEX outbox_replies_to ON outbox(to_key, created_at, state, kind)
     WHERE kind IN ('ack', 'reopened');
 CREATE INDEX outbox_replies_recent ON outbox(created_at, state, kind)
     WHERE kind IN ('ack', 'reopened');
+
+-- The second level (riesame): a citizen still unsatisfied after the answer asks for a review by
+-- one of `[workflow] review_bodies` (the Commissione Mista Conciliativa, the Difensore civico).
+-- One per ticket, with its own dates and outcome; `notes` (the documents sent, the body's
+-- findings) is the operator's text, which the retention job blanks.
+CREATE TABLE reviews (
+    id         INTEGER PRIMARY KEY,
+    ticket_id  INTEGER NOT NULL UNIQUE REFERENCES tickets(id),
+    body       TEXT NOT NULL,
+    opened_at  TEXT NOT NULL,
+    opened_by  INTEGER REFERENCES users(id),
+    notes      TEXT NOT NULL DEFAULT '',
+    closed_at  TEXT,
+    closed_by  INTEGER REFERENCES users(id),
+    outcome    TEXT CHECK (outcome IN ('accolto', 'parzialmente_accolto', 'non_accolto',
+                                       'non_di_competenza', 'altro'))
+) STRICT;
+CREATE INDEX reviews_opened ON reviews(opened_at);
+CREATE TRIGGER stats_reviews_ins AFTER INSERT ON reviews BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
+END;
+CREATE TRIGGER stats_reviews_upd AFTER UPDATE OF outcome, closed_at, body ON reviews BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
+END;

@@ -15,6 +15,7 @@
 //! - [`workflow`]: the ticket's life: taking in charge, answering, closing, reopening.
 //! - [`deadlines`]: the answer deadline suspended, resumed, extended, on the record.
 //! - [`answer_models`]: the administrators' answer models, filled in for a ticket.
+//! - [`reviews`]: the second level (riesame): a review opened after the answer, its outcome.
 //! - [`istruttoria`]: asking the service concerned for its report: requests, reports,
 //!   reminders and escalations.
 //! - [`notify`]: notifications: templates, the outbox, the mailer and its worker.
@@ -48,6 +49,7 @@ pub mod oauth;
 pub mod private_files;
 pub mod replication;
 pub mod retention;
+pub mod reviews;
 pub mod serve;
 pub mod stats;
 pub mod store;

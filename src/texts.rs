@@ -118,6 +118,15 @@ fn invalid(reason: Invalid) -> &'static str {
         Invalid::DeadlineMet => {
             "Il reclamo ha già ricevuto risposta: il termine non si modifica più."
         }
+        Invalid::NotAnsweredYet => {
+            "Il riesame si chiede dopo la risposta: il reclamo non ha ancora ricevuto risposta."
+        }
+        Invalid::ReviewExists => "Per questo reclamo è già stata aperta una richiesta di riesame.",
+        Invalid::NoReview => "Per questo reclamo non c'è una richiesta di riesame aperta.",
+        Invalid::UnknownReviewBody => "Scegli uno degli organismi di riesame previsti.",
+        Invalid::ReviewBodyExcluded => {
+            "Questo organismo non è competente per la classificazione del reclamo: scegline un altro."
+        }
         Invalid::BadExtension => {
             "Scegli una proroga tra quelle previste, più lunga del termine in vigore."
         }
@@ -192,6 +201,8 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::TicketDeadlineSuspended => "Termine sospeso",
         AuditAction::TicketDeadlineResumed => "Termine ripreso",
         AuditAction::TicketDeadlineExtended => "Termine prorogato",
+        AuditAction::TicketReviewOpened => "Richiesta di riesame aperta",
+        AuditAction::TicketReviewClosed => "Esito del riesame registrato",
         AuditAction::AnswerModelCreated => "Modello di risposta creato",
         AuditAction::AnswerModelUpdated => "Modello di risposta modificato",
     }
@@ -469,3 +480,9 @@ pub fn deadline_change(c: crate::domain::DeadlineChange) -> &'static str {
         crate::domain::DeadlineChange::Extended => "Termine prorogato",
     }
 }
+
+/// A second-level review without its outcome yet.
+pub const REVIEW_OPEN: &str = "in corso";
+
+/// A review's outcome form sent without one.
+pub const REVIEW_CHOOSE_OUTCOME: &str = "Scegli l'esito del riesame.";

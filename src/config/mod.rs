@@ -48,7 +48,7 @@ pub use sections::{
 };
 pub use smtp::{MailBackend, SmtpConfig};
 pub use web::{IpNet, WebConfig};
-pub use workflow::WorkflowConfig;
+pub use workflow::{ReviewBody, WorkflowConfig};
 
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "ASCOLTO__";

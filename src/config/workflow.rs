@@ -10,14 +10,51 @@ pub struct WorkflowConfig {
     /// form offers these): each longer than `[tickets] deadline_days`, at most 365.
     #[serde(default = "default_extend_to")]
     pub extend_to_days: Vec<u32>,
+    /// The bodies a second-level review (riesame) may be addressed to, in the order the form
+    /// offers them.
+    #[serde(default = "default_review_bodies")]
+    pub review_bodies: Vec<ReviewBody>,
+}
+
+/// One body of second-level review, and the category codes it does not take (a code names
+/// itself and, for a macro-category, its sub-categories).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBody {
+    pub name: String,
+    #[serde(default)]
+    pub exclude_categories: Vec<String>,
+}
+
+impl ReviewBody {
+    /// Whether this body takes no review of a ticket classified `code` ("TEM.02").
+    pub fn excludes(&self, code: &str) -> bool {
+        self.exclude_categories.iter().any(|x| {
+            code == x
+                || code
+                    .strip_prefix(x.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+    }
 }
 
 impl Default for WorkflowConfig {
     fn default() -> Self {
         Self {
             extend_to_days: default_extend_to(),
+            review_bodies: default_review_bodies(),
         }
     }
+}
+
+fn default_review_bodies() -> Vec<ReviewBody> {
+    ["Commissione Mista Conciliativa", "Difensore civico"]
+        .into_iter()
+        .map(|name| ReviewBody {
+            name: name.into(),
+            exclude_categories: Vec::new(),
+        })
+        .collect()
 }
 
 fn default_extend_to() -> Vec<u32> {
@@ -36,6 +73,33 @@ impl WorkflowConfig {
                 );
             }
         }
+        let mut names = std::collections::HashSet::new();
+        for (i, b) in self.review_bodies.iter_mut().enumerate() {
+            b.name = b.name.trim().to_string();
+            if b.name.is_empty() || b.name.len() > 200 || !names.insert(b.name.clone()) {
+                bail!("key `workflow.review_bodies[{i}].name`: must be a name, 1 to 200 characters, used once");
+            }
+        }
         Ok(())
+    }
+
+    /// The body named `name`, if configured.
+    pub fn review_body(&self, name: &str) -> Option<&ReviewBody> {
+        self.review_bodies.iter().find(|b| b.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_excludes_a_code_and_its_sub_categories_only() {
+        let b = ReviewBody {
+            name: "Difensore civico".into(),
+            exclude_categories: vec!["TEC".into(), "ALB.01".into()],
+        };
+        assert!(b.excludes("TEC") && b.excludes("TEC.03") && b.excludes("ALB.01"));
+        assert!(!b.excludes("TECX.01") && !b.excludes("ALB.02") && !b.excludes("ALB"));
     }
 }

@@ -68,6 +68,9 @@ vocabulary! {
         TicketDeadlineSuspended = "ticket.deadline_suspended",
         TicketDeadlineResumed = "ticket.deadline_resumed",
         TicketDeadlineExtended = "ticket.deadline_extended",
+        /// The second level: a review (riesame) opened, and its outcome.
+        TicketReviewOpened = "ticket.review_opened",
+        TicketReviewClosed = "ticket.review_closed",
         /// An administrator's answer models.
         AnswerModelCreated = "answer_model.created",
         AnswerModelUpdated = "answer_model.updated",
@@ -118,7 +121,9 @@ impl AuditAction {
             | A::TicketAnonymised
             | A::TicketDeadlineSuspended
             | A::TicketDeadlineResumed
-            | A::TicketDeadlineExtended => AuditGroup::Tickets,
+            | A::TicketDeadlineExtended
+            | A::TicketReviewOpened
+            | A::TicketReviewClosed => AuditGroup::Tickets,
             A::MessageReceived | A::MessageAutomatic => AuditGroup::Messages,
             A::UserLogin
             | A::UserLogout

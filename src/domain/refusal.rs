@@ -21,6 +21,8 @@ pub enum Step {
     Request,
     /// Suspend, resume or extend the answer deadline.
     Deadline,
+    /// Open a second-level review or record its outcome.
+    Review,
 }
 
 impl fmt::Display for Step {
@@ -35,6 +37,7 @@ impl fmt::Display for Step {
             Step::Merge => "merge tickets",
             Step::Request => "ask a service for a report",
             Step::Deadline => "move the answer deadline",
+            Step::Review => "open or close a second-level review",
         })
     }
 }
@@ -113,6 +116,16 @@ pub enum Invalid {
     DeadlineMet,
     #[error("an extension goes to one of `[workflow] extend_to_days`, longer than the deadline in force")]
     BadExtension,
+    #[error("a review follows the answer: the ticket was not answered yet")]
+    NotAnsweredYet,
+    #[error("the ticket already has a review")]
+    ReviewExists,
+    #[error("the ticket has no open review")]
+    NoReview,
+    #[error("not one of `[workflow] review_bodies`")]
+    UnknownReviewBody,
+    #[error("that review body does not take tickets of this category")]
+    ReviewBodyExcluded,
 }
 
 impl From<rusqlite::Error> for WorkflowError {

@@ -121,6 +121,8 @@ pub struct Report {
     pub requests: Vec<requests::ServiceRequests>,
     /// Deadlines suspended and extended, of the tickets received in the period (issue 19).
     pub deadline_changes: deadlines::DeadlineFigures,
+    /// Second-level reviews opened in the period, by body and outcome.
+    pub reviews: Vec<deadlines::ReviewCount>,
 }
 
 /// The report lists at most this many late tickets (all of them are counted).
@@ -144,6 +146,7 @@ pub fn report_kept(
     let selection = Selection::read(conn, scope, months)?;
     let requests = requests::per_service(conn, scope, now)?;
     let deadline_changes = deadlines::figures(conn, scope)?;
+    let reviews = deadlines::reviews(conn, scope)?;
     let now = stamp(now.timestamp());
     let mut tally = Tally::new(scope.whole_year());
     for r in selection.rows() {
@@ -185,6 +188,7 @@ pub fn report_kept(
         previous_year_months,
         requests,
         deadline_changes,
+        reviews,
     })
 }
 

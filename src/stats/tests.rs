@@ -665,3 +665,68 @@ fn moved_deadlines_counted_by_hand() {
         .rows
         .contains(&vec!["Proroghe".to_string(), "2".to_string()]));
 }
+
+/// Issue 19: second-level reviews, counted by the day they were opened (Rome), by body and
+/// outcome. Tickets 1 and 7 went to the Commissione (accolto, non accolto), 2 and 3 to the
+/// Difensore civico (accolto; 3 still open), 6 to the Commissione on 1 April in Rome.
+#[test]
+fn reviews_counted_by_hand() {
+    use crate::domain::Outcome;
+    let conn = fixture();
+    for (ticket, body, opened, outcome) in [
+        (
+            1,
+            "Commissione Mista Conciliativa",
+            "2026-03-20T10:00:00Z",
+            Some("accolto"),
+        ),
+        (
+            2,
+            "Difensore civico",
+            "2026-03-21T10:00:00Z",
+            Some("accolto"),
+        ),
+        (
+            7,
+            "Commissione Mista Conciliativa",
+            "2026-03-22T10:00:00Z",
+            Some("non_accolto"),
+        ),
+        (3, "Difensore civico", "2026-03-31T21:30:00Z", None),
+        (
+            6,
+            "Commissione Mista Conciliativa",
+            "2026-03-31T22:30:00Z",
+            Some("accolto"),
+        ),
+    ] {
+        conn.execute(
+            "INSERT INTO reviews (ticket_id, body, opened_at, outcome, closed_at)
+             VALUES (?1, ?2, ?3, ?4, CASE WHEN ?4 IS NULL THEN NULL ELSE ?3 END)",
+            rusqlite::params![ticket, body, opened, outcome],
+        )
+        .unwrap();
+    }
+    let counts = |r: &Report| -> Vec<(String, Option<Outcome>, usize)> {
+        r.reviews
+            .iter()
+            .map(|c| (c.body.clone(), c.outcome, c.n))
+            .collect()
+    };
+    let march = report(&conn, &Scope::month(2026, 3).unwrap(), now()).unwrap();
+    let cmc = "Commissione Mista Conciliativa".to_string();
+    let dc = "Difensore civico".to_string();
+    assert_eq!(
+        counts(&march),
+        [
+            (cmc.clone(), Some(Outcome::Accolto), 1),
+            (cmc.clone(), Some(Outcome::NonAccolto), 1),
+            (dc.clone(), Some(Outcome::Accolto), 1),
+            (dc.clone(), None, 1),
+        ]
+    );
+    let year = report(&conn, &Scope::year(2026).unwrap(), now()).unwrap();
+    assert_eq!(counts(&year)[0], (cmc, Some(Outcome::Accolto), 2));
+    let table = tables::table(&march, "riesami").unwrap();
+    assert_eq!(table.rows[3], ["Difensore civico", "in corso", "1"]);
+}

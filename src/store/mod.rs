@@ -20,6 +20,7 @@ pub mod progress;
 pub mod quarantine;
 pub mod requests;
 pub mod retention;
+pub mod reviews;
 pub mod rules;
 pub mod sessions;
 pub mod stats;

@@ -115,8 +115,8 @@ pub struct Settings {
     pub replication_max_lag: Option<chrono::Duration>,
     /// `[istruttoria]`: the request form's default due date.
     pub istruttoria: crate::istruttoria::Settings,
-    /// `[workflow] extend_to_days`: what the extension form offers and accepts.
-    pub extend_to_days: Vec<u32>,
+    /// `[workflow]`: the extensions the deadline form offers and accepts, the review bodies.
+    pub workflow: crate::config::WorkflowConfig,
 }
 
 impl Settings {
@@ -145,7 +145,7 @@ impl Settings {
                 .enabled()
                 .then(|| chrono::Duration::seconds(i64::from(c.replication.max_lag_secs))),
             istruttoria: crate::istruttoria::Settings::from_config(c),
-            extend_to_days: c.workflow.extend_to_days.clone(),
+            workflow: c.workflow.clone(),
         }
     }
 }
@@ -358,6 +358,11 @@ pub fn router(app: App) -> Router {
         .route("/reclami/{number}/conferma", post(tickets::confirm))
         .route("/reclami/{number}/chiusura", post(tickets::close))
         .route("/reclami/{number}/unione", post(tickets::merge))
+        .route("/reclami/{number}/riesame", post(tickets::review_open))
+        .route(
+            "/reclami/{number}/riesame/esito",
+            post(tickets::review_close),
+        )
         .route(
             "/reclami/{number}/termine/sospensione",
             post(tickets::deadline_suspend),

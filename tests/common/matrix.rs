@@ -141,6 +141,22 @@ pub const MATRIX: &[Route] = &[
         &[],
         [Refused, Refused, Refused, Done, Done],
     ),
+    // The second level (issue 19): after the answer above.
+    (
+        "POST",
+        "/reclami/{T}/riesame",
+        &[
+            ("organismo", "Difensore civico"),
+            ("note", "Istanza del cittadino"),
+        ],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/riesame/esito",
+        &[("esito", "non_accolto"), ("note", "Verbale")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
     (
         "POST",
         "/reclami/{T}/chiusura",

@@ -336,7 +336,7 @@ fn origin_check() {
         viewer_sees_content: false,
         replication_max_lag: None,
         istruttoria: Default::default(),
-        extend_to_days: vec![60, 90],
+        workflow: Default::default(),
     };
     let mut h = HeaderMap::new();
     assert!(!origin_allowed(&s, &h), "no Origin and no Referer");

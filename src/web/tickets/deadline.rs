@@ -132,7 +132,7 @@ async fn act(
     reason: String,
 ) -> WebResult<Response> {
     let (notifier, actor, n) = (app.notifier.clone(), s.actor.clone(), number.clone());
-    let extend_to = app.settings.extend_to_days.clone();
+    let extend_to = app.settings.workflow.extend_to_days.clone();
     app.store
         .call(move |conn| {
             Ok(workflow::in_transaction(conn, |tx| {

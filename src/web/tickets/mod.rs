@@ -9,6 +9,7 @@
 //! - [`files`]: the attachments and original messages, as audited downloads.
 //! - [`answers`]: answering with an administrator's model, filled in on the server.
 //! - [`deadline`]: the answer deadline's record and the forms that move it (issue 19).
+//! - [`review`]: the second level (riesame): its phase on the ticket, opening it, its outcome.
 //! - [`requests`]: the istruttoria: a ticket's requests for reports, asking for one, reading one.
 
 mod answers;
@@ -19,6 +20,7 @@ mod forms;
 mod list;
 mod page;
 mod requests;
+mod review;
 mod suggest;
 
 pub use answers::with_model as answer_with_model;
@@ -31,6 +33,7 @@ pub use forms::{answer, classify, close, confirm, merge, note};
 pub use list::list;
 pub use page::show;
 pub use requests::{new_request, report_read, send_request};
+pub use review::{close as review_close, open as review_open};
 
 use axum::response::{IntoResponse, Redirect, Response};
 

@@ -4,7 +4,7 @@ use axum::extract::State as AppState;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
-use super::{answers, deadline, requests, suggest, ticket_id};
+use super::{answers, deadline, requests, review, suggest, ticket_id};
 use crate::domain::{Kind, Outcome, Relation, Role, TicketNumber};
 use crate::mail::pec::PecInfo;
 use crate::store::backoffice::{self as q, Entry, EntryKind};
@@ -69,6 +69,7 @@ pub async fn show(
         .readers
         .read(move |conn| deadline::read(conn, id))
         .await?;
+    let review_row = app.readers.read(move |conn| review::read(conn, id)).await?;
     let models = app
         .readers
         .read(move |conn| answers::suitable(conn, id))
@@ -81,7 +82,7 @@ pub async fn show(
         p.subject-line { (ui::state_badge(t.state)) " " strong { (ui::clip(&t.subject, SUBJECT_LINE_CHARS)) } }
         (summary(&t, Some(&related)))
         @if let Some(f) = &deadline_facts {
-            (deadline::section(&s, &t.number, f, true, s.may_act() && t.merged_into.is_none() && t.state.is_open(), &app.settings.extend_to_days))
+            (deadline::section(&s, &t.number, f, true, s.may_act() && t.merged_into.is_none() && t.state.is_open(), &app.settings.workflow.extend_to_days))
         }
         (suggest::section(&s, &t, &learned, s.may_act() && t.merged_into.is_none()))
         section aria-labelledby="conversazione" {
@@ -91,6 +92,7 @@ pub async fn show(
             }
         }
         (requests::section(&s, &t.number, &requests, s.may_act() && t.merged_into.is_none()))
+        (review::section(&s, &t, review_row.as_ref(), true, &app.settings.workflow))
         @if s.may_act() && t.merged_into.is_none() {
             @if t.state.is_open() { (answers::picker(&t.number, &models)) }
             (actions(&s, &t, &categories, &services, &operators))
@@ -126,13 +128,14 @@ const SUBJECT_LINE_CHARS: usize = 500;
 /// A ticket as a viewer without contents sees it: its number, dates, state, kind, category,
 /// service and outcome; no citizen, subject, message, note, attachment, history or original.
 async fn facts_page(app: &App, s: &Session, id: i64) -> WebResult<Markup> {
-    let (t, requests, deadline_facts) = app
+    let (t, requests, deadline_facts, review_row) = app
         .readers
         .read(move |conn| {
             Ok((
                 tickets::ticket(conn, id)?.ok_or_else(|| anyhow::anyhow!("ticket vanished"))?,
                 requests::read(conn, id)?,
                 deadline::read(conn, id)?,
+                review::read(conn, id)?,
             ))
         })
         .await?;
@@ -141,6 +144,7 @@ async fn facts_page(app: &App, s: &Session, id: i64) -> WebResult<Markup> {
         (summary(&t, None))
         @if let Some(f) = &deadline_facts { (deadline::section(s, &t.number, f, false, false, &[])) }
         (requests::facts(&requests))
+        (review::section(s, &t, review_row.as_ref(), false, &app.settings.workflow))
     };
     Ok(ui::page(
         s,
