@@ -729,3 +729,20 @@ END;
 CREATE TRIGGER stats_reviews_upd AFTER UPDATE OF outcome, closed_at, body ON reviews BEGIN
     UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
 END;
+
+-- Files an operator attached to an answer: sent with its mail (multipart, `outbox_id`), shown
+-- and downloadable on the ticket (`message_id`: the answer as stored). The retention job
+-- deletes them with the rest of the ticket's personal data.
+CREATE TABLE answer_files (
+    id           INTEGER PRIMARY KEY,
+    ticket_id    INTEGER NOT NULL REFERENCES tickets(id),
+    outbox_id    INTEGER NOT NULL REFERENCES outbox(id),
+    message_id   INTEGER REFERENCES messages(id),
+    filename     TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    bytes        BLOB NOT NULL,
+    created_at   TEXT NOT NULL
+) STRICT;
+CREATE INDEX answer_files_outbox ON answer_files(outbox_id);
+CREATE INDEX answer_files_ticket ON answer_files(ticket_id);

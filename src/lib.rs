@@ -14,6 +14,7 @@
 //! - [`ingest`]: the pipeline (one transaction per batch), the IMAP watcher, archive import.
 //! - [`workflow`]: the ticket's life: taking in charge, answering, closing, reopening.
 //! - [`deadlines`]: the answer deadline suspended, resumed, extended, on the record.
+//! - [`answer_files`]: files attached to an answer, checked, stored, sent with its mail.
 //! - [`answer_models`]: the administrators' answer models, filled in for a ticket.
 //! - [`reviews`]: the second level (riesame): a review opened after the answer, its outcome.
 //! - [`istruttoria`]: asking the service concerned for its report: requests, reports,
@@ -32,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod answer_files;
 pub mod answer_models;
 pub mod classify;
 pub mod config;

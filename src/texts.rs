@@ -118,6 +118,12 @@ fn invalid(reason: Invalid) -> &'static str {
         Invalid::DeadlineMet => {
             "Il reclamo ha già ricevuto risposta: il termine non si modifica più."
         }
+        Invalid::TooManyFiles => "Troppi allegati per una risposta.",
+        Invalid::FilesTooLarge => "Gli allegati superano la dimensione massima consentita.",
+        Invalid::FileTypeRefused => {
+            "Tipo di file non ammesso negli allegati (ammessi: PDF, immagini, testo, documenti)."
+        }
+        Invalid::FileUnnamed => "Un allegato non ha nome.",
         Invalid::NotAnsweredYet => {
             "Il riesame si chiede dopo la risposta: il reclamo non ha ancora ricevuto risposta."
         }
@@ -203,6 +209,7 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::TicketDeadlineExtended => "Termine prorogato",
         AuditAction::TicketReviewOpened => "Richiesta di riesame aperta",
         AuditAction::TicketReviewClosed => "Esito del riesame registrato",
+        AuditAction::TicketAnswerFilesAttached => "Allegati inviati con la risposta",
         AuditAction::AnswerModelCreated => "Modello di risposta creato",
         AuditAction::AnswerModelUpdated => "Modello di risposta modificato",
     }
@@ -486,3 +493,6 @@ pub const REVIEW_OPEN: &str = "in corso";
 
 /// A review's outcome form sent without one.
 pub const REVIEW_CHOOSE_OUTCOME: &str = "Scegli l'esito del riesame.";
+
+/// A file upload the server could not read.
+pub const BAD_UPLOAD: &str = "Il modulo inviato non è leggibile: ricarica la pagina e riprova.";

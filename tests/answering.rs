@@ -8,6 +8,7 @@ use ascolto::deadlines::{self, Move};
 use ascolto::domain::{Actor, Role};
 use ascolto::workflow;
 use common::{subject, Daemon, MailServers};
+use mail_parser::MimeHeaders;
 
 const CITIZEN: &str = "citizen@example.test";
 
@@ -124,6 +125,29 @@ fn a_deadline_suspended_resumed_and_extended_is_told_and_exported() {
         })
     };
     assert!(refused.is_err());
+    // Still unsatisfied: the second level. Not answered → no review; now the export has it.
+    assert!(d.ticket(&number)["review"].is_null());
+    let workflow_config = ascolto::config::Config::load(&d.config_path())
+        .unwrap()
+        .workflow;
+    d.act(|c, _| {
+        ascolto::reviews::open(
+            c,
+            &workflow_config,
+            &op,
+            id,
+            "Difensore civico",
+            "Istanza",
+            now,
+        )
+    });
+    d.act(|c, _| {
+        ascolto::reviews::close(c, &op, id, ascolto::domain::Outcome::NonAccolto, "", now)
+    });
+    let review = &d.ticket(&number)["review"];
+    assert_eq!(review["body"], "Difensore civico");
+    assert_eq!(review["outcome"], "non_accolto");
+    assert!(review["opened_at"].is_string() && review["closed_at"].is_string());
     assert_eq!(
         d.count("SELECT count(*) FROM audit_log WHERE action LIKE 'ticket.deadline_%'"),
         3
@@ -161,5 +185,111 @@ fn an_answer_model_is_filled_in_with_the_tickets_facts() {
     assert!(
         filled.contains(&number) && filled.ends_with("Anna"),
         "{filled}"
+    );
+}
+
+#[test]
+fn an_answer_with_files_arrives_as_multipart_byte_for_byte() {
+    let servers = MailServers::start();
+    let mut d = Daemon::new(|db| servers.config(db, ""));
+    d.start();
+    let op = Actor {
+        id: d.add_user("operator@hospital.test", "operator", false),
+        name: "Operatore Prova".into(),
+        role: Role::Operator,
+    };
+    servers.send_complaint(CITIZEN, "Referto", "Mi mandate il referto?");
+    d.wait_for_count("SELECT count(*) FROM tickets", 1);
+    let (id, number): (i64, String) = d
+        .db()
+        .query_row("SELECT id, number FROM tickets", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    servers.wait_for_mail(CITIZEN, 1);
+    // Every byte value, and line ends a careless encoder would rewrite.
+    let pdf: Vec<u8> = (0..=255u8)
+        .cycle()
+        .take(70_000)
+        .chain(*b"\r\n.\r\n\n\r")
+        .collect();
+    let text_file = "Riga uno\r\nRiga due àèìòù\n".as_bytes().to_vec();
+    let files = vec![
+        ascolto::domain::OutgoingFile {
+            filename: "referto 2026.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: pdf.clone(),
+        },
+        ascolto::domain::OutgoingFile {
+            filename: "note.txt".into(),
+            content_type: "text/plain".into(),
+            bytes: text_file.clone(),
+        },
+    ];
+    let limits = ascolto::config::Config::load(&d.config_path())
+        .unwrap()
+        .workflow;
+    let text = "Gentile utente,\nin allegato il referto richiesto. Perché così è più semplice.\n";
+    d.act(|c, n| ascolto::answer_files::answer_with_files(c, n, &op, id, text, &files, &limits));
+    let mails = servers.wait_for_mail(CITIZEN, 3);
+    let answer = mails
+        .iter()
+        .find(|m| subject(m).contains("Risposta"))
+        .expect("the answer");
+    let parsed = mail_parser::MessageParser::default().parse(answer).unwrap();
+    assert!(
+        common::header(answer, "Content-Type")
+            .unwrap()
+            .starts_with("multipart/mixed"),
+        "{:?}",
+        common::header(answer, "Content-Type")
+    );
+    assert!(
+        common::header(answer, "In-Reply-To").is_some(),
+        "threading headers kept"
+    );
+    assert!(common::header(answer, "Message-ID")
+        .unwrap()
+        .starts_with(&format!("<ascolto.{number}.")));
+    assert!(
+        parsed
+            .body_text(0)
+            .unwrap()
+            .contains("in allegato il referto richiesto. Perché così"),
+        "{:?}",
+        parsed.body_text(0)
+    );
+    let got: Vec<(String, Vec<u8>)> = parsed
+        .attachments()
+        .map(|a| {
+            (
+                a.attachment_name().unwrap_or("").to_string(),
+                a.contents().to_vec(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].0, "referto 2026.pdf");
+    assert!(got[0].1 == pdf, "the PDF is byte-identical");
+    assert_eq!(got[1], ("note.txt".to_string(), text_file));
+    // Stored with the ticket, linked to the answer as stored.
+    assert_eq!(
+        d.count("SELECT count(*) FROM answer_files f JOIN messages m ON m.id = f.message_id WHERE m.direction = 'out'"),
+        2
+    );
+    // Too many bytes: refused, and nothing is sent or stored.
+    let mut small = limits.clone();
+    small.attachment_max_bytes = 10;
+    let config = ascolto::config::Config::load(&d.config_path()).unwrap();
+    let notifier = ascolto::notify::Notifier::from_config(&config).unwrap();
+    let mut conn = rusqlite::Connection::open(d.db_path()).unwrap();
+    let refused = workflow::in_transaction(&mut conn, |c| {
+        ascolto::answer_files::answer_with_files(c, &notifier, &op, id, "altro", &files, &small)
+    });
+    assert!(refused.is_err());
+    assert_eq!(d.count("SELECT count(*) FROM answer_files"), 2);
+    assert_eq!(
+        d.count("SELECT count(*) FROM outbox WHERE kind = 'answer'"),
+        1
     );
 }

@@ -14,6 +14,35 @@ pub struct WorkflowConfig {
     /// offers them.
     #[serde(default = "default_review_bodies")]
     pub review_bodies: Vec<ReviewBody>,
+    /// Files attached to an answer: at most this many bytes together…
+    #[serde(default = "default_attachment_max_bytes")]
+    pub attachment_max_bytes: u64,
+    /// …at most this many files…
+    #[serde(default = "default_attachment_max_files")]
+    pub attachment_max_files: usize,
+    /// …of these media types (as the browser names them).
+    #[serde(default = "default_attachment_types")]
+    pub attachment_types: Vec<String>,
+}
+
+fn default_attachment_max_bytes() -> u64 {
+    10 * 1024 * 1024
+}
+fn default_attachment_max_files() -> usize {
+    5
+}
+fn default_attachment_types() -> Vec<String> {
+    [
+        "application/pdf",
+        "image/jpeg",
+        "image/png",
+        "text/plain",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
 }
 
 /// One body of second-level review, and the category codes it does not take (a code names
@@ -43,6 +72,9 @@ impl Default for WorkflowConfig {
         Self {
             extend_to_days: default_extend_to(),
             review_bodies: default_review_bodies(),
+            attachment_max_bytes: default_attachment_max_bytes(),
+            attachment_max_files: default_attachment_max_files(),
+            attachment_types: default_attachment_types(),
         }
     }
 }
@@ -72,6 +104,12 @@ impl WorkflowConfig {
                      ({deadline_days}) and at most 365 (the default is [60, 90])"
                 );
             }
+        }
+        if self.attachment_max_bytes > 100 * 1024 * 1024 {
+            bail!("key `workflow.attachment_max_bytes`: at most 100 MiB (the default is 10 MiB)");
+        }
+        for t in &mut self.attachment_types {
+            *t = t.trim().to_ascii_lowercase();
         }
         let mut names = std::collections::HashSet::new();
         for (i, b) in self.review_bodies.iter_mut().enumerate() {

@@ -71,6 +71,8 @@ vocabulary! {
         /// The second level: a review (riesame) opened, and its outcome.
         TicketReviewOpened = "ticket.review_opened",
         TicketReviewClosed = "ticket.review_closed",
+        /// Files sent with an answer (their names and sizes are in the details).
+        TicketAnswerFilesAttached = "ticket.answer_files_attached",
         /// An administrator's answer models.
         AnswerModelCreated = "answer_model.created",
         AnswerModelUpdated = "answer_model.updated",
@@ -123,7 +125,8 @@ impl AuditAction {
             | A::TicketDeadlineResumed
             | A::TicketDeadlineExtended
             | A::TicketReviewOpened
-            | A::TicketReviewClosed => AuditGroup::Tickets,
+            | A::TicketReviewClosed
+            | A::TicketAnswerFilesAttached => AuditGroup::Tickets,
             A::MessageReceived | A::MessageAutomatic => AuditGroup::Messages,
             A::UserLogin
             | A::UserLogout

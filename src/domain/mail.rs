@@ -164,4 +164,14 @@ pub struct Outgoing {
     pub in_reply_to: Option<String>,
     pub refs: Option<String>,
     pub automatic: bool,
+    /// Files attached to an operator's answer (issue 19): the mail is multipart then.
+    pub attachments: Vec<OutgoingFile>,
+}
+
+/// A file sent with a mail, byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingFile {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }

@@ -33,8 +33,8 @@ pub use answering::DeadlineChange;
 pub use audit::{AuditAction, AuditGroup};
 pub use classification::{ClassField, ClassSource, TrainReason};
 pub use mail::{
-    AutoKind, Direction, Envelope, MailKind, OutboxState, Outgoing, QuarantineKind, RuleField,
-    Signature,
+    AutoKind, Direction, Envelope, MailKind, OutboxState, Outgoing, OutgoingFile, QuarantineKind,
+    RuleField, Signature,
 };
 pub use people::{Actor, AuditActor, Role};
 pub use request::{RequestState, RequestTag};

@@ -116,6 +116,14 @@ pub enum Invalid {
     DeadlineMet,
     #[error("an extension goes to one of `[workflow] extend_to_days`, longer than the deadline in force")]
     BadExtension,
+    #[error("more files than `[workflow] attachment_max_files`")]
+    TooManyFiles,
+    #[error("the files are larger than `[workflow] attachment_max_bytes`")]
+    FilesTooLarge,
+    #[error("a file's type is not in `[workflow] attachment_types`")]
+    FileTypeRefused,
+    #[error("a file has no name")]
+    FileUnnamed,
     #[error("a review follows the answer: the ticket was not answered yet")]
     NotAnsweredYet,
     #[error("the ticket already has a review")]

@@ -6,6 +6,7 @@
 //! at a time anyway, and the async runtime never blocks on disk.
 
 pub mod admin;
+pub mod answer_files;
 pub mod answer_models;
 pub mod audit;
 pub mod backoffice;

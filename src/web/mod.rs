@@ -13,6 +13,7 @@ mod admin;
 pub mod auth;
 mod charts;
 pub mod downloads;
+mod multipart;
 mod ops;
 pub mod stats;
 mod tickets;
@@ -350,6 +351,14 @@ pub fn router(app: App) -> Router {
         .route("/reclami/{number}", get(tickets::show))
         .route("/reclami/{number}/risposta", post(tickets::answer))
         .route(
+            "/reclami/{number}/risposta/allegati",
+            post(tickets::answer_with_files),
+        )
+        .route(
+            "/reclami/{number}/risposte/allegati/{id}",
+            get(tickets::answer_file),
+        )
+        .route(
             "/reclami/{number}/risposta/modello",
             get(tickets::answer_with_model),
         )
@@ -521,7 +530,23 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
             return refused_form();
         }
         let (parts, body) = req.into_parts();
-        let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
+        // The answer with its files (issue 19) is the one multipart form: its limit is the
+        // files' and the text's.
+        let multipart = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(multipart::boundary);
+        let limit = match multipart {
+            Some(_) => MAX_FORM_BYTES
+                .saturating_add(
+                    usize::try_from(app.settings.workflow.attachment_max_bytes)
+                        .unwrap_or(usize::MAX),
+                )
+                .saturating_add(64 * 1024),
+            None => MAX_FORM_BYTES,
+        };
+        let Ok(bytes) = to_bytes(body, limit).await else {
             return closes_connection(
                 (
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -533,14 +558,18 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
                     .into_response(),
             );
         };
-        let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-            .ok()
-            .and_then(|fields| {
-                fields
-                    .into_iter()
-                    .find(|(k, _)| k == "_csrf")
-                    .map(|(_, v)| v)
-            });
+        let sent = match &multipart {
+            Some(b) => multipart::parse(&bytes, b)
+                .and_then(|p| multipart::text(&p, "_csrf").map(str::to_string)),
+            None => serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                .ok()
+                .and_then(|fields| {
+                    fields
+                        .into_iter()
+                        .find(|(k, _)| k == "_csrf")
+                        .map(|(_, v)| v)
+                }),
+        };
         let expected = if parts.uri.path() == "/accedi" {
             auth::login_csrf_cookie(&parts.headers)
         } else {

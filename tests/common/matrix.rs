@@ -23,7 +23,7 @@ use Cell::*;
 /// another's way), `{M}` its message, `{A}` its attachment, `{U}` the viewer's user id, `{Q}` a
 /// quarantine entry, `{O}` a failed notification, `{R}` a rule, `{S}` a service, `{C}` a
 /// category, `{RF}` a referente, `{RQ}` a request for a report on `{T}`, `{DUE}` a due date,
-/// `{AM}` an answer model.
+/// `{AM}` an answer model, `{AF}` a file sent with an answer on `{T}`.
 /// (method, path, form fields, expected for each column)
 pub type Route = (
     &'static str,
@@ -110,6 +110,19 @@ pub const MATRIX: &[Route] = &[
         "/reclami/{T}/risposta",
         &[("testo", "Gentile utente, ...")],
         [Refused, Refused, Refused, Done, Done],
+    ),
+    // The answer form with files (issue 19); an ordinary form is an answer without files.
+    (
+        "POST",
+        "/reclami/{T}/risposta/allegati",
+        &[("testo", "Gentile utente, in allegato ...")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "GET",
+        "/reclami/{T}/risposte/allegati/{AF}",
+        &[],
+        [SignIn, Refused, Page, Page, Page],
     ),
     // The istruttoria (issue 14): viewers see requests, never prepare or send them.
     (
@@ -447,7 +460,10 @@ pub fn every_route_checks_every_role(o: &Office) {
            AND ticket_id = (SELECT id FROM tickets WHERE number = '{}')",
         o.tickets[3]
     ));
-    assert_eq!(refused, 2, "the original and the attachment");
+    assert_eq!(
+        refused, 3,
+        "the original, the attachment and the file sent with an answer"
+    );
 }
 
 /// With `[web] viewer_sees_content = true`: a viewer downloads, and the downloads are audited.
@@ -471,7 +487,10 @@ pub fn every_route_checks_every_role_when_viewers_see_content(o: &Office) {
            AND ticket_id = (SELECT id FROM tickets WHERE number = '{}')",
         o.tickets[3]
     ));
-    assert_eq!(downloads, 2, "the viewer's downloads are audited");
+    assert_eq!(
+        downloads, 3,
+        "the viewer's downloads are audited (the answer's file too)"
+    );
 }
 
 /// Runs [`MATRIX`] for each (column, role); each role works its own three tickets.
@@ -523,6 +542,14 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
         .unwrap();
         let outbox = db.last_insert_rowid();
         db.execute(
+            "INSERT INTO answer_files (ticket_id, outbox_id, filename, content_type, size, bytes, created_at)
+             SELECT id, ?2, 'lettera.pdf', 'application/pdf', 4, X'25504446', '2026-01-01T00:00:00Z'
+             FROM tickets WHERE number = ?1",
+            rusqlite::params![own(0), outbox],
+        )
+        .unwrap();
+        let answer_file = db.last_insert_rowid();
+        db.execute(
             "INSERT INTO requests (ticket_id, tag, referente_id, service_id, to_address, to_name,
                subject, body_text, author_id, sent_at, due_at, report_unread, created_at)
              SELECT t.id, t.number || ' R9{N}', ?2, ?3, 'dir.ps@hospital.test', 'Dott. Bianchi', 's', 'b',
@@ -552,6 +579,7 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
                 .replace("{RQ}", &request.to_string())
                 .replace("{DUE}", &due)
                 .replace("{AM}", &answer_model.to_string())
+                .replace("{AF}", &answer_file.to_string())
         };
         let mut client = if *role == "anonymous" {
             o.client()

@@ -1,18 +1,26 @@
-//! Answering with a model (issue 19): the ticket page offers the active answer models that suit
-//! the ticket's kind and category; the one picked is filled in on the server (no JavaScript)
-//! with the ticket's facts and shown in the answer form, to be edited before sending.
+//! Answering (issue 19): with a model — the ticket page offers the active answer models that
+//! suit the ticket's kind and category; the one picked is filled in on the server (no
+//! JavaScript) with the ticket's facts and shown in the answer form, to be edited before
+//! sending — and with files, sent with the answer's mail and kept with the ticket.
 
+use axum::body::Bytes;
 use axum::extract::{Query, State as AppState};
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::ticket_id;
-use crate::domain::TicketNumber;
+use crate::answer_files::{answer_with_files, clean_filename};
+use crate::domain::{AuditAction, OutgoingFile, TicketNumber};
+use crate::store::answer_files::AnswerFile;
 use crate::store::answer_models::{self as sql, AnswerModel};
 use crate::store::tickets;
-use crate::web::auth::{Session, Staff};
+use crate::texts;
+use crate::web::auth::{ContentReader, Session, Staff};
 use crate::web::ui::{self, csrf, Section};
-use crate::web::{App, UrlPath, WebError, WebResult};
+use crate::web::{downloads, multipart, App, UrlPath, WebError, WebResult};
+use crate::workflow;
 
 /// The models that suit ticket `id` (its kind and category).
 pub fn suitable(conn: &rusqlite::Connection, id: i64) -> anyhow::Result<Vec<AnswerModel>> {
@@ -35,16 +43,124 @@ pub fn picker(number: &TicketNumber, models: &[AnswerModel]) -> Markup {
     }
 }
 
-/// The answer form with `text` in it.
+/// The answer form with `text` in it, and its files (issue 19).
 pub fn answer_form(s: &Session, number: &TicketNumber, text: &str) -> Markup {
     html! {
-        form.action method="post" action={"/reclami/" (number) "/risposta"} {
+        form.action method="post" enctype="multipart/form-data" action={"/reclami/" (number) "/risposta/allegati"} {
             (csrf(s))
             label for="risposta" { "Risposta al cittadino (inviata per email)" }
-            textarea #risposta name="testo" rows="16" required { (text) }
+            textarea #risposta name="testo" rows="12" required { (text) }
+            label for="allegati" { "Allegati (facoltativi)" }
+            input #allegati type="file" name="allegati" multiple;
             button type="submit" { "Invia risposta" }
         }
     }
+}
+
+/// POST `/reclami/{number}/risposta/allegati`: the answer with its files (a multipart form;
+/// an ordinary form is an answer without files).
+pub async fn with_files(
+    AppState(app): AppState<App>,
+    Staff(s): Staff,
+    UrlPath(number): UrlPath<TicketNumber>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> WebResult<Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (text, files) = match multipart::boundary(content_type) {
+        Some(b) => {
+            let parts = multipart::parse(&body, &b)
+                .ok_or_else(|| WebError::Refused(texts::BAD_UPLOAD.into()))?;
+            let text = multipart::text(&parts, "testo").unwrap_or("").to_string();
+            let files: Vec<OutgoingFile> = parts
+                .into_iter()
+                .filter(|p| p.name == "allegati")
+                // A file input left empty sends a part without a name or bytes.
+                .filter(|p| {
+                    p.filename.as_deref().is_some_and(|f| !f.is_empty()) || !p.data.is_empty()
+                })
+                .map(|p| OutgoingFile {
+                    filename: clean_filename(p.filename.as_deref().unwrap_or("")),
+                    content_type: p
+                        .content_type
+                        .unwrap_or_else(|| "application/octet-stream".into())
+                        .to_ascii_lowercase(),
+                    bytes: p.data,
+                })
+                .collect();
+            (text, files)
+        }
+        None => {
+            let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+                .map_err(|_| WebError::Refused(texts::BAD_UPLOAD.into()))?;
+            let text = fields
+                .into_iter()
+                .find(|(k, _)| k == "testo")
+                .map(|(_, v)| v)
+                .unwrap_or_default();
+            (text, Vec::new())
+        }
+    };
+    let (notifier, actor, n) = (app.notifier.clone(), s.actor.clone(), number.clone());
+    let limits = app.settings.workflow.clone();
+    app.store
+        .call(move |conn| {
+            Ok(workflow::in_transaction(conn, |tx| {
+                let id = workflow::ticket_id(tx, &n)?;
+                answer_with_files(tx, &notifier, &actor, id, &text, &files, &limits)
+            }))
+        })
+        .await??;
+    Ok(super::back_to(&number))
+}
+
+/// The files sent with the ticket's answers, as the thread lists them.
+pub fn files_list(number: &TicketNumber, files: &[AnswerFile]) -> Markup {
+    html! {
+        @if !files.is_empty() {
+            ul.attachments aria-label="Allegati inviati con le risposte" {
+                @for f in files {
+                    li {
+                        "Inviato con la risposta del " (ui::stored_datetime(&f.at)) ": "
+                        a href={"/reclami/" (number) "/risposte/allegati/" (f.id)} download { (f.filename) }
+                        " (" (f.content_type) ", " (ui::size(f.size)) ")"
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// GET `/reclami/{number}/risposte/allegati/{id}`: a file sent with an answer, as an audited
+/// download (refused to viewers who do not read contents).
+pub async fn file(
+    AppState(app): AppState<App>,
+    ContentReader(s): ContentReader,
+    UrlPath((number, file)): UrlPath<(TicketNumber, i64)>,
+) -> WebResult<Response> {
+    let ticket = ticket_id(&app, &number).await?;
+    let (name, bytes) = app
+        .readers
+        .read(move |conn| crate::store::answer_files::bytes_of(conn, ticket, file))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let share = app.downloads.admit(bytes.len()).await?;
+    let actor = s.actor.audit();
+    app.store
+        .call(move |conn| {
+            crate::store::audit::record(
+                conn,
+                actor,
+                AuditAction::TicketAttachmentDownloaded,
+                Some(ticket),
+                serde_json::json!({ "answer_file": file }),
+            )
+        })
+        .await?;
+    Ok(downloads::response(&name, bytes, Some(share)))
 }
 
 #[derive(Deserialize)]

@@ -23,7 +23,9 @@ mod requests;
 mod review;
 mod suggest;
 
-pub use answers::with_model as answer_with_model;
+pub use answers::{
+    file as answer_file, with_files as answer_with_files, with_model as answer_with_model,
+};
 pub use dashboard::dashboard;
 pub use deadline::{
     extend as deadline_extend, resume as deadline_resume, suspend as deadline_suspend,

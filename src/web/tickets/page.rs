@@ -70,6 +70,10 @@ pub async fn show(
         .read(move |conn| deadline::read(conn, id))
         .await?;
     let review_row = app.readers.read(move |conn| review::read(conn, id)).await?;
+    let answer_files = app
+        .readers
+        .read(move |conn| crate::store::answer_files::of_ticket(conn, id))
+        .await?;
     let models = app
         .readers
         .read(move |conn| answers::suitable(conn, id))
@@ -90,6 +94,7 @@ pub async fn show(
             @for e in &entries {
                 (entry(&t, e))
             }
+            (answers::files_list(&t.number, &answer_files))
         }
         (requests::section(&s, &t.number, &requests, s.may_act() && t.merged_into.is_none()))
         (review::section(&s, &t, review_row.as_ref(), true, &app.settings.workflow))
@@ -329,12 +334,7 @@ fn actions(
         section aria-labelledby="azioni" {
             h2 #azioni { "Lavorazione" }
             @if !closed {
-                form.action method="post" action={(base) "/risposta"} {
-                    (csrf(s))
-                    label for="risposta" { "Risposta al cittadino (inviata per email)" }
-                    textarea #risposta name="testo" rows="8" required {}
-                    button type="submit" { "Invia risposta" }
-                }
+                (answers::answer_form(s, &t.number, ""))
             }
             form.action method="post" action={(base) "/nota"} {
                 (csrf(s))
