@@ -680,3 +680,127 @@ CREATE INDEX citizen_feedback_ticket ON citizen_feedback(ticket_id, id);
 
 -- The list's search by name and address (contacts.email is already UNIQUE NOCASE).
 CREATE INDEX contacts_name ON contacts(name COLLATE NOCASE);
+-- migration 12
+
+-- Answering as an URP answers (issue 19).
+--
+-- Every change of a ticket's answer deadline, on the record: suspended (waiting for the
+-- citizen), resumed (the suspended Rome days added), extended (to `to_days` from receipt).
+-- `tickets.due_at` is the effective deadline, moved in the same transaction; the original is
+-- the first change's `due_before` (or `tickets.due_at` when nothing changed). `reason` is the
+-- operator's text (personal data: the retention job blanks it).
+CREATE TABLE deadline_changes (
+    id         INTEGER PRIMARY KEY,
+    ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+    kind       TEXT NOT NULL CHECK (kind IN ('suspended', 'resumed', 'extended')),
+    at         TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    to_days    INTEGER,
+    due_before TEXT NOT NULL,
+    due_at     TEXT NOT NULL,
+    user_id    INTEGER REFERENCES users(id)
+) STRICT;
+CREATE INDEX deadline_changes_ticket ON deadline_changes(ticket_id, id);
+CREATE TRIGGER stats_deadline_changes_ins AFTER INSERT ON deadline_changes BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
+END;
+
+-- The administrators' answer models: a title, the kind and category they suit (NULL: any), and
+-- a text with the mail templates' variables, filled in on the server when an operator picks it.
+CREATE TABLE answer_models (
+    id          INTEGER PRIMARY KEY,
+    title       TEXT NOT NULL,
+    kind        TEXT CHECK (kind IN ('reclamo', 'segnalazione', 'elogio', 'suggerimento')),
+    category_id INTEGER REFERENCES categories(id),
+    body        TEXT NOT NULL,
+    active      INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    updated_at  TEXT NOT NULL
+) STRICT;
+
+-- The outbox learns the deadline's notice to the citizen. Its kinds are no longer listed in a
+-- CHECK: `MailKind` is decoded where a row is read (an unknown word is an error there), and a
+-- list here meant rebuilding the table for every new kind of mail. Rows, ids, indexes and the
+-- trigger are kept as they were.
+CREATE TABLE outbox_new (
+    id              INTEGER PRIMARY KEY,
+    ticket_id       INTEGER REFERENCES tickets(id),
+    kind            TEXT NOT NULL,
+    to_address      TEXT NOT NULL COLLATE NOCASE,
+    subject         TEXT NOT NULL,
+    body_text       TEXT NOT NULL,
+    message_id      TEXT NOT NULL UNIQUE,
+    in_reply_to     TEXT,
+    refs            TEXT,
+    automatic       INTEGER NOT NULL CHECK (automatic IN (0, 1)),
+    state           TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'sent', 'failed', 'suppressed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    to_key          TEXT,
+    request_id      INTEGER REFERENCES requests(id)
+) STRICT;
+INSERT INTO outbox_new (id, ticket_id, kind, to_address, subject, body_text, message_id,
+    in_reply_to, refs, automatic, state, attempts, next_attempt_at, last_error, created_at,
+    sent_at, to_key, request_id)
+SELECT id, ticket_id, kind, to_address, subject, body_text, message_id, in_reply_to, refs,
+    automatic, state, attempts, next_attempt_at, last_error, created_at, sent_at, to_key,
+    request_id
+FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_recipient ON outbox(to_address, created_at);
+CREATE INDEX outbox_ticket ON outbox(ticket_id, id);
+CREATE INDEX outbox_request ON outbox(request_id, id) WHERE request_id IS NOT NULL;
+CREATE TRIGGER outbox_to_key_follows_address AFTER UPDATE OF to_address ON outbox
+WHEN new.to_address IS NOT old.to_address BEGIN
+    UPDATE outbox SET to_key = NULL WHERE id = new.id;
+END;
+CREATE INDEX outbox_replies_to ON outbox(to_key, created_at, state, kind)
+    WHERE kind IN ('ack', 'reopened');
+CREATE INDEX outbox_replies_recent ON outbox(created_at, state, kind)
+    WHERE kind IN ('ack', 'reopened');
+
+-- The second level (riesame): a citizen still unsatisfied after the answer asks for a review by
+-- one of `[workflow] review_bodies` (the Commissione Mista Conciliativa, the Difensore civico).
+-- One per ticket, with its own dates and outcome; `notes` (the documents sent, the body's
+-- findings) is the operator's text, which the retention job blanks.
+CREATE TABLE reviews (
+    id         INTEGER PRIMARY KEY,
+    ticket_id  INTEGER NOT NULL UNIQUE REFERENCES tickets(id),
+    body       TEXT NOT NULL,
+    opened_at  TEXT NOT NULL,
+    opened_by  INTEGER REFERENCES users(id),
+    notes      TEXT NOT NULL DEFAULT '',
+    closed_at  TEXT,
+    closed_by  INTEGER REFERENCES users(id),
+    outcome    TEXT CHECK (outcome IN ('accolto', 'parzialmente_accolto', 'non_accolto',
+                                       'non_di_competenza', 'altro'))
+) STRICT;
+CREATE INDEX reviews_opened ON reviews(opened_at);
+CREATE TRIGGER stats_reviews_ins AFTER INSERT ON reviews BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
+END;
+CREATE TRIGGER stats_reviews_upd AFTER UPDATE OF outcome, closed_at, body ON reviews BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
+END;
+
+-- Files an operator attached to an answer: sent with its mail (multipart, `outbox_id`), shown
+-- and downloadable on the ticket (`message_id`: the answer as stored). The retention job
+-- deletes them with the rest of the ticket's personal data.
+CREATE TABLE answer_files (
+    id           INTEGER PRIMARY KEY,
+    ticket_id    INTEGER NOT NULL REFERENCES tickets(id),
+    outbox_id    INTEGER NOT NULL REFERENCES outbox(id),
+    message_id   INTEGER REFERENCES messages(id),
+    filename     TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    bytes        BLOB NOT NULL,
+    created_at   TEXT NOT NULL
+) STRICT;
+CREATE INDEX answer_files_outbox ON answer_files(outbox_id);
+CREATE INDEX answer_files_ticket ON answer_files(ticket_id);

@@ -48,6 +48,10 @@ pub enum AdminError {
     ReferenteTaken(String),
     #[error("the password must have at least {} characters", MIN_PASSWORD_CHARS)]
     PasswordTooShort,
+    #[error("an answer model needs a title and a text")]
+    ModelIncomplete,
+    #[error("the answer model's text does not render: {0}")]
+    ModelTemplate(String),
     /// The database failed (not the administrator's doing).
     #[error(transparent)]
     Database(#[from] anyhow::Error),
@@ -62,6 +66,7 @@ pub enum Thing {
     Rule,
     QuarantineEntry,
     Referente,
+    AnswerModel,
 }
 
 impl std::fmt::Display for Thing {
@@ -73,6 +78,7 @@ impl std::fmt::Display for Thing {
             Thing::Rule => "rule",
             Thing::QuarantineEntry => "open quarantine entry",
             Thing::Referente => "referente",
+            Thing::AnswerModel => "answer model",
         })
     }
 }

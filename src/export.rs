@@ -326,13 +326,23 @@ pub fn outbox(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<
 }
 
 /// The tickets; as JSON each also carries its `requests` of the istruttoria (`service`, `to`,
-/// `sent_at`, `due_at`, `answered_at`, `state`, and the request's `tag`).
+/// `sent_at`, `due_at`, `answered_at`, `state`, and the request's `tag`), its effective deadline
+/// `due_at_effective` (issue 19: `due_at` is the same; the key says so for scripts) and its
+/// `deadline_changes` (`kind`: suspended, resumed or extended; `at`, `reason`, the `due_at`
+/// after it, and `to_days` for an extension) and its second-level `review` (null, or `body`,
+/// `opened_at`, `closed_at`, `outcome`).
 pub fn tickets(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<()> {
     if format == Format::Json {
         return tickets::each_ticket(conn, &mut |t, counts| {
             let requests = crate::store::requests::exported(conn, t.id)?;
+            let id = t.id;
+            let changes = crate::store::deadlines::changes(conn, id)?;
+            let effective = t.due_at.clone();
             let mut row = serde_json::to_value(TicketRow::of(t, counts))?;
             row["requests"] = serde_json::to_value(requests)?;
+            row["due_at_effective"] = serde_json::Value::String(effective);
+            row["deadline_changes"] = serde_json::to_value(changes)?;
+            row["review"] = serde_json::to_value(crate::store::reviews::of_ticket(conn, id)?)?;
             serde_json::to_writer(&mut *out, &row)?;
             out.write_all(b"\n")?;
             Ok(())

@@ -15,6 +15,10 @@
 //! - [`workflow`]: the ticket's life: taking in charge, answering, closing, reopening.
 //! - [`intake`]: complaints not sent by mail (operators' form, public form) and what the
 //!   citizen does on their own page; [`citizen_link`]: that page's links.
+//! - [`deadlines`]: the answer deadline suspended, resumed, extended, on the record.
+//! - [`answer_files`]: files attached to an answer, checked, stored, sent with its mail.
+//! - [`answer_models`]: the administrators' answer models, filled in for a ticket.
+//! - [`reviews`]: the second level (riesame): a review opened after the answer, its outcome.
 //! - [`istruttoria`]: asking the service concerned for its report: requests, reports,
 //!   reminders and escalations.
 //! - [`notify`]: notifications: templates, the outbox, the mailer and its worker.
@@ -32,8 +36,11 @@
 
 pub mod admin;
 pub mod citizen_link;
+pub mod answer_files;
+pub mod answer_models;
 pub mod classify;
 pub mod config;
+pub mod deadlines;
 pub mod domain;
 pub mod errors;
 pub mod export;
@@ -49,6 +56,7 @@ pub mod oauth;
 pub mod private_files;
 pub mod replication;
 pub mod retention;
+pub mod reviews;
 pub mod serve;
 pub mod stats;
 pub mod store;

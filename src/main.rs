@@ -627,6 +627,7 @@ async fn send_test_email(config: &Config, address: &str) -> Result<()> {
         in_reply_to: None,
         refs: None,
         automatic: true,
+        attachments: Vec::new(),
     };
     mailer.send(&from, &mail).await?;
     match &mailer {

@@ -264,6 +264,14 @@ mod tests {
         let mut conn = store::open_in_memory().unwrap();
         let now: DateTime<Utc> = "2026-11-22T12:00:00Z".parse().unwrap();
         crate::store::demo::generate(&mut conn, 400, 3, now, 5).unwrap();
+        // Issue 19: a deadline change's reason may name the citizen.
+        conn.execute(
+            "INSERT INTO deadline_changes (ticket_id, kind, at, reason, due_before, due_at)
+             SELECT id, 'suspended', received_at, 'In attesa della delega di Mario Rossi', due_at, due_at
+             FROM tickets",
+            [],
+        )
+        .unwrap();
         let year = crate::stats::Scope::year(2025).unwrap();
         let before = crate::stats::report(&conn, &year, now).unwrap();
         let open_before: i64 = conn
@@ -315,6 +323,15 @@ mod tests {
             q("SELECT count(*) FROM audit_log WHERE action = 'ticket.anonymised'"),
             done.tickets as i64
         );
+        assert_eq!(
+            q(
+                "SELECT count(*) FROM deadline_changes d JOIN tickets t ON t.id = d.ticket_id
+               WHERE t.anonymised_at IS NOT NULL AND d.reason LIKE '%Rossi%'"
+            ),
+            0,
+            "deadline reasons are removed"
+        );
+        assert!(q("SELECT count(*) FROM deadline_changes WHERE reason LIKE '%Rossi%'") > 0);
         // Nothing else was touched.
         assert_eq!(
             q("SELECT count(*) FROM tickets WHERE anonymised_at IS NULL"),

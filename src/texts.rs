@@ -118,6 +118,30 @@ fn invalid(reason: Invalid) -> &'static str {
         }
         Invalid::BadEmail => "L'indirizzo e-mail non è valido.",
         Invalid::NotYetAnswered => "La pratica non ha ancora ricevuto una risposta.",
+        Invalid::EmptyReason => "Indica il motivo della modifica del termine.",
+        Invalid::AlreadySuspended => "Il termine è già sospeso.",
+        Invalid::NotSuspended => "Il termine non è sospeso.",
+        Invalid::DeadlineMet => {
+            "Il reclamo ha già ricevuto risposta: il termine non si modifica più."
+        }
+        Invalid::TooManyFiles => "Troppi allegati per una risposta.",
+        Invalid::FilesTooLarge => "Gli allegati superano la dimensione massima consentita.",
+        Invalid::FileTypeRefused => {
+            "Tipo di file non ammesso negli allegati (ammessi: PDF, immagini, testo, documenti)."
+        }
+        Invalid::FileUnnamed => "Un allegato non ha nome.",
+        Invalid::NotAnsweredYet => {
+            "Il riesame si chiede dopo la risposta: il reclamo non ha ancora ricevuto risposta."
+        }
+        Invalid::ReviewExists => "Per questo reclamo è già stata aperta una richiesta di riesame.",
+        Invalid::NoReview => "Per questo reclamo non c'è una richiesta di riesame aperta.",
+        Invalid::UnknownReviewBody => "Scegli uno degli organismi di riesame previsti.",
+        Invalid::ReviewBodyExcluded => {
+            "Questo organismo non è competente per la classificazione del reclamo: scegline un altro."
+        }
+        Invalid::BadExtension => {
+            "Scegli una proroga tra quelle previste, più lunga del termine in vigore."
+        }
     }
 }
 
@@ -191,6 +215,14 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::TicketAnswerPrinted => "Risposta stampata come lettera",
         AuditAction::ClassifierTrained => "Classificatore addestrato",
         AuditAction::ClassifierEvaluated => "Classificatore valutato",
+        AuditAction::TicketDeadlineSuspended => "Termine sospeso",
+        AuditAction::TicketDeadlineResumed => "Termine ripreso",
+        AuditAction::TicketDeadlineExtended => "Termine prorogato",
+        AuditAction::TicketReviewOpened => "Richiesta di riesame aperta",
+        AuditAction::TicketReviewClosed => "Esito del riesame registrato",
+        AuditAction::TicketAnswerFilesAttached => "Allegati inviati con la risposta",
+        AuditAction::AnswerModelCreated => "Modello di risposta creato",
+        AuditAction::AnswerModelUpdated => "Modello di risposta modificato",
     }
 }
 
@@ -226,6 +258,10 @@ pub fn admin_error(e: &AdminError) -> String {
         AdminError::NotAnEmail(_) => "Indirizzo email non valido.".into(),
         AdminError::EmailTaken(_) => "Esiste già un utente con questa email.".into(),
         AdminError::ReferenteTaken(_) => "Il servizio ha già un referente con questa email.".into(),
+        AdminError::ModelIncomplete => "Il modello deve avere un titolo e un testo.".into(),
+        AdminError::ModelTemplate(why) => format!(
+            "Il testo del modello non è valido (usa solo le variabili dei modelli email, ad esempio {{{{ citizen_name }}}}, {{{{ number }}}}, {{{{ due_date }}}}): {why}"
+        ),
         AdminError::PasswordTooShort => format!(
             "La password deve avere almeno {} caratteri.",
             crate::admin::MIN_PASSWORD_CHARS
@@ -297,6 +333,7 @@ pub fn audit_group(g: AuditGroup) -> &'static str {
         AuditGroup::Requests => "Istruttoria (richieste di relazione)",
         AuditGroup::Referenti => "Referenti dei servizi",
         AuditGroup::Classifier => "Classificatore appreso",
+        AuditGroup::AnswerModels => "Modelli di risposta",
     }
 }
 
@@ -518,3 +555,23 @@ pub fn train_reason(r: crate::domain::TrainReason) -> &'static str {
 pub const SUGGESTED_NO_SERVICE: &str = "nessun servizio";
 /// A suggestion the hospital's lists no longer have (a code removed or deactivated).
 pub const SUGGESTION_UNKNOWN: &str = "voce non più in elenco";
+
+// ---- answering as an URP answers (issue 19) ----
+
+/// A change of the answer deadline, as the ticket's record names it.
+pub fn deadline_change(c: crate::domain::DeadlineChange) -> &'static str {
+    match c {
+        crate::domain::DeadlineChange::Suspended => "Termine sospeso",
+        crate::domain::DeadlineChange::Resumed => "Termine ripreso",
+        crate::domain::DeadlineChange::Extended => "Termine prorogato",
+    }
+}
+
+/// A second-level review without its outcome yet.
+pub const REVIEW_OPEN: &str = "in corso";
+
+/// A review's outcome form sent without one.
+pub const REVIEW_CHOOSE_OUTCOME: &str = "Scegli l'esito del riesame.";
+
+/// A file upload the server could not read.
+pub const BAD_UPLOAD: &str = "Il modulo inviato non è leggibile: ricarica la pagina e riprova.";

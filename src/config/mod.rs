@@ -13,6 +13,7 @@
 //! - [`web`]: `[web]`, with the trusted proxies' networks.
 //! - [`replication`]: `[replication]`, Litestream watched.
 //! - [`istruttoria`]: `[istruttoria]`, requests for reports to the services.
+//! - [`workflow`]: `[workflow]`, answering: how far a deadline may be extended.
 //! - [`sections`]: the small sections (database, tickets, ingest, notify, retention, log).
 //! - [`secret`]: how a secret is held and read (inline or from a `…_file`).
 
@@ -35,6 +36,7 @@ pub mod secret;
 pub mod sections;
 pub mod smtp;
 pub mod web;
+pub mod workflow;
 
 pub use istruttoria::IstruttoriaConfig;
 pub use mailbox::{MailboxConfig, StartFrom};
@@ -48,6 +50,7 @@ pub use sections::{
 };
 pub use smtp::{MailBackend, SmtpConfig};
 pub use web::{IpNet, WebConfig};
+pub use workflow::{ReviewBody, WorkflowConfig};
 
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "ASCOLTO__";
@@ -82,6 +85,8 @@ pub struct Config {
     /// The public complaint form (issue 15).
     #[serde(default)]
     pub public: PublicConfig,
+    #[serde(default)]
+    pub workflow: WorkflowConfig,
     /// Computed once the sections are validated; not a key of the file.
     #[serde(skip)]
     own_addresses: Vec<RecipientKey>,
@@ -142,6 +147,7 @@ impl Config {
         self.ingest.validate()?;
         self.notify.validate()?;
         self.classify.validate()?;
+        self.workflow.validate(self.tickets.deadline_days)?;
         let first_mailbox = self.mailboxes.first().map(|m| m.username.as_str());
         self.smtp.resolve(first_mailbox, base_dir)?;
         self.web.validate()?;

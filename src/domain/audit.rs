@@ -74,6 +74,18 @@ vocabulary! {
         TicketAnswerPrinted = "ticket.answer_printed",
         ClassifierTrained = "classifier.trained",
         ClassifierEvaluated = "classifier.evaluated",
+        /// Issue 19: the answer deadline stopped, ran again, was extended.
+        TicketDeadlineSuspended = "ticket.deadline_suspended",
+        TicketDeadlineResumed = "ticket.deadline_resumed",
+        TicketDeadlineExtended = "ticket.deadline_extended",
+        /// The second level: a review (riesame) opened, and its outcome.
+        TicketReviewOpened = "ticket.review_opened",
+        TicketReviewClosed = "ticket.review_closed",
+        /// Files sent with an answer (their names and sizes are in the details).
+        TicketAnswerFilesAttached = "ticket.answer_files_attached",
+        /// An administrator's answer models.
+        AnswerModelCreated = "answer_model.created",
+        AnswerModelUpdated = "answer_model.updated",
     }
 }
 
@@ -95,6 +107,7 @@ vocabulary! {
         Requests = "request.",
         Referenti = "referente.",
         Classifier = "classifier.",
+        AnswerModels = "answer_model.",
     }
 }
 
@@ -118,7 +131,13 @@ impl AuditAction {
             | A::TicketAttachmentDownloaded
             | A::TicketOriginalDownloaded
             | A::TicketAnswerPrinted
-            | A::TicketAnonymised => AuditGroup::Tickets,
+            | A::TicketAnonymised
+            | A::TicketDeadlineSuspended
+            | A::TicketDeadlineResumed
+            | A::TicketDeadlineExtended
+            | A::TicketReviewOpened
+            | A::TicketReviewClosed
+            | A::TicketAnswerFilesAttached => AuditGroup::Tickets,
             A::CitizenPageViewed
             | A::CitizenMessageAdded
             | A::CitizenSatisfied
@@ -150,6 +169,7 @@ impl AuditAction {
             | A::RequestReportRead => AuditGroup::Requests,
             A::ReferenteCreated | A::ReferenteUpdated => AuditGroup::Referenti,
             A::ClassifierTrained | A::ClassifierEvaluated => AuditGroup::Classifier,
+            A::AnswerModelCreated | A::AnswerModelUpdated => AuditGroup::AnswerModels,
         }
     }
 }

@@ -19,6 +19,8 @@ vocabulary! {
         RequestEscalation = "request_escalation",
         /// To the operator: a service's report has arrived.
         ReportArrived = "report_arrived",
+        /// To the citizen: the answer deadline was suspended, resumed or extended (issue 19).
+        DeadlineChanged = "deadline_changed",
     }
 }
 
@@ -34,7 +36,8 @@ impl MailKind {
             | MailKind::NewTicket
             | MailKind::RequestReminder
             | MailKind::RequestEscalation
-            | MailKind::ReportArrived => true,
+            | MailKind::ReportArrived
+            | MailKind::DeadlineChanged => true,
         }
     }
 
@@ -51,7 +54,8 @@ impl MailKind {
             | MailKind::Answer
             | MailKind::Reopened
             | MailKind::Closed
-            | MailKind::NewTicket => false,
+            | MailKind::NewTicket
+            | MailKind::DeadlineChanged => false,
         }
     }
 
@@ -68,7 +72,8 @@ impl MailKind {
             | MailKind::RequestReminder
             | MailKind::RequestEscalation
             // At most one per request until an operator reads the report (see istruttoria).
-            | MailKind::ReportArrived => false,
+            | MailKind::ReportArrived
+            | MailKind::DeadlineChanged => false,
         }
     }
 }
@@ -159,4 +164,14 @@ pub struct Outgoing {
     pub in_reply_to: Option<String>,
     pub refs: Option<String>,
     pub automatic: bool,
+    /// Files attached to an operator's answer (issue 19): the mail is multipart then.
+    pub attachments: Vec<OutgoingFile>,
+}
+
+/// A file sent with a mail, byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingFile {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }

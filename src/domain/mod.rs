@@ -14,9 +14,11 @@
 //! - [`mail`]: outbound mail kinds and states, automatic mail, quarantine, PEC words, rule fields.
 //! - [`time`]: the legal deadline and Europe/Rome's calendar.
 //! - [`request`]: the istruttoria's words: a request's state, its tag `[URP-2026-000042 R1]`.
+//! - [`answering`]: how a ticket's deadline moved (suspended, resumed, extended).
 //! - [`refusal`]: why the procedure refuses a step (`WorkflowError`).
 
 pub mod address;
+pub mod answering;
 pub mod audit;
 pub mod classification;
 pub mod mail;
@@ -27,11 +29,12 @@ pub mod ticket;
 pub mod time;
 
 pub use address::RecipientKey;
+pub use answering::DeadlineChange;
 pub use audit::{AuditAction, AuditGroup};
 pub use classification::{ClassField, ClassSource, TrainReason};
 pub use mail::{
-    AutoKind, Direction, Envelope, MailKind, OutboxState, Outgoing, QuarantineKind, RuleField,
-    Signature,
+    AutoKind, Direction, Envelope, MailKind, OutboxState, Outgoing, OutgoingFile, QuarantineKind,
+    RuleField, Signature,
 };
 pub use people::{Actor, AuditActor, Role};
 pub use request::{RequestState, RequestTag};
@@ -189,6 +192,7 @@ mod tests {
         check(ClassField::ALL);
         check(ClassSource::ALL);
         check(TrainReason::ALL);
+        check(DeadlineChange::ALL);
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub enum Step {
     Request,
     /// Record a complaint taken by phone, at the desk or by letter (issue 15).
     Record,
+    /// Suspend, resume or extend the answer deadline.
+    Deadline,
+    /// Open a second-level review or record its outcome.
+    Review,
 }
 
 impl fmt::Display for Step {
@@ -35,6 +39,8 @@ impl fmt::Display for Step {
             Step::Merge => "merge tickets",
             Step::Request => "ask a service for a report",
             Step::Record => "record a complaint",
+            Step::Deadline => "move the answer deadline",
+            Step::Review => "open or close a second-level review",
         })
     }
 }
@@ -112,6 +118,34 @@ pub enum Invalid {
     BadEmail,
     #[error("the ticket has not been answered yet")]
     NotYetAnswered,
+    #[error("a change of the deadline needs its reason")]
+    EmptyReason,
+    #[error("the deadline is already suspended")]
+    AlreadySuspended,
+    #[error("the deadline is not suspended")]
+    NotSuspended,
+    #[error("the ticket was answered: its deadline no longer moves")]
+    DeadlineMet,
+    #[error("an extension goes to one of `[workflow] extend_to_days`, longer than the deadline in force")]
+    BadExtension,
+    #[error("more files than `[workflow] attachment_max_files`")]
+    TooManyFiles,
+    #[error("the files are larger than `[workflow] attachment_max_bytes`")]
+    FilesTooLarge,
+    #[error("a file's type is not in `[workflow] attachment_types`")]
+    FileTypeRefused,
+    #[error("a file has no name")]
+    FileUnnamed,
+    #[error("a review follows the answer: the ticket was not answered yet")]
+    NotAnsweredYet,
+    #[error("the ticket already has a review")]
+    ReviewExists,
+    #[error("the ticket has no open review")]
+    NoReview,
+    #[error("not one of `[workflow] review_bodies`")]
+    UnknownReviewBody,
+    #[error("that review body does not take tickets of this category")]
+    ReviewBodyExcluded,
 }
 
 impl From<rusqlite::Error> for WorkflowError {

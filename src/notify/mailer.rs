@@ -229,8 +229,7 @@ fn build(from: &Mailbox, mail: &Outgoing) -> Result<Message> {
         .from(from.clone())
         .to(to)
         .subject(mail.subject.clone())
-        .message_id(Some(format!("<{}>", mail.message_id)))
-        .header(ContentType::TEXT_PLAIN);
+        .message_id(Some(format!("<{}>", mail.message_id)));
     if let Some(irt) = &mail.in_reply_to {
         b = b.in_reply_to(irt.clone());
     }
@@ -240,7 +239,22 @@ fn build(from: &Mailbox, mail: &Outgoing) -> Result<Message> {
     if mail.automatic {
         b = b.header(AutoSubmitted);
     }
-    Ok(b.body(mail.body.clone())?)
+    if mail.attachments.is_empty() {
+        return Ok(b.header(ContentType::TEXT_PLAIN).body(mail.body.clone())?);
+    }
+    // An answer with files (issue 19): the text first, then each file as sent, base64.
+    let mut parts = lettre::message::MultiPart::mixed()
+        .singlepart(lettre::message::SinglePart::plain(mail.body.clone()));
+    for f in &mail.attachments {
+        let content_type = ContentType::parse(&f.content_type).unwrap_or_else(|_| {
+            ContentType::parse("application/octet-stream").expect("a valid type")
+        });
+        parts = parts.singlepart(
+            lettre::message::Attachment::new(f.filename.clone())
+                .body(f.bytes.clone(), content_type),
+        );
+    }
+    Ok(b.multipart(parts)?)
 }
 
 impl Advice {
@@ -279,6 +293,7 @@ mod tests {
             in_reply_to: Some("<orig@example.test>".into()),
             refs: Some("<orig@example.test>".into()),
             automatic: true,
+            attachments: Vec::new(),
         };
         mailer.send(&from, &mail).await.unwrap();
         let raw = String::from_utf8(sent.lock().unwrap()[0].clone()).unwrap();

@@ -27,6 +27,9 @@ pub struct Extra {
     pub answer: Option<String>,
     pub operator_name: Option<String>,
     pub outcome: Option<Outcome>,
+    /// The deadline's notice: what changed and why.
+    pub deadline_change: Option<crate::domain::DeadlineChange>,
+    pub deadline_reason: Option<String>,
 }
 
 /// A mail placed in the outbox.
@@ -228,6 +231,23 @@ impl Notifier {
         Ok(None)
     }
 
+    /// An answer model filled in for ticket `ticket_id` as `operator_name` would send it: the
+    /// same variables as the answer mail (citizen, number, dates, service, …).
+    pub fn fill_model(
+        &self,
+        conn: &Connection,
+        ticket_id: i64,
+        text: &str,
+        operator_name: &str,
+    ) -> Result<String> {
+        let (t, thread) = facts(conn, ticket_id)?;
+        let extra = Extra {
+            operator_name: Some(operator_name.to_string()),
+            ..Default::default()
+        };
+        templates::render_text(text, &self.vars(&t, &thread, &extra))
+    }
+
     fn vars(&self, t: &Ticket, thread: &ThreadFacts, extra: &Extra) -> MailVars {
         MailVars {
             number: t.number.to_string(),
@@ -261,6 +281,8 @@ impl Notifier {
                 .map(|c| format!("{} {}", c.code, c.label)),
             service: t.service.as_ref().map(|s| s.label.clone()),
             link: Some(format!("{}/reclami/{}", self.base_url, t.number)),
+            deadline_change: extra.deadline_change.map(|c| c.as_str().to_string()),
+            deadline_reason: extra.deadline_reason.clone(),
             ..Default::default()
         }
     }

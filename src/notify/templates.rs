@@ -22,6 +22,7 @@ fn builtin(kind: MailKind) -> &'static str {
         MailKind::RequestReminder => include_str!("../../templates/request_reminder.txt"),
         MailKind::RequestEscalation => include_str!("../../templates/request_escalation.txt"),
         MailKind::ReportArrived => include_str!("../../templates/report_arrived.txt"),
+        MailKind::DeadlineChanged => include_str!("../../templates/deadline_changed.txt"),
     }
 }
 
@@ -59,6 +60,10 @@ pub struct MailVars {
     pub request_text: Option<String>,
     /// Who wrote the report (its sender's name and address).
     pub report_from: Option<String>,
+    /// The deadline's notice (issue 19): "suspended", "resumed" or "extended", and the
+    /// operator's reason (null in the other mails).
+    pub deadline_change: Option<String>,
+    pub deadline_reason: Option<String>,
 }
 
 pub struct Templates {
@@ -120,6 +125,8 @@ impl Templates {
             request_sent_date: Some("15/01/2026".into()),
             request_text: Some("> Richiesta".into()),
             report_from: Some("Dott. Bianchi <bianchi@hospital.test>".into()),
+            deadline_change: Some("extended".into()),
+            deadline_reason: Some("Caso complesso".into()),
         };
         for &kind in MailKind::ALL {
             templates.render(kind, &sample).with_context(|| {
@@ -148,6 +155,16 @@ impl Templates {
         let subject = crate::mail::one_line(&render("subject")?, MAX_SUBJECT_CHARS);
         Ok((subject, render("body")?))
     }
+}
+
+/// Renders an administrator's answer model (issue 19) with the mail templates' variables. The
+/// environment is strict like the templates': a misspelt variable is an error the model's form
+/// shows, not a blank in an answer.
+pub fn render_text(source: &str, vars: &MailVars) -> Result<String> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    env.render_str(source, vars).map_err(|e| anyhow!("{e:#}"))
 }
 
 /// A rendered subject longer than this is cut (the citizen's own subject is already at most

@@ -12,6 +12,7 @@
 //!   tickets of a scope taken from them.
 //! - `tally`: one pass over those tickets, and the report's lines made from it.
 //! - [`tables`]: the tables the page, the CSV and the command line show.
+//! - [`deadlines`]: deadlines suspended and extended (timeliness counts the effective one).
 //! - [`csv`]: a table as CSV, for Italian Excel or RFC 4180.
 //! - [`cache`]: computed reports, kept while nothing they count has changed.
 //!
@@ -20,6 +21,7 @@
 
 pub mod cache;
 pub mod csv;
+pub mod deadlines;
 mod months;
 pub mod requests;
 pub mod scope;
@@ -117,6 +119,10 @@ pub struct Report {
     pub previous_year_months: Option<Vec<usize>>,
     /// The istruttoria: requests for reports sent in the period, per service asked.
     pub requests: Vec<requests::ServiceRequests>,
+    /// Deadlines suspended and extended, of the tickets received in the period (issue 19).
+    pub deadline_changes: deadlines::DeadlineFigures,
+    /// Second-level reviews opened in the period, by body and outcome.
+    pub reviews: Vec<deadlines::ReviewCount>,
 }
 
 /// The report lists at most this many late tickets (all of them are counted).
@@ -139,6 +145,8 @@ pub fn report_kept(
     let conn: &Connection = &tx;
     let selection = Selection::read(conn, scope, months)?;
     let requests = requests::per_service(conn, scope, now)?;
+    let deadline_changes = deadlines::figures(conn, scope)?;
+    let reviews = deadlines::reviews(conn, scope)?;
     let now = stamp(now.timestamp());
     let mut tally = Tally::new(scope.whole_year());
     for r in selection.rows() {
@@ -179,6 +187,8 @@ pub fn report_kept(
         previous_year_total: previous_year_months.as_ref().map(|m| m.iter().sum()),
         previous_year_months,
         requests,
+        deadline_changes,
+        reviews,
     })
 }
 

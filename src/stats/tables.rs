@@ -34,6 +34,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         deadlines(r),
         late(r),
         requests(r),
+        reviews(r),
     ];
     out.extend(months(r));
     out
@@ -144,6 +145,19 @@ fn deadlines(r: &Report) -> Table {
                 "Ancora aperti alla fine del periodo".into(),
                 r.open_at_end.to_string(),
             ],
+            vec![
+                "Reclami con termine sospeso".into(),
+                r.deadline_changes.suspended_tickets.to_string(),
+            ],
+            vec![
+                "Sospensioni".into(),
+                r.deadline_changes.suspensions.to_string(),
+            ],
+            vec![
+                "Reclami con termine prorogato".into(),
+                r.deadline_changes.extended_tickets.to_string(),
+            ],
+            vec!["Proroghe".into(), r.deadline_changes.extensions.to_string()],
         ],
     }
 }
@@ -255,6 +269,28 @@ fn requests(r: &Report) -> Table {
                     days(s.median_days),
                     days(s.p90_days),
                     s.overdue.to_string(),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// Second-level reviews (riesame) opened in the period, by body and outcome.
+fn reviews(r: &Report) -> Table {
+    Table {
+        name: "riesami",
+        title: "Richieste di riesame (secondo livello) per organismo ed esito",
+        header: vec!["Organismo".into(), "Esito".into(), "Numero".into()],
+        rows: r
+            .reviews
+            .iter()
+            .map(|c| {
+                vec![
+                    c.body.clone(),
+                    c.outcome
+                        .map_or(crate::texts::REVIEW_OPEN, crate::texts::outcome)
+                        .to_string(),
+                    c.n.to_string(),
                 ]
             })
             .collect(),

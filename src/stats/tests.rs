@@ -585,3 +585,148 @@ fn a_poisoned_months_cache_still_answers() {
     report_kept(&conn, &Scope::year(2026).unwrap(), now(), &months).unwrap();
     assert!(months.kept().0 > 0);
 }
+
+/// Issue 19: deadlines that moved. On top of the fixture: ticket 2 (answered on day 40) was
+/// extended to 60 days; ticket 7 was suspended twice; ticket 10 (never answered) was extended to
+/// 90 days and suspended once; ticket 4 (April in Rome) was suspended once.
+#[test]
+fn moved_deadlines_counted_by_hand() {
+    use crate::domain::time::{effective_due_at, DeadlineEvent};
+    use crate::domain::DeadlineChange::{self, *};
+    let conn = fixture();
+    let change = |seq: i64, kind: DeadlineChange, at: &str, to_days: Option<u32>| {
+        let facts = store::deadlines::facts(&conn, seq).unwrap().unwrap();
+        let mut events: Vec<DeadlineEvent> =
+            facts.changes.iter().filter_map(|c| c.event()).collect();
+        events.extend(kind.event(at.parse().unwrap(), to_days));
+        let due = effective_due_at(facts.received_at, facts.original_due, &events).due_at;
+        store::deadlines::record(
+            &conn,
+            &store::deadlines::NewChange {
+                ticket_id: seq,
+                kind,
+                at,
+                reason: "motivo",
+                to_days,
+                due_before: &facts.due_at,
+                due_at: &store::time_text(due),
+                user_id: 0,
+            },
+        )
+        .unwrap();
+    };
+    conn.execute("INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (0, 'o@h', 'O', 'operator', 'x', '2026-01-01T00:00:00Z')", []).unwrap();
+    change(2, Extended, "2026-03-10T10:00:00Z", Some(60));
+    change(7, Suspended, "2026-03-16T10:00:00Z", None);
+    change(7, Resumed, "2026-03-18T10:00:00Z", None);
+    change(7, Suspended, "2026-03-20T10:00:00Z", None);
+    change(7, Resumed, "2026-03-21T10:00:00Z", None);
+    change(10, Extended, "2026-03-25T10:00:00Z", Some(90));
+    change(10, Suspended, "2026-03-26T10:00:00Z", None);
+    change(4, Suspended, "2026-04-02T10:00:00Z", None);
+
+    let r = report(&conn, &Scope::month(2026, 3).unwrap(), now()).unwrap();
+    assert_eq!(
+        r.deadline_changes,
+        deadlines::DeadlineFigures {
+            suspended_tickets: 2,
+            suspensions: 3,
+            extended_tickets: 2,
+            extensions: 2,
+        }
+    );
+    // Against the effective deadline: 2 (day 40 of 60) is now on time; 10 (90 days from 20
+    // March, its suspension still open) is still overdue in November, like 5.
+    assert_eq!(
+        (r.deadline_base, r.answered_on_time, r.on_time_share),
+        (7, 5, Some(71.4))
+    );
+    let late: Vec<&str> = r.late.iter().map(|l| &l.number[6..]).collect();
+    assert_eq!(late, ["000010", "000005"]);
+    // Ticket 7's suspensions: 2 + 1 Rome days on its 30.
+    let seven: String = conn
+        .query_row("SELECT due_at FROM tickets WHERE id = 7", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        seven, "2026-04-17T10:00:00Z",
+        "its stored deadline, 14 April, + 3 Rome days"
+    );
+
+    let april = report(&conn, &Scope::month(2026, 4).unwrap(), now()).unwrap();
+    assert_eq!(
+        (
+            april.deadline_changes.suspended_tickets,
+            april.deadline_changes.extensions
+        ),
+        (1, 0)
+    );
+    let table = tables::table(&r, "scadenze").unwrap();
+    assert!(table
+        .rows
+        .contains(&vec!["Proroghe".to_string(), "2".to_string()]));
+}
+
+/// Issue 19: second-level reviews, counted by the day they were opened (Rome), by body and
+/// outcome. Tickets 1 and 7 went to the Commissione (accolto, non accolto), 2 and 3 to the
+/// Difensore civico (accolto; 3 still open), 6 to the Commissione on 1 April in Rome.
+#[test]
+fn reviews_counted_by_hand() {
+    use crate::domain::Outcome;
+    let conn = fixture();
+    for (ticket, body, opened, outcome) in [
+        (
+            1,
+            "Commissione Mista Conciliativa",
+            "2026-03-20T10:00:00Z",
+            Some("accolto"),
+        ),
+        (
+            2,
+            "Difensore civico",
+            "2026-03-21T10:00:00Z",
+            Some("accolto"),
+        ),
+        (
+            7,
+            "Commissione Mista Conciliativa",
+            "2026-03-22T10:00:00Z",
+            Some("non_accolto"),
+        ),
+        (3, "Difensore civico", "2026-03-31T21:30:00Z", None),
+        (
+            6,
+            "Commissione Mista Conciliativa",
+            "2026-03-31T22:30:00Z",
+            Some("accolto"),
+        ),
+    ] {
+        conn.execute(
+            "INSERT INTO reviews (ticket_id, body, opened_at, outcome, closed_at)
+             VALUES (?1, ?2, ?3, ?4, CASE WHEN ?4 IS NULL THEN NULL ELSE ?3 END)",
+            rusqlite::params![ticket, body, opened, outcome],
+        )
+        .unwrap();
+    }
+    let counts = |r: &Report| -> Vec<(String, Option<Outcome>, usize)> {
+        r.reviews
+            .iter()
+            .map(|c| (c.body.clone(), c.outcome, c.n))
+            .collect()
+    };
+    let march = report(&conn, &Scope::month(2026, 3).unwrap(), now()).unwrap();
+    let cmc = "Commissione Mista Conciliativa".to_string();
+    let dc = "Difensore civico".to_string();
+    assert_eq!(
+        counts(&march),
+        [
+            (cmc.clone(), Some(Outcome::Accolto), 1),
+            (cmc.clone(), Some(Outcome::NonAccolto), 1),
+            (dc.clone(), Some(Outcome::Accolto), 1),
+            (dc.clone(), None, 1),
+        ]
+    );
+    let year = report(&conn, &Scope::year(2026).unwrap(), now()).unwrap();
+    assert_eq!(counts(&year)[0], (cmc, Some(Outcome::Accolto), 2));
+    let table = tables::table(&march, "riesami").unwrap();
+    assert_eq!(table.rows[3], ["Difensore civico", "in corso", "1"]);
+}

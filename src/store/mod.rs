@@ -6,11 +6,14 @@
 //! at a time anyway, and the async runtime never blocks on disk.
 
 pub mod admin;
+pub mod answer_files;
+pub mod answer_models;
 pub mod audit;
 pub mod backoffice;
 pub mod backup;
 pub mod citizens;
 pub mod classifier;
+pub mod deadlines;
 pub mod demo;
 pub mod ingest;
 pub mod intake;
@@ -19,6 +22,7 @@ pub mod progress;
 pub mod quarantine;
 pub mod requests;
 pub mod retention;
+pub mod reviews;
 pub mod rules;
 pub mod sessions;
 pub mod stats;

@@ -157,10 +157,15 @@ pub fn due(conn: &Connection, now: &str, limit: usize) -> Result<Vec<Due>> {
                     in_reply_to: r.get(5)?,
                     refs: r.get(6)?,
                     automatic: r.get(7)?,
+                    attachments: Vec::new(),
                 },
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut rows = rows;
+    for d in &mut rows {
+        d.mail.attachments = super::answer_files::of_outbox(conn, d.id)?;
+    }
     Ok(rows)
 }
 

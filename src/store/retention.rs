@@ -134,6 +134,10 @@ pub fn anonymise_due(
     )?;
     // Requests quote the complaint; their reports are messages of the ticket (above).
     super::requests::anonymise_due(conn, marker)?;
+    // Deadline changes give their reasons (issue 19).
+    super::deadlines::anonymise_due(conn, marker)?;
+    super::reviews::anonymise_due(conn, marker)?;
+    super::answer_files::delete_due(conn)?;
     conn.execute(
         &format!(
             "UPDATE outbox SET to_address = '', subject = ?1, body_text = ?1, last_error = NULL,

@@ -128,6 +128,8 @@ pub struct Settings {
     pub deadline_days: u32,
     /// `[notify] letterhead` (else the office's name): answers printed as letters.
     pub letterhead: String,
+    /// `[workflow]`: the extensions the deadline form offers and accepts, the review bodies.
+    pub workflow: crate::config::WorkflowConfig,
 }
 
 impl Settings {
@@ -161,6 +163,7 @@ impl Settings {
                 "" => c.notify.office_name.clone(),
                 l => l.to_string(),
             },
+            workflow: c.workflow.clone(),
         }
     }
 }
@@ -369,11 +372,40 @@ pub fn router(app: App) -> Router {
         .route("/reclami/{number}", get(tickets::show))
         .route("/reclami/{number}/stampa", get(tickets::print_answer))
         .route("/reclami/{number}/risposta", post(tickets::answer))
+        .route(
+            "/reclami/{number}/risposta/allegati",
+            post(tickets::answer_with_files),
+        )
+        .route(
+            "/reclami/{number}/risposte/allegati/{id}",
+            get(tickets::answer_file),
+        )
+        .route(
+            "/reclami/{number}/risposta/modello",
+            get(tickets::answer_with_model),
+        )
         .route("/reclami/{number}/nota", post(tickets::note))
         .route("/reclami/{number}/classificazione", post(tickets::classify))
         .route("/reclami/{number}/conferma", post(tickets::confirm))
         .route("/reclami/{number}/chiusura", post(tickets::close))
         .route("/reclami/{number}/unione", post(tickets::merge))
+        .route("/reclami/{number}/riesame", post(tickets::review_open))
+        .route(
+            "/reclami/{number}/riesame/esito",
+            post(tickets::review_close),
+        )
+        .route(
+            "/reclami/{number}/termine/sospensione",
+            post(tickets::deadline_suspend),
+        )
+        .route(
+            "/reclami/{number}/termine/ripresa",
+            post(tickets::deadline_resume),
+        )
+        .route(
+            "/reclami/{number}/termine/proroga",
+            post(tickets::deadline_extend),
+        )
         .route("/reclami/{number}/relazioni", post(tickets::send_request))
         .route(
             "/reclami/{number}/relazioni/nuova",
@@ -438,6 +470,14 @@ pub fn router(app: App) -> Router {
         .route(
             "/amministrazione/regole/{id}/sposta",
             post(admin::rule_move),
+        )
+        .route(
+            "/amministrazione/modelli",
+            get(admin::answer_models).post(admin::answer_model_add),
+        )
+        .route(
+            "/amministrazione/modelli/{id}",
+            post(admin::answer_model_update),
         )
         .route("/amministrazione/classificatore", get(admin::classifier))
         .route("/amministrazione/quarantena", get(admin::quarantine))
@@ -522,9 +562,18 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
             return refused_form();
         }
         let (parts, body) = req.into_parts();
-        // Forms with files (issue 15) may be larger.
-        let limit = if multipart::UPLOAD_PATHS.contains(&parts.uri.path()) {
+        // Forms with files may be larger: the complaint forms (issue 15) up to their own
+        // limit, the answer with its files (issue 19) up to the files' limit and the text's.
+        let path = parts.uri.path();
+        let limit = if multipart::UPLOAD_PATHS.contains(&path) {
             multipart::MAX_UPLOAD_BYTES
+        } else if multipart::is_answer_with_files(path) {
+            MAX_FORM_BYTES
+                .saturating_add(
+                    usize::try_from(app.settings.workflow.attachment_max_bytes)
+                        .unwrap_or(usize::MAX),
+                )
+                .saturating_add(64 * 1024)
         } else {
             MAX_FORM_BYTES
         };

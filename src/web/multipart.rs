@@ -1,5 +1,5 @@
 //! Forms with files (`multipart/form-data`; issue 15: scanned letters on *Nuovo reclamo*,
-//! attachments on the public form), read with the MIME parser ingest already trusts with
+//! attachments on the public form; issue 19: the answer with its files), read with the MIME parser ingest already trusts with
 //! hostile mail: a form-data body is a MIME multipart once its Content-Type is put in front.
 
 use axum::http::{header, HeaderMap};
@@ -15,6 +15,14 @@ pub const MAX_UPLOAD_BYTES: usize = 12 * 1024 * 1024;
 pub const MAX_FILES: usize = 10;
 /// The forms that take files: the guard reads their bodies up to [`MAX_UPLOAD_BYTES`].
 pub const UPLOAD_PATHS: &[&str] = &["/reclami/nuovo", "/segnala"];
+
+/// The answer with its files, `/reclami/{number}/risposta/allegati` (its limit comes from
+/// `[workflow] attachment_max_bytes`).
+pub fn is_answer_with_files(path: &str) -> bool {
+    path.strip_prefix("/reclami/")
+        .and_then(|rest| rest.strip_suffix("/risposta/allegati"))
+        .is_some_and(|number| !number.is_empty() && !number.contains('/'))
+}
 
 /// Whether the request's body is `multipart/form-data`.
 pub fn is_multipart(headers: &HeaderMap) -> bool {

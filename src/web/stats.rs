@@ -277,6 +277,7 @@ fn body(q: &StatsQuery, scope: &Scope, r: &Report, tables: &[Table], with_links:
         section.pair { (outcome_chart) (table("esiti")) }
         section.pair { (table("stati")) (table("tempi")) (table("scadenze")) }
         section { (table("relazioni")) }
+        @if !r.reviews.is_empty() { section { (table("riesami")) } }
         section {
             (table("ritardi"))
             @if r.late_total > r.late.len() {

@@ -28,6 +28,7 @@ use Cell::*;
 /// `{TODAY}` today, `{L}` a citizen's link to `{T}` and `{LC}` its page's form token, `{L0}` a
 /// link that opens nothing. A route whose fields carry `_csrf` posts that token instead of the
 /// session's.
+/// `{AM}` an answer model, `{AF}` a file sent with an answer on `{T}`.
 /// (method, path, form fields, expected for each column)
 pub type Route = (
     &'static str,
@@ -83,11 +84,50 @@ pub const MATRIX: &[Route] = &[
         &[("campo", "kind"), ("valore", "reclamo")],
         [Refused, Refused, Refused, Done, Done],
     ),
+    // Deadlines that move (issue 19), before the answer (an answered ticket's deadline stays).
+    (
+        "POST",
+        "/reclami/{T}/termine/sospensione",
+        &[("motivo", "In attesa della delega")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/termine/ripresa",
+        &[("motivo", "Delega ricevuta")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/termine/proroga",
+        &[("giorni", "60"), ("motivo", "Caso complesso")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    // Answer models (issue 19): filled in for operators, kept by administrators.
+    (
+        "GET",
+        "/reclami/{T}/risposta/modello?modello={AM}",
+        &[],
+        [SignIn, Refused, Refused, Page, Page],
+    ),
     (
         "POST",
         "/reclami/{T}/risposta",
         &[("testo", "Gentile utente, ...")],
         [Refused, Refused, Refused, Done, Done],
+    ),
+    // The answer form with files (issue 19); an ordinary form is an answer without files.
+    (
+        "POST",
+        "/reclami/{T}/risposta/allegati",
+        &[("testo", "Gentile utente, in allegato ...")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "GET",
+        "/reclami/{T}/risposte/allegati/{AF}",
+        &[],
+        [SignIn, Refused, Page, Page, Page],
     ),
     // The istruttoria (issue 14): viewers see requests, never prepare or send them.
     (
@@ -184,6 +224,22 @@ pub const MATRIX: &[Route] = &[
         &[],
         [Refused, Refused, Refused, Done, Done],
     ),
+    // The second level (issue 19): after the answer above.
+    (
+        "POST",
+        "/reclami/{T}/riesame",
+        &[
+            ("organismo", "Difensore civico"),
+            ("note", "Istanza del cittadino"),
+        ],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/riesame/esito",
+        &[("esito", "non_accolto"), ("note", "Verbale")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
     (
         "POST",
         "/reclami/{T}/chiusura",
@@ -202,6 +258,33 @@ pub const MATRIX: &[Route] = &[
         "/amministrazione",
         &[],
         [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "GET",
+        "/amministrazione/modelli",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/modelli",
+        &[
+            ("titolo", "Modello {N}"),
+            ("tipologia", "reclamo"),
+            ("testo", "Gentile {{ citizen_name or \"utente\" }}"),
+            ("attivo", "1"),
+        ],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/modelli/{AM}",
+        &[
+            ("titolo", "Attese"),
+            ("testo", "La pratica {{ number }}"),
+            ("attivo", "1"),
+        ],
+        [Refused, Refused, Refused, Refused, Done],
     ),
     (
         "GET",
@@ -448,8 +531,8 @@ pub fn every_route_checks_every_role(o: &Office) {
         o.tickets[3]
     ));
     assert_eq!(
-        refused, 3,
-        "the original, the attachment and the printed answer"
+        refused, 4,
+        "the original, the attachment, the printed answer and the file sent with an answer"
     );
 }
 
@@ -474,7 +557,10 @@ pub fn every_route_checks_every_role_when_viewers_see_content(o: &Office) {
            AND ticket_id = (SELECT id FROM tickets WHERE number = '{}')",
         o.tickets[3]
     ));
-    assert_eq!(downloads, 2, "the viewer's downloads are audited");
+    assert_eq!(
+        downloads, 3,
+        "the viewer's downloads are audited (the answer's file too)"
+    );
 }
 
 /// Runs [`MATRIX`] for each (column, role); each role works its own three tickets.
@@ -498,6 +584,13 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
         .format("%Y-%m-%d")
         .to_string();
     let author = id("SELECT id FROM users WHERE email = 'admin@hospital.test'");
+    db.execute(
+        "INSERT INTO answer_models (title, body, updated_at)
+         VALUES ('Attese', 'Gentile {{ citizen_name or \"utente\" }}, la pratica {{ number }}', '2026-01-01T00:00:00Z')",
+        [],
+    )
+    .unwrap();
+    let answer_model = db.last_insert_rowid();
 
     for (r, (column, role)) in columns.iter().enumerate() {
         // Each role works its own three tickets; each failed mail is its own.
@@ -518,6 +611,14 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
         )
         .unwrap();
         let outbox = db.last_insert_rowid();
+        db.execute(
+            "INSERT INTO answer_files (ticket_id, outbox_id, filename, content_type, size, bytes, created_at)
+             SELECT id, ?2, 'lettera.pdf', 'application/pdf', 4, X'25504446', '2026-01-01T00:00:00Z'
+             FROM tickets WHERE number = ?1",
+            rusqlite::params![own(0), outbox],
+        )
+        .unwrap();
+        let answer_file = db.last_insert_rowid();
         db.execute(
             "INSERT INTO requests (ticket_id, tag, referente_id, service_id, to_address, to_name,
                subject, body_text, author_id, sent_at, due_at, report_unread, created_at)
@@ -561,6 +662,8 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
                 .replace("{LC}", &link_token)
                 .replace("{L0}", &no_link)
                 .replace("{L}", &link)
+                .replace("{AM}", &answer_model.to_string())
+                .replace("{AF}", &answer_file.to_string())
         };
         let mut client = if *role == "anonymous" {
             o.client()

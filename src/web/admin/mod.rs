@@ -1,10 +1,12 @@
-//! Amministrazione: accounts, services and their referenti, categories, routing rules, the
+//! Amministrazione: accounts, services and their referenti, categories, routing rules, answer
+//! models, the
 //! learned classifier, quarantine, the outbox and the audit log. Every handler takes
 //! [`AdminUser`].
 //!
 //! A change runs through [`change`]: one transaction on the writer thread, its refusal (an
 //! [`AdminError`]) shown in Italian as a 422, a failure of the database a logged 500.
 
+mod answer_models;
 mod audit;
 mod categories;
 mod classifier;
@@ -15,6 +17,7 @@ mod rules;
 mod services;
 mod users;
 
+pub use answer_models::{answer_model_add, answer_model_update, answer_models};
 pub use audit::audit;
 pub use categories::{categories, category_add, category_update};
 pub use classifier::classifier;
@@ -85,6 +88,7 @@ fn admin_page(s: &Session, title: &str, body: Markup) -> Markup {
                 li { a href="/amministrazione/referenti" { "Referenti" } }
                 li { a href="/amministrazione/categorie" { "Classificazione" } }
                 li { a href="/amministrazione/regole" { "Regole di smistamento" } }
+                li { a href="/amministrazione/modelli" { "Modelli di risposta" } }
                 li { a href="/amministrazione/classificatore" { "Classificatore appreso" } }
                 li { a href="/amministrazione/quarantena" { "Quarantena" } }
                 li { a href="/amministrazione/posta" { "Posta in uscita" } }

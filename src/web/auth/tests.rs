@@ -338,6 +338,7 @@ fn origin_check() {
         istruttoria: Default::default(),
         deadline_days: 30,
         letterhead: String::new(),
+        workflow: Default::default(),
     };
     let mut h = HeaderMap::new();
     assert!(!origin_allowed(&s, &h), "no Origin and no Referer");

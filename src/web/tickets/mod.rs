@@ -9,9 +9,14 @@
 //! - [`files`]: the attachments and original messages, as audited downloads.
 //! - [`record`]: a complaint taken by phone, at the desk or by letter (issue 15); an answer
 //!   printed as a letter.
+//! - [`answers`]: answering with an administrator's model, filled in on the server.
+//! - [`deadline`]: the answer deadline's record and the forms that move it (issue 19).
+//! - [`review`]: the second level (riesame): its phase on the ticket, opening it, its outcome.
 //! - [`requests`]: the istruttoria: a ticket's requests for reports, asking for one, reading one.
 
+mod answers;
 mod dashboard;
+mod deadline;
 mod files;
 mod forms;
 mod list;
@@ -19,15 +24,23 @@ mod other;
 mod page;
 mod record;
 mod requests;
+mod review;
 mod suggest;
 
+pub use answers::{
+    file as answer_file, with_files as answer_with_files, with_model as answer_with_model,
+};
 pub use dashboard::dashboard;
+pub use deadline::{
+    extend as deadline_extend, resume as deadline_resume, suspend as deadline_suspend,
+};
 pub use files::{attachment, original};
 pub use forms::{answer, classify, close, confirm, merge, note};
 pub use list::list;
 pub use page::show;
 pub use record::{new_form as new_complaint, print as print_answer, record as record_complaint};
 pub use requests::{new_request, report_read, send_request};
+pub use review::{close as review_close, open as review_open};
 
 use axum::response::{IntoResponse, Redirect, Response};
 

@@ -4,7 +4,7 @@ use axum::extract::State as AppState;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
-use super::{requests, suggest, ticket_id};
+use super::{answers, deadline, requests, review, suggest, ticket_id};
 use crate::domain::{Kind, Outcome, Relation, Role, TicketNumber};
 use crate::mail::pec::PecInfo;
 use crate::store::backoffice::{self as q, Entry, EntryKind};
@@ -66,6 +66,19 @@ pub async fn show(
         .read(move |conn| requests::read(conn, id))
         .await?;
     let citizen = super::other::read(&app, id).await?;
+    let deadline_facts = app
+        .readers
+        .read(move |conn| deadline::read(conn, id))
+        .await?;
+    let review_row = app.readers.read(move |conn| review::read(conn, id)).await?;
+    let answer_files = app
+        .readers
+        .read(move |conn| crate::store::answer_files::of_ticket(conn, id))
+        .await?;
+    let models = app
+        .readers
+        .read(move |conn| answers::suitable(conn, id))
+        .await?;
     let title = format!("Reclamo {}", t.number);
     let body = html! {
         @if s.actor.role == Role::Viewer {
@@ -74,15 +87,21 @@ pub async fn show(
         p.subject-line { (ui::state_badge(t.state)) " " strong { (ui::clip(&t.subject, SUBJECT_LINE_CHARS)) } }
         (summary(&t, Some(&related)))
         (super::other::section(&t, &citizen))
+        @if let Some(f) = &deadline_facts {
+            (deadline::section(&s, &t.number, f, true, s.may_act() && t.merged_into.is_none() && t.state.is_open(), &app.settings.workflow.extend_to_days))
+        }
         (suggest::section(&s, &t, &learned, s.may_act() && t.merged_into.is_none()))
         section aria-labelledby="conversazione" {
             h2 #conversazione { "Conversazione" }
             @for e in &entries {
                 (entry(&t, e))
             }
+            (answers::files_list(&t.number, &answer_files))
         }
         (requests::section(&s, &t.number, &requests, s.may_act() && t.merged_into.is_none()))
+        (review::section(&s, &t, review_row.as_ref(), true, &app.settings.workflow))
         @if s.may_act() && t.merged_into.is_none() {
+            @if t.state.is_open() { (answers::picker(&t.number, &models)) }
             (actions(&s, &t, &categories, &services, &operators))
         }
         section aria-labelledby="storia" {
@@ -116,19 +135,23 @@ const SUBJECT_LINE_CHARS: usize = 500;
 /// A ticket as a viewer without contents sees it: its number, dates, state, kind, category,
 /// service and outcome; no citizen, subject, message, note, attachment, history or original.
 async fn facts_page(app: &App, s: &Session, id: i64) -> WebResult<Markup> {
-    let (t, requests) = app
+    let (t, requests, deadline_facts, review_row) = app
         .readers
         .read(move |conn| {
             Ok((
                 tickets::ticket(conn, id)?.ok_or_else(|| anyhow::anyhow!("ticket vanished"))?,
                 requests::read(conn, id)?,
+                deadline::read(conn, id)?,
+                review::read(conn, id)?,
             ))
         })
         .await?;
     let body = html! {
         p.notice { (texts::viewer_scope(false)) }
         (summary(&t, None))
+        @if let Some(f) = &deadline_facts { (deadline::section(s, &t.number, f, false, false, &[])) }
         (requests::facts(&requests))
+        (review::section(s, &t, review_row.as_ref(), false, &app.settings.workflow))
     };
     Ok(ui::page(
         s,
@@ -314,12 +337,7 @@ fn actions(
         section aria-labelledby="azioni" {
             h2 #azioni { "Lavorazione" }
             @if !closed {
-                form.action method="post" action={(base) "/risposta"} {
-                    (csrf(s))
-                    label for="risposta" { "Risposta al cittadino (inviata per email)" }
-                    textarea #risposta name="testo" rows="8" required {}
-                    button type="submit" { "Invia risposta" }
-                }
+                (answers::answer_form(s, &t.number, ""))
             }
             form.action method="post" action={(base) "/nota"} {
                 (csrf(s))
