@@ -180,6 +180,12 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::ReferenteUpdated => "Referente modificato",
         AuditAction::ClassifierTrained => "Classificatore addestrato",
         AuditAction::ClassifierEvaluated => "Classificatore valutato",
+        AuditAction::TicketAnalysed => "Analisi del reclamo",
+        AuditAction::TicketRiskFlagged => "Segnalato come possibile evento avverso",
+        AuditAction::TicketRiskUnflagged => "Tolta la segnalazione di possibile evento avverso",
+        AuditAction::ImprovementCreated => "Azione di miglioramento creata",
+        AuditAction::ImprovementUpdated => "Azione di miglioramento modificata",
+        AuditAction::QualityListChanged => "Elenchi della qualità modificati",
     }
 }
 
@@ -279,6 +285,8 @@ pub fn audit_group(g: AuditGroup) -> &'static str {
         AuditGroup::Requests => "Istruttoria (richieste di relazione)",
         AuditGroup::Referenti => "Referenti dei servizi",
         AuditGroup::Classifier => "Classificatore appreso",
+        AuditGroup::Improvements => "Azioni di miglioramento",
+        AuditGroup::Quality => "Elenchi della qualità",
     }
 }
 
@@ -439,3 +447,27 @@ pub fn train_reason(r: crate::domain::TrainReason) -> &'static str {
 pub const SUGGESTED_NO_SERVICE: &str = "nessun servizio";
 /// A suggestion the hospital's lists no longer have (a code removed or deactivated).
 pub const SUGGESTION_UNKNOWN: &str = "voce non più in elenco";
+
+/// Issue 20: the analysis's verdict (fondatezza).
+pub fn founded(f: crate::domain::Founded) -> &'static str {
+    match f {
+        crate::domain::Founded::Founded => "fondato",
+        crate::domain::Founded::Partly => "parzialmente fondato",
+        crate::domain::Founded::Unfounded => "infondato",
+    }
+}
+
+/// Issue 20: where an improvement action stands.
+pub fn action_state(a: crate::domain::ActionState) -> &'static str {
+    match a {
+        crate::domain::ActionState::Proposed => "proposta",
+        crate::domain::ActionState::Started => "avviata",
+        crate::domain::ActionState::Completed => "completata",
+        crate::domain::ActionState::Abandoned => "abbandonata",
+    }
+}
+
+/// Issue 20: what the transparency report shows instead of a count too small to publish.
+pub fn suppressed_count(threshold: i64) -> String {
+    format!("< {threshold}")
+}

@@ -13,6 +13,7 @@
 //! - [`web`]: `[web]`, with the trusted proxies' networks.
 //! - [`replication`]: `[replication]`, Litestream watched.
 //! - [`istruttoria`]: `[istruttoria]`, requests for reports to the services.
+//! - [`quality`]: `[quality]` and `[public]` transparency (issue 20).
 //! - [`sections`]: the small sections (database, tickets, ingest, notify, retention, log).
 //! - [`secret`]: how a secret is held and read (inline or from a `…_file`).
 
@@ -29,6 +30,7 @@ use crate::domain::RecipientKey;
 pub mod istruttoria;
 pub mod mailbox;
 pub mod oauth2;
+pub mod quality;
 pub mod replication;
 pub mod secret;
 pub mod sections;
@@ -36,6 +38,7 @@ pub mod smtp;
 pub mod web;
 
 pub use istruttoria::IstruttoriaConfig;
+pub use quality::{PublicConfig, QualityConfig};
 pub use mailbox::{MailboxConfig, StartFrom};
 pub use oauth2::{OAuth2Config, OAuthMechanism};
 pub use replication::ReplicationConfig;
@@ -77,6 +80,12 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub istruttoria: IstruttoriaConfig,
+    /// Issue 20: the clinical-risk office, the trust's regional code.
+    #[serde(default)]
+    pub quality: QualityConfig,
+    /// Issue 20 (transparency; issue 15 adds the public form).
+    #[serde(default)]
+    pub public: PublicConfig,
     /// Computed once the sections are validated; not a key of the file.
     #[serde(skip)]
     own_addresses: Vec<RecipientKey>,
@@ -156,6 +165,8 @@ impl Config {
         }
         self.own_addresses = own_addresses(&self.ingest, &self.mailboxes, &self.smtp);
         self.istruttoria.resolve(&self.own_addresses)?;
+        self.quality.resolve()?;
+        self.public.validate()?;
         Ok(())
     }
 }

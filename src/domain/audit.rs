@@ -64,6 +64,15 @@ vocabulary! {
         ReferenteUpdated = "referente.updated",
         ClassifierTrained = "classifier.trained",
         ClassifierEvaluated = "classifier.evaluated",
+        /// Issue 20: the analysis of a complaint (components, founded, frail citizen, note).
+        TicketAnalysed = "ticket.analysed",
+        /// Flagged as a possible adverse event, or its register references changed.
+        TicketRiskFlagged = "ticket.risk_flagged",
+        TicketRiskUnflagged = "ticket.risk_unflagged",
+        ImprovementCreated = "improvement.created",
+        ImprovementUpdated = "improvement.updated",
+        /// The components, the frailty list or the regional codes changed.
+        QualityListChanged = "quality.list_changed",
     }
 }
 
@@ -85,6 +94,8 @@ vocabulary! {
         Requests = "request.",
         Referenti = "referente.",
         Classifier = "classifier.",
+        Improvements = "improvement.",
+        Quality = "quality.",
     }
 }
 
@@ -107,7 +118,10 @@ impl AuditAction {
             | A::TicketMergedFrom
             | A::TicketAttachmentDownloaded
             | A::TicketOriginalDownloaded
-            | A::TicketAnonymised => AuditGroup::Tickets,
+            | A::TicketAnonymised
+            | A::TicketAnalysed
+            | A::TicketRiskFlagged
+            | A::TicketRiskUnflagged => AuditGroup::Tickets,
             A::MessageReceived | A::MessageAutomatic => AuditGroup::Messages,
             A::UserLogin
             | A::UserLogout
@@ -135,6 +149,8 @@ impl AuditAction {
             | A::RequestReportRead => AuditGroup::Requests,
             A::ReferenteCreated | A::ReferenteUpdated => AuditGroup::Referenti,
             A::ClassifierTrained | A::ClassifierEvaluated => AuditGroup::Classifier,
+            A::ImprovementCreated | A::ImprovementUpdated => AuditGroup::Improvements,
+            A::QualityListChanged => AuditGroup::Quality,
         }
     }
 }

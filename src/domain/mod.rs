@@ -14,6 +14,7 @@
 //! - [`mail`]: outbound mail kinds and states, automatic mail, quarantine, PEC words, rule fields.
 //! - [`time`]: the legal deadline and Europe/Rome's calendar.
 //! - [`request`]: the istruttoria's words: a request's state, its tag `[URP-2026-000042 R1]`.
+//! - [`quality`]: the analysis of a complaint and improvement actions (issue 20).
 //! - [`refusal`]: why the procedure refuses a step (`WorkflowError`).
 
 pub mod address;
@@ -21,6 +22,7 @@ pub mod audit;
 pub mod classification;
 pub mod mail;
 pub mod people;
+pub mod quality;
 pub mod refusal;
 pub mod request;
 pub mod ticket;
@@ -34,6 +36,7 @@ pub use mail::{
     Signature,
 };
 pub use people::{Actor, AuditActor, Role};
+pub use quality::{ActionState, Founded};
 pub use request::{RequestState, RequestTag};
 pub use ticket::{Channel, Kind, Outcome, Relation, State, TicketNumber};
 
@@ -189,6 +192,8 @@ mod tests {
         check(ClassField::ALL);
         check(ClassSource::ALL);
         check(TrainReason::ALL);
+        check(Founded::ALL);
+        check(ActionState::ALL);
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub mod classifier;
 pub mod demo;
 pub mod ingest;
 pub mod outbox;
+pub mod improvement;
 pub mod progress;
+pub mod quality;
 pub mod quarantine;
 pub mod requests;
 pub mod retention;
@@ -22,6 +24,7 @@ pub mod rules;
 pub mod sessions;
 pub mod stats;
 pub mod tickets;
+pub mod transparency;
 pub mod users;
 
 use std::path::{Path, PathBuf};

@@ -132,6 +132,8 @@ pub fn anonymise_due(
     )?;
     // Requests quote the complaint; their reports are messages of the ticket (above).
     super::requests::anonymise_due(conn, marker)?;
+    // Issue 20: the analysis note goes; components, flags and register references stay.
+    super::quality::anonymise_due(conn, marker)?;
     conn.execute(
         &format!(
             "UPDATE outbox SET to_address = '', subject = ?1, body_text = ?1, last_error = NULL,
