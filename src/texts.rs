@@ -471,3 +471,30 @@ pub fn action_state(a: crate::domain::ActionState) -> &'static str {
 pub fn suppressed_count(threshold: i64) -> String {
     format!("< {threshold}")
 }
+
+/// Issue 20: why a change of the quality work was refused.
+pub fn quality_error(e: &crate::quality::QualityError) -> String {
+    use crate::quality::{Invalid, QualityError};
+    match e {
+        QualityError::NotFound => "Elemento non trovato.".into(),
+        QualityError::Forbidden => "Il tuo ruolo non consente questa operazione.".into(),
+        QualityError::Other(_) => "Errore interno.".into(),
+        QualityError::Invalid(i) => match i {
+            Invalid::UnknownComponent => "Componente sconosciuta.".into(),
+            Invalid::UnknownFragility => "Tipo di fragilità sconosciuto.".into(),
+            Invalid::EmptyRiskRef => {
+                "Indica il registro e l'identificativo (al massimo 120 caratteri ciascuno).".into()
+            }
+            Invalid::EmptyTitle => "L'azione deve avere un titolo.".into(),
+            Invalid::BadDueDate => "La scadenza non è una data valida (aaaa-mm-gg).".into(),
+            Invalid::UnknownService => "Servizio sconosciuto.".into(),
+            Invalid::UnknownTicket(n) => format!("Nessuna pratica {n}."),
+            Invalid::UnknownCategory => "Classificazione sconosciuta.".into(),
+            Invalid::CodeOrLabelMissing => {
+                "Codice e descrizione sono obbligatori; il codice usa maiuscole, cifre, '.', '-', '_'."
+                    .into()
+            }
+            Invalid::CodeTaken(code) => format!("Il codice {code} è già usato."),
+        },
+    }
+}

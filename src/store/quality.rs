@@ -431,3 +431,10 @@ pub fn set_regional_code(conn: &Connection, category_id: i64, code: Option<&str>
     };
     Ok(true)
 }
+
+/// Whether category `id` exists (macro or sub).
+pub fn category_exists(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM categories WHERE id = ?1)")?
+        .query_row([id], |r| r.get(0))?)
+}
