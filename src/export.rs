@@ -319,13 +319,21 @@ pub fn outbox(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<
 }
 
 /// The tickets; as JSON each also carries its `requests` of the istruttoria (`service`, `to`,
-/// `sent_at`, `due_at`, `answered_at`, `state`, and the request's `tag`).
+/// `sent_at`, `due_at`, `answered_at`, `state`, and the request's `tag`), and its analysis
+/// (issue 20: `components`, `risk`, `risk_refs`, `fragile`, `fragility`, `founded`).
 pub fn tickets(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<()> {
     if format == Format::Json {
         return tickets::each_ticket(conn, &mut |t, counts| {
             let requests = crate::store::requests::exported(conn, t.id)?;
+            let quality = crate::store::quality::exported(conn, t.id)?;
             let mut row = serde_json::to_value(TicketRow::of(t, counts))?;
             row["requests"] = serde_json::to_value(requests)?;
+            // Issue 20: components, risk_refs, fragile, founded (and risk, fragility).
+            if let (Some(row), serde_json::Value::Object(extra)) =
+                (row.as_object_mut(), serde_json::to_value(quality)?)
+            {
+                row.extend(extra);
+            }
             serde_json::to_writer(&mut *out, &row)?;
             out.write_all(b"\n")?;
             Ok(())

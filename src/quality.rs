@@ -385,5 +385,7 @@ fn list_word(which: QualityList) -> &'static str {
     }
 }
 
+pub mod export;
+
 #[cfg(test)]
 mod tests;

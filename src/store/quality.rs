@@ -438,3 +438,19 @@ pub fn category_exists(conn: &Connection, id: i64) -> Result<bool> {
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM categories WHERE id = ?1)")?
         .query_row([id], |r| r.get(0))?)
 }
+
+/// The ids of the accounts with the clinical-risk and quality right.
+pub fn risk_managers(conn: &Connection) -> Result<Vec<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM users WHERE risk_manager = 1 ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Grants or takes away the right; false when there is no such account.
+pub fn set_risk_manager(conn: &Connection, user_id: i64, on: bool) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE users SET risk_manager = ?2 WHERE id = ?1",
+        params![user_id, on],
+    )? == 1)
+}

@@ -14,6 +14,7 @@ pub mod auth;
 mod charts;
 pub mod downloads;
 mod ops;
+mod quality;
 pub mod stats;
 mod tickets;
 mod ui;
@@ -115,6 +116,16 @@ pub struct Settings {
     pub replication_max_lag: Option<chrono::Duration>,
     /// `[istruttoria]`: the request form's default due date.
     pub istruttoria: crate::istruttoria::Settings,
+    /// Issue 20: `[public] transparency` and its small-count threshold.
+    pub quality: QualitySettings,
+}
+
+/// Issue 20's web settings.
+#[derive(Debug)]
+pub struct QualitySettings {
+    /// `/trasparenza/<anno>` without signing in.
+    pub transparency_public: bool,
+    pub transparency_min_count: u32,
 }
 
 impl Settings {
@@ -143,6 +154,10 @@ impl Settings {
                 .enabled()
                 .then(|| chrono::Duration::seconds(i64::from(c.replication.max_lag_secs))),
             istruttoria: crate::istruttoria::Settings::from_config(c),
+            quality: QualitySettings {
+                transparency_public: c.public.transparency,
+                transparency_min_count: c.public.transparency_min_count,
+            },
         }
     }
 }
@@ -368,6 +383,47 @@ pub fn router(app: App) -> Router {
         .route("/statistiche", get(stats::page))
         .route("/statistiche.csv", get(stats::csv))
         .route("/statistiche/relazione", get(stats::annual))
+        // Issue 20: analysis, clinical risk, improvement actions, transparency.
+        .route("/reclami/{number}/analisi", post(tickets::analyse))
+        .route("/reclami/{number}/rischio", post(tickets::risk_ref_add))
+        .route(
+            "/reclami/{number}/rischio/{id}/rimuovi",
+            post(tickets::risk_ref_remove),
+        )
+        .route("/rischio-clinico", get(quality::risk))
+        .route("/azioni", get(quality::actions).post(quality::action_add))
+        .route(
+            "/azioni/{id}",
+            get(quality::action).post(quality::action_update),
+        )
+        .route("/trasparenza/{year}", get(quality::transparency))
+        .route("/trasparenza/{year}/csv", get(quality::transparency_csv))
+        .route("/statistiche/confronto", get(quality::compare))
+        .route("/amministrazione/qualita", get(quality::admin))
+        .route(
+            "/amministrazione/qualita/componenti",
+            post(quality::component_add),
+        )
+        .route(
+            "/amministrazione/qualita/componenti/{id}",
+            post(quality::component_update),
+        )
+        .route(
+            "/amministrazione/qualita/fragilita",
+            post(quality::fragility_add),
+        )
+        .route(
+            "/amministrazione/qualita/fragilita/{id}",
+            post(quality::fragility_update),
+        )
+        .route(
+            "/amministrazione/qualita/codici/{id}",
+            post(quality::regional_code),
+        )
+        .route(
+            "/amministrazione/qualita/rischio/{id}",
+            post(quality::risk_right),
+        )
         .route("/amministrazione", get(admin::index))
         .route(
             "/amministrazione/utenti",

@@ -7,8 +7,10 @@
 //!   confirmation), closing, merging.
 //! - [`suggest`]: the ticket page's automatic classification: sources, suggestions, "perché".
 //! - [`files`]: the attachments and original messages, as audited downloads.
+//! - [`analysis`]: the analysis of a complaint, frail citizen, clinical risk (issue 20).
 //! - [`requests`]: the istruttoria: a ticket's requests for reports, asking for one, reading one.
 
+mod analysis;
 mod dashboard;
 mod files;
 mod forms;
@@ -17,6 +19,8 @@ mod page;
 mod requests;
 mod suggest;
 
+pub use analysis::{analyse, risk_ref_add, risk_ref_remove};
+pub(crate) use analysis::{in_writer, RiskManagerOrStaff};
 pub use dashboard::dashboard;
 pub use files::{attachment, original};
 pub use forms::{answer, classify, close, confirm, merge, note};

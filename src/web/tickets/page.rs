@@ -4,7 +4,7 @@ use axum::extract::State as AppState;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
-use super::{requests, suggest, ticket_id};
+use super::{analysis, requests, suggest, ticket_id};
 use crate::domain::{Kind, Outcome, Relation, Role, TicketNumber};
 use crate::mail::pec::PecInfo;
 use crate::store::backoffice::{self as q, Entry, EntryKind};
@@ -65,6 +65,10 @@ pub async fn show(
         .readers
         .read(move |conn| requests::read(conn, id))
         .await?;
+    let quality = app
+        .readers
+        .read(move |conn| analysis::read(conn, id))
+        .await?;
     let title = format!("Reclamo {}", t.number);
     let body = html! {
         @if s.actor.role == Role::Viewer {
@@ -80,6 +84,7 @@ pub async fn show(
             }
         }
         (requests::section(&s, &t.number, &requests, s.may_act() && t.merged_into.is_none()))
+        (analysis::section(&s, &t.number, &quality, s.may_act() && t.merged_into.is_none()))
         @if s.may_act() && t.merged_into.is_none() {
             (actions(&s, &t, &categories, &services, &operators))
         }
