@@ -6,7 +6,6 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use chrono::Datelike;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -700,16 +699,26 @@ pub async fn risk_right(
     Ok(Redirect::to(ADMIN_PAGE).into_response())
 }
 
-/// The dashboard's line: open improvement actions past their due date.
-pub async fn overdue_actions(app: &App) -> WebResult<i64> {
+/// The dashboard's part: open improvement actions past their due date, and the links to the
+/// actions, the risk list (with the right) and the transparency report.
+pub async fn dashboard_block(app: &App, s: &Session) -> WebResult<Markup> {
     let today = today();
-    Ok(app
+    let overdue = app
         .readers
         .read(move |conn| improvement::overdue_count(conn, &today))
-        .await?)
-}
-
-/// Year shown by default for the transparency link.
-pub fn last_full_year() -> i32 {
-    chrono::Utc::now().year() - 1
+        .await?;
+    Ok(html! {
+        section aria-labelledby="qualita" {
+            h2 #qualita { "Qualità" }
+            ul {
+                li {
+                    a href="/azioni?scadute=1" { "Azioni di miglioramento scadute: " strong { (overdue) } }
+                    " · " a href="/azioni" { "tutte le azioni" }
+                }
+                @if s.risk_manager { li { a href="/rischio-clinico" { "Segnalazioni di possibile evento avverso" } } }
+                li { a href={"/trasparenza/" (this_year() - 1)} { "Relazione per la trasparenza " (this_year() - 1) } }
+                li { a href="/statistiche/confronto" { "Confronto negli anni" } }
+            }
+        }
+    })
 }
