@@ -327,12 +327,11 @@ pub fn csv(r: &Report) -> Result<Vec<u8>> {
     }
     for a in &r.actions {
         let state = texts::action_state(a.state);
-        let service = a.service_name.as_deref().unwrap_or("");
-        w.write_record([
-            "Azione di miglioramento",
-            &cell(&format!("{} ({service})", a.title)),
-            state,
-        ])?;
+        let title = match &a.service_name {
+            Some(service) => format!("{} ({service})", a.title),
+            None => a.title.clone(),
+        };
+        w.write_record(["Azione di miglioramento", &cell(&title), state])?;
     }
     w.flush()?;
     Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
