@@ -740,3 +740,47 @@ SELECT c.id, m.code FROM categories c JOIN (
     UNION ALL SELECT 'TEM', '4' UNION ALL SELECT 'ALB', '5' UNION ALL SELECT 'STR', '6'
     UNION ALL SELECT 'BUR', '7' UNION ALL SELECT 'ALT', '8'
 ) m ON m.macro = c.code WHERE c.parent_id IS NULL;
+
+-- The outbox learns the clinical-risk office's mail ('risk_alert'). As in migration 9, the
+-- table is rebuilt with its indexes and trigger, rows and ids unchanged.
+CREATE TABLE outbox_new (
+    id              INTEGER PRIMARY KEY,
+    ticket_id       INTEGER REFERENCES tickets(id),
+    kind            TEXT NOT NULL
+                    CHECK (kind IN ('ack', 'in_charge', 'answer', 'reopened', 'closed', 'new_ticket',
+                                    'request', 'request_reminder', 'request_escalation',
+                                    'report_arrived', 'risk_alert')),
+    to_address      TEXT NOT NULL COLLATE NOCASE,
+    subject         TEXT NOT NULL,
+    body_text       TEXT NOT NULL,
+    message_id      TEXT NOT NULL UNIQUE,
+    in_reply_to     TEXT,
+    refs            TEXT,
+    automatic       INTEGER NOT NULL CHECK (automatic IN (0, 1)),
+    state           TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'sent', 'failed', 'suppressed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    to_key          TEXT,
+    request_id      INTEGER REFERENCES requests(id)
+) STRICT;
+INSERT INTO outbox_new SELECT id, ticket_id, kind, to_address, subject, body_text, message_id,
+    in_reply_to, refs, automatic, state, attempts, next_attempt_at, last_error, created_at,
+    sent_at, to_key, request_id FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_recipient ON outbox(to_address, created_at);
+CREATE INDEX outbox_ticket ON outbox(ticket_id, id);
+CREATE INDEX outbox_request ON outbox(request_id, id) WHERE request_id IS NOT NULL;
+CREATE TRIGGER outbox_to_key_follows_address AFTER UPDATE OF to_address ON outbox
+WHEN new.to_address IS NOT old.to_address BEGIN
+    UPDATE outbox SET to_key = NULL WHERE id = new.id;
+END;
+CREATE INDEX outbox_replies_to ON outbox(to_key, created_at, state, kind)
+    WHERE kind IN ('ack', 'reopened');
+CREATE INDEX outbox_replies_recent ON outbox(created_at, state, kind)
+    WHERE kind IN ('ack', 'reopened');

@@ -85,13 +85,22 @@ fn ticket_exists(conn: &Connection, ticket_id: i64) -> Result<()> {
     }
 }
 
-/// Records a ticket's analysis. Returns whether the risk flag was set now (it was not before):
-/// the caller may then tell the clinical-risk office.
+/// The clinical-risk office's mail, when the operator asks for it (`[quality] risk_office`).
+pub struct RiskAlert<'a> {
+    pub notifier: &'a crate::notify::Notifier,
+    pub to: &'a str,
+    /// What the operator wrote for the office (the only personal data the mail can hold).
+    pub note: Option<&'a str>,
+}
+
+/// Records a ticket's analysis. Returns whether the risk flag was set now (it was not before);
+/// then `alert`, if given, is queued in the same transaction.
 pub fn analyse(
     conn: &Connection,
     actor: &Actor,
     ticket_id: i64,
     input: &AnalysisInput,
+    alert: Option<RiskAlert<'_>>,
 ) -> Result<bool> {
     refuse_viewer(actor)?;
     ticket_exists(conn, ticket_id)?;
@@ -127,6 +136,19 @@ pub fn analyse(
             AuditAction::TicketRiskUnflagged
         };
         audit::record(conn, actor.audit(), action, Some(ticket_id), json!({}))?;
+    }
+    if let Some(alert) = alert.filter(|_| flagged_now) {
+        let note = alert.note.map(str::trim).filter(|n| !n.is_empty());
+        let queued = alert
+            .notifier
+            .to_risk_office(conn, ticket_id, alert.to, note)?;
+        audit::record(
+            conn,
+            actor.audit(),
+            AuditAction::TicketRiskFlagged,
+            Some(ticket_id),
+            json!({ "risk_office_mail": queued.outbox_id, "with_note": note.is_some() }),
+        )?;
     }
     Ok(flagged_now)
 }

@@ -194,7 +194,11 @@ fn the_transparency_report_holds_no_personal_data_and_hides_small_counts() {
 
 #[test]
 fn the_risk_view_needs_the_right_and_the_analysis_reaches_exports_and_survives_anonymisation() {
-    let o = office_with(&messages()[..2], PUBLIC);
+    let config = PUBLIC.replace(
+        "[quality]\n",
+        "[quality]\nrisk_office = \"rischio.clinico@hospital.test\"\n",
+    );
+    let o = office_with(&messages()[..2], &config);
     let number = o.tickets[0].clone();
     let page = format!("/reclami/{number}");
     let mut op = o.sign_in("operator");
@@ -217,9 +221,29 @@ fn the_risk_view_needs_the_right_and_the_analysis_reaches_exports_and_survives_a
             ("fondatezza", "parzialmente_fondato"),
             ("rischio", "1"),
             ("nota", "analisi segreta ornitorinco"),
+            ("avvisa", "1"),
+            ("nota_rischio", "Sentire il direttore del reparto"),
         ],
     );
     assert_eq!(r.status, 303, "{}", r.text());
+    // The clinical-risk office's mail: the number and the operator's note, nothing of the
+    // citizen's (their name, address, subject, words, or the internal analysis).
+    let (to, subject, body): (String, String, String) = o
+        .daemon
+        .db()
+        .query_row(
+            "SELECT to_address, subject, body_text FROM outbox WHERE kind = 'risk_alert'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(to, "rischio.clinico@hospital.test");
+    let mail = format!("{subject}\n{body}");
+    assert!(mail.contains(&number) && mail.contains("Sentire il direttore del reparto"));
+    let (name, email, subj, words) = CITIZENS[0];
+    for secret in [name, email, subj, words, "ornitorinco"] {
+        assert!(!mail.contains(secret), "the risk mail holds {secret:?}: {mail}");
+    }
     let r = op.post(
         &page,
         &format!("{page}/rischio"),
@@ -229,8 +253,8 @@ fn the_risk_view_needs_the_right_and_the_analysis_reaches_exports_and_survives_a
     assert_eq!(
         o.daemon
             .count("SELECT count(*) FROM audit_log WHERE action = 'ticket.risk_flagged'"),
-        2,
-        "the flag and the reference"
+        3,
+        "the flag, the office's mail and the reference"
     );
 
     // Refused to roles without the right; shown to a viewer given it.

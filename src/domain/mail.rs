@@ -19,6 +19,9 @@ vocabulary! {
         RequestEscalation = "request_escalation",
         /// To the operator: a service's report has arrived.
         ReportArrived = "report_arrived",
+        /// Issue 20: to the clinical-risk office, a ticket flagged as a possible adverse event
+        /// (no personal data of the citizen's).
+        RiskAlert = "risk_alert",
     }
 }
 
@@ -34,7 +37,8 @@ impl MailKind {
             | MailKind::NewTicket
             | MailKind::RequestReminder
             | MailKind::RequestEscalation
-            | MailKind::ReportArrived => true,
+            | MailKind::ReportArrived
+            | MailKind::RiskAlert => true,
         }
     }
 
@@ -51,7 +55,8 @@ impl MailKind {
             | MailKind::Answer
             | MailKind::Reopened
             | MailKind::Closed
-            | MailKind::NewTicket => false,
+            | MailKind::NewTicket
+            | MailKind::RiskAlert => false,
         }
     }
 
@@ -68,7 +73,8 @@ impl MailKind {
             | MailKind::RequestReminder
             | MailKind::RequestEscalation
             // At most one per request until an operator reads the report (see istruttoria).
-            | MailKind::ReportArrived => false,
+            | MailKind::ReportArrived
+            | MailKind::RiskAlert => false,
         }
     }
 }

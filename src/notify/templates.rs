@@ -22,6 +22,7 @@ fn builtin(kind: MailKind) -> &'static str {
         MailKind::RequestReminder => include_str!("../../templates/request_reminder.txt"),
         MailKind::RequestEscalation => include_str!("../../templates/request_escalation.txt"),
         MailKind::ReportArrived => include_str!("../../templates/report_arrived.txt"),
+        MailKind::RiskAlert => include_str!("../../templates/risk_alert.txt"),
     }
 }
 

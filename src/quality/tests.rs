@@ -48,8 +48,8 @@ fn an_analysis_is_saved_audited_and_the_flag_reported_once() {
         fragility_id: Some(frail[0].id),
         risk: true,
     };
-    assert!(analyse(&conn, &op, t, &input).unwrap(), "flagged now");
-    assert!(!analyse(&conn, &op, t, &input).unwrap(), "already flagged");
+    assert!(analyse(&conn, &op, t, &input, None).unwrap(), "flagged now");
+    assert!(!analyse(&conn, &op, t, &input, None).unwrap(), "already flagged");
     let a = analysis(&conn, t).unwrap();
     assert_eq!(a.components.len(), 2);
     assert_eq!(a.note, "nota interna");
@@ -81,7 +81,7 @@ fn a_viewer_cannot_analyse_and_unknown_entries_are_refused() {
     let t = ticket(&conn);
     let input = AnalysisInput::default();
     assert!(matches!(
-        analyse(&conn, &viewer, t, &input),
+        analyse(&conn, &viewer, t, &input, None),
         Err(QualityError::Forbidden)
     ));
     let bad = AnalysisInput {
@@ -89,7 +89,7 @@ fn a_viewer_cannot_analyse_and_unknown_entries_are_refused() {
         ..AnalysisInput::default()
     };
     assert!(matches!(
-        analyse(&conn, &op, t, &bad),
+        analyse(&conn, &op, t, &bad, None),
         Err(QualityError::Invalid(Invalid::UnknownComponent))
     ));
 }

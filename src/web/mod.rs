@@ -126,6 +126,8 @@ pub struct QualitySettings {
     /// `/trasparenza/<anno>` without signing in.
     pub transparency_public: bool,
     pub transparency_min_count: u32,
+    /// `[quality] risk_office`: the ticket page offers to mail it when flagging.
+    pub risk_office: Option<String>,
 }
 
 impl Settings {
@@ -157,6 +159,7 @@ impl Settings {
             quality: QualitySettings {
                 transparency_public: c.public.transparency,
                 transparency_min_count: c.public.transparency_min_count,
+                risk_office: c.quality.risk_office.clone(),
             },
         }
     }

@@ -31,8 +31,15 @@ pub fn read(conn: &rusqlite::Connection, ticket_id: i64) -> anyhow::Result<Data>
     })
 }
 
-/// The section; `may_act`: the form to change it (staff, ticket not merged).
-pub fn section(s: &Session, number: &TicketNumber, d: &Data, may_act: bool) -> Markup {
+/// The section; `may_act`: the form to change it (staff, ticket not merged); `risk_office`: a
+/// clinical-risk office is configured, so flagging may mail it.
+pub fn section(
+    s: &Session,
+    number: &TicketNumber,
+    d: &Data,
+    may_act: bool,
+    risk_office: bool,
+) -> Markup {
     let a = &d.analysis;
     let base = format!("/reclami/{number}");
     let has = |c: &ListItem| a.components.iter().any(|x| x.id == c.id);
@@ -71,6 +78,15 @@ pub fn section(s: &Session, number: &TicketNumber, d: &Data, may_act: bool) -> M
                         }
                     }
                     p { label { input type="checkbox" name="rischio" value="1" checked[a.risk]; " Possibile evento avverso / rischio clinico" } }
+                    @if risk_office && !a.risk {
+                        p {
+                            label { input type="checkbox" name="avvisa" value="1" checked; " Avvisa l'ufficio rischio clinico (un link alla pratica, senza i dati del cittadino)" }
+                        }
+                        p {
+                            label for="nota-rischio" { "Nota per l'ufficio rischio clinico (facoltativa: ciò che scrivi qui è inviato)" }
+                            textarea #nota-rischio name="nota_rischio" rows="2" {}
+                        }
+                    }
                     p {
                         label for="analisi-nota" { "Analisi (interna, mai inviata al cittadino)" }
                         textarea #analisi-nota name="nota" rows="3" { (a.note) }
@@ -183,7 +199,23 @@ pub async fn analyse(
         risk: crate::web::form_flag(field("rischio")),
     };
     let actor = s.actor.clone();
-    let flagged_now = in_writer(&app, move |c| quality::analyse(c, &actor, id, &input)).await?;
+    let alert_to = app
+        .settings
+        .quality
+        .risk_office
+        .clone()
+        .filter(|_| crate::web::form_flag(field("avvisa")));
+    let note = field("nota_rischio").map(str::to_string);
+    let notifier = app.notifier.clone();
+    let flagged_now = in_writer(&app, move |c| {
+        let alert = alert_to.as_deref().map(|to| quality::RiskAlert {
+            notifier: &notifier,
+            to,
+            note: note.as_deref(),
+        });
+        quality::analyse(c, &actor, id, &input, alert)
+    })
+    .await?;
     if flagged_now {
         tracing::info!(ticket = %number, "flagged as a possible adverse event");
     }

@@ -84,7 +84,7 @@ pub async fn show(
             }
         }
         (requests::section(&s, &t.number, &requests, s.may_act() && t.merged_into.is_none()))
-        (analysis::section(&s, &t.number, &quality, s.may_act() && t.merged_into.is_none()))
+        (analysis::section(&s, &t.number, &quality, s.may_act() && t.merged_into.is_none(), app.settings.quality.risk_office.is_some()))
         @if s.may_act() && t.merged_into.is_none() {
             (actions(&s, &t, &categories, &services, &operators))
         }
