@@ -295,14 +295,16 @@ fn run(cli: Cli) -> Result<()> {
                 ExportWhat::Risk { year, format } => {
                     ascolto::quality::export::risk(&conn, year, format, &mut out)
                 }
-                ExportWhat::Transparency { year, format } => ascolto::quality::export::transparency(
-                    &conn,
-                    year,
-                    &config.notify.office_name,
-                    config.public.transparency_min_count,
-                    format,
-                    &mut out,
-                ),
+                ExportWhat::Transparency { year, format } => {
+                    ascolto::quality::export::transparency(
+                        &conn,
+                        year,
+                        &config.notify.office_name,
+                        config.public.transparency_min_count,
+                        format,
+                        &mut out,
+                    )
+                }
                 ExportWhat::Regional { year, format } => ascolto::quality::export::regional(
                     &conn,
                     year,

@@ -53,7 +53,9 @@ pub enum Invalid {
     UnknownTicket(String),
     #[error("unknown category")]
     UnknownCategory,
-    #[error("a code and a label are required; the code has capital letters, digits, '.', '-', '_'")]
+    #[error(
+        "a code and a label are required; the code has capital letters, digits, '.', '-', '_'"
+    )]
     CodeOrLabelMissing,
     #[error("the code {0} is already used")]
     CodeTaken(String),
@@ -250,7 +252,12 @@ fn action_input(conn: &Connection, form: &ActionForm) -> Result<ActionInput> {
     }
     Ok(ActionInput {
         title: title.chars().take(300).collect(),
-        description: form.description.trim().chars().take(MAX_NOTE_CHARS).collect(),
+        description: form
+            .description
+            .trim()
+            .chars()
+            .take(MAX_NOTE_CHARS)
+            .collect(),
         service_id: form.service_id,
         owner: form.owner.trim().chars().take(200).collect(),
         due_date,

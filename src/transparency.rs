@@ -49,7 +49,13 @@ fn suppress(counts: &[i64], min: i64) -> Vec<Cell> {
     let small = |n: i64| n > 0 && n < min;
     let mut cells: Vec<Cell> = counts
         .iter()
-        .map(|&n| if small(n) { Cell::Hidden } else { Cell::Shown(n) })
+        .map(|&n| {
+            if small(n) {
+                Cell::Hidden
+            } else {
+                Cell::Shown(n)
+            }
+        })
         .collect();
     if cells.iter().filter(|c| **c == Cell::Hidden).count() == 1 {
         let next = counts

@@ -152,14 +152,28 @@ fn the_transparency_report_holds_no_personal_data_and_hides_small_counts() {
             "export html",
             run(
                 &o,
-                &["export", "transparency", "--year", "2026", "--format", "html"],
+                &[
+                    "export",
+                    "transparency",
+                    "--year",
+                    "2026",
+                    "--format",
+                    "html",
+                ],
             ),
         ),
         (
             "export csv",
             run(
                 &o,
-                &["export", "transparency", "--year", "2026", "--format", "csv"],
+                &[
+                    "export",
+                    "transparency",
+                    "--year",
+                    "2026",
+                    "--format",
+                    "csv",
+                ],
             ),
         ),
     ];
@@ -189,7 +203,9 @@ fn the_transparency_report_holds_no_personal_data_and_hides_small_counts() {
     // One frail citizen: hidden.
     assert!(export_csv.contains("Attenzioni particolari,Persone fragili,< 3"));
     assert!(export_csv.contains("Per canale,Email,7"));
-    assert!(export_csv.contains("Azione di miglioramento,Nuova segnaletica al pronto soccorso,avviata"));
+    assert!(
+        export_csv.contains("Azione di miglioramento,Nuova segnaletica al pronto soccorso,avviata")
+    );
 }
 
 #[test]
@@ -242,12 +258,18 @@ fn the_risk_view_needs_the_right_and_the_analysis_reaches_exports_and_survives_a
     assert!(mail.contains(&number) && mail.contains("Sentire il direttore del reparto"));
     let (name, email, subj, words) = CITIZENS[0];
     for secret in [name, email, subj, words, "ornitorinco"] {
-        assert!(!mail.contains(secret), "the risk mail holds {secret:?}: {mail}");
+        assert!(
+            !mail.contains(secret),
+            "the risk mail holds {secret:?}: {mail}"
+        );
     }
     let r = op.post(
         &page,
         &format!("{page}/rischio"),
-        &[("registro", "Incident reporting"), ("identificativo", "IR-77")],
+        &[
+            ("registro", "Incident reporting"),
+            ("identificativo", "IR-77"),
+        ],
     );
     assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(
@@ -272,10 +294,7 @@ fn the_risk_view_needs_the_right_and_the_analysis_reaches_exports_and_survives_a
     assert!(list.text().contains(&number) && list.text().contains("IR-77"));
     assert!(!list.text().contains(&o.tickets[1]), "only flagged tickets");
 
-    let risk = run(
-        &o,
-        &["export", "risk", "--year", "2026", "--format", "csv"],
-    );
+    let risk = run(&o, &["export", "risk", "--year", "2026", "--format", "csv"]);
     assert!(risk.contains(&number) && risk.contains("Incident reporting:IR-77"));
     assert_eq!(risk.lines().count(), 2, "a header and the flagged ticket");
 

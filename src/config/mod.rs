@@ -38,9 +38,9 @@ pub mod smtp;
 pub mod web;
 
 pub use istruttoria::IstruttoriaConfig;
-pub use quality::{PublicConfig, QualityConfig};
 pub use mailbox::{MailboxConfig, StartFrom};
 pub use oauth2::{OAuth2Config, OAuthMechanism};
+pub use quality::{PublicConfig, QualityConfig};
 pub use replication::ReplicationConfig;
 pub use secret::Secret;
 pub use sections::{

@@ -141,7 +141,15 @@ impl Notifier {
         vars.quoted_date = None;
         vars.answer = note.map(str::to_string);
         let (subject, body) = self.templates.render(MailKind::RiskAlert, &vars)?;
-        self.queue(conn, (&t, &thread), MailKind::RiskAlert, to, &subject, &body, None)
+        self.queue(
+            conn,
+            (&t, &thread),
+            MailKind::RiskAlert,
+            to,
+            &subject,
+            &body,
+            None,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -95,9 +95,11 @@ pub fn transparency(
 ) -> Result<()> {
     let report = transparency::build(conn, year, office, min_count)?;
     match format {
-        ReportFormat::Html => {
-            out.write_all(transparency::html(&report, Styling::Embedded).into_string().as_bytes())?
-        }
+        ReportFormat::Html => out.write_all(
+            transparency::html(&report, Styling::Embedded)
+                .into_string()
+                .as_bytes(),
+        )?,
         ReportFormat::Csv => out.write_all(&transparency::csv(&report)?)?,
     }
     Ok(())
@@ -129,7 +131,11 @@ pub fn days_to_answer(received_at: &str, answered_at: &str) -> Option<i64> {
 
 fn regional_cells(trust: &str, r: &RegionalRow) -> Vec<String> {
     let received = DateTime::parse_from_rfc3339(&r.received_at)
-        .map(|t| to_rome(t.with_timezone(&Utc)).format("%Y-%m-%d").to_string())
+        .map(|t| {
+            to_rome(t.with_timezone(&Utc))
+                .format("%Y-%m-%d")
+                .to_string()
+        })
         .unwrap_or_default();
     vec![
         trust.to_string(),
@@ -139,7 +145,9 @@ fn regional_cells(trust: &str, r: &RegionalRow) -> Vec<String> {
         r.channel.as_str().to_string(),
         r.kind.map(|k| k.as_str().to_string()).unwrap_or_default(),
         r.regional_code.clone().unwrap_or_default(),
-        r.outcome.map(|o| o.as_str().to_string()).unwrap_or_default(),
+        r.outcome
+            .map(|o| o.as_str().to_string())
+            .unwrap_or_default(),
         r.first_answered_at
             .as_deref()
             .and_then(|a| days_to_answer(&r.received_at, a))

@@ -49,7 +49,10 @@ fn an_analysis_is_saved_audited_and_the_flag_reported_once() {
         risk: true,
     };
     assert!(analyse(&conn, &op, t, &input, None).unwrap(), "flagged now");
-    assert!(!analyse(&conn, &op, t, &input, None).unwrap(), "already flagged");
+    assert!(
+        !analyse(&conn, &op, t, &input, None).unwrap(),
+        "already flagged"
+    );
     let a = analysis(&conn, t).unwrap();
     assert_eq!(a.components.len(), 2);
     assert_eq!(a.note, "nota interna");

@@ -123,7 +123,12 @@ pub fn actions(conn: &Connection, filter: &ActionFilter) -> Result<Vec<Action>> 
              ORDER BY a.due_date IS NULL, a.due_date, a.id"
         ))?
         .query_map(
-            params![filter.state, filter.service_id, filter.overdue_on, filter.year],
+            params![
+                filter.state,
+                filter.service_id,
+                filter.overdue_on,
+                filter.year
+            ],
             action_of_row,
         )?
         .collect::<rusqlite::Result<_>>()?;

@@ -191,7 +191,10 @@ pub struct AnalysisInput {
 
 /// Whether every id names an entry of the list (inactive ones included: a ticket may keep one).
 pub fn items_exist(conn: &Connection, which: QualityList, ids: &[i64]) -> Result<bool> {
-    let sql = format!("SELECT EXISTS (SELECT 1 FROM {} WHERE id = ?1)", which.table());
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM {} WHERE id = ?1)",
+        which.table()
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     for id in ids {
         if !stmt.query_row([id], |r| r.get::<_, bool>(0))? {

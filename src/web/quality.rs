@@ -148,7 +148,12 @@ pub async fn actions(
             (action_form(&s, None, &services, &categories))
         }
     };
-    Ok(ui::page(&s, Section::Tickets, "Azioni di miglioramento", body))
+    Ok(ui::page(
+        &s,
+        Section::Tickets,
+        "Azioni di miglioramento",
+        body,
+    ))
 }
 
 fn actions_table(list: &[Action], today: &str) -> Markup {
@@ -267,7 +272,10 @@ pub async fn action_add(
 ) -> WebResult<Response> {
     let form = action_form_of(&fields)?;
     let (actor, right) = (s.actor.clone(), s.risk_manager);
-    let id = in_writer(&app, move |c| quality::create_action(c, &actor, right, &form)).await?;
+    let id = in_writer(&app, move |c| {
+        quality::create_action(c, &actor, right, &form)
+    })
+    .await?;
     Ok(Redirect::to(&format!("/azioni/{id}")).into_response())
 }
 
@@ -355,8 +363,7 @@ pub async fn transparency_csv(
     Extension(current): Extension<Current>,
     UrlPath(year): UrlPath<i32>,
 ) -> Response {
-    let r = match transparency_report(&app, &current, year, format!("/trasparenza/{year}")).await
-    {
+    let r = match transparency_report(&app, &current, year, format!("/trasparenza/{year}")).await {
         Ok(r) => r,
         Err(resp) => return resp,
     };
@@ -458,7 +465,14 @@ pub async fn compare(
 
 fn compare_csv(rows: &[YearRow]) -> anyhow::Result<Response> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["anno", "segnalazioni", "reclami", "elogi", "nei_termini", "oltre_i_termini"])?;
+    w.write_record([
+        "anno",
+        "segnalazioni",
+        "reclami",
+        "elogi",
+        "nei_termini",
+        "oltre_i_termini",
+    ])?;
     for r in rows {
         w.write_record([
             r.year.to_string(),
@@ -570,7 +584,12 @@ pub async fn admin(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult
             }
         } }
     };
-    Ok(ui::page(&s, Section::Admin, "Qualità e flussi regionali", body))
+    Ok(ui::page(
+        &s,
+        Section::Admin,
+        "Qualità e flussi regionali",
+        body,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -336,7 +336,10 @@ pub const MATRIX: &[Route] = &[
     (
         "POST",
         "/reclami/{T}/rischio",
-        &[("registro", "Incident reporting"), ("identificativo", "IR-{N}")],
+        &[
+            ("registro", "Incident reporting"),
+            ("identificativo", "IR-{N}"),
+        ],
         [Refused, Refused, Refused, Done, Done],
     ),
     (

@@ -251,7 +251,10 @@ pub async fn risk_ref_remove(
 ) -> WebResult<Response> {
     let id = ticket_id(&app, &number).await?;
     let actor = s.actor.clone();
-    in_writer(&app, move |c| quality::remove_risk_ref(c, &actor, id, ref_id)).await?;
+    in_writer(&app, move |c| {
+        quality::remove_risk_ref(c, &actor, id, ref_id)
+    })
+    .await?;
     Ok(back_to(&number))
 }
 
