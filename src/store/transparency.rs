@@ -21,6 +21,10 @@ pub struct Counted<K> {
     pub count: i64,
 }
 
+/// A count by something the hospital names with a code and a label (a macro-category, a
+/// service); `None`: not set.
+pub type ByCoded = Vec<Counted<Option<(String, String)>>>;
+
 /// Whether tickets were answered within their deadline.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Timeliness {
@@ -36,9 +40,9 @@ pub struct YearFigures {
     pub total: i64,
     pub by_kind: Vec<Counted<Option<Kind>>>,
     /// Macro-category (code, label); `None`: not classified.
-    pub by_category: Vec<Counted<Option<(String, String)>>>,
+    pub by_category: ByCoded,
     /// Service (code, name); `None`: no unit concerned.
-    pub by_service: Vec<Counted<Option<(String, String)>>>,
+    pub by_service: ByCoded,
     pub by_channel: Vec<Counted<Channel>>,
     pub by_founded: Vec<Counted<Option<Founded>>>,
     pub timeliness: Timeliness,
@@ -75,7 +79,7 @@ fn grouped_pair(
     label: &str,
     joins: &str,
     year: i32,
-) -> Result<Vec<Counted<Option<(String, String)>>>> {
+) -> Result<ByCoded> {
     let sql = format!(
         "SELECT {code}, {label}, count(*) FROM tickets t {joins} WHERE {OF_YEAR}
          GROUP BY 1, 2 ORDER BY 3 DESC, 1"

@@ -121,7 +121,7 @@ pub struct Settings {
 }
 
 /// Issue 20's web settings.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct QualitySettings {
     /// `/trasparenza/<anno>` without signing in.
     pub transparency_public: bool,

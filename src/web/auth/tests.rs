@@ -336,6 +336,7 @@ fn origin_check() {
         viewer_sees_content: false,
         replication_max_lag: None,
         istruttoria: Default::default(),
+        quality: Default::default(),
     };
     let mut h = HeaderMap::new();
     assert!(!origin_allowed(&s, &h), "no Origin and no Referer");
