@@ -349,20 +349,6 @@ pub fn exported(conn: &Connection, ticket_id: i64) -> Result<Exported> {
     })
 }
 
-/// The ids of the frail citizens' tickets among `ids` (lists mark and raise them).
-pub fn fragile_among(conn: &Connection, ids: &[i64]) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM ticket_analysis WHERE ticket_id = ?1 AND fragility_id IS NOT NULL)",
-    )?;
-    let mut out = Vec::new();
-    for id in ids {
-        if stmt.query_row([id], |r| r.get::<_, bool>(0))? {
-            out.push(*id);
-        }
-    }
-    Ok(out)
-}
-
 /// The anonymisation: the analysis note is an operator's text about the case and may quote the
 /// citizen; components, flags and references stay (the statistics stay whole).
 pub fn anonymise_due(conn: &Connection, marker: &str) -> Result<()> {
