@@ -725,6 +725,134 @@ CREATE TABLE outbox_new (
     id              INTEGER PRIMARY KEY,
     ticket_id       INTEGER REFERENCES tickets(id),
     kind            TEXT NOT NULL,
+-- migration 13
+
+-- From complaints to improvement (issue 20): each ticket's analysis, clinical risk, frail
+-- citizens, improvement actions and the regional codes. Codes and flags only, except the
+-- analysis note (internal, removed by the anonymisation like notes) and the actions' own text
+-- (written by staff, published in the transparency report).
+
+-- The components a complaint is analysed in: a list the hospital edits.
+CREATE TABLE complaint_components (
+    id       INTEGER PRIMARY KEY,
+    code     TEXT NOT NULL UNIQUE,
+    label    TEXT NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    active   INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
+) STRICT;
+INSERT INTO complaint_components (code, label, position) VALUES
+ ('SOG', 'Soggettiva', 10),
+ ('REL', 'Relazionale', 20),
+ ('ORG', 'Organizzativa', 30),
+ ('TEC', 'Tecnico-professionale', 40),
+ ('STR', 'Strutturale', 50),
+ ('INF', 'Informativa', 60);
+
+-- Why a citizen is frail ("persona fragile"): a list the hospital edits.
+CREATE TABLE fragility_kinds (
+    id       INTEGER PRIMARY KEY,
+    code     TEXT NOT NULL UNIQUE,
+    label    TEXT NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    active   INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
+) STRICT;
+INSERT INTO fragility_kinds (code, label, position) VALUES
+ ('ANZ', 'Persona anziana', 10),
+ ('DIS', 'Persona con disabilità', 20),
+ ('MIN', 'Minore', 30),
+ ('NAU', 'Persona non autosufficiente o con patologia cronica', 40),
+ ('LIN', 'Barriera linguistica o culturale', 50),
+ ('ALT', 'Altra fragilità', 60);
+
+-- One row per analysed ticket. `founded`: NULL until assessed. `fragility_id`: the citizen is
+-- frail (NULL: not flagged). `risk`: a possible adverse event, for the risk manager.
+CREATE TABLE ticket_analysis (
+    ticket_id       INTEGER PRIMARY KEY REFERENCES tickets(id),
+    founded         TEXT CHECK (founded IN ('fondato', 'parzialmente_fondato', 'infondato')),
+    note            TEXT NOT NULL DEFAULT '',
+    fragility_id    INTEGER REFERENCES fragility_kinds(id),
+    risk            INTEGER NOT NULL DEFAULT 0 CHECK (risk IN (0, 1)),
+    risk_flagged_at TEXT,
+    updated_at      TEXT NOT NULL,
+    updated_by      INTEGER REFERENCES users(id)
+) STRICT;
+CREATE INDEX ticket_analysis_risk ON ticket_analysis(risk_flagged_at) WHERE risk = 1;
+CREATE INDEX ticket_analysis_fragile ON ticket_analysis(fragility_id) WHERE fragility_id IS NOT NULL;
+
+CREATE TABLE ticket_components (
+    ticket_id    INTEGER NOT NULL REFERENCES tickets(id),
+    component_id INTEGER NOT NULL REFERENCES complaint_components(id),
+    PRIMARY KEY (ticket_id, component_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX ticket_components_component ON ticket_components(component_id);
+
+-- Where the trust's other registers know the case: incident reporting, claims, litigation.
+CREATE TABLE ticket_risk_refs (
+    id         INTEGER PRIMARY KEY,
+    ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+    register   TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (ticket_id, register, identifier)
+) STRICT;
+
+-- The right to see the tickets flagged as possible adverse events (risk manager, quality
+-- office), on any role; administrators have it anyway.
+ALTER TABLE users ADD COLUMN risk_manager INTEGER NOT NULL DEFAULT 0 CHECK (risk_manager IN (0, 1));
+
+-- Azioni di miglioramento: what the trust did or committed to do.
+CREATE TABLE improvement_actions (
+    id           INTEGER PRIMARY KEY,
+    title        TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    service_id   INTEGER REFERENCES services(id),
+    owner        TEXT NOT NULL DEFAULT '',
+    -- YYYY-MM-DD
+    due_date     TEXT,
+    state        TEXT NOT NULL DEFAULT 'proposta'
+                 CHECK (state IN ('proposta', 'avviata', 'completata', 'abbandonata')),
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    completed_at TEXT
+) STRICT;
+CREATE INDEX improvement_actions_due ON improvement_actions(due_date)
+    WHERE state IN ('proposta', 'avviata');
+CREATE TABLE improvement_action_tickets (
+    action_id INTEGER NOT NULL REFERENCES improvement_actions(id),
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    PRIMARY KEY (action_id, ticket_id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE improvement_action_categories (
+    action_id   INTEGER NOT NULL REFERENCES improvement_actions(id),
+    category_id INTEGER NOT NULL REFERENCES categories(id),
+    PRIMARY KEY (action_id, category_id)
+) STRICT, WITHOUT ROWID;
+
+-- The region's code of a category (a sub-category without one takes its macro-category's).
+-- The default: the Agenas macro-categories (1 tecnico-professionali, 2 umanizzazione e aspetti
+-- relazionali, 3 informazione, 4 tempi, 5 alberghieri e comfort, 6 struttura e logistica,
+-- 7 burocratico-amministrativi e organizzativi, 8 altro).
+CREATE TABLE regional_codes (
+    category_id INTEGER PRIMARY KEY REFERENCES categories(id),
+    code        TEXT NOT NULL
+) STRICT;
+INSERT INTO regional_codes (category_id, code)
+SELECT c.id, m.code FROM categories c JOIN (
+    SELECT 'TEC' AS macro, '1' AS code
+    UNION ALL SELECT 'REL', '2' UNION ALL SELECT 'UMA', '2' UNION ALL SELECT 'INF', '3'
+    UNION ALL SELECT 'TEM', '4' UNION ALL SELECT 'ALB', '5' UNION ALL SELECT 'STR', '6'
+    UNION ALL SELECT 'BUR', '7' UNION ALL SELECT 'ALT', '8'
+) m ON m.macro = c.code WHERE c.parent_id IS NULL;
+
+-- The outbox learns the clinical-risk office's mail ('risk_alert'). As in migration 9, the
+-- table is rebuilt with its indexes and trigger, rows and ids unchanged.
+CREATE TABLE outbox_new (
+    id              INTEGER PRIMARY KEY,
+    ticket_id       INTEGER REFERENCES tickets(id),
+    kind            TEXT NOT NULL
+                    CHECK (kind IN ('ack', 'in_charge', 'answer', 'reopened', 'closed', 'new_ticket',
+                                    'request', 'request_reminder', 'request_escalation',
+                                    'report_arrived', 'risk_alert')),
     to_address      TEXT NOT NULL COLLATE NOCASE,
     subject         TEXT NOT NULL,
     body_text       TEXT NOT NULL,
@@ -749,6 +877,9 @@ SELECT id, ticket_id, kind, to_address, subject, body_text, message_id, in_reply
     automatic, state, attempts, next_attempt_at, last_error, created_at, sent_at, to_key,
     request_id
 FROM outbox;
+INSERT INTO outbox_new SELECT id, ticket_id, kind, to_address, subject, body_text, message_id,
+    in_reply_to, refs, automatic, state, attempts, next_attempt_at, last_error, created_at,
+    sent_at, to_key, request_id FROM outbox;
 DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_due ON outbox(state, next_attempt_at);

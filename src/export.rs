@@ -331,6 +331,8 @@ pub fn outbox(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<
 /// `deadline_changes` (`kind`: suspended, resumed or extended; `at`, `reason`, the `due_at`
 /// after it, and `to_days` for an extension) and its second-level `review` (null, or `body`,
 /// `opened_at`, `closed_at`, `outcome`).
+/// `sent_at`, `due_at`, `answered_at`, `state`, and the request's `tag`), and its analysis
+/// (issue 20: `components`, `risk`, `risk_refs`, `fragile`, `fragility`, `founded`).
 pub fn tickets(conn: &Connection, format: Format, out: &mut dyn Write) -> Result<()> {
     if format == Format::Json {
         return tickets::each_ticket(conn, &mut |t, counts| {
@@ -338,11 +340,18 @@ pub fn tickets(conn: &Connection, format: Format, out: &mut dyn Write) -> Result
             let id = t.id;
             let changes = crate::store::deadlines::changes(conn, id)?;
             let effective = t.due_at.clone();
+            let quality = crate::store::quality::exported(conn, id)?;
             let mut row = serde_json::to_value(TicketRow::of(t, counts))?;
             row["requests"] = serde_json::to_value(requests)?;
             row["due_at_effective"] = serde_json::Value::String(effective);
             row["deadline_changes"] = serde_json::to_value(changes)?;
             row["review"] = serde_json::to_value(crate::store::reviews::of_ticket(conn, id)?)?;
+            // Issue 20: components, risk_refs, fragile, founded (and risk, fragility).
+            if let (Some(row), serde_json::Value::Object(extra)) =
+                (row.as_object_mut(), serde_json::to_value(quality)?)
+            {
+                row.extend(extra);
+            }
             serde_json::to_writer(&mut *out, &row)?;
             out.write_all(b"\n")?;
             Ok(())

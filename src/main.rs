@@ -213,6 +213,28 @@ enum ExportWhat {
     /// Everything stored about one citizen (an access request, GDPR art. 15), as JSON: their
     /// tickets, messages, attachments' names and the mail sent to them. Written to the audit log.
     Citizen { email: String },
+    /// Issue 20: the tickets flagged as possible adverse events (for the risk manager).
+    Risk {
+        #[arg(long)]
+        year: Option<i32>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+    },
+    /// Issue 20: the year's transparency report, without personal data and with small counts
+    /// hidden.
+    Transparency {
+        #[arg(long)]
+        year: i32,
+        #[arg(long, value_enum, default_value = "html")]
+        format: ascolto::quality::export::ReportFormat,
+    },
+    /// Issue 20: one row per ticket of the year for the regional flows (README "Regional export").
+    Regional {
+        #[arg(long)]
+        year: i32,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ascolto::quality::export::RegionalFormat,
+    },
 }
 
 fn main() -> ExitCode {
@@ -270,6 +292,26 @@ fn run(cli: Cli) -> Result<()> {
                     format,
                 } => stats::export(&conn, year, month, format, &mut out),
                 ExportWhat::Citizen { .. } => unreachable!("handled above"),
+                ExportWhat::Risk { year, format } => {
+                    ascolto::quality::export::risk(&conn, year, format, &mut out)
+                }
+                ExportWhat::Transparency { year, format } => {
+                    ascolto::quality::export::transparency(
+                        &conn,
+                        year,
+                        &config.notify.office_name,
+                        config.public.transparency_min_count,
+                        format,
+                        &mut out,
+                    )
+                }
+                ExportWhat::Regional { year, format } => ascolto::quality::export::regional(
+                    &conn,
+                    year,
+                    &config.quality.trust_code,
+                    format,
+                    &mut out,
+                ),
             }
         }
         Command::Import { path, mailbox } => {

@@ -223,6 +223,12 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::TicketAnswerFilesAttached => "Allegati inviati con la risposta",
         AuditAction::AnswerModelCreated => "Modello di risposta creato",
         AuditAction::AnswerModelUpdated => "Modello di risposta modificato",
+        AuditAction::TicketAnalysed => "Analisi del reclamo",
+        AuditAction::TicketRiskFlagged => "Segnalato come possibile evento avverso",
+        AuditAction::TicketRiskUnflagged => "Tolta la segnalazione di possibile evento avverso",
+        AuditAction::ImprovementCreated => "Azione di miglioramento creata",
+        AuditAction::ImprovementUpdated => "Azione di miglioramento modificata",
+        AuditAction::QualityListChanged => "Elenchi della qualità modificati",
     }
 }
 
@@ -334,6 +340,8 @@ pub fn audit_group(g: AuditGroup) -> &'static str {
         AuditGroup::Referenti => "Referenti dei servizi",
         AuditGroup::Classifier => "Classificatore appreso",
         AuditGroup::AnswerModels => "Modelli di risposta",
+        AuditGroup::Improvements => "Azioni di miglioramento",
+        AuditGroup::Quality => "Elenchi della qualità",
     }
 }
 
@@ -575,3 +583,53 @@ pub const REVIEW_CHOOSE_OUTCOME: &str = "Scegli l'esito del riesame.";
 
 /// A file upload the server could not read.
 pub const BAD_UPLOAD: &str = "Il modulo inviato non è leggibile: ricarica la pagina e riprova.";
+/// Issue 20: the analysis's verdict (fondatezza).
+pub fn founded(f: crate::domain::Founded) -> &'static str {
+    match f {
+        crate::domain::Founded::Founded => "fondato",
+        crate::domain::Founded::Partly => "parzialmente fondato",
+        crate::domain::Founded::Unfounded => "infondato",
+    }
+}
+
+/// Issue 20: where an improvement action stands.
+pub fn action_state(a: crate::domain::ActionState) -> &'static str {
+    match a {
+        crate::domain::ActionState::Proposed => "proposta",
+        crate::domain::ActionState::Started => "avviata",
+        crate::domain::ActionState::Completed => "completata",
+        crate::domain::ActionState::Abandoned => "abbandonata",
+    }
+}
+
+/// Issue 20: what the transparency report shows instead of a count too small to publish.
+pub fn suppressed_count(threshold: i64) -> String {
+    format!("< {threshold}")
+}
+
+/// Issue 20: why a change of the quality work was refused.
+pub fn quality_error(e: &crate::quality::QualityError) -> String {
+    use crate::quality::{Invalid, QualityError};
+    match e {
+        QualityError::NotFound => "Elemento non trovato.".into(),
+        QualityError::Forbidden => "Il tuo ruolo non consente questa operazione.".into(),
+        QualityError::Other(_) => "Errore interno.".into(),
+        QualityError::Invalid(i) => match i {
+            Invalid::UnknownComponent => "Componente sconosciuta.".into(),
+            Invalid::UnknownFragility => "Tipo di fragilità sconosciuto.".into(),
+            Invalid::EmptyRiskRef => {
+                "Indica il registro e l'identificativo (al massimo 120 caratteri ciascuno).".into()
+            }
+            Invalid::EmptyTitle => "L'azione deve avere un titolo.".into(),
+            Invalid::BadDueDate => "La scadenza non è una data valida (aaaa-mm-gg).".into(),
+            Invalid::UnknownService => "Servizio sconosciuto.".into(),
+            Invalid::UnknownTicket(n) => format!("Nessuna pratica {n}."),
+            Invalid::UnknownCategory => "Classificazione sconosciuta.".into(),
+            Invalid::CodeOrLabelMissing => {
+                "Codice e descrizione sono obbligatori; il codice usa maiuscole, cifre, '.', '-', '_'."
+                    .into()
+            }
+            Invalid::CodeTaken(code) => format!("Il codice {code} è già usato."),
+        },
+    }
+}

@@ -14,6 +14,7 @@
 //! - [`replication`]: `[replication]`, Litestream watched.
 //! - [`istruttoria`]: `[istruttoria]`, requests for reports to the services.
 //! - [`workflow`]: `[workflow]`, answering: how far a deadline may be extended.
+//! - [`quality`]: `[quality]` (issue 20).
 //! - [`sections`]: the small sections (database, tickets, ingest, notify, retention, log).
 //! - [`secret`]: how a secret is held and read (inline or from a `…_file`).
 
@@ -31,6 +32,7 @@ pub mod istruttoria;
 pub mod mailbox;
 pub mod oauth2;
 pub mod public;
+pub mod quality;
 pub mod replication;
 pub mod secret;
 pub mod sections;
@@ -42,6 +44,7 @@ pub use istruttoria::IstruttoriaConfig;
 pub use mailbox::{MailboxConfig, StartFrom};
 pub use oauth2::{OAuth2Config, OAuthMechanism};
 pub use public::PublicConfig;
+pub use quality::QualityConfig;
 pub use replication::ReplicationConfig;
 pub use secret::Secret;
 pub use sections::{
@@ -82,11 +85,14 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub istruttoria: IstruttoriaConfig,
-    /// The public complaint form (issue 15).
+    /// The public complaint form (issue 15) and transparency report (issue 20).
     #[serde(default)]
     pub public: PublicConfig,
     #[serde(default)]
     pub workflow: WorkflowConfig,
+    /// Issue 20: the clinical-risk office, the trust's regional code.
+    #[serde(default)]
+    pub quality: QualityConfig,
     /// Computed once the sections are validated; not a key of the file.
     #[serde(skip)]
     own_addresses: Vec<RecipientKey>,
@@ -168,6 +174,7 @@ impl Config {
         }
         self.own_addresses = own_addresses(&self.ingest, &self.mailboxes, &self.smtp);
         self.istruttoria.resolve(&self.own_addresses)?;
+        self.quality.resolve()?;
         Ok(())
     }
 }

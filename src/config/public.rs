@@ -1,4 +1,5 @@
-//! `[public]`: the public complaint form at `/segnala` (issue 15).
+//! `[public]`: what the public reaches without signing in — the complaint form at `/segnala`
+//! (issue 15) and the transparency report at `/trasparenza/<anno>` (issue 20).
 
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -26,6 +27,12 @@ pub struct PublicConfig {
     /// Empty: a generic notice naming `[notify] office_name`.
     #[serde(default)]
     pub privacy_notice: String,
+    /// `/trasparenza/<anno>` without signing in (issue 20).
+    #[serde(default, deserialize_with = "flex")]
+    pub transparency: bool,
+    /// Counts below this are published as "< N", so that no cell points at a person.
+    #[serde(default = "default_min_count", deserialize_with = "flex")]
+    pub transparency_min_count: u32,
 }
 
 fn default_per_address() -> u32 {
@@ -37,6 +44,9 @@ fn default_global() -> u32 {
 fn default_min_fill() -> u32 {
     5
 }
+fn default_min_count() -> u32 {
+    3
+}
 
 impl Default for PublicConfig {
     fn default() -> Self {
@@ -46,6 +56,8 @@ impl Default for PublicConfig {
             global_per_hour: default_global(),
             min_fill_secs: default_min_fill(),
             privacy_notice: String::new(),
+            transparency: false,
+            transparency_min_count: default_min_count(),
         }
     }
 }
@@ -57,6 +69,9 @@ impl PublicConfig {
                 "keys `public.per_address_per_hour` and `public.global_per_hour`: at least 1 \
                  (to close the form, set `public.form = false`)"
             );
+        }
+        if !(1..=100).contains(&self.transparency_min_count) {
+            bail!("key `public.transparency_min_count`: must be 1 to 100 (the default is 3)");
         }
         Ok(())
     }

@@ -86,6 +86,15 @@ vocabulary! {
         /// An administrator's answer models.
         AnswerModelCreated = "answer_model.created",
         AnswerModelUpdated = "answer_model.updated",
+        /// Issue 20: the analysis of a complaint (components, founded, frail citizen, note).
+        TicketAnalysed = "ticket.analysed",
+        /// Flagged as a possible adverse event, or its register references changed.
+        TicketRiskFlagged = "ticket.risk_flagged",
+        TicketRiskUnflagged = "ticket.risk_unflagged",
+        ImprovementCreated = "improvement.created",
+        ImprovementUpdated = "improvement.updated",
+        /// The components, the frailty list or the regional codes changed.
+        QualityListChanged = "quality.list_changed",
     }
 }
 
@@ -108,6 +117,8 @@ vocabulary! {
         Referenti = "referente.",
         Classifier = "classifier.",
         AnswerModels = "answer_model.",
+        Improvements = "improvement.",
+        Quality = "quality.",
     }
 }
 
@@ -137,7 +148,10 @@ impl AuditAction {
             | A::TicketDeadlineExtended
             | A::TicketReviewOpened
             | A::TicketReviewClosed
-            | A::TicketAnswerFilesAttached => AuditGroup::Tickets,
+            | A::TicketAnswerFilesAttached
+            | A::TicketAnalysed
+            | A::TicketRiskFlagged
+            | A::TicketRiskUnflagged => AuditGroup::Tickets,
             A::CitizenPageViewed
             | A::CitizenMessageAdded
             | A::CitizenSatisfied
@@ -170,6 +184,8 @@ impl AuditAction {
             A::ReferenteCreated | A::ReferenteUpdated => AuditGroup::Referenti,
             A::ClassifierTrained | A::ClassifierEvaluated => AuditGroup::Classifier,
             A::AnswerModelCreated | A::AnswerModelUpdated => AuditGroup::AnswerModels,
+            A::ImprovementCreated | A::ImprovementUpdated => AuditGroup::Improvements,
+            A::QualityListChanged => AuditGroup::Quality,
         }
     }
 }

@@ -21,6 +21,9 @@ vocabulary! {
         ReportArrived = "report_arrived",
         /// To the citizen: the answer deadline was suspended, resumed or extended (issue 19).
         DeadlineChanged = "deadline_changed",
+        /// Issue 20: to the clinical-risk office, a ticket flagged as a possible adverse event
+        /// (no personal data of the citizen's).
+        RiskAlert = "risk_alert",
     }
 }
 
@@ -38,6 +41,7 @@ impl MailKind {
             | MailKind::RequestEscalation
             | MailKind::ReportArrived
             | MailKind::DeadlineChanged => true,
+            | MailKind::RiskAlert => true,
         }
     }
 
@@ -56,6 +60,7 @@ impl MailKind {
             | MailKind::Closed
             | MailKind::NewTicket
             | MailKind::DeadlineChanged => false,
+            | MailKind::RiskAlert => false,
         }
     }
 
@@ -74,6 +79,7 @@ impl MailKind {
             // At most one per request until an operator reads the report (see istruttoria).
             | MailKind::ReportArrived
             | MailKind::DeadlineChanged => false,
+            | MailKind::RiskAlert => false,
         }
     }
 }

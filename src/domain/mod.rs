@@ -15,6 +15,7 @@
 //! - [`time`]: the legal deadline and Europe/Rome's calendar.
 //! - [`request`]: the istruttoria's words: a request's state, its tag `[URP-2026-000042 R1]`.
 //! - [`answering`]: how a ticket's deadline moved (suspended, resumed, extended).
+//! - [`quality`]: the analysis of a complaint and improvement actions (issue 20).
 //! - [`refusal`]: why the procedure refuses a step (`WorkflowError`).
 
 pub mod address;
@@ -23,6 +24,7 @@ pub mod audit;
 pub mod classification;
 pub mod mail;
 pub mod people;
+pub mod quality;
 pub mod refusal;
 pub mod request;
 pub mod ticket;
@@ -37,6 +39,7 @@ pub use mail::{
     RuleField, Signature,
 };
 pub use people::{Actor, AuditActor, Role};
+pub use quality::{ActionState, Founded};
 pub use request::{RequestState, RequestTag};
 pub use ticket::{Channel, Kind, Outcome, Relation, State, TicketNumber};
 
@@ -193,6 +196,8 @@ mod tests {
         check(ClassSource::ALL);
         check(TrainReason::ALL);
         check(DeadlineChange::ALL);
+        check(Founded::ALL);
+        check(ActionState::ALL);
     }
 
     #[test]

@@ -131,6 +131,36 @@ impl Notifier {
             .collect()
     }
 
+    /// Issue 20: tells the clinical-risk office (`to`) that a ticket was flagged as a possible
+    /// adverse event: its number, dates, kind, category, service and link, and `note` (what the
+    /// operator chose to write). The citizen's name, address, subject and words are left out.
+    pub fn to_risk_office(
+        &self,
+        conn: &Connection,
+        ticket_id: i64,
+        to: &str,
+        note: Option<&str>,
+    ) -> Result<Queued> {
+        let (t, thread) = facts(conn, ticket_id)?;
+        let mut vars = self.vars(&t, &thread, &Extra::default());
+        vars.subject = String::new();
+        vars.citizen_name = None;
+        vars.citizen_email = None;
+        vars.quoted = None;
+        vars.quoted_date = None;
+        vars.answer = note.map(str::to_string);
+        let (subject, body) = self.templates.render(MailKind::RiskAlert, &vars)?;
+        self.queue(
+            conn,
+            (&t, &thread),
+            MailKind::RiskAlert,
+            to,
+            &subject,
+            &body,
+            None,
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn queue(
         &self,

@@ -23,6 +23,7 @@ fn builtin(kind: MailKind) -> &'static str {
         MailKind::RequestEscalation => include_str!("../../templates/request_escalation.txt"),
         MailKind::ReportArrived => include_str!("../../templates/report_arrived.txt"),
         MailKind::DeadlineChanged => include_str!("../../templates/deadline_changed.txt"),
+        MailKind::RiskAlert => include_str!("../../templates/risk_alert.txt"),
     }
 }
 

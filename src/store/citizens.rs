@@ -162,7 +162,7 @@ pub fn notifications(conn: &Connection, ticket_id: i64) -> Result<Vec<Notificati
     Ok(conn
         .prepare(
             "SELECT kind, to_address, subject, body_text, state, sent_at FROM outbox
-             WHERE ticket_id = ?1 AND kind NOT IN (?2, ?3, ?4, ?5, ?6) ORDER BY id",
+             WHERE ticket_id = ?1 AND kind NOT IN (?2, ?3, ?4, ?5, ?6, ?7) ORDER BY id",
         )?
         // Mail to the office and to the services (the istruttoria) is internal.
         .query_map(
@@ -172,7 +172,8 @@ pub fn notifications(conn: &Connection, ticket_id: i64) -> Result<Vec<Notificati
                 MailKind::Request,
                 MailKind::RequestReminder,
                 MailKind::RequestEscalation,
-                MailKind::ReportArrived
+                MailKind::ReportArrived,
+                MailKind::RiskAlert
             ],
             |r| {
                 Ok(Notification {

@@ -13,6 +13,8 @@ pub struct SessionRow {
     pub user_name: String,
     pub user_email: String,
     pub role: String,
+    /// Issue 20: the clinical-risk and quality right.
+    pub risk_manager: bool,
 }
 
 pub fn insert(
@@ -41,7 +43,7 @@ pub fn get(
 ) -> Result<Option<SessionRow>> {
     Ok(conn
         .prepare_cached(
-            "SELECT s.id_hash, s.csrf, s.last_seen_at, u.id, u.name, u.email, u.role
+            "SELECT s.id_hash, s.csrf, s.last_seen_at, u.id, u.name, u.email, u.role, u.risk_manager
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND s.last_seen_at > ?3 AND u.active = 1",
         )?
@@ -54,6 +56,7 @@ pub fn get(
                 user_name: r.get(4)?,
                 user_email: r.get(5)?,
                 role: r.get(6)?,
+                risk_manager: r.get(7)?,
             })
         })
         .optional()?)

@@ -17,6 +17,7 @@ pub mod downloads;
 pub mod multipart;
 mod ops;
 pub mod public;
+mod quality;
 pub mod stats;
 mod tickets;
 mod ui;
@@ -130,6 +131,18 @@ pub struct Settings {
     pub letterhead: String,
     /// `[workflow]`: the extensions the deadline form offers and accepts, the review bodies.
     pub workflow: crate::config::WorkflowConfig,
+    /// Issue 20: `[public] transparency` and its small-count threshold.
+    pub quality: QualitySettings,
+}
+
+/// Issue 20's web settings.
+#[derive(Debug, Default)]
+pub struct QualitySettings {
+    /// `/trasparenza/<anno>` without signing in.
+    pub transparency_public: bool,
+    pub transparency_min_count: u32,
+    /// `[quality] risk_office`: the ticket page offers to mail it when flagging.
+    pub risk_office: Option<String>,
 }
 
 impl Settings {
@@ -164,6 +177,11 @@ impl Settings {
                 l => l.to_string(),
             },
             workflow: c.workflow.clone(),
+            quality: QualitySettings {
+                transparency_public: c.public.transparency,
+                transparency_min_count: c.public.transparency_min_count,
+                risk_office: c.quality.risk_office.clone(),
+            },
         }
     }
 }
@@ -431,6 +449,47 @@ pub fn router(app: App) -> Router {
         .route("/statistiche", get(stats::page))
         .route("/statistiche.csv", get(stats::csv))
         .route("/statistiche/relazione", get(stats::annual))
+        // Issue 20: analysis, clinical risk, improvement actions, transparency.
+        .route("/reclami/{number}/analisi", post(tickets::analyse))
+        .route("/reclami/{number}/rischio", post(tickets::risk_ref_add))
+        .route(
+            "/reclami/{number}/rischio/{id}/rimuovi",
+            post(tickets::risk_ref_remove),
+        )
+        .route("/rischio-clinico", get(quality::risk))
+        .route("/azioni", get(quality::actions).post(quality::action_add))
+        .route(
+            "/azioni/{id}",
+            get(quality::action).post(quality::action_update),
+        )
+        .route("/trasparenza/{year}", get(quality::transparency))
+        .route("/trasparenza/{year}/csv", get(quality::transparency_csv))
+        .route("/statistiche/confronto", get(quality::compare))
+        .route("/amministrazione/qualita", get(quality::admin))
+        .route(
+            "/amministrazione/qualita/componenti",
+            post(quality::component_add),
+        )
+        .route(
+            "/amministrazione/qualita/componenti/{id}",
+            post(quality::component_update),
+        )
+        .route(
+            "/amministrazione/qualita/fragilita",
+            post(quality::fragility_add),
+        )
+        .route(
+            "/amministrazione/qualita/fragilita/{id}",
+            post(quality::fragility_update),
+        )
+        .route(
+            "/amministrazione/qualita/codici/{id}",
+            post(quality::regional_code),
+        )
+        .route(
+            "/amministrazione/qualita/rischio/{id}",
+            post(quality::risk_right),
+        )
         .route("/amministrazione", get(admin::index))
         .route(
             "/amministrazione/utenti",

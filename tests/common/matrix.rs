@@ -29,6 +29,8 @@ use Cell::*;
 /// link that opens nothing. A route whose fields carry `_csrf` posts that token instead of the
 /// session's.
 /// `{AM}` an answer model, `{AF}` a file sent with an answer on `{T}`.
+/// `{QC}` a complaint component, `{QF}` a kind of frailty, `{AZ}` an improvement action, `{RR}`
+/// a register reference on `{T}` (issue 20).
 /// (method, path, form fields, expected for each column)
 pub type Route = (
     &'static str,
@@ -470,6 +472,138 @@ pub const MATRIX: &[Route] = &[
         &[],
         [SignIn, Refused, Refused, Refused, Page],
     ),
+    // Issue 20: the analysis, clinical risk (the right: administrators here; a viewer with
+    // the flag in tests/quality.rs), improvement actions, transparency, comparison, lists.
+    (
+        "POST",
+        "/reclami/{T}/analisi",
+        &[
+            ("componente", "{QC}"),
+            ("fondatezza", "fondato"),
+            ("fragilita", "{QF}"),
+            ("rischio", "1"),
+            ("nota", "Analisi interna"),
+        ],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/rischio",
+        &[
+            ("registro", "Incident reporting"),
+            ("identificativo", "IR-{N}"),
+        ],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/rischio/{RR}/rimuovi",
+        &[],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "GET",
+        "/rischio-clinico",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "GET",
+        "/rischio-clinico?anno=2026",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    ("GET", "/azioni", &[], [SignIn, Page, Page, Page, Page]),
+    (
+        "GET",
+        "/azioni?stato=avviata&servizio={S}&scadute=1",
+        &[],
+        [SignIn, Page, Page, Page, Page],
+    ),
+    (
+        "POST",
+        "/azioni",
+        &[
+            ("titolo", "Nuova segnaletica"),
+            ("stato", "avviata"),
+            ("pratiche", "{T}"),
+            ("categoria", "{C}"),
+        ],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    ("GET", "/azioni/{AZ}", &[], [SignIn, Page, Page, Page, Page]),
+    (
+        "POST",
+        "/azioni/{AZ}",
+        &[("titolo", "Segnaletica"), ("stato", "completata")],
+        [Refused, Refused, Refused, Done, Done],
+    ),
+    (
+        "GET",
+        "/trasparenza/2026",
+        &[],
+        [SignIn, Page, Page, Page, Page],
+    ),
+    (
+        "GET",
+        "/trasparenza/2026/csv",
+        &[],
+        [SignIn, Page, Page, Page, Page],
+    ),
+    (
+        "GET",
+        "/statistiche/confronto?servizio={S}",
+        &[],
+        [SignIn, Page, Page, Page, Page],
+    ),
+    (
+        "GET",
+        "/statistiche/confronto?categoria={CP}&formato=csv",
+        &[],
+        [SignIn, Page, Page, Page, Page],
+    ),
+    (
+        "GET",
+        "/amministrazione/qualita",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/qualita/componenti",
+        &[("codice", "NUOVA{N}"), ("descrizione", "Nuova componente")],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/qualita/componenti/{QC}",
+        &[("descrizione", "Soggettiva"), ("attivo", "1")],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/qualita/fragilita",
+        &[("codice", "NUOVA{N}"), ("descrizione", "Nuova fragilità")],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/qualita/fragilita/{QF}",
+        &[("descrizione", "Persona anziana"), ("attivo", "1")],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/qualita/codici/{C}",
+        &[("codice", "6")],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/qualita/rischio/{U}",
+        &[],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
     // Signing out lands on the sign-in page.
     (
         "POST",
@@ -591,6 +725,16 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
     )
     .unwrap();
     let answer_model = db.last_insert_rowid();
+    // Issue 20: a component, a kind of frailty, an improvement action.
+    let component = id("SELECT min(id) FROM complaint_components");
+    let fragility = id("SELECT min(id) FROM fragility_kinds");
+    db.execute(
+        "INSERT INTO improvement_actions (title, created_at, updated_at)
+         VALUES ('Azione di prova', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+        [],
+    )
+    .unwrap();
+    let action = db.last_insert_rowid();
 
     for (r, (column, role)) in columns.iter().enumerate() {
         // Each role works its own three tickets; each failed mail is its own.
@@ -640,6 +784,13 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
         let no_link = "0".repeat(64);
         let no_link_token = ascolto::citizen_link::page_csrf(&no_link);
         let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        db.execute(
+            "INSERT INTO ticket_risk_refs (ticket_id, register, identifier, created_at)
+             SELECT id, 'Sinistri', 'S-' || id, '2026-01-01T00:00:00Z' FROM tickets WHERE number = ?1",
+            [own(0)],
+        )
+        .unwrap();
+        let risk_ref = db.last_insert_rowid();
         let fill = |s: &str| {
             s.replace("{T}", &own(0))
                 .replace("{T2}", &own(1))
@@ -664,6 +815,10 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
                 .replace("{L}", &link)
                 .replace("{AM}", &answer_model.to_string())
                 .replace("{AF}", &answer_file.to_string())
+                .replace("{QC}", &component.to_string())
+                .replace("{QF}", &fragility.to_string())
+                .replace("{AZ}", &action.to_string())
+                .replace("{RR}", &risk_ref.to_string())
         };
         let mut client = if *role == "anonymous" {
             o.client()

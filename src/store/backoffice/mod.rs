@@ -96,6 +96,8 @@ pub struct ListRow {
     /// The learned classifier's best category for a ticket it did not classify, with its
     /// confidence.
     pub suggested_category: Option<(String, f64)>,
+    /// Issue 20: the citizen is flagged as frail ("persona fragile").
+    pub fragile: bool,
 }
 
 /// Turns words typed by a person into an FTS5 query: every word must appear, each taken
@@ -268,9 +270,14 @@ fn list_columns() -> String {
          substr(t.subject, 1, {n}), t.received_at, t.due_at, t.first_answered_at IS NOT NULL,
          t.needs_attention, t.channel, s.name,
          (SELECT g.value || ' ' || g.confidence FROM ticket_suggestions g
-           WHERE g.ticket_id = t.id AND g.field = 'category' AND g.rank = 0)"
+           WHERE g.ticket_id = t.id AND g.field = 'category' AND g.rank = 0),
+         NOT {FRAIL_LAST}"
     )
 }
+
+/// Issue 20: 0 for a frail citizen's ticket, 1 for the others (sorts them first).
+const FRAIL_LAST: &str = "NOT EXISTS (SELECT 1 FROM ticket_analysis fa
+                              WHERE fa.ticket_id = t.id AND fa.fragility_id IS NOT NULL)";
 
 fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
     let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
@@ -300,6 +307,7 @@ fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
             let (code, confidence) = s.rsplit_once(' ')?;
             Some((code.to_string(), confidence.parse().ok()?))
         }),
+        fragile: r.get(15)?,
     })
 }
 
@@ -375,6 +383,13 @@ pub fn list(
         Sort::Newest => "t.received_at DESC, t.id DESC",
         Sort::Oldest => "t.received_at, t.id",
         Sort::Deadline => "t.due_at, t.id",
+    };
+    // Issue 20: a frail citizen's ticket comes first in every queue of open tickets (small sets
+    // by construction; the whole list keeps its plain order, which an index serves).
+    let order = if w.index.is_some() || f.state.is_some_and(State::is_open) {
+        format!("{FRAIL_LAST}, {order}")
+    } else {
+        order.to_string()
     };
     // The page's ids first (narrow rows to sort), then their columns.
     let sql = format!(

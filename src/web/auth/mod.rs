@@ -45,6 +45,9 @@ pub struct Session {
     /// Whether this user reads what citizens wrote (their identity, messages, notes,
     /// attachments, original mail): staff always; viewers when `[web] viewer_sees_content`.
     pub sees_content: bool,
+    /// The account's clinical-risk and quality right (issue 20): the flagged tickets, and
+    /// improvement actions for a viewer. Administrators have it anyway.
+    pub risk_manager: bool,
 }
 
 impl Session {
@@ -153,6 +156,7 @@ pub async fn session_of(app: &App, headers: &HeaderMap) -> Result<Option<Session
         csrf: row.csrf,
         email: row.user_email,
         sees_content: role != Role::Viewer || app.settings.viewer_sees_content,
+        risk_manager: row.risk_manager || role == Role::Admin,
         actor: Actor {
             id: row.user_id,
             name: row.user_name,
@@ -230,6 +234,22 @@ role_extractor!(
     /// Administrators only.
     AdminUser, Role::Admin
 );
+
+/// Issue 20: who holds the clinical-risk and quality right (a flag on the account, and every
+/// administrator). Anyone else signed in gets 403.
+pub struct RiskManager(pub Session);
+
+impl<S: Send + Sync> FromRequestParts<S> for RiskManager {
+    type Rejection = Refusal;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Refusal> {
+        let s = signed_in(parts, &[Role::Viewer, Role::Operator, Role::Admin])?;
+        if s.risk_manager {
+            Ok(RiskManager(s))
+        } else {
+            Err(Refusal::Forbidden)
+        }
+    }
+}
 
 /// Who may read what citizens wrote: staff, and viewers when `[web] viewer_sees_content`.
 /// A viewer refused here gets 403, and the attempt is written to the audit log

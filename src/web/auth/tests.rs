@@ -339,6 +339,7 @@ fn origin_check() {
         deadline_days: 30,
         letterhead: String::new(),
         workflow: Default::default(),
+        quality: Default::default(),
     };
     let mut h = HeaderMap::new();
     assert!(!origin_allowed(&s, &h), "no Origin and no Referer");

@@ -83,6 +83,7 @@ pub async fn dashboard(AppState(app): AppState<App>, AnyUser(s): AnyUser) -> Web
             }
         }
         (super::requests::queues(&istruttoria))
+        (crate::web::quality::dashboard_block(&app, &s).await?)
     };
     Ok(ui::page(&s, Section::Dashboard, "Cruscotto", body))
 }

@@ -199,7 +199,10 @@ pub(super) fn ticket_table(
                             @if !content {
                                 td { (r.service_name.as_deref().unwrap_or("—")) }
                             }
-                            td { (ui::state_badge(r.state)) @if new_message { " " span.flag { "nuovo messaggio" } } }
+                            td {
+                                (ui::state_badge(r.state)) @if new_message { " " span.flag { "nuovo messaggio" } }
+                                @if r.fragile { " " span.flag { "persona fragile" } }
+                            }
                         }
                     }
                 }

@@ -12,8 +12,10 @@
 //! - [`answers`]: answering with an administrator's model, filled in on the server.
 //! - [`deadline`]: the answer deadline's record and the forms that move it (issue 19).
 //! - [`review`]: the second level (riesame): its phase on the ticket, opening it, its outcome.
+//! - [`analysis`]: the analysis of a complaint, frail citizen, clinical risk (issue 20).
 //! - [`requests`]: the istruttoria: a ticket's requests for reports, asking for one, reading one.
 
+mod analysis;
 mod answers;
 mod dashboard;
 mod deadline;
@@ -30,6 +32,8 @@ mod suggest;
 pub use answers::{
     file as answer_file, with_files as answer_with_files, with_model as answer_with_model,
 };
+pub use analysis::{analyse, risk_ref_add, risk_ref_remove};
+pub(crate) use analysis::{in_writer, RiskManagerOrStaff};
 pub use dashboard::dashboard;
 pub use deadline::{
     extend as deadline_extend, resume as deadline_resume, suspend as deadline_suspend,

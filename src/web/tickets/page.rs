@@ -4,7 +4,7 @@ use axum::extract::State as AppState;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
-use super::{answers, deadline, requests, review, suggest, ticket_id};
+use super::{analysis, answers, deadline, requests, review, suggest, ticket_id};
 use crate::domain::{Kind, Outcome, Relation, Role, TicketNumber};
 use crate::mail::pec::PecInfo;
 use crate::store::backoffice::{self as q, Entry, EntryKind};
@@ -79,6 +79,10 @@ pub async fn show(
         .readers
         .read(move |conn| answers::suitable(conn, id))
         .await?;
+    let quality = app
+        .readers
+        .read(move |conn| analysis::read(conn, id))
+        .await?;
     let title = format!("Reclamo {}", t.number);
     let body = html! {
         @if s.actor.role == Role::Viewer {
@@ -100,6 +104,7 @@ pub async fn show(
         }
         (requests::section(&s, &t.number, &requests, s.may_act() && t.merged_into.is_none()))
         (review::section(&s, &t, review_row.as_ref(), true, &app.settings.workflow))
+        (analysis::section(&s, &t.number, &quality, s.may_act() && t.merged_into.is_none(), app.settings.quality.risk_office.is_some()))
         @if s.may_act() && t.merged_into.is_none() {
             @if t.state.is_open() { (answers::picker(&t.number, &models)) }
             (actions(&s, &t, &categories, &services, &operators))
