@@ -434,7 +434,7 @@ mod tests {
             per_address_per_hour: per_address,
             global_per_hour: global,
             min_fill_secs: min_fill,
-            privacy_notice: String::new(),
+            ..PublicConfig::default()
         })
     }
 
