@@ -15,10 +15,12 @@
 //! - [`time`]: the legal deadline and Europe/Rome's calendar.
 //! - [`request`]: the istruttoria's words: a request's state, its tag `[URP-2026-000042 R1]`.
 //! - [`refusal`]: why the procedure refuses a step (`WorkflowError`).
+//! - [`feedback`]: the actions the backoffice confirms after a redirect (`Done`).
 
 pub mod address;
 pub mod audit;
 pub mod classification;
+pub mod feedback;
 pub mod mail;
 pub mod people;
 pub mod refusal;
@@ -28,6 +30,7 @@ pub mod time;
 
 pub use address::RecipientKey;
 pub use audit::{AuditAction, AuditGroup};
+pub use feedback::Done;
 pub use classification::{ClassField, ClassSource, TrainReason};
 pub use mail::{
     AutoKind, Direction, Envelope, MailKind, OutboxState, Outgoing, QuarantineKind, RuleField,

@@ -13,6 +13,7 @@ mod admin;
 pub mod auth;
 mod charts;
 pub mod downloads;
+mod feedback;
 mod ops;
 pub mod stats;
 mod tickets;

@@ -45,6 +45,10 @@ pub struct Session {
     /// Whether this user reads what citizens wrote (their identity, messages, notes,
     /// attachments, original mail): staff always; viewers when `[web] viewer_sees_content`.
     pub sees_content: bool,
+    /// When the session ends unless used again (`[web] session_idle_minutes` from this
+    /// request); the page header says it.
+    pub idle_until: chrono::DateTime<Utc>,
+    pub idle_minutes: i64,
 }
 
 impl Session {
@@ -153,6 +157,8 @@ pub async fn session_of(app: &App, headers: &HeaderMap) -> Result<Option<Session
         csrf: row.csrf,
         email: row.user_email,
         sees_content: role != Role::Viewer || app.settings.viewer_sees_content,
+        idle_until: now + app.settings.idle,
+        idle_minutes: app.settings.idle.num_minutes(),
         actor: Actor {
             id: row.user_id,
             name: row.user_name,
