@@ -504,3 +504,40 @@ pub fn merge_target_missing(written: &str) -> String {
 pub fn merge_consequences(from: &crate::domain::TicketNumber, into: &crate::domain::TicketNumber) -> String {
     format!("I messaggi, le note e gli allegati di {from} saranno spostati in {into}; {from} resterà come rimando a {into}. L'unione non si annulla.")
 }
+pub const RULE_DELETE_CONSEQUENCES: &str = "La regola non classificherà più i nuovi messaggi. I reclami già classificati da questa regola mantengono la loro classificazione. Per sospenderla senza perderla, togli invece la spunta «attiva».";
+pub const QUARANTINE_DISCARD_CONSEQUENCES: &str = "Il messaggio esce dalla quarantena e non diventerà un reclamo. L'operazione è registrata nel registro attività.";
+
+/// A quarantine entry's reason as the pipeline wrote it (English, with technical detail),
+/// with its known phrases said in Italian; what is not known (an error's detail) stays as is.
+pub fn quarantine_reason(reason: &str) -> String {
+    const PHRASES: &[(&str, &str)] = &[
+        (
+            "not an email message: no header could be read",
+            "non è un messaggio email: nessuna intestazione leggibile",
+        ),
+        (
+            "no sender: the message has no readable From address",
+            "nessun mittente: il messaggio non ha un indirizzo From leggibile",
+        ),
+        (
+            "PEC envelope without the citizen's message (postacert.eml)",
+            "busta PEC senza il messaggio del cittadino (postacert.eml)",
+        ),
+        ("could not be stored: ", "non è stato possibile registrarlo: "),
+        (" that refers to no ticket", " che non si riferisce ad alcun reclamo"),
+        (
+            " from a sender the mail server could not authenticate ",
+            " da un mittente che il server di posta non ha potuto autenticare ",
+        ),
+        (
+            "sent from one of the hospital's own addresses",
+            "inviato da uno degli indirizzi dell'ospedale",
+        ),
+        ("auto_reply", "risposta automatica"),
+        ("pec_receipt", "ricevuta PEC"),
+        ("bounce", "mancata consegna"),
+    ];
+    PHRASES
+        .iter()
+        .fold(reason.to_string(), |out, (en, it)| out.replace(en, it))
+}
