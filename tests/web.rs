@@ -441,12 +441,21 @@ fn administrators_manage_people_rules_and_quarantine() {
         common::fixture("malformed.eml"),
         "the original, byte for byte"
     );
+    // Discarding asks first (issue 18), then discards and says so.
     let r = admin.post(
         "/amministrazione/quarantena",
         &format!("/amministrazione/quarantena/{q}/scarta"),
         &[],
     );
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("Sì, scarta il messaggio"));
+    let r = admin.post(
+        "/amministrazione/quarantena",
+        &format!("/amministrazione/quarantena/{q}/scarta"),
+        &[("confermato", "1")],
+    );
     assert_eq!(r.status, 303);
+    assert!(r.location.unwrap().contains("fatto=scartato"));
     assert!(admin
         .get("/amministrazione/quarantena")
         .text()
@@ -549,7 +558,7 @@ fn statistics_are_for_every_signed_in_role_and_the_csv_matches_the_page() {
     let r = op.post(
         &format!("/reclami/{number}"),
         &format!("/reclami/{number}/chiusura"),
-        &[("esito", "accolto")],
+        &[("esito", "accolto"), ("confermato", "1")],
     );
     assert_eq!(r.status, 303);
     assert_eq!(closed_now(&c), "Chiuso;1;25,0");

@@ -5,7 +5,7 @@
 //!   and is announced ([`error_summary`]), and each field marked (`aria-invalid`) and
 //!   described by its own message ([`FormErrors::invalid`], [`FormErrors::described_by`],
 //!   [`FormErrors::message`]).
-//! - [`done`]: after an action, the redirect carries `?fatto=<word>#esito` ([`Done`]); the page
+//! - [`done`]: after an action, the redirect carries `?fatto=<word>#fatto` ([`Done`]); the page
 //!   it lands on shows [`flash`], a status message that takes the focus.
 //! - [`confirm_page`]: the step before an action that cannot be undone (closing, merging,
 //!   deleting, discarding): the same form again, with its fields hidden and `confermato=1`;
@@ -123,7 +123,7 @@ pub fn done(path: &str, what: Done, detail: Option<&str>) -> Response {
         to.push_str("&da=");
         to.push_str(&ui::url_encode(d));
     }
-    to.push_str("#esito");
+    to.push_str("#fatto");
     Redirect::to(&to).into_response()
 }
 
@@ -150,7 +150,7 @@ impl DoneQuery {
 /// The confirmation of what was just done; it takes the focus, so that it is read out.
 pub fn flash(message: &str) -> Markup {
     html! {
-        div #esito .flash role="status" tabindex="-1" autofocus {
+        div #fatto .flash role="status" tabindex="-1" autofocus {
             p { (message) }
         }
     }
@@ -223,12 +223,12 @@ mod tests {
         let r = done("/reclami/URP-2026-000001", Done::Answered, None);
         assert_eq!(
             r.headers()["location"],
-            "/reclami/URP-2026-000001?fatto=risposta#esito"
+            "/reclami/URP-2026-000001?fatto=risposta#fatto"
         );
         let r = done("/x?a=1", Done::Merged, Some("URP-2026-000002"));
         assert_eq!(
             r.headers()["location"],
-            "/x?a=1&fatto=unione&da=URP-2026-000002#esito"
+            "/x?a=1&fatto=unione&da=URP-2026-000002#fatto"
         );
         let q: DoneQuery = serde_urlencoded::from_str("fatto=chiusura").unwrap();
         assert_eq!(q.done(), Some(Done::Closed));
