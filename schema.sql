@@ -621,3 +621,17 @@ CREATE TABLE classifier_evaluations (
     -- The whole report as `evaluate --format table` prints it.
     report   TEXT NOT NULL
 ) STRICT;
+
+-- migration 14
+
+-- An answer whose form arrived after its session had ended (issue 18): kept for its author and
+-- its ticket, put back in the answer form after signing in again, forgotten once the answer is
+-- sent (or the ticket anonymised). It holds what an operator wrote to a citizen.
+CREATE TABLE answer_drafts (
+    user_id   INTEGER NOT NULL REFERENCES users(id),
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    body      TEXT NOT NULL,
+    saved_at  TEXT NOT NULL,
+    PRIMARY KEY (user_id, ticket_id)
+) STRICT;
+CREATE INDEX answer_drafts_ticket ON answer_drafts(ticket_id);

@@ -137,6 +137,7 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::TicketClassified => "Classificazione modificata",
         AuditAction::TicketClassificationConfirmed => "Classificazione confermata",
         AuditAction::TicketNoteAdded => "Nota interna aggiunta",
+        AuditAction::TicketDraftKept => "Risposta conservata come bozza (sessione scaduta)",
         AuditAction::TicketMergedInto => "Unito in un altro reclamo",
         AuditAction::TicketMergedFrom => "Ricevuto un reclamo unito",
         AuditAction::TicketAttachmentDownloaded => "Allegato scaricato",

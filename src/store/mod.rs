@@ -12,6 +12,7 @@ pub mod backup;
 pub mod citizens;
 pub mod classifier;
 pub mod demo;
+pub mod drafts;
 pub mod ingest;
 pub mod outbox;
 pub mod progress;

@@ -502,20 +502,26 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
                     .into_response(),
             );
         };
-        let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-            .ok()
-            .and_then(|fields| {
-                fields
-                    .into_iter()
-                    .find(|(k, _)| k == "_csrf")
-                    .map(|(_, v)| v)
-            });
+        let fields =
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes).unwrap_or_default();
+        let sent = fields
+            .iter()
+            .find(|(k, _)| k == "_csrf")
+            .map(|(_, v)| v.clone());
         let expected = if parts.uri.path() == "/accedi" {
             auth::login_csrf_cookie(&parts.headers)
         } else {
             session.as_ref().map(|s| s.csrf.clone())
         };
         let ok = matches!((&sent, &expected), (Some(s), Some(e)) if auth::constant_time_eq(s, e));
+        if !ok && session.is_none() {
+            // An answer that arrives after its session ended is kept, not lost (issue 18).
+            let kept = auth::keep_answer(&app, &parts.headers, parts.uri.path(), &fields).await;
+            if let Some(mut resp) = kept {
+                secure_headers(&mut resp);
+                return resp;
+            }
+        }
         if !ok {
             tracing::warn!(path = %parts.uri.path(), "POST refused: missing or wrong CSRF token");
             return refused_form();

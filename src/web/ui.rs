@@ -104,7 +104,14 @@ pub fn csrf(session: &Session) -> Markup {
     html! { input type="hidden" name="_csrf" value=(session.csrf); }
 }
 
-pub fn login_page(office: &str, token: &str, dopo: &str, error: Option<&str>) -> Markup {
+/// The sign-in page; `notice` says why the person is here (an answer kept as a draft).
+pub fn login_page(
+    office: &str,
+    token: &str,
+    dopo: &str,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="it" {
@@ -120,6 +127,9 @@ pub fn login_page(office: &str, token: &str, dopo: &str, error: Option<&str>) ->
                     p { (office) }
                     @if let Some(e) = error {
                         p.error role="alert" { (e) }
+                    }
+                    @if let Some(n) = notice {
+                        p.notice role="status" { (n) }
                     }
                     form method="post" action="/accedi" {
                         input type="hidden" name="_csrf" value=(token);

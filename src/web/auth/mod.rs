@@ -7,9 +7,11 @@
 //! Roles are enforced by extractor type: a handler taking [`Staff`] is never entered by a
 //! viewer or a stranger, whatever the page shows.
 
+mod drafts;
 mod login;
 mod throttle;
 
+pub use drafts::{ended_sessions_kept, keep_answer};
 pub use login::*;
 pub use throttle::*;
 

@@ -59,9 +59,9 @@ async fn sent_back(
 ) -> WebResult<Response> {
     let id = super::ticket_id(app, number).await?;
     let fb = Feedback {
-        done: None,
         errors,
         typed,
+        ..Feedback::default()
     };
     let page = super::page::render(app, s, id, fb).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
@@ -80,7 +80,10 @@ pub async fn answer(
 ) -> WebResult<Response> {
     let text = form.testo.clone();
     let sent = act(&app, &s, &number, move |c, n, a, id| {
-        workflow::answer(c, n, a, id, &form.testo)
+        let queued = workflow::answer(c, n, a, id, &form.testo)?;
+        // A draft kept from an ended session is done with once the answer is sent.
+        crate::store::drafts::forget(c, a.id, id).map_err(workflow::WorkflowError::Other)?;
+        Ok(queued)
     })
     .await;
     match sent {

@@ -48,6 +48,8 @@ pub(super) struct Feedback {
     pub done: Option<(Done, String)>,
     pub errors: FormErrors,
     pub typed: Typed,
+    /// When the answer shown was kept from a session that ended (see `web::auth::keep_answer`).
+    pub draft_saved_at: Option<String>,
 }
 
 /// What was typed in the ticket's forms, shown again when one comes back with errors.
@@ -63,6 +65,19 @@ pub(super) struct Typed {
 pub(super) async fn render(app: &App, s: &Session, id: i64, fb: Feedback) -> WebResult<Markup> {
     if !s.sees_content {
         return facts_page(app, s, id).await;
+    }
+    let mut fb = fb;
+    if fb.typed.answer.is_none() && s.may_act() {
+        // An answer kept when the session ended goes back into the form.
+        let user = s.actor.id;
+        let draft = app
+            .readers
+            .read(move |conn| crate::store::drafts::of(conn, user, id))
+            .await?;
+        if let Some(d) = draft {
+            fb.typed.answer = Some(d.body);
+            fb.draft_saved_at = Some(d.saved_at);
+        }
     }
     let slot = app.model.clone();
     let (t, related, entries, history, categories, services, operators, learned) = app
@@ -351,6 +366,9 @@ fn actions(
                 form.action method="post" action={(base) "/risposta"} {
                     (csrf(s))
                     label for="risposta" { "Risposta al cittadino (inviata per email)" }
+                    @if let Some(at) = &fb.draft_saved_at {
+                        p.notice #bozza role="status" { (texts::DRAFT_RESTORED) " (" (ui::stored_datetime(at)) ")" }
+                    }
                     (e.message("risposta"))
                     textarea #risposta name="testo" rows="8" required aria-invalid=[e.invalid("risposta")] aria-describedby=[e.described_by("risposta")] { (typed.answer.as_deref().unwrap_or("")) }
                     button type="submit" { "Invia risposta" }
