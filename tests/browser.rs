@@ -519,6 +519,21 @@ fn the_statistics_render_with_charts_in_chromium() {
     ));
     b.find("svg[aria-labelledby=\"grafico-mesi-t\"]");
     b.find("svg[aria-labelledby=\"grafico-esiti-t\"]");
+    // Each chart is described by its table, under its own heading; last year's line and its
+    // legend are dashed, not only another colour.
+    assert_eq!(
+        b.exec("return document.querySelector('svg[aria-labelledby=\"grafico-mesi-t\"]').getAttribute('aria-describedby')"),
+        "tabella-mesi"
+    );
+    assert_eq!(
+        b.exec("return document.querySelector('#tabella-mesi').closest('section').querySelector('h2').textContent"),
+        "Andamento mese per mese"
+    );
+    assert_eq!(
+        b.exec("const s = document.querySelectorAll('svg[aria-labelledby=\"grafico-mesi-t\"] line.swatch'); \
+                return [s[0].getAttribute('stroke-dasharray'), s[1].getAttribute('stroke-dasharray')];"),
+        json!(["none", "6 4"])
+    );
     let months = b.text("#tabella-mesi");
     assert!(
         months.contains("gennaio") && months.contains("Totale anno"),
@@ -534,6 +549,8 @@ fn the_statistics_render_with_charts_in_chromium() {
     assert!(b
         .text("main h1")
         .contains(&format!("Relazione annuale sui reclami – {year}")));
+    let sections = b.exec("return document.querySelectorAll('main section > h2').length");
+    assert!(sections.as_u64().unwrap() >= 7, "a heading per section: {sections}");
     b.screenshot("relazione-annuale.png");
 }
 

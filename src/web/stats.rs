@@ -165,7 +165,10 @@ fn html_table(t: &Table, csv_link: Option<&str>) -> Markup {
                 tbody {
                     @for row in &t.rows {
                         tr { @for (i, cell) in row.iter().enumerate() {
-                            @if i == 0 { th scope="row" { (cell) } } @else { td { (cell) } }
+                            @if i == 0 && cell.is_empty() {
+                                // A row without a code (the unclassified): its header still names it.
+                                th scope="row" { span aria-hidden="true" { "—" } span.visually-hidden { "senza codice" } }
+                            } @else if i == 0 { th scope="row" { (cell) } } @else { td { (cell) } }
                         } }
                     }
                 }
@@ -216,17 +219,29 @@ fn charts_of(r: &Report) -> (Markup, Markup, Markup, Option<Markup>) {
         charts::months(
             "grafico-mesi",
             "Reclami ricevuti mese per mese, confronto con l'anno precedente",
+            "tabella-mesi",
             &series,
         )
     });
     (
-        charts::bars("grafico-categorie", "Reclami per macrocategoria", &cats),
+        charts::bars(
+            "grafico-categorie",
+            "Reclami per macrocategoria",
+            "tabella-categorie",
+            &cats,
+        ),
         charts::bars(
             "grafico-servizi",
             "Reclami per servizio (i primi 15)",
+            "tabella-servizi",
             &services,
         ),
-        charts::stacked("grafico-esiti", "Esiti dei reclami chiusi", &outcomes),
+        charts::stacked(
+            "grafico-esiti",
+            "Esiti dei reclami chiusi",
+            "tabella-esiti",
+            &outcomes,
+        ),
         trend,
     )
 }
@@ -292,16 +307,18 @@ fn body(q: &StatsQuery, scope: &Scope, r: &Report, tables: &[Table], with_links:
             "."
         }
         p.small.muted { "Classificazione, servizio, tipologia, stato ed esito sono quelli attuali di ciascun reclamo: un reclamo riclassificato dopo il periodo è contato con la classificazione di oggi. I reclami uniti a un altro sono contati una volta sola. Mesi e anni sono contati nell'ora italiana; per la PEC vale l'ora certificata." }
+        // Each chart and its table under their own heading (the report prints one per section).
         @if let Some(trend) = &trend {
-            section.pair { (trend) (table("mesi")) }
+            section.pair aria-labelledby="sez-mesi" { h2 #sez-mesi { "Andamento mese per mese" } (trend) (table("mesi")) }
         }
-        section.pair { (cat_chart) (table("categorie")) }
-        section.pair { (table("tipologie")) (table("canali")) }
-        section.pair { (svc_chart) (table("servizi")) }
-        section.pair { (outcome_chart) (table("esiti")) }
-        section.pair { (table("stati")) (table("tempi")) (table("scadenze")) }
-        section { (table("relazioni")) }
-        section {
+        section.pair aria-labelledby="sez-categorie" { h2 #sez-categorie { "Classificazione" } (cat_chart) (table("categorie")) }
+        section.pair aria-labelledby="sez-tipologie" { h2 #sez-tipologie { "Tipologie e canali" } (table("tipologie")) (table("canali")) }
+        section.pair aria-labelledby="sez-servizi" { h2 #sez-servizi { "Servizi" } (svc_chart) (table("servizi")) }
+        section.pair aria-labelledby="sez-esiti" { h2 #sez-esiti { "Esiti" } (outcome_chart) (table("esiti")) }
+        section.pair aria-labelledby="sez-tempi" { h2 #sez-tempi { "Stati, tempi e scadenze" } (table("stati")) (table("tempi")) (table("scadenze")) }
+        section aria-labelledby="sez-relazioni" { h2 #sez-relazioni { "Istruttoria" } (table("relazioni")) }
+        section aria-labelledby="sez-ritardi" {
+            h2 #sez-ritardi { "Risposte in ritardo" }
             (table("ritardi"))
             @if r.late_total > r.late.len() {
                 p.small { "Sono elencati i primi " (r.late.len()) " di " (ui::number(r.late_total as i64)) "; il CSV li contiene tutti." }
