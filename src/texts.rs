@@ -453,7 +453,9 @@ pub fn done(d: crate::domain::Done, detail: &str) -> String {
         Done::Noted => "Nota interna aggiunta.".into(),
         Done::Classified => "Classificazione salvata.".into(),
         Done::Confirmed => "Classificazione confermata.".into(),
-        Done::Closed => "Reclamo chiuso: il cittadino riceverà la comunicazione di chiusura.".into(),
+        Done::Closed => {
+            "Reclamo chiuso: il cittadino riceverà la comunicazione di chiusura.".into()
+        }
         Done::Merged if detail.is_empty() => "Reclami uniti.".into(),
         Done::Merged => format!("Il reclamo {detail} è stato unito in questo."),
         Done::RuleSaved => "Regola salvata.".into(),
@@ -502,7 +504,10 @@ pub fn merge_target_missing(written: &str) -> String {
 }
 
 /// What a merge does, on its confirmation step.
-pub fn merge_consequences(from: &crate::domain::TicketNumber, into: &crate::domain::TicketNumber) -> String {
+pub fn merge_consequences(
+    from: &crate::domain::TicketNumber,
+    into: &crate::domain::TicketNumber,
+) -> String {
     format!("I messaggi, le note e gli allegati di {from} saranno spostati in {into}; {from} resterà come rimando a {into}. L'unione non si annulla.")
 }
 pub const RULE_DELETE_CONSEQUENCES: &str = "La regola non classificherà più i nuovi messaggi. I reclami già classificati da questa regola mantengono la loro classificazione. Per sospenderla senza perderla, togli invece la spunta «attiva».";
@@ -524,8 +529,14 @@ pub fn quarantine_reason(reason: &str) -> String {
             "PEC envelope without the citizen's message (postacert.eml)",
             "busta PEC senza il messaggio del cittadino (postacert.eml)",
         ),
-        ("could not be stored: ", "non è stato possibile registrarlo: "),
-        (" that refers to no ticket", " che non si riferisce ad alcun reclamo"),
+        (
+            "could not be stored: ",
+            "non è stato possibile registrarlo: ",
+        ),
+        (
+            " that refers to no ticket",
+            " che non si riferisce ad alcun reclamo",
+        ),
         (
             " from a sender the mail server could not authenticate ",
             " da un mittente che il server di posta non ha potuto autenticare ",

@@ -191,7 +191,10 @@ impl Browser {
     }
 
     fn title(&self) -> String {
-        self.call("GET", "/title", None).as_str().unwrap().to_string()
+        self.call("GET", "/title", None)
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// The page as a phone shows it: `width` × `height` CSS pixels, a mobile viewport.
@@ -199,9 +202,11 @@ impl Browser {
         self.call(
             "POST",
             "/goog/cdp/execute",
-            Some(json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": {
-                "width": width, "height": height, "deviceScaleFactor": 1, "mobile": true
-            }})),
+            Some(
+                json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                    "width": width, "height": height, "deviceScaleFactor": 1, "mobile": true
+                }}),
+            ),
         );
     }
 
@@ -216,20 +221,14 @@ impl Browser {
     /// Whether the page is wider than the window (it would scroll sideways): scroll width and
     /// inner width.
     fn widths(&self) -> (i64, i64) {
-        let v = self.exec(
-            "return [document.documentElement.scrollWidth, window.innerWidth];",
-        );
+        let v = self.exec("return [document.documentElement.scrollWidth, window.innerWidth];");
         (v[0].as_i64().unwrap(), v[1].as_i64().unwrap())
     }
 
     /// axe-core's WCAG 2.1 A and AA violations on this page, one line each.
     fn axe(&self, source: &str) -> Vec<String> {
         self.exec(&format!("{source}\n;return true;"));
-        self.call(
-            "POST",
-            "/timeouts",
-            Some(json!({ "script": 120_000 })),
-        );
+        self.call("POST", "/timeouts", Some(json!({ "script": 120_000 })));
         let found = self.call(
             "POST",
             "/execute/async",
@@ -240,7 +239,10 @@ impl Browser {
                   .catch(e => done({ passes: 0, violations: ['axe failed: ' + e] }));", "args": [] })),
         );
         // A run that checked nothing would find nothing: axe must have passed some rules.
-        assert!(found["passes"].as_u64().unwrap_or(0) > 5, "axe-core ran: {found}");
+        assert!(
+            found["passes"].as_u64().unwrap_or(0) > 5,
+            "axe-core ran: {found}"
+        );
         found["violations"]
             .as_array()
             .unwrap()
@@ -345,7 +347,11 @@ fn an_operator_finds_answers_and_closes_a_complaint_in_chromium() {
     let b = Browser::start();
     b.go(&format!("{}/reclami", d.base_url()));
     assert!(b.url().contains("/accedi"), "a stranger is sent to sign in");
-    assert_eq!(b.focused(), "email", "the sign-in page starts on its first field");
+    assert_eq!(
+        b.focused(),
+        "email",
+        "the sign-in page starts on its first field"
+    );
     b.keys("operatrice@hospital.test");
     b.keys(TAB);
     assert_eq!(b.focused(), "password");
@@ -398,10 +404,7 @@ fn an_operator_finds_answers_and_closes_a_complaint_in_chromium() {
     });
     // The confirmation has the focus, so a screen reader reads it out, and is a status.
     assert_eq!(b.focused(), "fatto", "the focus moves to the confirmation");
-    assert_eq!(
-        b.text("#fatto"),
-        format!("Risposta inviata a {CITIZEN}.")
-    );
+    assert_eq!(b.text("#fatto"), format!("Risposta inviata a {CITIZEN}."));
     assert_eq!(
         b.exec("return document.getElementById('fatto').getAttribute('role')"),
         "status"
@@ -550,7 +553,10 @@ fn the_statistics_render_with_charts_in_chromium() {
         .text("main h1")
         .contains(&format!("Relazione annuale sui reclami – {year}")));
     let sections = b.exec("return document.querySelectorAll('main section > h2').length");
-    assert!(sections.as_u64().unwrap() >= 7, "a heading per section: {sections}");
+    assert!(
+        sections.as_u64().unwrap() >= 7,
+        "a heading per section: {sections}"
+    );
     b.screenshot("relazione-annuale.png");
 }
 
@@ -680,7 +686,10 @@ fn every_page_fits_a_phone_and_axe_finds_no_wcag_violation_for_any_role() {
                 ("cruscotto", "/".to_string()),
                 ("reclami", "/reclami".to_string()),
                 ("reclamo", format!("/reclami/{number}")),
-                ("statistiche", format!("/statistiche?periodo=anno&anno={year}")),
+                (
+                    "statistiche",
+                    format!("/statistiche?periodo=anno&anno={year}"),
+                ),
             ] {
                 b.go(&format!("{base}{page}"));
                 let (scroll, inner) = b.widths();
@@ -716,9 +725,8 @@ fn errors_are_shown_on_the_form_with_what_was_typed() {
             "const e = document.querySelector('{css}'); return e ? e.getAttribute('{name}') : null;"
         ))
     };
-    let value = |css: &str| -> Value {
-        b.exec(&format!("return document.querySelector('{css}').value;"))
-    };
+    let value =
+        |css: &str| -> Value { b.exec(&format!("return document.querySelector('{css}').value;")) };
 
     // An end before the start, on the list: the form says so instead of "0 reclami".
     b.go(&format!("{base}/reclami?dal=2026-05-01&al=2026-04-01"));
@@ -766,7 +774,9 @@ fn errors_are_shown_on_the_form_with_what_was_typed() {
     b.type_into("#unisci", "URP-2099-999999");
     b.click("form[action$=\"/unione\"] button");
     wait_until("the form sent back", || b.title().starts_with("Errore"));
-    assert!(b.text("#unisci-errore").contains("URP-2099-999999 non esiste"));
+    assert!(b
+        .text("#unisci-errore")
+        .contains("URP-2099-999999 non esiste"));
     assert_eq!(value("#unisci"), "URP-2099-999999");
     assert_eq!(
         attr("#unisci", "aria-describedby"),

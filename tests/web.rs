@@ -594,14 +594,20 @@ fn an_answer_sent_after_the_session_ended_is_kept_as_a_draft() {
     // Another session's token: refused as before, nothing kept.
     let r = op.post_raw(
         &format!("{page}/risposta"),
-        &[("_csrf", "0".repeat(64).as_str()), ("testo", "Testo estraneo")],
+        &[
+            ("_csrf", "0".repeat(64).as_str()),
+            ("testo", "Testo estraneo"),
+        ],
     );
     assert_eq!(r.status, 403);
     assert_eq!(drafts(), 0);
 
     let r = op.post_raw(
         &format!("{page}/risposta"),
-        &[("_csrf", token.as_str()), ("testo", "Gentile signora, la bozza lunga.")],
+        &[
+            ("_csrf", token.as_str()),
+            ("testo", "Gentile signora, la bozza lunga."),
+        ],
     );
     assert_eq!(r.status, 303, "{}", r.text());
     let to = r.location.unwrap();
@@ -617,9 +623,16 @@ fn an_answer_sent_after_the_session_ended_is_kept_as_a_draft() {
     let mut op = o.sign_in("operator");
     let html = op.get_mut(&page).text();
     assert!(html.contains("Bozza recuperata"), "{html}");
-    assert!(html.contains(">Gentile signora, la bozza lunga.</textarea>"), "{html}");
+    assert!(
+        html.contains(">Gentile signora, la bozza lunga.</textarea>"),
+        "{html}"
+    );
     // Another operator does not see it.
-    assert!(!o.sign_in("admin").get(&page).text().contains("la bozza lunga"));
+    assert!(!o
+        .sign_in("admin")
+        .get(&page)
+        .text()
+        .contains("la bozza lunga"));
 
     let r = op.post(
         &page,

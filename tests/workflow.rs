@@ -468,7 +468,11 @@ fn merging_two_citizens_tickets_needs_confirming_and_leaks_nothing_by_mail() {
     let r = op.post(
         &page,
         &format!("/reclami/{nul}/unione"),
-        &[("destinazione", &tr), ("conferma", "1"), ("confermato", "1")],
+        &[
+            ("destinazione", &tr),
+            ("conferma", "1"),
+            ("confermato", "1"),
+        ],
     );
     assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(merged_into().as_deref(), Some(tr.as_str()));

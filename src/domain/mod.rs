@@ -30,8 +30,8 @@ pub mod time;
 
 pub use address::RecipientKey;
 pub use audit::{AuditAction, AuditGroup};
-pub use feedback::Done;
 pub use classification::{ClassField, ClassSource, TrainReason};
+pub use feedback::Done;
 pub use mail::{
     AutoKind, Direction, Envelope, MailKind, OutboxState, Outgoing, QuarantineKind, RuleField,
     Signature,

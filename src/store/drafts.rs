@@ -47,7 +47,10 @@ pub fn forget(conn: &Connection, user_id: i64, ticket_id: i64) -> Result<()> {
 
 /// Forgets every draft of `ticket_id` (anonymisation).
 pub fn forget_ticket(conn: &Connection, ticket_id: i64) -> Result<()> {
-    conn.execute("DELETE FROM answer_drafts WHERE ticket_id = ?1", [ticket_id])?;
+    conn.execute(
+        "DELETE FROM answer_drafts WHERE ticket_id = ?1",
+        [ticket_id],
+    )?;
     Ok(())
 }
 

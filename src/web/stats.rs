@@ -340,8 +340,7 @@ pub async fn page(
             let errors = FormErrors::with(q.field_at_fault(), q.fault_message(why));
             let month = q.mese.trim().parse().unwrap_or(1);
             let body = form(&q, &choices, &q.anno, month, &errors);
-            let page =
-                feedback::page_with_errors(&s, Section::Stats, "Statistiche", &errors, body);
+            let page = feedback::page_with_errors(&s, Section::Stats, "Statistiche", &errors, body);
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page));
         }
         Err(e) => return Err(e),

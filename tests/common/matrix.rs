@@ -137,7 +137,11 @@ pub const MATRIX: &[Route] = &[
         "POST",
         "/reclami/{T2}/unione",
         // Two citizens' tickets: merged only when confirmed (issue 11, finding 9).
-        &[("destinazione", "{T3}"), ("conferma", "1"), ("confermato", "1")],
+        &[
+            ("destinazione", "{T3}"),
+            ("conferma", "1"),
+            ("confermato", "1"),
+        ],
         [Refused, Refused, Refused, Done, Done],
     ),
     (

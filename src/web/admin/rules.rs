@@ -263,7 +263,11 @@ pub async fn rule_add(
 ) -> WebResult<Response> {
     let (actor, input) = (s.actor.audit(), f.input()?);
     change(&app, move |conn| admin::rule_add(conn, actor, &input)).await?;
-    Ok(feedback::done("/amministrazione/regole", Done::RuleAdded, None))
+    Ok(feedback::done(
+        "/amministrazione/regole",
+        Done::RuleAdded,
+        None,
+    ))
 }
 
 pub async fn rule_update(
@@ -288,14 +292,22 @@ pub async fn rule_update(
             return Ok(confirm_delete(&s, id, &name).into_response());
         }
         change(&app, move |conn| admin::rule_delete(conn, actor, id)).await?;
-        return Ok(feedback::done("/amministrazione/regole", Done::RuleDeleted, None));
+        return Ok(feedback::done(
+            "/amministrazione/regole",
+            Done::RuleDeleted,
+            None,
+        ));
     }
     let input = f.input()?;
     change(&app, move |conn| {
         admin::rule_update(conn, actor, id, &input)
     })
     .await?;
-    Ok(feedback::done("/amministrazione/regole", Done::RuleSaved, None))
+    Ok(feedback::done(
+        "/amministrazione/regole",
+        Done::RuleSaved,
+        None,
+    ))
 }
 
 /// The step before a rule is deleted.

@@ -35,7 +35,12 @@ pub async fn keep_answer(
         .strip_suffix("/risposta")?
         .parse()
         .ok()?;
-    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let (sent_csrf, text) = (field("_csrf")?, field("testo")?);
     if text.trim().is_empty() {
         return None;
@@ -73,13 +78,13 @@ pub async fn keep_answer(
     match kept {
         Ok(true) => {
             let back = format!("/reclami/{}", path_number(path));
-            tracing::info!(path, "an answer arrived after its session ended: kept as a draft");
+            tracing::info!(
+                path,
+                "an answer arrived after its session ended: kept as a draft"
+            );
             Some(
-                Redirect::to(&format!(
-                    "/accedi?bozza=1&dopo={}",
-                    ui::url_encode(&back)
-                ))
-                .into_response(),
+                Redirect::to(&format!("/accedi?bozza=1&dopo={}", ui::url_encode(&back)))
+                    .into_response(),
             )
         }
         Ok(false) => None,

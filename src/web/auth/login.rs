@@ -72,8 +72,15 @@ pub async fn login_page(
     if current.0.is_some() {
         return Redirect::to(&safe_target(q.dopo.as_deref())).into_response();
     }
-    let notice = crate::web::form_flag(q.bozza.as_deref()).then_some(crate::texts::DRAFT_SAVED_SIGN_IN);
-    login_form_with(&app.settings, q.dopo.as_deref(), None, notice, StatusCode::OK)
+    let notice =
+        crate::web::form_flag(q.bozza.as_deref()).then_some(crate::texts::DRAFT_SAVED_SIGN_IN);
+    login_form_with(
+        &app.settings,
+        q.dopo.as_deref(),
+        None,
+        notice,
+        StatusCode::OK,
+    )
 }
 
 pub(super) fn login_form(
@@ -96,7 +103,13 @@ fn login_form_with(
     let token = random_hex(32);
     let mut resp = (
         status,
-        ui::login_page(&settings.office_name, &token, &safe_target(dopo), error, notice),
+        ui::login_page(
+            &settings.office_name,
+            &token,
+            &safe_target(dopo),
+            error,
+            notice,
+        ),
     )
         .into_response();
     resp.headers_mut().append(

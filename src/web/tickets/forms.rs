@@ -63,7 +63,7 @@ async fn sent_back(
         typed,
         ..Feedback::default()
     };
-    let page = super::page::render(app, s, id, fb).await?;
+    let page = super::page::render(app, s.clone(), id, fb).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
@@ -336,7 +336,12 @@ pub async fn merge(
 }
 
 /// The confirmation step of a merge; when two citizens wrote the tickets, a checkbox more.
-fn confirm_merge(s: &Session, number: &TicketNumber, target: &TicketNumber, different: bool) -> Markup {
+fn confirm_merge(
+    s: &Session,
+    number: &TicketNumber,
+    target: &TicketNumber,
+    different: bool,
+) -> Markup {
     let body = html! {
         p { (texts::merge_consequences(number, target)) }
         @if different {
@@ -352,7 +357,12 @@ fn confirm_merge(s: &Session, number: &TicketNumber, target: &TicketNumber, diff
     )
 }
 
-fn confirm_merge_form(s: &Session, number: &TicketNumber, target: &TicketNumber, different: bool) -> Markup {
+fn confirm_merge_form(
+    s: &Session,
+    number: &TicketNumber,
+    target: &TicketNumber,
+    different: bool,
+) -> Markup {
     html! {
         form.action method="post" action={"/reclami/" (number) "/unione"} {
             (csrf(s))

@@ -14,9 +14,9 @@ use crate::store::backoffice::{self as q, Filters, ListRow, Sort, PAGE_SIZE};
 use crate::texts;
 use crate::web::auth::AnyUser;
 use crate::web::feedback::{self, FormErrors};
-use axum::http::StatusCode;
 use crate::web::ui::{self, Section};
 use crate::web::{App, WebResult};
+use axum::http::StatusCode;
 
 /// The list's query string; every field is optional and kept as typed so that the form shows
 /// it back.

@@ -38,7 +38,7 @@ pub async fn show(
         done: done.done().map(|d| (d, done.detail().to_string())),
         ..Feedback::default()
     };
-    render(&app, &s, id, feedback).await
+    render(&app, s, id, feedback).await
 }
 
 /// What the ticket page shows besides the ticket: the confirmation of the action just done,
@@ -62,9 +62,10 @@ pub(super) struct Typed {
 }
 
 /// The ticket page of ticket `id` (no audit: [`show`] records the opening).
-pub(super) async fn render(app: &App, s: &Session, id: i64, fb: Feedback) -> WebResult<Markup> {
+/// (`s` is taken by value so that the page's body reads as it did when it was `show`'s.)
+pub(super) async fn render(app: &App, s: Session, id: i64, fb: Feedback) -> WebResult<Markup> {
     if !s.sees_content {
-        return facts_page(app, s, id).await;
+        return facts_page(app, &s, id).await;
     }
     let mut fb = fb;
     if fb.typed.answer.is_none() && s.may_act() {
@@ -112,7 +113,14 @@ pub(super) async fn render(app: &App, s: &Session, id: i64, fb: Feedback) -> Web
     let title = format!("Reclamo {}", t.number);
     let flash = fb.done.as_ref().map(|(d, detail)| match d {
         Done::Answered => texts::done(*d, &t.citizen.email),
-        Done::Merged => texts::done(*d, detail.parse::<TicketNumber>().map(|n| n.to_string()).as_deref().unwrap_or("")),
+        Done::Merged => texts::done(
+            *d,
+            detail
+                .parse::<TicketNumber>()
+                .map(|n| n.to_string())
+                .as_deref()
+                .unwrap_or(""),
+        ),
         _ => texts::done(*d, ""),
     });
     let body = html! {
@@ -131,7 +139,7 @@ pub(super) async fn render(app: &App, s: &Session, id: i64, fb: Feedback) -> Web
         }
         (requests::section(&s, &t.number, &requests, s.may_act() && t.merged_into.is_none()))
         @if s.may_act() && t.merged_into.is_none() {
-            (actions(s, &t, &categories, &services, &operators, &fb))
+            (actions(&s, &t, &categories, &services, &operators, &fb))
         }
         section aria-labelledby="storia" {
             h2 #storia { "Storia della pratica" }
@@ -155,7 +163,13 @@ pub(super) async fn render(app: &App, s: &Session, id: i64, fb: Feedback) -> Web
             }
         }
     };
-    Ok(feedback::page_with_errors(s, Section::Tickets, &title, &fb.errors, body))
+    Ok(feedback::page_with_errors(
+        &s,
+        Section::Tickets,
+        &title,
+        &fb.errors,
+        body,
+    ))
 }
 
 /// How much of a subject the ticket's heading shows (each message shows its own in full).
