@@ -463,6 +463,9 @@ pub fn done(d: crate::domain::Done, detail: &str) -> String {
         Done::RuleDeleted => "Regola eliminata.".into(),
         Done::QuarantineRetried => "Messaggio rielaborato.".into(),
         Done::QuarantineDiscarded => "Messaggio scartato.".into(),
+        Done::Saved => "Modifiche salvate.".into(),
+        Done::MailRequeued => "Email rimessa in coda: sarà inviata a breve.".into(),
+        Done::RequestSent => "Richiesta di relazione inviata al servizio.".into(),
     }
 }
 

@@ -455,7 +455,13 @@ fn administrators_manage_people_rules_and_quarantine() {
         &[("confermato", "1")],
     );
     assert_eq!(r.status, 303);
-    assert!(r.location.unwrap().contains("fatto=scartato"));
+    let to = r.location.unwrap();
+    assert!(to.ends_with("?fatto=scartato#fatto"), "{to}");
+    let page = admin.get(&to).text();
+    assert!(
+        page.contains("role=\"status\"") && page.contains("Messaggio scartato."),
+        "the page says what was done: {page}"
+    );
     assert!(admin
         .get("/amministrazione/quarantena")
         .text()

@@ -17,5 +17,9 @@ vocabulary! {
         RuleDeleted = "regola-eliminata",
         QuarantineRetried = "rielaborato",
         QuarantineDiscarded = "scartato",
+        /// An administrator's change saved (users, services, referenti, categories).
+        Saved = "salvato",
+        MailRequeued = "rimessa-in-coda",
+        RequestSent = "relazione-richiesta",
     }
 }
