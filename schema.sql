@@ -622,6 +622,7 @@ CREATE TABLE classifier_evaluations (
     report   TEXT NOT NULL
 ) STRICT;
 
+<<<<<<< HEAD
 -- migration 11
 
 -- Every channel a complaint may come by (issue 15): phone, desk, letter and the public web form
@@ -935,3 +936,18 @@ CREATE TABLE answer_files (
 ) STRICT;
 CREATE INDEX answer_files_outbox ON answer_files(outbox_id);
 CREATE INDEX answer_files_ticket ON answer_files(ticket_id);
+=======
+-- migration 14
+
+-- An answer whose form arrived after its session had ended (issue 18): kept for its author and
+-- its ticket, put back in the answer form after signing in again, forgotten once the answer is
+-- sent (or the ticket anonymised). It holds what an operator wrote to a citizen.
+CREATE TABLE answer_drafts (
+    user_id   INTEGER NOT NULL REFERENCES users(id),
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    body      TEXT NOT NULL,
+    saved_at  TEXT NOT NULL,
+    PRIMARY KEY (user_id, ticket_id)
+) STRICT;
+CREATE INDEX answer_drafts_ticket ON answer_drafts(ticket_id);
+>>>>>>> issue18

@@ -26,6 +26,15 @@ for pkg in chromium chromium-driver; do
     fi
 done
 
+# axe-core, the accessibility checker the browser test injects into Chromium, from npm into
+# target/test-deps (the test reads it there, or where AXE_CORE_JS says): no network at test time.
+if ! command -v npm >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+if [ ! -f target/test-deps/node_modules/axe-core/axe.min.js ]; then
+    npm install --prefix target/test-deps --no-audit --no-fund --silent axe-core@4
+fi
+
 # systemd-analyze checks the service units (verify, and their security exposure).
 if ! command -v systemd-analyze >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null

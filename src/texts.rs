@@ -167,6 +167,7 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::TicketClassified => "Classificazione modificata",
         AuditAction::TicketClassificationConfirmed => "Classificazione confermata",
         AuditAction::TicketNoteAdded => "Nota interna aggiunta",
+        AuditAction::TicketDraftKept => "Risposta conservata come bozza (sessione scaduta)",
         AuditAction::TicketMergedInto => "Unito in un altro reclamo",
         AuditAction::TicketMergedFrom => "Ricevuto un reclamo unito",
         AuditAction::TicketAttachmentDownloaded => "Allegato scaricato",
@@ -632,4 +633,120 @@ pub fn quality_error(e: &crate::quality::QualityError) -> String {
             Invalid::CodeTaken(code) => format!("Il codice {code} è già usato."),
         },
     }
+}
+
+// ---- Feedback on the backoffice's forms (issue 18): confirmations, errors, confirmation steps.
+
+/// What the page says after `d` was done; `detail` is the citizen's address for an answer,
+/// the ticket merged in for a merge, empty otherwise.
+pub fn done(d: crate::domain::Done, detail: &str) -> String {
+    use crate::domain::Done;
+    match d {
+        Done::Answered if detail.is_empty() => "Risposta inviata al cittadino.".into(),
+        Done::Answered => format!("Risposta inviata a {detail}."),
+        Done::Noted => "Nota interna aggiunta.".into(),
+        Done::Classified => "Classificazione salvata.".into(),
+        Done::Confirmed => "Classificazione confermata.".into(),
+        Done::Closed => {
+            "Reclamo chiuso: il cittadino riceverà la comunicazione di chiusura.".into()
+        }
+        Done::Merged if detail.is_empty() => "Reclami uniti.".into(),
+        Done::Merged => format!("Il reclamo {detail} è stato unito in questo."),
+        Done::RuleSaved => "Regola salvata.".into(),
+        Done::RuleAdded => "Regola aggiunta in fondo all'elenco.".into(),
+        Done::RuleDeleted => "Regola eliminata.".into(),
+        Done::QuarantineRetried => "Messaggio rielaborato.".into(),
+        Done::QuarantineDiscarded => "Messaggio scartato.".into(),
+        Done::Saved => "Modifiche salvate.".into(),
+        Done::MailRequeued => "Email rimessa in coda: sarà inviata a breve.".into(),
+        Done::RequestSent => "Richiesta di relazione inviata al servizio.".into(),
+    }
+}
+
+/// The heading of a form's error summary.
+pub fn error_summary_title(n: usize) -> String {
+    if n == 1 {
+        "C'è un errore nel modulo".into()
+    } else {
+        format!("Ci sono {n} errori nel modulo")
+    }
+}
+/// The word before a page's title when its form came back with errors.
+pub const ERROR_TITLE: &str = "Errore";
+pub const END_BEFORE_START: &str = "La data finale precede quella iniziale.";
+pub const BAD_DATE: &str = "Data non valida: scrivila come gg/mm/aaaa.";
+pub const CONFIRM_CANCEL: &str = "Annulla e torna indietro";
+pub const DRAFT_RESTORED: &str =
+    "Bozza recuperata: la sessione era scaduta mentre scrivevi. Controlla il testo e invialo.";
+pub const DRAFT_SAVED_SIGN_IN: &str =
+    "La sessione è scaduta: il testo che avevi scritto è stato conservato come bozza. Accedi di nuovo per ritrovarlo nel reclamo.";
+
+/// The page header's note on when an idle session ends.
+pub fn session_expiry(at: &str, idle_minutes: i64) -> String {
+    format!("Sessione attiva fino alle {at} senza attività ({idle_minutes} minuti)")
+}
+pub const MERGE_FORMAT: &str =
+    "Scrivi il numero del reclamo di destinazione nel formato URP-2026-000123 (prefisso, anno, sei cifre).";
+pub const CHOOSE_OUTCOME: &str = "Scegli l'esito della chiusura.";
+pub const CLOSE_CONSEQUENCES: &str = "Il reclamo passa allo stato «Chiuso» e il cittadino riceve per email la comunicazione di chiusura. Se il cittadino risponde, il reclamo si riapre.";
+pub const MERGE_DIFFERENT_CITIZENS: &str = "I due reclami sono di cittadini diversi: dopo l'unione le comunicazioni andranno solo al cittadino del reclamo di destinazione. Conferma solo se è lo stesso caso.";
+
+/// A merge's target that does not exist (or is not a ticket number).
+pub fn merge_target_missing(written: &str) -> String {
+    if written.is_empty() {
+        "Scrivi il numero del reclamo in cui unire questo.".into()
+    } else {
+        format!("Il reclamo {written} non esiste.")
+    }
+}
+
+/// What a merge does, on its confirmation step.
+pub fn merge_consequences(
+    from: &crate::domain::TicketNumber,
+    into: &crate::domain::TicketNumber,
+) -> String {
+    format!("I messaggi, le note e gli allegati di {from} saranno spostati in {into}; {from} resterà come rimando a {into}. L'unione non si annulla.")
+}
+pub const RULE_DELETE_CONSEQUENCES: &str = "La regola non classificherà più i nuovi messaggi. I reclami già classificati da questa regola mantengono la loro classificazione. Per sospenderla senza perderla, togli invece la spunta «attiva».";
+pub const QUARANTINE_DISCARD_CONSEQUENCES: &str = "Il messaggio esce dalla quarantena e non diventerà un reclamo. L'operazione è registrata nel registro attività.";
+
+/// A quarantine entry's reason as the pipeline wrote it (English, with technical detail),
+/// with its known phrases said in Italian; what is not known (an error's detail) stays as is.
+pub fn quarantine_reason(reason: &str) -> String {
+    const PHRASES: &[(&str, &str)] = &[
+        (
+            "not an email message: no header could be read",
+            "non è un messaggio email: nessuna intestazione leggibile",
+        ),
+        (
+            "no sender: the message has no readable From address",
+            "nessun mittente: il messaggio non ha un indirizzo From leggibile",
+        ),
+        (
+            "PEC envelope without the citizen's message (postacert.eml)",
+            "busta PEC senza il messaggio del cittadino (postacert.eml)",
+        ),
+        (
+            "could not be stored: ",
+            "non è stato possibile registrarlo: ",
+        ),
+        (
+            " that refers to no ticket",
+            " che non si riferisce ad alcun reclamo",
+        ),
+        (
+            " from a sender the mail server could not authenticate ",
+            " da un mittente che il server di posta non ha potuto autenticare ",
+        ),
+        (
+            "sent from one of the hospital's own addresses",
+            "inviato da uno degli indirizzi dell'ospedale",
+        ),
+        ("auto_reply", "risposta automatica"),
+        ("pec_receipt", "ricevuta PEC"),
+        ("bounce", "mancata consegna"),
+    ];
+    PHRASES
+        .iter()
+        .fold(reason.to_string(), |out, (en, it)| out.replace(en, it))
 }

@@ -14,6 +14,25 @@ use serde_json::{json, Value};
 
 const CITIZEN: &str = "citizen@example.test";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// WebDriver's keys.
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+/// axe-core, installed from npm by deploy/test.sh into `target/test-deps` (or `AXE_CORE_JS`).
+fn axe_source() -> String {
+    let path = std::env::var_os("AXE_CORE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            common::repo().join("target/test-deps/node_modules/axe-core/axe.min.js")
+        });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: install axe-core as deploy/test.sh does \
+             (npm install --prefix target/test-deps axe-core@4)",
+            path.display()
+        )
+    })
+}
 
 /// A chromedriver process and one browser session; both end on drop.
 struct Browser {
@@ -142,6 +161,118 @@ impl Browser {
         v["value"].as_str().map(str::to_string)
     }
 
+    /// Runs `script` in the page and returns what it returns.
+    fn exec(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+    }
+
+    /// Presses keys on whatever has the focus, as a person at the keyboard would ([`TAB`],
+    /// [`ENTER`], or text).
+    fn keys(&self, text: &str) {
+        let actions: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                let c = c.to_string();
+                [
+                    json!({ "type": "keyDown", "value": c }),
+                    json!({ "type": "keyUp", "value": c }),
+                ]
+            })
+            .collect();
+        self.call(
+            "POST",
+            "/actions",
+            Some(json!({ "actions": [{ "type": "key", "id": "tastiera", "actions": actions }] })),
+        );
+    }
+
+    /// What has the focus: its id, or its tag and text when it has none.
+    fn focused(&self) -> String {
+        self.exec(
+            "const e = document.activeElement; if (!e) return ''; \
+             return e.id || (e.tagName.toLowerCase() + ':' + (e.textContent || '').trim());",
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// Presses Tab until `wanted(focused)` holds; how many presses it took.
+    fn tab_to(&self, what: &str, wanted: impl Fn(&str) -> bool) -> usize {
+        for n in 1..=80 {
+            self.keys(TAB);
+            if wanted(&self.focused()) {
+                return n;
+            }
+        }
+        panic!("80 Tab presses did not reach {what}");
+    }
+
+    fn title(&self) -> String {
+        self.call("GET", "/title", None)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The page as a phone shows it: `width` × `height` CSS pixels, a mobile viewport.
+    fn viewport(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/goog/cdp/execute",
+            Some(
+                json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                    "width": width, "height": height, "deviceScaleFactor": 1, "mobile": true
+                }}),
+            ),
+        );
+    }
+
+    fn desktop(&self) {
+        self.call(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({ "cmd": "Emulation.clearDeviceMetricsOverride", "params": {} })),
+        );
+    }
+
+    /// Whether the page is wider than the window (it would scroll sideways): scroll width and
+    /// inner width.
+    fn widths(&self) -> (i64, i64) {
+        let v = self.exec("return [document.documentElement.scrollWidth, window.innerWidth];");
+        (v[0].as_i64().unwrap(), v[1].as_i64().unwrap())
+    }
+
+    /// axe-core's WCAG 2.1 A and AA violations on this page, one line each.
+    fn axe(&self, source: &str) -> Vec<String> {
+        self.exec(&format!("{source}\n;return true;"));
+        self.call("POST", "/timeouts", Some(json!({ "script": 120_000 })));
+        let found = self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({ "script": "const done = arguments[arguments.length - 1];
+                axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+                  .then(r => done({ passes: r.passes.length, violations: r.violations.map(v => v.id + ' (' + v.impact + '): ' +
+                      v.help + ' — ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')) }))
+                  .catch(e => done({ passes: 0, violations: ['axe failed: ' + e] }));", "args": [] })),
+        );
+        // A run that checked nothing would find nothing: axe must have passed some rules.
+        assert!(
+            found["passes"].as_u64().unwrap_or(0) > 5,
+            "axe-core ran: {found}"
+        );
+        found["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+
     fn url(&self) -> String {
         self.call("GET", "/url", None).as_str().unwrap().to_string()
     }
@@ -234,12 +365,20 @@ fn an_operator_finds_answers_and_closes_a_complaint_in_chromium() {
         "password-della-operatrice",
     );
 
+    // The whole path at the keyboard: sign in, search, open, answer, close (issue 18).
     let b = Browser::start();
     b.go(&format!("{}/reclami", d.base_url()));
     assert!(b.url().contains("/accedi"), "a stranger is sent to sign in");
-    b.type_into("#email", "operatrice@hospital.test");
-    b.type_into("#password", "password-della-operatrice");
-    b.click("main form button[type=submit]");
+    assert_eq!(
+        b.focused(),
+        "email",
+        "the sign-in page starts on its first field"
+    );
+    b.keys("operatrice@hospital.test");
+    b.keys(TAB);
+    assert_eq!(b.focused(), "password");
+    b.keys("password-della-operatrice");
+    b.keys(ENTER);
     wait_until("the list after signing in", || {
         b.url().ends_with("/reclami")
     });
@@ -249,32 +388,50 @@ fn an_operator_finds_answers_and_closes_a_complaint_in_chromium() {
     let shot = b.screenshot("backoffice-cruscotto.png");
     assert!(std::fs::metadata(shot).unwrap().len() > 10_000);
 
-    // Find it by a word of its body.
+    // Find it by a word of its body: the search field comes a few Tab presses after the
+    // page's start, the filters are folded behind «Filtri».
     b.go(&format!("{}/reclami", d.base_url()));
-    b.type_into("#q", "padiglione");
-    b.click("form.filters button[type=submit]");
+    let presses = b.tab_to("the search field", |f| f == "q");
+    println!("Tab presses from the top of Reclami to the search field: {presses}");
+    assert!(presses <= 8, "{presses} Tab presses to the search field");
+    b.keys("padiglione");
+    b.keys(ENTER);
     wait_until("the search results", || b.url().contains("q=padiglione"));
+    assert!(b.text("main p[role=status]").starts_with("1 reclamo"));
     let rows = b.text("table.tickets tbody");
     assert!(rows.contains(&number) && !rows.contains("Mensa"), "{rows}");
     b.screenshot("backoffice-reclami.png");
-
-    b.click(&format!("table.tickets a[href=\"/reclami/{number}\"]"));
+    let presses = b.tab_to("the result", |f| f.starts_with("a:") && f.contains(&number));
+    println!("Tab presses from the top of the results to the first result: {presses}");
+    assert!(presses <= 14, "{presses} Tab presses to the result");
+    b.keys(ENTER);
     wait_until("the ticket page", || b.url().ends_with(&number));
     assert!(
         b.text("main").contains("Presa in carico"),
         "opening it took it in charge"
     );
+    assert!(
+        b.text("header.top").contains("Sessione attiva fino alle"),
+        "the page says when the session ends"
+    );
     b.screenshot("backoffice-reclamo.png");
 
-    b.type_into(
-        "#risposta",
-        "Gentile signora, l'ascensore è stato riparato e verificato. Ci scusiamo.",
-    );
-    b.click("form[action$=\"/risposta\"] button");
-    wait_until("the answered state", || {
-        b.try_text("p.subject-line")
-            .is_some_and(|t| t.contains("In attesa di risposta"))
+    b.tab_to("the answer", |f| f == "risposta");
+    b.keys("Gentile signora, l'ascensore è stato riparato e verificato. Ci scusiamo.");
+    b.keys(TAB);
+    assert_eq!(b.focused(), "button:Invia risposta");
+    b.keys(ENTER);
+    wait_until("the confirmation of the answer", || {
+        b.url().contains("fatto=risposta")
     });
+    // The confirmation has the focus, so a screen reader reads it out, and is a status.
+    assert_eq!(b.focused(), "fatto", "the focus moves to the confirmation");
+    assert_eq!(b.text("#fatto"), format!("Risposta inviata a {CITIZEN}."));
+    assert_eq!(
+        b.exec("return document.getElementById('fatto').getAttribute('role')"),
+        "status"
+    );
+    assert!(b.text("p.subject-line").contains("In attesa di risposta"));
     let state = |d: &Daemon| -> String {
         d.db()
             .query_row(
@@ -303,12 +460,28 @@ fn an_operator_finds_answers_and_closes_a_complaint_in_chromium() {
         "the citizen got the answer"
     );
 
-    b.click("#esito option[value=\"accolto\"]");
-    b.click("form[action$=\"/chiusura\"] button");
-    wait_until("the closed state", || {
-        b.try_text("p.subject-line")
-            .is_some_and(|t| t.contains("Chiuso"))
+    // Closing mails the citizen: it asks first.
+    b.tab_to("the outcome", |f| f == "esito");
+    b.keys("\u{E015}"); // ArrowDown: the first outcome, «Accolto»
+    b.keys(TAB);
+    assert_eq!(b.focused(), "button:Chiudi il reclamo…");
+    b.keys(ENTER);
+    wait_until("the confirmation step", || {
+        b.title().starts_with("Chiudere il reclamo")
     });
+    let asked = b.text("main");
+    assert!(asked.contains("Esito: accolto"), "{asked}");
+    assert_eq!(state(&d), "answered", "nothing closed before confirming");
+    assert_eq!(
+        b.focused(),
+        "button:Sì, chiudi il reclamo",
+        "the confirmation step starts on its button"
+    );
+    b.keys(ENTER);
+    wait_until("the closed state", || b.url().contains("fatto=chiusura"));
+    assert_eq!(b.focused(), "fatto");
+    assert!(b.text("#fatto").starts_with("Reclamo chiuso"));
+    assert!(b.text("p.subject-line").contains("Chiuso"));
     assert_eq!(state(&d), "closed");
     let outcome: String = d
         .db()
@@ -371,6 +544,21 @@ fn the_statistics_render_with_charts_in_chromium() {
     ));
     b.find("svg[aria-labelledby=\"grafico-mesi-t\"]");
     b.find("svg[aria-labelledby=\"grafico-esiti-t\"]");
+    // Each chart is described by its table, under its own heading; last year's line and its
+    // legend are dashed, not only another colour.
+    assert_eq!(
+        b.exec("return document.querySelector('svg[aria-labelledby=\"grafico-mesi-t\"]').getAttribute('aria-describedby')"),
+        "tabella-mesi"
+    );
+    assert_eq!(
+        b.exec("return document.querySelector('#tabella-mesi').closest('section').querySelector('h2').textContent"),
+        "Andamento mese per mese"
+    );
+    assert_eq!(
+        b.exec("const s = document.querySelectorAll('svg[aria-labelledby=\"grafico-mesi-t\"] line.swatch'); \
+                return [s[0].getAttribute('stroke-dasharray'), s[1].getAttribute('stroke-dasharray')];"),
+        json!(["none", "6 4"])
+    );
     let months = b.text("#tabella-mesi");
     assert!(
         months.contains("gennaio") && months.contains("Totale anno"),
@@ -386,6 +574,11 @@ fn the_statistics_render_with_charts_in_chromium() {
     assert!(b
         .text("main h1")
         .contains(&format!("Relazione annuale sui reclami – {year}")));
+    let sections = b.exec("return document.querySelectorAll('main section > h2').length");
+    assert!(
+        sections.as_u64().unwrap() >= 7,
+        "a heading per section: {sections}"
+    );
     b.screenshot("relazione-annuale.png");
 }
 
@@ -494,4 +687,228 @@ fn a_citizen_sends_the_public_form_and_confirms_by_the_link_in_chromium() {
         0,
         "opening the link confirmed the address"
     );
+}
+/// A daemon over the 3,000-ticket demo database, with a viewer, an operator and an
+/// administrator who sign in with `password-<role>`.
+fn demo_office() -> Daemon {
+    let mut d = Daemon::new(|db| {
+        format!(
+            "[database]\npath = \"{}\"\n\n[smtp]\nfrom_address = \"urp@hospital.test\"\nfile_dir = \"{}\"\n",
+            db.display(),
+            db.parent().unwrap().join("sent").display()
+        )
+    });
+    let out = d
+        .command()
+        .args(["generate-demo", "--tickets", "3000", "--years", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for role in ["viewer", "operator", "admin"] {
+        d.add_user_with_password(
+            &format!("{role}@hospital.test"),
+            role,
+            &format!("password-{role}"),
+        );
+    }
+    d.start();
+    Client::wait_ready(&d.base_url());
+    d
+}
+
+fn sign_in(b: &Browser, d: &Daemon, role: &str) {
+    b.go(&format!("{}/accedi", d.base_url()));
+    b.type_into("#email", &format!("{role}@hospital.test"));
+    b.type_into("#password", &format!("password-{role}"));
+    b.click("main form button[type=submit]");
+    wait_until("signed in", || !b.url().contains("/accedi"));
+}
+
+/// An open ticket of the demo database that no one has answered.
+fn open_ticket(d: &Daemon) -> String {
+    d.db()
+        .query_row(
+            "SELECT number FROM tickets WHERE state IN ('pending', 'in_charge') AND merged_into IS NULL
+             ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+#[test]
+fn every_page_fits_a_phone_and_axe_finds_no_wcag_violation_for_any_role() {
+    let d = demo_office();
+    let axe = axe_source();
+    let number = open_ticket(&d);
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let base = d.base_url();
+    let common_pages = vec![
+        "/".to_string(),
+        "/reclami".to_string(),
+        "/reclami?stato=pending&da_classificare=1".to_string(),
+        format!("/reclami/{number}"),
+        "/statistiche".to_string(),
+        format!("/statistiche?periodo=anno&anno={year}"),
+        format!("/statistiche/relazione?anno={year}"),
+        // Forms sent back with their errors.
+        "/reclami?dal=2026-05-01&al=2026-04-01".to_string(),
+        "/statistiche?periodo=intervallo&dal=2026-05-01&al=2026-04-01".to_string(),
+    ];
+    let admin_pages = [
+        "/amministrazione",
+        "/amministrazione/utenti",
+        "/amministrazione/servizi",
+        "/amministrazione/referenti",
+        "/amministrazione/categorie",
+        "/amministrazione/regole",
+        "/amministrazione/classificatore",
+        "/amministrazione/quarantena",
+        "/amministrazione/posta",
+        "/amministrazione/registro",
+    ];
+    let mut violations = Vec::new();
+    let mut checked = 0;
+    for role in ["viewer", "operator", "admin"] {
+        let b = Browser::start();
+        sign_in(&b, &d, role);
+        let mut pages = common_pages.clone();
+        if role == "admin" {
+            pages.extend(admin_pages.iter().map(|p| p.to_string()));
+        }
+        for page in &pages {
+            b.go(&format!("{base}{page}"));
+            for v in b.axe(&axe) {
+                violations.push(format!("{role} {page}: {v}"));
+            }
+            checked += 1;
+        }
+        if role != "viewer" {
+            // The confirmation step and a form sent back, as they are shown.
+            b.go(&format!("{base}/reclami/{number}"));
+            b.click("#esito option[value=\"accolto\"]");
+            b.click("form[action$=\"/chiusura\"] button");
+            wait_until("the confirmation step", || {
+                b.title().starts_with("Chiudere")
+            });
+            for v in b.axe(&axe) {
+                violations.push(format!("{role} closing's confirmation: {v}"));
+            }
+            b.go(&format!("{base}/reclami/{number}"));
+            b.type_into("#risposta", "   ");
+            b.click("form[action$=\"/risposta\"] button");
+            wait_until("the form sent back", || b.title().starts_with("Errore"));
+            for v in b.axe(&axe) {
+                violations.push(format!("{role} an empty answer: {v}"));
+            }
+            checked += 2;
+        }
+        // On a phone nothing scrolls sideways.
+        for (w, h) in [(390, 844), (320, 640)] {
+            b.viewport(w, h);
+            for (name, page) in [
+                ("cruscotto", "/".to_string()),
+                ("reclami", "/reclami".to_string()),
+                ("reclamo", format!("/reclami/{number}")),
+                (
+                    "statistiche",
+                    format!("/statistiche?periodo=anno&anno={year}"),
+                ),
+            ] {
+                b.go(&format!("{base}{page}"));
+                let (scroll, inner) = b.widths();
+                assert_eq!(inner, w as i64, "the emulated viewport");
+                assert!(
+                    scroll <= inner,
+                    "{role} {page} at {w}×{h}: the page is {scroll} px wide in {inner} px"
+                );
+                if role == "operator" {
+                    b.screenshot(&format!("telefono-{w}-{name}.png"));
+                }
+            }
+        }
+        b.desktop();
+    }
+    println!("axe-core: {checked} page × role combinations checked");
+    assert!(
+        violations.is_empty(),
+        "WCAG 2.1 A/AA violations:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn errors_are_shown_on_the_form_with_what_was_typed() {
+    let d = demo_office();
+    let number = open_ticket(&d);
+    let base = d.base_url();
+    let b = Browser::start();
+    sign_in(&b, &d, "operator");
+    let attr = |css: &str, name: &str| -> Value {
+        b.exec(&format!(
+            "const e = document.querySelector('{css}'); return e ? e.getAttribute('{name}') : null;"
+        ))
+    };
+    let value =
+        |css: &str| -> Value { b.exec(&format!("return document.querySelector('{css}').value;")) };
+
+    // An end before the start, on the list: the form says so instead of "0 reclami".
+    b.go(&format!("{base}/reclami?dal=2026-05-01&al=2026-04-01"));
+    assert_eq!(b.title(), "Errore: Reclami · ascolto");
+    assert_eq!(b.focused(), "errori", "the error summary has the focus");
+    assert_eq!(attr("#errori", "role"), "alert");
+    assert_eq!(attr("#al", "aria-invalid"), "true");
+    assert_eq!(attr("#al", "aria-describedby"), "al-errore");
+    assert!(b
+        .text("#al-errore")
+        .contains("La data finale precede quella iniziale"));
+    assert_eq!(value("#dal"), "2026-05-01");
+    assert_eq!(value("#al"), "2026-04-01");
+    assert!(!b.text("main").contains("0 reclami"));
+    // The summary's link leads to the field.
+    b.click("#errori a");
+    assert_eq!(b.focused(), "al");
+
+    // The same on Statistiche: the form, not a bare error page.
+    b.go(&format!(
+        "{base}/statistiche?periodo=intervallo&dal=2026-05-01&al=2026-04-01"
+    ));
+    assert_eq!(b.title(), "Errore: Statistiche · ascolto");
+    assert_eq!(b.focused(), "errori");
+    assert_eq!(attr("#s-al", "aria-invalid"), "true");
+    assert!(b
+        .text("#s-al-errore")
+        .contains("La data finale precede quella iniziale"));
+    assert_eq!(value("#s-dal"), "2026-05-01");
+    assert_eq!(value("#s-al"), "2026-04-01");
+    b.find("form.filters button[type=submit]");
+
+    // An answer of only spaces: the ticket page again, the field marked.
+    b.go(&format!("{base}/reclami/{number}"));
+    b.type_into("#risposta", "   ");
+    b.click("form[action$=\"/risposta\"] button");
+    wait_until("the form sent back", || b.title().starts_with("Errore"));
+    assert_eq!(b.title(), format!("Errore: Reclamo {number} · ascolto"));
+    assert_eq!(b.focused(), "errori");
+    assert_eq!(attr("#risposta", "aria-invalid"), "true");
+    assert!(b.text("#risposta-errore").contains("La risposta è vuota"));
+    assert_eq!(value("#risposta"), "   ");
+
+    // A merge into a ticket that does not exist: said on the form, the number kept.
+    b.type_into("#unisci", "URP-2099-999999");
+    b.click("form[action$=\"/unione\"] button");
+    wait_until("the form sent back", || b.title().starts_with("Errore"));
+    assert!(b
+        .text("#unisci-errore")
+        .contains("URP-2099-999999 non esiste"));
+    assert_eq!(value("#unisci"), "URP-2099-999999");
+    assert_eq!(
+        attr("#unisci", "aria-describedby"),
+        "unisci-formato unisci-errore"
+    );
+    b.screenshot("errore-nel-modulo.png");
 }

@@ -441,12 +441,27 @@ fn administrators_manage_people_rules_and_quarantine() {
         common::fixture("malformed.eml"),
         "the original, byte for byte"
     );
+    // Discarding asks first (issue 18), then discards and says so.
     let r = admin.post(
         "/amministrazione/quarantena",
         &format!("/amministrazione/quarantena/{q}/scarta"),
         &[],
     );
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("Sì, scarta il messaggio"));
+    let r = admin.post(
+        "/amministrazione/quarantena",
+        &format!("/amministrazione/quarantena/{q}/scarta"),
+        &[("confermato", "1")],
+    );
     assert_eq!(r.status, 303);
+    let to = r.location.unwrap();
+    assert!(to.ends_with("?fatto=scartato#fatto"), "{to}");
+    let page = admin.get(&to).text();
+    assert!(
+        page.contains("role=\"status\"") && page.contains("Messaggio scartato."),
+        "the page says what was done: {page}"
+    );
     assert!(admin
         .get("/amministrazione/quarantena")
         .text()
@@ -549,7 +564,7 @@ fn statistics_are_for_every_signed_in_role_and_the_csv_matches_the_page() {
     let r = op.post(
         &format!("/reclami/{number}"),
         &format!("/reclami/{number}/chiusura"),
-        &[("esito", "accolto")],
+        &[("esito", "accolto"), ("confermato", "1")],
     );
     assert_eq!(r.status, 303);
     assert_eq!(closed_now(&c), "Chiuso;1;25,0");
@@ -558,5 +573,84 @@ fn statistics_are_for_every_signed_in_role_and_the_csv_matches_the_page() {
         c.get("/statistiche?periodo=intervallo&dal=2026-05-01&al=2026-04-01")
             .status,
         422
+    );
+}
+
+/// Issue 18: an answer whose session ended while it was written is kept as a draft, and put
+/// back in the form after signing in again; a form with another session's token keeps nothing.
+#[test]
+fn an_answer_sent_after_the_session_ended_is_kept_as_a_draft() {
+    let o = office(&complaints(1));
+    let number = &o.tickets[0];
+    let page = format!("/reclami/{number}");
+    let mut op = o.sign_in("operator");
+    let token = csrf_of(&op.get_mut(&page).text()).unwrap();
+    // The operator writes for three hours: the session ends (idle for longer than allowed).
+    let db = o.db_rw();
+    db.execute(
+        "UPDATE sessions SET last_seen_at = '2020-01-01T00:00:00Z'",
+        [],
+    )
+    .unwrap();
+    let drafts = || -> i64 {
+        db.query_row("SELECT count(*) FROM answer_drafts", [], |r| r.get(0))
+            .unwrap()
+    };
+
+    // Another session's token: refused as before, nothing kept.
+    let r = op.post_raw(
+        &format!("{page}/risposta"),
+        &[
+            ("_csrf", "0".repeat(64).as_str()),
+            ("testo", "Testo estraneo"),
+        ],
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(drafts(), 0);
+
+    let r = op.post_raw(
+        &format!("{page}/risposta"),
+        &[
+            ("_csrf", token.as_str()),
+            ("testo", "Gentile signora, la bozza lunga."),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let to = r.location.unwrap();
+    assert!(to.starts_with("/accedi?bozza=1&dopo="), "{to}");
+    assert_eq!(drafts(), 1);
+    assert!(op
+        .get(&to)
+        .text()
+        .contains("il testo che avevi scritto è stato conservato come bozza"));
+    assert_eq!(o.state(number), "in_charge", "nothing was sent");
+
+    // Signed in again: the ticket's answer form holds the draft.
+    let mut op = o.sign_in("operator");
+    let html = op.get_mut(&page).text();
+    assert!(html.contains("Bozza recuperata"), "{html}");
+    assert!(
+        html.contains(">Gentile signora, la bozza lunga.</textarea>"),
+        "{html}"
+    );
+    // Another operator does not see it.
+    assert!(!o
+        .sign_in("admin")
+        .get(&page)
+        .text()
+        .contains("la bozza lunga"));
+
+    let r = op.post(
+        &page,
+        &format!("{page}/risposta"),
+        &[("testo", "Gentile signora, la bozza lunga.")],
+    );
+    assert_eq!(r.status, 303);
+    assert!(r.location.unwrap().ends_with("?fatto=risposta#fatto"));
+    assert_eq!(drafts(), 0, "sent: the draft is forgotten");
+    assert_eq!(
+        o.daemon
+            .count("SELECT count(*) FROM audit_log WHERE action = 'ticket.draft_kept'"),
+        1
     );
 }

@@ -440,14 +440,14 @@ fn merging_two_citizens_tickets_needs_confirming_and_leaks_nothing_by_mail() {
         "una-password-lunga",
     );
 
-    // Without the confirmation: refused, said why, and offered the confirmation.
+    // Without the confirmation: the confirmation step says why, and asks for the checkbox.
     let page = format!("/reclami/{nul}");
     let r = op.post(
         &page,
         &format!("/reclami/{nul}/unione"),
         &[("destinazione", &tr)],
     );
-    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.status, 200, "{}", r.text());
     let html = r.text();
     assert!(html.contains("cittadini diversi"), "{html}");
     assert!(html.contains("name=\"conferma\""), "{html}");
@@ -468,7 +468,11 @@ fn merging_two_citizens_tickets_needs_confirming_and_leaks_nothing_by_mail() {
     let r = op.post(
         &page,
         &format!("/reclami/{nul}/unione"),
-        &[("destinazione", &tr), ("conferma", "1")],
+        &[
+            ("destinazione", &tr),
+            ("conferma", "1"),
+            ("confermato", "1"),
+        ],
     );
     assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(merged_into().as_deref(), Some(tr.as_str()));

@@ -17,6 +17,8 @@ vocabulary! {
         /// An operator confirmed a classification (a suggestion, or what was already set).
         TicketClassificationConfirmed = "ticket.classification_confirmed",
         TicketNoteAdded = "ticket.note_added",
+        /// An answer arrived after its session had ended: kept as a draft (issue 18).
+        TicketDraftKept = "ticket.draft_kept",
         TicketMergedInto = "ticket.merged_into",
         TicketMergedFrom = "ticket.merged_from",
         TicketAttachmentDownloaded = "ticket.attachment_downloaded",
@@ -137,6 +139,7 @@ impl AuditAction {
             | A::TicketClassified
             | A::TicketClassificationConfirmed
             | A::TicketNoteAdded
+            | A::TicketDraftKept
             | A::TicketMergedInto
             | A::TicketMergedFrom
             | A::TicketAttachmentDownloaded

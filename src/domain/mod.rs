@@ -17,11 +17,13 @@
 //! - [`answering`]: how a ticket's deadline moved (suspended, resumed, extended).
 //! - [`quality`]: the analysis of a complaint and improvement actions (issue 20).
 //! - [`refusal`]: why the procedure refuses a step (`WorkflowError`).
+//! - [`feedback`]: the actions the backoffice confirms after a redirect (`Done`).
 
 pub mod address;
 pub mod answering;
 pub mod audit;
 pub mod classification;
+pub mod feedback;
 pub mod mail;
 pub mod people;
 pub mod quality;
@@ -34,6 +36,7 @@ pub use address::RecipientKey;
 pub use answering::DeadlineChange;
 pub use audit::{AuditAction, AuditGroup};
 pub use classification::{ClassField, ClassSource, TrainReason};
+pub use feedback::Done;
 pub use mail::{
     AutoKind, Direction, Envelope, MailKind, OutboxState, Outgoing, OutgoingFile, QuarantineKind,
     RuleField, Signature,

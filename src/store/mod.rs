@@ -16,6 +16,7 @@ pub mod classifier;
 pub mod deadlines;
 pub mod demo;
 pub mod improvement;
+pub mod drafts;
 pub mod ingest;
 pub mod intake;
 pub mod outbox;

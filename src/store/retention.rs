@@ -132,6 +132,11 @@ pub fn anonymise_due(
         &format!("UPDATE notes SET body = ?1 WHERE ticket_id IN ({DUE})"),
         [marker],
     )?;
+    // Answers kept from an ended session (issue 18): nothing of them is kept.
+    conn.execute(
+        &format!("DELETE FROM answer_drafts WHERE ticket_id IN ({DUE})"),
+        [],
+    )?;
     // Requests quote the complaint; their reports are messages of the ticket (above).
     super::requests::anonymise_due(conn, marker)?;
     // Deadline changes give their reasons (issue 19).

@@ -62,6 +62,19 @@ pub fn get(
         .optional()?)
 }
 
+/// The user and CSRF token of a session that may have ended (idle or past its age), if it is
+/// still stored and its user active: a form that arrives too late is kept as a draft for them.
+pub fn ended(conn: &Connection, id_hash: &str) -> Result<Option<(i64, String)>> {
+    Ok(conn
+        .query_row(
+            "SELECT u.id, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_hash = ?1 AND u.active = 1",
+            [id_hash],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
 pub fn touch(conn: &Connection, id_hash: &str, now: &str) -> Result<()> {
     conn.prepare_cached("UPDATE sessions SET last_seen_at = ?2 WHERE id_hash = ?1")?
         .execute(params![id_hash, now])?;

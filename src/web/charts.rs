@@ -1,5 +1,6 @@
 //! Charts drawn on the server as inline SVG: no script, readable in print, each with a title
-//! for screen readers (the figures are always in a table beside it as well).
+//! for screen readers and described by the table beside it that holds its figures
+//! (`aria-describedby`, the `table` argument: that table's id).
 
 use maud::{html, Markup};
 
@@ -20,12 +21,12 @@ fn shorten(label: &str, max: usize) -> String {
 }
 
 /// Horizontal bars, one per item, with the count written at the end of each bar.
-pub fn bars(id: &str, title: &str, items: &[(String, usize)]) -> Markup {
+pub fn bars(id: &str, title: &str, table: &str, items: &[(String, usize)]) -> Markup {
     let max = items.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1) as f64;
     let height = BAR_HEIGHT * items.len() as f64 + 10.0;
     let span = WIDTH - LABEL_WIDTH - 50.0;
     html! {
-        svg.chart role="img" aria-labelledby={(id) "-t"} viewBox={"0 0 " (WIDTH) " " (height)} width=(WIDTH) height=(height) xmlns="http://www.w3.org/2000/svg" {
+        svg.chart role="img" aria-labelledby={(id) "-t"} aria-describedby=(table) viewBox={"0 0 " (WIDTH) " " (height)} width=(WIDTH) height=(height) xmlns="http://www.w3.org/2000/svg" {
             title id={(id) "-t"} { (title) }
             @for (i, (label, n)) in items.iter().enumerate() {
                 @let y = 5.0 + BAR_HEIGHT * i as f64;
@@ -39,7 +40,7 @@ pub fn bars(id: &str, title: &str, items: &[(String, usize)]) -> Markup {
 }
 
 /// A line per series over twelve months (the year and the previous one).
-pub fn months(id: &str, title: &str, series: &[(String, [usize; 12])]) -> Markup {
+pub fn months(id: &str, title: &str, table: &str, series: &[(String, [usize; 12])]) -> Markup {
     const NAMES: [&str; 12] = [
         "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
     ];
@@ -53,7 +54,7 @@ pub fn months(id: &str, title: &str, series: &[(String, [usize; 12])]) -> Markup
     let x = |m: usize| left + w * m as f64 / 11.0;
     let y = |n: usize| top + h - h * n as f64 / max;
     html! {
-        svg.chart role="img" aria-labelledby={(id) "-t"} viewBox={"0 0 " (WIDTH) " " (top + h + 50.0)} width=(WIDTH) height=(top + h + 50.0) xmlns="http://www.w3.org/2000/svg" {
+        svg.chart role="img" aria-labelledby={(id) "-t"} aria-describedby=(table) viewBox={"0 0 " (WIDTH) " " (top + h + 50.0)} width=(WIDTH) height=(top + h + 50.0) xmlns="http://www.w3.org/2000/svg" {
             title id={(id) "-t"} { (title) }
             line x1=(left) y1=(top + h) x2=(left + w) y2=(top + h) stroke="#555e68" {}
             text x=(left - 6.0) y=(top + 4.0) text-anchor="end" font-size="11" fill="#1b1f24" { (max as usize) }
@@ -63,16 +64,18 @@ pub fn months(id: &str, title: &str, series: &[(String, [usize; 12])]) -> Markup
             }
             @for (i, (label, values)) in series.iter().enumerate() {
                 @let points = values.iter().enumerate().map(|(m, n)| format!("{:.1},{:.1}", x(m), y(*n))).collect::<Vec<_>>().join(" ");
-                polyline points=(points) fill="none" stroke=(PALETTE[i % PALETTE.len()]) stroke-width="2.5" stroke-dasharray=(if i == 0 { "none" } else { "6 4" }) {}
-                rect x=(left + 170.0 * i as f64) y=(top + h + 30.0) width="14" height="4" fill=(PALETTE[i % PALETTE.len()]) {}
-                text x=(left + 170.0 * i as f64 + 20.0) y=(top + h + 36.0) font-size="12" fill="#1b1f24" { (label) }
+                @let dash = if i == 0 { "none" } else { "6 4" };
+                polyline points=(points) fill="none" stroke=(PALETTE[i % PALETTE.len()]) stroke-width="2.5" stroke-dasharray=(dash) {}
+                // The legend's swatch is a piece of the line itself, dashes included (WCAG 1.4.1).
+                line.swatch x1=(left + 170.0 * i as f64) y1=(top + h + 32.0) x2=(left + 170.0 * i as f64 + 28.0) y2=(top + h + 32.0) stroke=(PALETTE[i % PALETTE.len()]) stroke-width="3" stroke-dasharray=(dash) {}
+                text x=(left + 170.0 * i as f64 + 34.0) y=(top + h + 36.0) font-size="12" fill="#1b1f24" { (label) }
             }
         }
     }
 }
 
 /// One bar split in parts (outcomes), with a legend.
-pub fn stacked(id: &str, title: &str, parts: &[(String, usize)]) -> Markup {
+pub fn stacked(id: &str, title: &str, table: &str, parts: &[(String, usize)]) -> Markup {
     let total = parts.iter().map(|(_, n)| *n).sum::<usize>().max(1) as f64;
     let mut x = 0.0;
     let segments: Vec<(f64, f64, &str)> = parts
@@ -88,7 +91,7 @@ pub fn stacked(id: &str, title: &str, parts: &[(String, usize)]) -> Markup {
     let legend_rows = parts.len().div_ceil(2);
     let height = 40.0 + 20.0 * legend_rows as f64;
     html! {
-        svg.chart role="img" aria-labelledby={(id) "-t"} viewBox={"0 0 " (WIDTH) " " (height)} width=(WIDTH) height=(height) xmlns="http://www.w3.org/2000/svg" {
+        svg.chart role="img" aria-labelledby={(id) "-t"} aria-describedby=(table) viewBox={"0 0 " (WIDTH) " " (height)} width=(WIDTH) height=(height) xmlns="http://www.w3.org/2000/svg" {
             title id={(id) "-t"} { (title) }
             @for (x, w, colour) in &segments {
                 rect x=(format!("{x:.1}")) y="4" width=(format!("{w:.1}")) height="26" fill=(colour) stroke="#ffffff" {}

@@ -14,6 +14,7 @@ pub mod auth;
 mod charts;
 pub mod citizen;
 pub mod downloads;
+mod feedback;
 pub mod multipart;
 mod ops;
 pub mod public;
@@ -648,18 +649,19 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
                     .into_response(),
             );
         };
-        let sent = if multipart::is_multipart(&parts.headers) {
-            multipart::csrf_field(&parts.headers, &bytes)
+        // The form's fields, whichever the encoding: the CSRF token, and an answer to keep
+        // when its session has ended.
+        let fields = if multipart::is_multipart(&parts.headers) {
+            multipart::parse(&parts.headers, &bytes)
+                .map(|(fields, _)| fields)
+                .unwrap_or_default()
         } else {
-            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-                .ok()
-                .and_then(|fields| {
-                    fields
-                        .into_iter()
-                        .find(|(k, _)| k == "_csrf")
-                        .map(|(_, v)| v)
-                })
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes).unwrap_or_default()
         };
+        let sent = fields
+            .iter()
+            .find(|(k, _)| k == "_csrf")
+            .map(|(_, v)| v.clone());
         let expected = if parts.uri.path() == "/accedi" {
             auth::login_csrf_cookie(&parts.headers)
         } else if parts.uri.path().starts_with("/pratica/") {
@@ -672,6 +674,14 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         // after the Origin above.
         let ok = parts.uri.path() == "/segnala"
             || matches!((&sent, &expected), (Some(s), Some(e)) if auth::constant_time_eq(s, e));
+        if !ok && session.is_none() {
+            // An answer that arrives after its session ended is kept, not lost (issue 18).
+            let kept = auth::keep_answer(&app, &parts.headers, parts.uri.path(), &fields).await;
+            if let Some(mut resp) = kept {
+                secure_headers(&mut resp);
+                return resp;
+            }
+        }
         if !ok {
             let path = crate::citizen_link::redact(parts.uri.path());
             tracing::warn!(%path, "POST refused: missing or wrong CSRF token");

@@ -110,15 +110,6 @@ pub fn form<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> WebResult<
     Ok((form, files))
 }
 
-/// The CSRF token of a multipart form, for the guard.
-pub fn csrf_field(headers: &HeaderMap, body: &[u8]) -> Option<String> {
-    parse(headers, body)?
-        .0
-        .into_iter()
-        .find(|(k, _)| k == "_csrf")
-        .map(|(_, v)| v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,9 +144,5 @@ Content-Type: application/octet-stream\r\n\r\n\r\n------x--\r\n";
         assert_eq!(files[0].filename, "lettera.pdf");
         assert_eq!(files[0].content_type, "application/pdf");
         assert_eq!(files[0].bytes, b"%PDF-1.4 x");
-        assert_eq!(
-            csrf_field(&headers(), BODY.as_bytes()).as_deref(),
-            Some("abc")
-        );
     }
 }

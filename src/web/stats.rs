@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate, Utc};
 use maud::{html, Markup, DOCTYPE};
@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::auth::AnyUser;
 use super::charts;
+use super::feedback::{self, FormErrors};
 use super::ui::{self, Section};
 use super::{App, WebError, WebResult};
 use crate::domain::time::to_rome;
@@ -73,6 +74,29 @@ impl StatsQuery {
         Ok(Scope::asked(&asked, today)
             .map_err(refused)?
             .narrowed(&self.servizio, &self.categoria))
+    }
+
+    /// The form field a refused period is about.
+    fn field_at_fault(&self) -> &'static str {
+        let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+        match self.periodo.as_str() {
+            "intervallo" if date(&self.dal).is_none() => "s-dal",
+            "intervallo" => "s-al",
+            "anno" => "s-anno",
+            _ if !(1..=12).contains(&self.mese.trim().parse::<u32>().unwrap_or(1)) => "s-mese",
+            _ => "s-anno",
+        }
+    }
+
+    /// The refusal as the form says it: an end before the start, said plainly.
+    fn fault_message(&self, refusal: String) -> String {
+        let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+        match (date(&self.dal), date(&self.al)) {
+            (Some(from), Some(to)) if self.periodo == "intervallo" && to < from => {
+                texts::END_BEFORE_START.into()
+            }
+            _ => refusal,
+        }
     }
 
     fn link(&self, path: &str, extra: &[(&str, &str)]) -> String {
@@ -141,7 +165,10 @@ fn html_table(t: &Table, csv_link: Option<&str>) -> Markup {
                 tbody {
                     @for row in &t.rows {
                         tr { @for (i, cell) in row.iter().enumerate() {
-                            @if i == 0 { th scope="row" { (cell) } } @else { td { (cell) } }
+                            @if i == 0 && cell.is_empty() {
+                                // A row without a code (the unclassified): its header still names it.
+                                th scope="row" { span aria-hidden="true" { "—" } span.visually-hidden { "senza codice" } }
+                            } @else if i == 0 { th scope="row" { (cell) } } @else { td { (cell) } }
                         } }
                     }
                 }
@@ -192,17 +219,29 @@ fn charts_of(r: &Report) -> (Markup, Markup, Markup, Option<Markup>) {
         charts::months(
             "grafico-mesi",
             "Reclami ricevuti mese per mese, confronto con l'anno precedente",
+            "tabella-mesi",
             &series,
         )
     });
     (
-        charts::bars("grafico-categorie", "Reclami per macrocategoria", &cats),
+        charts::bars(
+            "grafico-categorie",
+            "Reclami per macrocategoria",
+            "tabella-categorie",
+            &cats,
+        ),
         charts::bars(
             "grafico-servizi",
             "Reclami per servizio (i primi 15)",
+            "tabella-servizi",
             &services,
         ),
-        charts::stacked("grafico-esiti", "Esiti dei reclami chiusi", &outcomes),
+        charts::stacked(
+            "grafico-esiti",
+            "Esiti dei reclami chiusi",
+            "tabella-esiti",
+            &outcomes,
+        ),
         trend,
     )
 }
@@ -268,17 +307,21 @@ fn body(q: &StatsQuery, scope: &Scope, r: &Report, tables: &[Table], with_links:
             "."
         }
         p.small.muted { "Classificazione, servizio, tipologia, stato ed esito sono quelli attuali di ciascun reclamo: un reclamo riclassificato dopo il periodo è contato con la classificazione di oggi. I reclami uniti a un altro sono contati una volta sola. Mesi e anni sono contati nell'ora italiana; per la PEC vale l'ora certificata." }
+        // Each chart and its table under their own heading (the report prints one per section).
         @if let Some(trend) = &trend {
-            section.pair { (trend) (table("mesi")) }
+            section.pair aria-labelledby="sez-mesi" { h2 #sez-mesi { "Andamento mese per mese" } (trend) (table("mesi")) }
         }
-        section.pair { (cat_chart) (table("categorie")) }
-        section.pair { (table("tipologie")) (table("canali")) }
-        section.pair { (svc_chart) (table("servizi")) }
-        section.pair { (outcome_chart) (table("esiti")) }
-        section.pair { (table("stati")) (table("tempi")) (table("scadenze")) }
-        section { (table("relazioni")) }
-        @if !r.reviews.is_empty() { section { (table("riesami")) } }
-        section {
+        section.pair aria-labelledby="sez-categorie" { h2 #sez-categorie { "Classificazione" } (cat_chart) (table("categorie")) }
+        section.pair aria-labelledby="sez-tipologie" { h2 #sez-tipologie { "Tipologie e canali" } (table("tipologie")) (table("canali")) }
+        section.pair aria-labelledby="sez-servizi" { h2 #sez-servizi { "Servizi" } (svc_chart) (table("servizi")) }
+        section.pair aria-labelledby="sez-esiti" { h2 #sez-esiti { "Esiti" } (outcome_chart) (table("esiti")) }
+        section.pair aria-labelledby="sez-tempi" { h2 #sez-tempi { "Stati, tempi e scadenze" } (table("stati")) (table("tempi")) (table("scadenze")) }
+        section aria-labelledby="sez-relazioni" { h2 #sez-relazioni { "Istruttoria" } (table("relazioni")) }
+        @if !r.reviews.is_empty() {
+            section aria-labelledby="sez-riesami" { h2 #sez-riesami { "Riesami" } (table("riesami")) }
+        }
+        section aria-labelledby="sez-ritardi" {
+            h2 #sez-ritardi { "Risposte in ritardo" }
             (table("ritardi"))
             @if r.late_total > r.late.len() {
                 p.small { "Sono elencati i primi " (r.late.len()) " di " (ui::number(r.late_total as i64)) "; il CSV li contiene tutti." }
@@ -291,23 +334,60 @@ pub async fn page(
     State(app): State<App>,
     AnyUser(s): AnyUser,
     Query(q): Query<StatsQuery>,
-) -> WebResult<Markup> {
-    let scope = q.scope()?;
+) -> WebResult<(StatusCode, Markup)> {
+    let scope = match q.scope() {
+        Ok(scope) => scope,
+        Err(WebError::Refused(why)) => {
+            // The form again, with the field at fault marked and what was typed kept.
+            let choices = app.readers.read(stats::choices).await?;
+            let errors = FormErrors::with(q.field_at_fault(), q.fault_message(why));
+            let month = q.mese.trim().parse().unwrap_or(1);
+            let body = form(&q, &choices, &q.anno, month, &errors);
+            let page = feedback::page_with_errors(&s, Section::Stats, "Statistiche", &errors, body);
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page));
+        }
+        Err(e) => return Err(e),
+    };
     let (r, choices) = load(&app, scope.clone()).await?;
     let tables = stats::tables::tables(&r);
+    let year_value = if q.anno.is_empty() {
+        scope.from.year().to_string()
+    } else {
+        q.anno.clone()
+    };
+    let form = html! {
+        (form(&q, &choices, &year_value, scope.from.month(), &FormErrors::new()))
+        p {
+            "Esporta: "
+            @for t in &tables { a href=(q.link("/statistiche.csv", &[("tabella", t.name)])) { (t.title) } " · " }
+            a href=(q.link("/statistiche.csv", &[("tabella", "categorie"), ("formato", "rfc4180")])) { "(CSV standard, con virgole)" }
+            @if let Some(y) = scope.whole_year() {
+                " · " a href={"/statistiche/relazione?anno=" (y)} { "Relazione annuale stampabile" }
+            }
+        }
+    };
+    let confirmed = confirmed_section(&app, &q, &scope).await?;
+    let title = format!("Statistiche – {}", period_title(&scope));
+    Ok((
+        StatusCode::OK,
+        ui::page(
+            &s,
+            Section::Stats,
+            &title,
+            html! { (form) (confirmed) (body(&q, &scope, &r, &tables, true)) },
+        ),
+    ))
+}
+
+/// The period form, with what was typed and the `errors` of a period that cannot be counted.
+fn form(q: &StatsQuery, choices: &Choices, year: &str, month: u32, e: &FormErrors) -> Markup {
     let today = to_rome(Utc::now()).date_naive();
     let periodo = if q.periodo.is_empty() {
         "mese"
     } else {
         q.periodo.as_str()
     };
-    let year_value = if q.anno.is_empty() {
-        scope.from.year().to_string()
-    } else {
-        q.anno.clone()
-    };
-    let month_value = scope.from.month();
-    let form = html! {
+    html! {
         form.filters method="get" action="/statistiche" {
             fieldset {
                 legend { "Periodo" }
@@ -317,13 +397,26 @@ pub async fn page(
             }
             p {
                 label for="s-mese" { "Mese" }
-                select #s-mese name="mese" {
-                    @for (i, m) in texts::MONTHS.iter().enumerate() { option value=(i + 1) selected[month_value as usize == i + 1] { (m) } }
+                (e.message("s-mese"))
+                select #s-mese name="mese" aria-invalid=[e.invalid("s-mese")] aria-describedby=[e.described_by("s-mese")] {
+                    @for (i, m) in texts::MONTHS.iter().enumerate() { option value=(i + 1) selected[month as usize == i + 1] { (m) } }
                 }
             }
-            p { label for="s-anno" { "Anno" } input #s-anno type="number" name="anno" min="2000" max=(today.year() + 1) value=(year_value); }
-            p { label for="s-dal" { "Dal" } input #s-dal type="date" name="dal" value=(q.dal); }
-            p { label for="s-al" { "Al" } input #s-al type="date" name="al" value=(q.al); }
+            p {
+                label for="s-anno" { "Anno" }
+                (e.message("s-anno"))
+                input #s-anno type="number" name="anno" min="2000" max=(today.year() + 1) value=(year) aria-invalid=[e.invalid("s-anno")] aria-describedby=[e.described_by("s-anno")];
+            }
+            p {
+                label for="s-dal" { "Dal" }
+                (e.message("s-dal"))
+                input #s-dal type="date" name="dal" value=(q.dal) aria-invalid=[e.invalid("s-dal")] aria-describedby=[e.described_by("s-dal")];
+            }
+            p {
+                label for="s-al" { "Al" }
+                (e.message("s-al"))
+                input #s-al type="date" name="al" value=(q.al) aria-invalid=[e.invalid("s-al")] aria-describedby=[e.described_by("s-al")];
+            }
             p {
                 label for="s-servizio" { "Servizio" }
                 select #s-servizio name="servizio" {
@@ -342,23 +435,7 @@ pub async fn page(
             }
             p.buttons { button type="submit" { "Mostra" } }
         }
-        p {
-            "Esporta: "
-            @for t in &tables { a href=(q.link("/statistiche.csv", &[("tabella", t.name)])) { (t.title) } " · " }
-            a href=(q.link("/statistiche.csv", &[("tabella", "categorie"), ("formato", "rfc4180")])) { "(CSV standard, con virgole)" }
-            @if let Some(y) = scope.whole_year() {
-                " · " a href={"/statistiche/relazione?anno=" (y)} { "Relazione annuale stampabile" }
-            }
-        }
-    };
-    let confirmed = confirmed_section(&app, &q, &scope).await?;
-    let title = format!("Statistiche – {}", period_title(&scope));
-    Ok(ui::page(
-        &s,
-        Section::Stats,
-        &title,
-        html! { (form) (confirmed) (body(&q, &scope, &r, &tables, true)) },
-    ))
+    }
 }
 
 /// The share of classifications an operator set or confirmed (the rest came from the rules or

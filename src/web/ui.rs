@@ -21,6 +21,18 @@ pub enum Section {
 }
 
 pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> Markup {
+    frame(session, section, title, title, body)
+}
+
+/// The page frame with a document title (`<title>`) that differs from its heading: "Errore: …"
+/// when a form came back with errors (see `super::feedback`).
+pub fn frame(
+    session: &Session,
+    section: Section,
+    doc_title: &str,
+    title: &str,
+    body: Markup,
+) -> Markup {
     let nav_item = |s: Section, href: &str, label: &str| {
         html! {
             li {
@@ -38,7 +50,7 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · ascolto" }
+                title { (doc_title) " · ascolto" }
                 link rel="stylesheet" href="/static/ascolto.css";
             }
             body {
@@ -63,6 +75,7 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
                         } @else {
                             span { (session.actor.name) " · " (texts::role(session.actor.role)) }
                         }
+                        span.expiry { (session_expiry(session)) }
                         form method="post" action="/esci" {
                             (csrf(session))
                             button.link type="submit" { "Esci" }
@@ -78,12 +91,27 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
     }
 }
 
+/// When the session ends if this page is the last one opened: the minutes of idleness are
+/// counted from this request (it refreshed the session).
+fn session_expiry(session: &Session) -> String {
+    let at = time::rome_datetime(session.idle_until);
+    let hhmm = at.rsplit(' ').next().unwrap_or(&at);
+    texts::session_expiry(hhmm, session.idle_minutes)
+}
+
 /// The hidden CSRF field every form carries.
 pub fn csrf(session: &Session) -> Markup {
     html! { input type="hidden" name="_csrf" value=(session.csrf); }
 }
 
-pub fn login_page(office: &str, token: &str, dopo: &str, error: Option<&str>) -> Markup {
+/// The sign-in page; `notice` says why the person is here (an answer kept as a draft).
+pub fn login_page(
+    office: &str,
+    token: &str,
+    dopo: &str,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="it" {
@@ -99,6 +127,9 @@ pub fn login_page(office: &str, token: &str, dopo: &str, error: Option<&str>) ->
                     p { (office) }
                     @if let Some(e) = error {
                         p.error role="alert" { (e) }
+                    }
+                    @if let Some(n) = notice {
+                        p.notice role="status" { (n) }
                     }
                     form method="post" action="/accedi" {
                         input type="hidden" name="_csrf" value=(token);

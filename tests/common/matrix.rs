@@ -242,17 +242,34 @@ pub const MATRIX: &[Route] = &[
         &[("esito", "non_accolto"), ("note", "Verbale")],
         [Refused, Refused, Refused, Done, Done],
     ),
+    // The confirmation steps (issue 18): a page that asks, nothing changed yet.
     (
         "POST",
         "/reclami/{T}/chiusura",
         &[("esito", "accolto")],
+        [Refused, Refused, Refused, Page, Page],
+    ),
+    (
+        "POST",
+        "/reclami/{T2}/unione",
+        &[("destinazione", "{T3}")],
+        [Refused, Refused, Refused, Page, Page],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/chiusura",
+        &[("esito", "accolto"), ("confermato", "1")],
         [Refused, Refused, Refused, Done, Done],
     ),
     (
         "POST",
         "/reclami/{T2}/unione",
         // Two citizens' tickets: merged only when confirmed (issue 11, finding 9).
-        &[("destinazione", "{T3}"), ("conferma", "1")],
+        &[
+            ("destinazione", "{T3}"),
+            ("conferma", "1"),
+            ("confermato", "1"),
+        ],
         [Refused, Refused, Refused, Done, Done],
     ),
     (
@@ -432,6 +449,12 @@ pub const MATRIX: &[Route] = &[
     ),
     (
         "POST",
+        "/amministrazione/regole/{R}",
+        &[("azione", "elimina")],
+        [Refused, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
         "/amministrazione/regole/{R}/sposta",
         &[("verso", "giu")],
         [Refused, Refused, Refused, Refused, Done],
@@ -452,6 +475,12 @@ pub const MATRIX: &[Route] = &[
         "POST",
         "/amministrazione/quarantena/{Q}/scarta",
         &[],
+        [Refused, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/quarantena/{Q}/scarta",
+        &[("confermato", "1")],
         [Refused, Refused, Refused, Refused, Done],
     ),
     (

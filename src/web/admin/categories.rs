@@ -13,9 +13,14 @@ use crate::web::auth::AdminUser;
 use crate::web::ui::csrf;
 use crate::web::{App, WebResult};
 
-pub async fn categories(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult<Markup> {
+pub async fn categories(
+    State(app): State<App>,
+    AdminUser(s): AdminUser,
+    axum::extract::Query(done): axum::extract::Query<crate::web::feedback::DoneQuery>,
+) -> WebResult<Markup> {
     let cats = app.readers.read(q::categories).await?;
     let body = html! {
+        (super::flash(&done))
         p { "Una voce usata da reclami o regole non si elimina: si disattiva, così i reclami passati e le statistiche mantengono il loro codice." }
         div.tablewrap {
             table {

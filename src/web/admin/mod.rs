@@ -29,7 +29,7 @@ pub use services::{service_add, service_update, services};
 pub use users::{user_add, user_password, user_update, users};
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use maud::{html, Markup};
 
 use super::auth::{AdminUser, Session};
@@ -75,8 +75,16 @@ async fn change<T: Send + 'static>(
     })
 }
 
+/// Back to the page the change was made on, which says it was saved.
 fn back(path: &str) -> Response {
-    Redirect::to(path).into_response()
+    super::feedback::done(path, crate::domain::Done::Saved, None)
+}
+
+/// The confirmation of the change just made, on the page a redirect of [`back`] lands on.
+fn flash(done: &super::feedback::DoneQuery) -> Markup {
+    html! {
+        @if let Some(d) = done.done() { (super::feedback::flash(&crate::texts::done(d, ""))) }
+    }
 }
 
 fn admin_page(s: &Session, title: &str, body: Markup) -> Markup {

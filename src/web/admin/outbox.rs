@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use maud::{html, Markup};
 
-use super::{admin_page, back, change};
+use super::{admin_page, change};
 use crate::admin;
 use crate::domain::OutboxState;
 use crate::store::backoffice as q;
@@ -13,12 +13,17 @@ use crate::web::auth::AdminUser;
 use crate::web::ui::{self, csrf};
 use crate::web::{App, WebResult};
 
-pub async fn outbox(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult<Markup> {
+pub async fn outbox(
+    State(app): State<App>,
+    AdminUser(s): AdminUser,
+    axum::extract::Query(done): axum::extract::Query<crate::web::feedback::DoneQuery>,
+) -> WebResult<Markup> {
     let rows = app
         .readers
         .read(|conn| crate::store::outbox::attention(conn, 300))
         .await?;
     let body = html! {
+        (super::flash(&done))
         p { "Le email in attesa vengono ritentate automaticamente. Quelle non consegnate dopo tutti i tentativi si possono rimettere in coda; quelle non inviate per scelta (limite ai messaggi automatici, indirizzo che rimbalza) riportano il motivo." }
         @if rows.is_empty() {
             p.muted { "Nessuna email in attesa o non consegnata." }
@@ -61,5 +66,9 @@ pub async fn outbox_retry(
 ) -> WebResult<Response> {
     let actor = s.actor.audit();
     change(&app, move |conn| admin::outbox_retry(conn, actor, id)).await?;
-    Ok(back("/amministrazione/posta"))
+    Ok(crate::web::feedback::done(
+        "/amministrazione/posta",
+        crate::domain::Done::MailRequeued,
+        None,
+    ))
 }

@@ -4,19 +4,25 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::PoisonError;
 
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
 use maud::{html, Markup};
 
-use super::{admin_page, back, change};
+use super::{admin_page, change};
 use crate::admin;
-use crate::domain::AuditAction;
+use crate::domain::{AuditAction, Done};
 use crate::texts;
 use crate::web::auth::AdminUser;
-use crate::web::ui::{self, csrf};
+use crate::web::feedback::{self, DoneQuery};
+use crate::web::ui::{self, csrf, Section};
 use crate::web::{App, WebError, WebResult};
 
-pub async fn quarantine(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult<Markup> {
+pub async fn quarantine(
+    State(app): State<App>,
+    AdminUser(s): AdminUser,
+    Query(done): Query<DoneQuery>,
+) -> WebResult<Markup> {
     let rows = app
         .readers
         .read(|conn| {
@@ -31,6 +37,7 @@ pub async fn quarantine(State(app): State<App>, AdminUser(s): AdminUser) -> WebR
         })
         .await?;
     let body = html! {
+        @if let Some(d) = done.done() { (feedback::flash(&texts::done(d, ""))) }
         p { "Messaggi che non sono diventati reclami, con il motivo. L'originale è conservato: si può scaricare, rielaborare (dopo aver corretto una regola, o se il reclamo a cui si riferiva ora esiste) o scartare." }
         @if rows.is_empty() {
             p.muted { "Nessun messaggio in quarantena." }
@@ -45,15 +52,15 @@ pub async fn quarantine(State(app): State<App>, AdminUser(s): AdminUser) -> WebR
                                 td { (r.id) }
                                 td { (ui::stored_datetime(&r.received_at)) }
                                 td { (texts::quarantine_kind(r.kind)) }
-                                td { (r.reason) }
+                                td { (texts::quarantine_reason(&r.reason)) }
                                 td { (ui::size(r.size)) }
                                 td {
                                     a href={"/amministrazione/quarantena/" (r.id) "/originale"} download { "Scarica" }
                                     form.inline method="post" action={"/amministrazione/quarantena/" (r.id) "/riprova"} {
-                                        (csrf(&s)) button type="submit" { "Rielabora" }
+                                        (csrf(&s)) button type="submit" { "Rielabora" span.visually-hidden { " il messaggio " (r.id) } }
                                     }
                                     form.inline method="post" action={"/amministrazione/quarantena/" (r.id) "/scarta"} {
-                                        (csrf(&s)) button type="submit" { "Scarta" }
+                                        (csrf(&s)) button type="submit" { "Scarta…" span.visually-hidden { " il messaggio " (r.id) } }
                                     }
                                 }
                             }
@@ -114,7 +121,11 @@ pub async fn quarantine_retry(
         })
         .await?;
     match outcome {
-        Ok(_) => Ok(back("/amministrazione/quarantena")),
+        Ok(_) => Ok(feedback::done(
+            "/amministrazione/quarantena",
+            Done::QuarantineRetried,
+            None,
+        )),
         Err(reason) => Err(WebError::Refused(texts::quarantine_still_failing(&reason))),
     }
 }
@@ -123,8 +134,36 @@ pub async fn quarantine_discard(
     State(app): State<App>,
     AdminUser(s): AdminUser,
     Path(id): Path<i64>,
+    Form(f): Form<ConfirmForm>,
 ) -> WebResult<Response> {
+    if !feedback::confirmed(f.confermato.as_deref()) {
+        let page = feedback::confirm_page(
+            &s,
+            Section::Admin,
+            feedback::Confirm {
+                title: &format!("Scartare il messaggio n. {id} della quarantena?"),
+                consequences: html! { p { (texts::QUARANTINE_DISCARD_CONSEQUENCES) } },
+                action: &format!("/amministrazione/quarantena/{id}/scarta"),
+                fields: &[],
+                extra: html! {},
+                button: "Sì, scarta il messaggio",
+                cancel: "/amministrazione/quarantena",
+            },
+        );
+        return Ok(page.into_response());
+    }
     let actor = s.actor.audit();
     change(&app, move |conn| admin::quarantine_discard(conn, actor, id)).await?;
-    Ok(back("/amministrazione/quarantena"))
+    Ok(feedback::done(
+        "/amministrazione/quarantena",
+        Done::QuarantineDiscarded,
+        None,
+    ))
+}
+
+/// A form whose only field is the confirmation step's.
+#[derive(serde::Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    confermato: Option<String>,
 }

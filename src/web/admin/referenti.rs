@@ -18,12 +18,17 @@ use crate::web::{App, UrlPath, WebError, WebResult};
 
 const PAGE: &str = "/amministrazione/referenti";
 
-pub async fn referenti(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult<Markup> {
+pub async fn referenti(
+    State(app): State<App>,
+    AdminUser(s): AdminUser,
+    axum::extract::Query(done): axum::extract::Query<crate::web::feedback::DoneQuery>,
+) -> WebResult<Markup> {
     let (referenti, services) = app
         .readers
         .read(|conn| Ok((sql::referenti(conn)?, q::services(conn)?)))
         .await?;
     let body = html! {
+        (super::flash(&done))
         p { "I referenti ricevono per email le richieste di relazione (istruttoria) e rispondono con un semplice «Rispondi». Non accedono al backoffice." }
         div.tablewrap {
             table {

@@ -2,7 +2,7 @@
 //! pattern on the last tickets.
 
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -10,13 +10,14 @@ use serde::Deserialize;
 use super::{admin_page, back, change, flag, FormAction};
 use crate::admin;
 use crate::classify::Classifier;
-use crate::domain::{Kind, RuleField};
+use crate::domain::{Done, Kind, RuleField};
 use crate::store::admin::RuleInput;
 use crate::store::backoffice as q;
 use crate::store::rules::RuleRow;
 use crate::texts;
-use crate::web::auth::AdminUser;
-use crate::web::ui::csrf;
+use crate::web::auth::{AdminUser, Session};
+use crate::web::feedback::{self, DoneQuery};
+use crate::web::ui::{csrf, Section};
 use crate::web::{App, WebError, WebResult};
 
 /// The "try this rule" box tries a pattern on this many of the most recent tickets.
@@ -77,6 +78,7 @@ pub async fn rules(
     State(app): State<App>,
     AdminUser(s): AdminUser,
     Query(t): Query<RuleTestQuery>,
+    Query(done): Query<DoneQuery>,
 ) -> WebResult<Markup> {
     let (rules, cats, services, recent) = app
         .readers
@@ -136,6 +138,7 @@ pub async fn rules(
         }
     };
     let body = html! {
+        @if let Some(d) = done.done() { (feedback::flash(&texts::done(d, ""))) }
         p { "Le regole si applicano nell'ordine indicato: ciascuna regola che corrisponde imposta la classificazione, il servizio e la tipologia non ancora impostati. Le espressioni sono regolari, senza distinzione tra maiuscole e minuscole e tra lettere accentate e non." }
         section aria-labelledby="prova" {
             h2 #prova { "Prova una regola" }
@@ -170,11 +173,11 @@ pub async fn rules(
                     p { label for={"rk-" (id)} { "Tipologia" } select id={"rk-" (id)} name="tipologia" { (kind_options(*kind)) } }
                     p { label { input type="checkbox" name="attiva" value="1" checked[*active]; " attiva" } }
                     p.buttons {
-                        button type="submit" name="azione" value="salva" { "Salva" }
+                        button type="submit" name="azione" value="salva" { "Salva" span.visually-hidden { " la regola " (name) } }
                         " "
-                        button type="submit" name="azione" value="elimina" { "Elimina" }
+                        button type="submit" name="azione" value="elimina" { "Elimina…" span.visually-hidden { " la regola " (name) } }
                         " "
-                        a href={"/amministrazione/regole?prova_regola=" (id) "#prova"} { "Prova" }
+                        a href={"/amministrazione/regole?prova_regola=" (id) "#prova"} { "Prova" span.visually-hidden { " la regola " (name) } }
                     }
                 }
             }
@@ -222,6 +225,9 @@ pub struct RuleForm {
     attiva: Option<String>,
     #[serde(default)]
     azione: FormAction,
+    /// "1" from the confirmation step of a deletion.
+    #[serde(default)]
+    confermato: Option<String>,
 }
 
 impl RuleForm {
@@ -257,7 +263,11 @@ pub async fn rule_add(
 ) -> WebResult<Response> {
     let (actor, input) = (s.actor.audit(), f.input()?);
     change(&app, move |conn| admin::rule_add(conn, actor, &input)).await?;
-    Ok(back("/amministrazione/regole"))
+    Ok(feedback::done(
+        "/amministrazione/regole",
+        Done::RuleAdded,
+        None,
+    ))
 }
 
 pub async fn rule_update(
@@ -268,15 +278,53 @@ pub async fn rule_update(
 ) -> WebResult<Response> {
     let actor = s.actor.audit();
     if f.azione == FormAction::Elimina {
+        if !feedback::confirmed(f.confermato.as_deref()) {
+            let name = app
+                .readers
+                .read(move |conn| {
+                    Ok(crate::store::rules::all(conn)?
+                        .into_iter()
+                        .find(|r| r.id == id)
+                        .map(|r| r.name))
+                })
+                .await?
+                .ok_or(WebError::NotFound)?;
+            return Ok(confirm_delete(&s, id, &name).into_response());
+        }
         change(&app, move |conn| admin::rule_delete(conn, actor, id)).await?;
-    } else {
-        let input = f.input()?;
-        change(&app, move |conn| {
-            admin::rule_update(conn, actor, id, &input)
-        })
-        .await?;
+        return Ok(feedback::done(
+            "/amministrazione/regole",
+            Done::RuleDeleted,
+            None,
+        ));
     }
-    Ok(back("/amministrazione/regole"))
+    let input = f.input()?;
+    change(&app, move |conn| {
+        admin::rule_update(conn, actor, id, &input)
+    })
+    .await?;
+    Ok(feedback::done(
+        "/amministrazione/regole",
+        Done::RuleSaved,
+        None,
+    ))
+}
+
+/// The step before a rule is deleted.
+fn confirm_delete(s: &Session, id: i64, name: &str) -> Markup {
+    feedback::confirm_page(
+        s,
+        Section::Admin,
+        feedback::Confirm {
+            title: &format!("Eliminare la regola «{name}»?"),
+            consequences: html! { p { (texts::RULE_DELETE_CONSEQUENCES) } },
+            action: &format!("/amministrazione/regole/{id}"),
+            fields: &[("azione", "elimina")],
+            extra: html! {},
+            button: "Sì, elimina la regola",
+            cancel: "/amministrazione/regole",
+        },
+    )
 }
 
 #[derive(Deserialize)]

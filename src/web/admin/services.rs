@@ -13,9 +13,14 @@ use crate::web::auth::AdminUser;
 use crate::web::ui::csrf;
 use crate::web::{App, WebResult};
 
-pub async fn services(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult<Markup> {
+pub async fn services(
+    State(app): State<App>,
+    AdminUser(s): AdminUser,
+    axum::extract::Query(done): axum::extract::Query<crate::web::feedback::DoneQuery>,
+) -> WebResult<Markup> {
     let services = app.readers.read(q::services).await?;
     let body = html! {
+        (super::flash(&done))
         div.tablewrap {
             table {
                 caption { "Servizi e unità operative" }

@@ -14,9 +14,14 @@ use crate::web::auth::{AdminUser, Session};
 use crate::web::ui::csrf;
 use crate::web::{App, WebError, WebResult};
 
-pub async fn users(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult<Markup> {
+pub async fn users(
+    State(app): State<App>,
+    AdminUser(s): AdminUser,
+    axum::extract::Query(done): axum::extract::Query<crate::web::feedback::DoneQuery>,
+) -> WebResult<Markup> {
     let users = app.readers.read(crate::store::users::list).await?;
     let body = html! {
+        (super::flash(&done))
         div.tablewrap {
             table {
                 caption { "Utenti del backoffice" }

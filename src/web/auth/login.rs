@@ -21,6 +21,8 @@ use super::*;
 #[derive(Deserialize)]
 pub struct LoginQuery {
     dopo: Option<String>,
+    /// "1": sent here after an answer was kept as a draft (its session had ended).
+    bozza: Option<String>,
 }
 
 /// The longest path kept to go back to after signing in.
@@ -70,7 +72,15 @@ pub async fn login_page(
     if current.0.is_some() {
         return Redirect::to(&safe_target(q.dopo.as_deref())).into_response();
     }
-    login_form(&app.settings, q.dopo.as_deref(), None, StatusCode::OK)
+    let notice =
+        crate::web::form_flag(q.bozza.as_deref()).then_some(crate::texts::DRAFT_SAVED_SIGN_IN);
+    login_form_with(
+        &app.settings,
+        q.dopo.as_deref(),
+        None,
+        notice,
+        StatusCode::OK,
+    )
 }
 
 pub(super) fn login_form(
@@ -79,10 +89,27 @@ pub(super) fn login_form(
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
+    login_form_with(settings, dopo, error, None, status)
+}
+
+/// The sign-in form, with a `notice` above it (an answer kept as a draft).
+fn login_form_with(
+    settings: &Settings,
+    dopo: Option<&str>,
+    error: Option<&str>,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let token = random_hex(32);
     let mut resp = (
         status,
-        ui::login_page(&settings.office_name, &token, &safe_target(dopo), error),
+        ui::login_page(
+            &settings.office_name,
+            &token,
+            &safe_target(dopo),
+            error,
+            notice,
+        ),
     )
         .into_response();
     resp.headers_mut().append(
@@ -166,11 +193,13 @@ pub async fn login(
     let (id_hash, csrf) = (hash(&secret), random_hex(32));
     let now = Utc::now();
     let expires = store::time_text(now + app.settings.max_age);
-    let idle_since = store::time_text(now - app.settings.idle);
+    // Sessions that ended lately are kept a while, for an answer that arrives late.
+    let idle_since = store::time_text(now - app.settings.idle - ended_sessions_kept());
+    let ended_before = store::time_text(now - ended_sessions_kept());
     app.store
         .call(move |conn| {
             let now = store::time_text(now);
-            sessions::purge(conn, &now, &idle_since)?;
+            sessions::purge(conn, &ended_before, &idle_since)?;
             sessions::insert(conn, &id_hash, user_id, &csrf, &now, &expires)?;
             audit::record(
                 conn,

@@ -7,9 +7,11 @@
 //! Roles are enforced by extractor type: a handler taking [`Staff`] is never entered by a
 //! viewer or a stranger, whatever the page shows.
 
+mod drafts;
 mod login;
 mod throttle;
 
+pub use drafts::{ended_sessions_kept, keep_answer};
 pub use login::*;
 pub use throttle::*;
 
@@ -48,6 +50,10 @@ pub struct Session {
     /// The account's clinical-risk and quality right (issue 20): the flagged tickets, and
     /// improvement actions for a viewer. Administrators have it anyway.
     pub risk_manager: bool,
+    /// When the session ends unless used again (`[web] session_idle_minutes` from this
+    /// request); the page header says it.
+    pub idle_until: chrono::DateTime<Utc>,
+    pub idle_minutes: i64,
 }
 
 impl Session {
@@ -157,6 +163,8 @@ pub async fn session_of(app: &App, headers: &HeaderMap) -> Result<Option<Session
         email: row.user_email,
         sees_content: role != Role::Viewer || app.settings.viewer_sees_content,
         risk_manager: row.risk_manager || role == Role::Admin,
+        idle_until: now + app.settings.idle,
+        idle_minutes: app.settings.idle.num_minutes(),
         actor: Actor {
             id: row.user_id,
             name: row.user_name,

@@ -12,12 +12,13 @@ use serde::Deserialize;
 
 use super::ticket_id;
 use crate::answer_files::{answer_with_files, clean_filename};
-use crate::domain::{AuditAction, OutgoingFile, TicketNumber};
+use crate::domain::{AuditAction, Done, OutgoingFile, TicketNumber};
 use crate::store::answer_files::AnswerFile;
 use crate::store::answer_models::{self as sql, AnswerModel};
 use crate::store::tickets;
 use crate::texts;
 use crate::web::auth::{ContentReader, Session, Staff};
+use crate::web::feedback::FormErrors;
 use crate::web::ui::{self, csrf, Section};
 use crate::web::{downloads, multipart, App, UrlPath, WebError, WebResult};
 use crate::workflow;
@@ -43,13 +44,25 @@ pub fn picker(number: &TicketNumber, models: &[AnswerModel]) -> Markup {
     }
 }
 
-/// The answer form with `text` in it, and its files (issue 19).
-pub fn answer_form(s: &Session, number: &TicketNumber, text: &str) -> Markup {
+/// The answer form (with its files), filled with `text`; `errors` on its field when it came
+/// back, and when `draft_saved_at`, the notice that the text is a draft kept from an ended
+/// session (issue 18).
+pub fn answer_form(
+    s: &Session,
+    number: &TicketNumber,
+    text: &str,
+    errors: &FormErrors,
+    draft_saved_at: Option<&str>,
+) -> Markup {
     html! {
         form.action method="post" enctype="multipart/form-data" action={"/reclami/" (number) "/risposta/allegati"} {
             (csrf(s))
             label for="risposta" { "Risposta al cittadino (inviata per email)" }
-            textarea #risposta name="testo" rows="12" required { (text) }
+            @if let Some(at) = draft_saved_at {
+                p.notice #bozza role="status" { (texts::DRAFT_RESTORED) " (" (ui::stored_datetime(at)) ")" }
+            }
+            (errors.message("risposta"))
+            textarea #risposta name="testo" rows="12" required aria-invalid=[errors.invalid("risposta")] aria-describedby=[errors.described_by("risposta")] { (text) }
             label for="allegati" { "Allegati (facoltativi)" }
             input #allegati type="file" name="allegati" multiple;
             button type="submit" { "Invia risposta" }
@@ -95,15 +108,34 @@ pub async fn with_files(
     };
     let (notifier, actor, n) = (app.notifier.clone(), s.actor.clone(), number.clone());
     let limits = app.settings.workflow.clone();
-    app.store
+    let typed_text = text.clone();
+    let sent = app
+        .store
         .call(move |conn| {
             Ok(workflow::in_transaction(conn, |tx| {
                 let id = workflow::ticket_id(tx, &n)?;
-                answer_with_files(tx, &notifier, &actor, id, &text, &files, &limits)
+                let queued = answer_with_files(tx, &notifier, &actor, id, &text, &files, &limits)?;
+                // A draft kept from an ended session is done with once the answer is sent.
+                crate::store::drafts::forget(tx, actor.id, id)
+                    .map_err(workflow::WorkflowError::Other)?;
+                Ok(queued)
             }))
         })
-        .await??;
-    Ok(super::back_to(&number))
+        .await?
+        .map_err(WebError::from);
+    match sent {
+        Ok(_) => Ok(super::forms::done(&number, Done::Answered)),
+        // Refused (an empty answer, a file too large…): the page again with the text kept.
+        Err(WebError::Refused(why)) => {
+            let typed = super::page::Typed {
+                answer: Some(typed_text),
+                ..Default::default()
+            };
+            super::forms::sent_back(&app, &s, &number, FormErrors::with("risposta", why), typed)
+                .await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The files sent with the ticket's answers, as the thread lists them.
@@ -183,7 +215,7 @@ pub async fn with_model(
     };
     let body = html! {
         p { "Modello: " strong { (title) } ". Rivedi e modifica il testo prima di inviarlo." }
-        (answer_form(&s, &number, &text))
+        (answer_form(&s, &number, &text, &FormErrors::default(), None))
         p { a href={"/reclami/" (number)} { "Torna al reclamo" } }
     };
     Ok(ui::page(

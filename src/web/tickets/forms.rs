@@ -2,15 +2,17 @@
 //! one workflow step in a transaction on the writer thread and goes back to the ticket.
 
 use axum::extract::State as AppState;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::back_to;
-use crate::domain::{Actor, Outcome, TicketNumber};
+use super::page::{Feedback, Typed};
+use crate::domain::{Actor, Done, Outcome, TicketNumber};
 use crate::texts;
 use crate::web::auth::{Session, Staff};
+use crate::web::feedback::{self, FormErrors};
 use crate::web::ui::{self, csrf, Section};
 use crate::web::{App, UrlPath, WebError, WebResult};
 use crate::workflow::{self, Classification};
@@ -47,17 +49,54 @@ async fn act<T: Send + 'static>(
     Ok(out?)
 }
 
+/// The ticket page again, with `errors` on its forms and what was `typed` in them (422).
+pub(super) async fn sent_back(
+    app: &App,
+    s: &Session,
+    number: &TicketNumber,
+    errors: FormErrors,
+    typed: Typed,
+) -> WebResult<Response> {
+    let id = super::ticket_id(app, number).await?;
+    let fb = Feedback {
+        errors,
+        typed,
+        ..Feedback::default()
+    };
+    let page = super::page::render(app, s.clone(), id, fb).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+/// Where the ticket page says what was just done.
+pub(super) fn done(number: &TicketNumber, what: Done) -> Response {
+    feedback::done(&format!("/reclami/{number}"), what, None)
+}
+
 pub async fn answer(
     AppState(app): AppState<App>,
     Staff(s): Staff,
     UrlPath(number): UrlPath<TicketNumber>,
     Form(form): Form<TextForm>,
 ) -> WebResult<Response> {
-    act(&app, &s, &number, move |c, n, a, id| {
-        workflow::answer(c, n, a, id, &form.testo)
+    let text = form.testo.clone();
+    let sent = act(&app, &s, &number, move |c, n, a, id| {
+        let queued = workflow::answer(c, n, a, id, &form.testo)?;
+        // A draft kept from an ended session is done with once the answer is sent.
+        crate::store::drafts::forget(c, a.id, id).map_err(workflow::WorkflowError::Other)?;
+        Ok(queued)
     })
-    .await?;
-    Ok(back_to(&number))
+    .await;
+    match sent {
+        Ok(_) => Ok(done(&number, Done::Answered)),
+        Err(WebError::Refused(why)) => {
+            let typed = Typed {
+                answer: Some(text),
+                ..Typed::default()
+            };
+            sent_back(&app, &s, &number, FormErrors::with("risposta", why), typed).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn note(
@@ -66,11 +105,22 @@ pub async fn note(
     UrlPath(number): UrlPath<TicketNumber>,
     Form(form): Form<TextForm>,
 ) -> WebResult<Response> {
-    act(&app, &s, &number, move |c, _, a, id| {
+    let text = form.testo.clone();
+    let added = act(&app, &s, &number, move |c, _, a, id| {
         workflow::add_note(c, a, id, &form.testo)
     })
-    .await?;
-    Ok(back_to(&number))
+    .await;
+    match added {
+        Ok(_) => Ok(done(&number, Done::Noted)),
+        Err(WebError::Refused(why)) => {
+            let typed = Typed {
+                note: Some(text),
+                ..Typed::default()
+            };
+            sent_back(&app, &s, &number, FormErrors::with("nota", why), typed).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Deserialize)]
@@ -108,7 +158,7 @@ pub async fn classify(
         workflow::classify(conn, a, tid, &c)
     })
     .await?;
-    Ok(back_to(&number))
+    Ok(done(&number, Done::Classified))
 }
 
 #[derive(Deserialize)]
@@ -139,12 +189,16 @@ pub async fn confirm(
         workflow::confirm(conn, a, tid, &what)
     })
     .await?;
-    Ok(back_to(&number))
+    Ok(done(&number, Done::Confirmed))
 }
 
 #[derive(Deserialize)]
 pub struct CloseForm {
+    #[serde(default)]
     esito: String,
+    /// "1" from the confirmation step: closing mails the citizen, so it is asked first.
+    #[serde(default)]
+    confermato: Option<String>,
 }
 
 pub async fn close(
@@ -153,24 +207,48 @@ pub async fn close(
     UrlPath(number): UrlPath<TicketNumber>,
     Form(form): Form<CloseForm>,
 ) -> WebResult<Response> {
-    let outcome: Outcome = form
-        .esito
-        .parse()
-        .map_err(|_| WebError::Refused("Scegli l'esito della chiusura.".into()))?;
+    let Ok(outcome) = form.esito.parse::<Outcome>() else {
+        let errors = FormErrors::with("esito", texts::CHOOSE_OUTCOME);
+        return sent_back(&app, &s, &number, errors, Typed::default()).await;
+    };
+    if !feedback::confirmed(form.confermato.as_deref()) {
+        let path = format!("/reclami/{number}");
+        let page = feedback::confirm_page(
+            &s,
+            Section::Tickets,
+            feedback::Confirm {
+                title: &format!("Chiudere il reclamo {number}?"),
+                consequences: html! {
+                    p { "Esito: " strong { (texts::outcome(outcome)) } "." }
+                    p { (texts::CLOSE_CONSEQUENCES) }
+                },
+                action: &format!("{path}/chiusura"),
+                fields: &[("esito", outcome.as_str())],
+                extra: html! {},
+                button: "Sì, chiudi il reclamo",
+                cancel: &path,
+            },
+        );
+        return Ok(page.into_response());
+    }
     act(&app, &s, &number, move |c, n, a, id| {
         workflow::close(c, n, a, id, outcome)
     })
     .await?;
-    Ok(back_to(&number))
+    Ok(done(&number, Done::Closed))
 }
 
 #[derive(Deserialize)]
 pub struct MergeForm {
+    #[serde(default)]
     destinazione: String,
-    /// Ticked on the confirmation form: the two tickets are one case although two citizens
-    /// wrote them.
+    /// Ticked on the confirmation step when two citizens wrote the tickets: they are one case
+    /// although two citizens wrote them.
     #[serde(default)]
     conferma: Option<String>,
+    /// "1" from the confirmation step: a merge moves the messages for good.
+    #[serde(default)]
+    confermato: Option<String>,
 }
 
 pub async fn merge(
@@ -179,16 +257,42 @@ pub async fn merge(
     UrlPath(number): UrlPath<TicketNumber>,
     Form(form): Form<MergeForm>,
 ) -> WebResult<Response> {
-    let written = form.destinazione.trim();
-    let missing = || WebError::Refused(format!("Il reclamo {written} non esiste."));
-    let target: TicketNumber = written.parse().map_err(|_| missing())?;
-    let into = {
-        let t = target.clone();
-        app.readers
-            .read(move |conn| crate::store::tickets::id_by_number(conn, &t))
-            .await?
-            .ok_or_else(missing)?
+    let written = form.destinazione.trim().to_string();
+    let sent_back_with = |why: String| {
+        let typed = Typed {
+            merge: Some(written.clone()),
+            ..Typed::default()
+        };
+        sent_back(&app, &s, &number, FormErrors::with("unisci", why), typed)
     };
+    let missing = texts::merge_target_missing(&written);
+    let Ok(target) = written.parse::<TicketNumber>() else {
+        return sent_back_with(missing).await;
+    };
+    let citizens = {
+        let (t, n) = (target.clone(), number.clone());
+        app.readers
+            .read(move |conn| {
+                let Some(into) = crate::store::tickets::id_by_number(conn, &t)? else {
+                    return Ok(None);
+                };
+                let email = |id| -> anyhow::Result<String> {
+                    Ok(crate::store::tickets::ticket(conn, id)?
+                        .map(|t| t.citizen.email)
+                        .unwrap_or_default())
+                };
+                let from = crate::store::tickets::id_by_number(conn, &n)?;
+                Ok(Some((into, email(into)?, from.map(email).transpose()?)))
+            })
+            .await?
+    };
+    let Some((into, into_citizen, from_citizen)) = citizens else {
+        return sent_back_with(missing).await;
+    };
+    if !feedback::confirmed(form.confermato.as_deref()) {
+        let different = from_citizen.is_some_and(|c| !c.eq_ignore_ascii_case(&into_citizen));
+        return Ok(confirm_merge(&s, &number, &target, different).into_response());
+    }
     let consent = if crate::web::form_flag(form.conferma.as_deref()) {
         workflow::MergeConsent::DifferentCitizens
     } else {
@@ -206,33 +310,44 @@ pub async fn merge(
             Err(e) => Err(e),
         },
     )
-    .await?;
+    .await;
     match refused {
-        None => Ok(back_to(&target)),
-        Some(e) => Ok((
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            confirm_merge(&s, &number, &target, &texts::workflow_error(&e)),
+        Ok(None) => Ok(feedback::done(
+            &format!("/reclami/{target}"),
+            Done::Merged,
+            Some(&number.to_string()),
+        )),
+        Ok(Some(e)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ui::page(
+                &s,
+                Section::Tickets,
+                &format!("Unire {number} a {target}?"),
+                html! {
+                    p.error role="alert" { (texts::workflow_error(&e)) }
+                    (confirm_merge_form(&s, &number, &target, true))
+                },
+            ),
         )
             .into_response()),
+        Err(WebError::Refused(why)) => sent_back_with(why).await,
+        Err(e) => Err(e),
     }
 }
 
-/// The merge of two citizens' tickets, refused until confirmed: why, and the form to confirm.
-fn confirm_merge(s: &Session, number: &TicketNumber, target: &TicketNumber, why: &str) -> Markup {
+/// The confirmation step of a merge; when two citizens wrote the tickets, a checkbox more.
+fn confirm_merge(
+    s: &Session,
+    number: &TicketNumber,
+    target: &TicketNumber,
+    different: bool,
+) -> Markup {
     let body = html! {
-        p.error role="alert" { (why) }
-        form.action method="post" action={"/reclami/" (number) "/unione"} {
-            (csrf(s))
-            input type="hidden" name="destinazione" value=(target);
-            p {
-                input #conferma type="checkbox" name="conferma" value="1" required;
-                " "
-                label for="conferma" { "Confermo: " (number) " e " (target) " sono lo stesso caso, scritto da cittadini diversi." }
-            }
-            button type="submit" { "Unisci comunque" }
-            " "
-            a href={"/reclami/" (number)} { "Annulla" }
+        p { (texts::merge_consequences(number, target)) }
+        @if different {
+            p.notice { (texts::MERGE_DIFFERENT_CITIZENS) }
         }
+        (confirm_merge_form(s, number, target, different))
     };
     ui::page(
         s,
@@ -240,4 +355,31 @@ fn confirm_merge(s: &Session, number: &TicketNumber, target: &TicketNumber, why:
         &format!("Unire {number} a {target}?"),
         body,
     )
+}
+
+fn confirm_merge_form(
+    s: &Session,
+    number: &TicketNumber,
+    target: &TicketNumber,
+    different: bool,
+) -> Markup {
+    html! {
+        form.action method="post" action={"/reclami/" (number) "/unione"} {
+            (csrf(s))
+            input type="hidden" name="destinazione" value=(target);
+            input type="hidden" name="confermato" value="1";
+            @if different {
+                p {
+                    input #conferma type="checkbox" name="conferma" value="1" required;
+                    " "
+                    label for="conferma" { "Confermo: " (number) " e " (target) " sono lo stesso caso, scritto da cittadini diversi." }
+                }
+            }
+            p.buttons {
+                button type="submit" autofocus { "Sì, unisci" }
+                " "
+                a href={"/reclami/" (number)} { (texts::CONFIRM_CANCEL) }
+            }
+        }
+    }
 }

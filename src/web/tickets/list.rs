@@ -15,8 +15,10 @@ use crate::domain::{Kind, State, TicketNumber};
 use crate::store::backoffice::{self as q, Filters, ListRow, Sort, PAGE_SIZE};
 use crate::texts;
 use crate::web::auth::AnyUser;
+use crate::web::feedback::{self, FormErrors};
 use crate::web::ui::{self, Section};
 use crate::web::{App, WebResult};
+use axum::http::StatusCode;
 
 /// The list's query string; every field is optional and kept as typed so that the form shows
 /// it back.
@@ -76,6 +78,46 @@ impl ListQuery {
             search: text(&self.q),
             sort: Sort::parse(&self.ordine),
         }
+    }
+
+    /// A date that is not one, or a period that ends before it starts.
+    fn date_errors(&self) -> FormErrors {
+        let mut errors = FormErrors::new();
+        let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d");
+        let (from, to) = (date(&self.dal), date(&self.al));
+        if !self.dal.trim().is_empty() && from.is_err() {
+            errors.add("dal", texts::BAD_DATE);
+        }
+        if !self.al.trim().is_empty() && to.is_err() {
+            errors.add("al", texts::BAD_DATE);
+        }
+        if let (Ok(from), Ok(to)) = (from, to) {
+            if to < from {
+                errors.add("al", texts::END_BEFORE_START);
+            }
+        }
+        errors
+    }
+
+    /// Whether any filter (besides the text search and the order) is set: the filters then
+    /// show unfolded.
+    fn filtered(&self) -> bool {
+        [
+            &self.stato,
+            &self.tipologia,
+            &self.categoria,
+            &self.servizio,
+            &self.operatore,
+            &self.attenzione,
+            &self.scaduti,
+            &self.in_scadenza,
+            &self.da_classificare,
+            &self.istruttoria,
+            &self.dal,
+            &self.al,
+        ]
+        .iter()
+        .any(|v| !v.trim().is_empty())
     }
 
     fn page(&self) -> usize {
@@ -173,16 +215,16 @@ pub(super) fn ticket_table(
                     @for r in rows {
                         @let new_message = r.needs_attention && r.state.shows_new_message();
                         tr.attention[new_message] {
-                            td { a href={"/reclami/" (r.number)} { (r.number) } (ui::channel_mark(r.channel)) }
-                            td { (ui::datetime(r.received_at)) }
-                            td { (ui::deadline_cell(r.due_at, r.answered, r.state)) }
+                            td data-label="Numero" { a href={"/reclami/" (r.number)} { (r.number) } (ui::channel_mark(r.channel)) }
+                            td data-label="Ricevuto" { (ui::datetime(r.received_at)) }
+                            td data-label="Scadenza" { (ui::deadline_cell(r.due_at, r.answered, r.state)) }
                             @if content {
-                                td { (clip(&ui::citizen_label(r.citizen_name.as_deref(), &r.citizen_email))) }
-                                td.subject { (clip(&r.subject)) }
+                                td data-label="Cittadino" { (clip(&ui::citizen_label(r.citizen_name.as_deref(), &r.citizen_email))) }
+                                td.subject data-label="Oggetto" { (clip(&r.subject)) }
                             } @else {
-                                td { (ui::kind_label(r.kind)) }
+                                td data-label="Tipologia" { (ui::kind_label(r.kind)) }
                             }
-                            td {
+                            td data-label="Classificazione" {
                                 @match (&r.category_code, &r.category_label) {
                                     (Some(code), Some(label)) => { abbr title=(label) { (code) } }
                                     _ => {
@@ -197,9 +239,9 @@ pub(super) fn ticket_table(
                                 }
                             }
                             @if !content {
-                                td { (r.service_name.as_deref().unwrap_or("—")) }
+                                td data-label="Servizio" { (r.service_name.as_deref().unwrap_or("—")) }
                             }
-                            td {
+                            td data-label="Stato" {
                                 (ui::state_badge(r.state)) @if new_message { " " span.flag { "nuovo messaggio" } }
                                 @if r.fragile { " " span.flag { "persona fragile" } }
                             }
@@ -232,11 +274,22 @@ pub async fn list(
         }
     }
     let page = query.page();
+    let errors = query.date_errors();
     let (found, categories, services, operators) = {
         let filters = filters.clone();
+        let valid = errors.is_empty();
         app.readers
             .read(move |conn| {
-                let found = q::list(conn, &filters, Utc::now(), page - 1, PAGE_SIZE)?;
+                // A period that ends before it starts lists nothing: the form says why instead.
+                let found = if valid {
+                    q::list(conn, &filters, Utc::now(), page - 1, PAGE_SIZE)?
+                } else {
+                    q::Page {
+                        rows: Vec::new(),
+                        total: 0,
+                        search_capped: false,
+                    }
+                };
                 Ok((
                     found,
                     q::categories(conn)?,
@@ -248,17 +301,22 @@ pub async fn list(
     };
     let (rows, total) = (found.rows, found.total);
     let selected = |a: &str, b: &str| a == b;
+    let e = &errors;
+    let open = !errors.is_empty() || query.filtered();
     let body = html! {
         @if s.may_act() {
             p { a.button href="/reclami/nuovo" { "Nuovo reclamo (telefono, sportello, lettera)" } }
         }
-        form.filters method="get" action="/reclami" role="search" {
+        form.filters method="get" action="/reclami" role="search" aria-label="Cerca e filtra i reclami" {
             @if s.sees_content {
                 p.wide {
                     label for="q" { "Cerca" }
                     input #q type="search" name="q" value=(query.q) placeholder="parole del testo, numero, nome, e-mail o telefono del cittadino";
                 }
             }
+            details.filters.wide open[open] {
+            summary { "Filtri" @if query.filtered() { " (attivi)" } }
+            div.filters {
             p {
                 label for="stato" { "Stato" }
                 select #stato name="stato" {
@@ -308,11 +366,13 @@ pub async fn list(
             }
             p {
                 label for="dal" { "Ricevuti dal" }
-                input #dal type="date" name="dal" value=(query.dal);
+                (e.message("dal"))
+                input #dal type="date" name="dal" value=(query.dal) aria-invalid=[e.invalid("dal")] aria-describedby=[e.described_by("dal")];
             }
             p {
                 label for="al" { "al" }
-                input #al type="date" name="al" value=(query.al);
+                (e.message("al"))
+                input #al type="date" name="al" value=(query.al) aria-invalid=[e.invalid("al")] aria-describedby=[e.described_by("al")];
             }
             fieldset {
                 legend { "Solo" }
@@ -322,6 +382,8 @@ pub async fn list(
                 label { input type="checkbox" name="da_classificare" value="1" checked[filters.unclassified]; " da classificare" }
                 label { input type="checkbox" name="istruttoria" value="1" checked[filters.istruttoria]; " " (crate::texts::IN_ISTRUTTORIA) }
             }
+            }
+            }
             input type="hidden" name="ordine" value=(filters.sort.as_str());
             p.buttons {
                 button type="submit" { "Filtra" }
@@ -329,12 +391,14 @@ pub async fn list(
                 a href="/reclami" { "Azzera filtri" }
             }
         }
+        @if errors.is_empty() {
         p role="status" { (count_text(total)) (if total == 1 { " reclamo" } else { " reclami" }) @if total > 0 { ", pagina " (page) } }
         @if found.search_capped {
             p.muted {
                 "Le parole cercate compaiono in moltissimi messaggi: sono considerati solo i "
                 (ui::number(q::SEARCH_CAP as i64)) " messaggi più recenti. Aggiungi parole per restringere la ricerca."
             }
+        }
         }
         @if !rows.is_empty() {
             (ticket_table(&rows, Some((&query, filters.sort)), s.sees_content))
@@ -348,5 +412,11 @@ pub async fn list(
             }
         }
     };
-    Ok(ui::page(&s, Section::Tickets, "Reclami", body).into_response())
+    let page = feedback::page_with_errors(&s, Section::Tickets, "Reclami", &errors, body);
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, page).into_response())
 }

@@ -1,17 +1,18 @@
 //! Reclamo: one ticket, its facts, its thread, its history and the forms to work it.
 
-use axum::extract::State as AppState;
+use axum::extract::{Query, State as AppState};
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
 use super::{analysis, answers, deadline, requests, review, suggest, ticket_id};
-use crate::domain::{Kind, Outcome, Relation, Role, TicketNumber};
+use crate::domain::{Done, Kind, Outcome, Relation, Role, TicketNumber};
 use crate::mail::pec::PecInfo;
 use crate::store::backoffice::{self as q, Entry, EntryKind};
 use crate::store::classifier as class_sql;
 use crate::store::tickets::{self, Ticket};
 use crate::texts;
 use crate::web::auth::{AnyUser, Session};
+use crate::web::feedback::{self, DoneQuery, FormErrors};
 use crate::web::ui::{self, csrf, Section};
 use crate::web::{App, UrlPath, WebResult};
 use crate::workflow;
@@ -20,6 +21,7 @@ pub async fn show(
     AppState(app): AppState<App>,
     AnyUser(s): AnyUser,
     UrlPath(number): UrlPath<TicketNumber>,
+    Query(done): Query<DoneQuery>,
 ) -> WebResult<Markup> {
     let id = ticket_id(&app, &number).await?;
     // Every opening is audited; an operator's first takes the ticket in charge.
@@ -32,8 +34,51 @@ pub async fn show(
             })
             .await?;
     }
+    let feedback = Feedback {
+        done: done.done().map(|d| (d, done.detail().to_string())),
+        ..Feedback::default()
+    };
+    render(&app, s, id, feedback).await
+}
+
+/// What the ticket page shows besides the ticket: the confirmation of the action just done,
+/// or a form sent back with its errors and what was typed in it.
+#[derive(Default)]
+pub(super) struct Feedback {
+    pub done: Option<(Done, String)>,
+    pub errors: FormErrors,
+    pub typed: Typed,
+    /// When the answer shown was kept from a session that ended (see `web::auth::keep_answer`).
+    pub draft_saved_at: Option<String>,
+}
+
+/// What was typed in the ticket's forms, shown again when one comes back with errors.
+#[derive(Default)]
+pub(super) struct Typed {
+    pub answer: Option<String>,
+    pub note: Option<String>,
+    pub outcome: Option<String>,
+    pub merge: Option<String>,
+}
+
+/// The ticket page of ticket `id` (no audit: [`show`] records the opening).
+/// (`s` is taken by value so that the page's body reads as it did when it was `show`'s.)
+pub(super) async fn render(app: &App, s: Session, id: i64, fb: Feedback) -> WebResult<Markup> {
     if !s.sees_content {
-        return facts_page(&app, &s, id).await;
+        return facts_page(app, &s, id).await;
+    }
+    let mut fb = fb;
+    if fb.typed.answer.is_none() && s.may_act() {
+        // An answer kept when the session ended goes back into the form.
+        let user = s.actor.id;
+        let draft = app
+            .readers
+            .read(move |conn| crate::store::drafts::of(conn, user, id))
+            .await?;
+        if let Some(d) = draft {
+            fb.typed.answer = Some(d.body);
+            fb.draft_saved_at = Some(d.saved_at);
+        }
     }
     let slot = app.model.clone();
     let (t, related, entries, history, categories, services, operators, learned) = app
@@ -84,7 +129,20 @@ pub async fn show(
         .read(move |conn| analysis::read(conn, id))
         .await?;
     let title = format!("Reclamo {}", t.number);
+    let flash = fb.done.as_ref().map(|(d, detail)| match d {
+        Done::Answered => texts::done(*d, &t.citizen.email),
+        Done::Merged => texts::done(
+            *d,
+            detail
+                .parse::<TicketNumber>()
+                .map(|n| n.to_string())
+                .as_deref()
+                .unwrap_or(""),
+        ),
+        _ => texts::done(*d, ""),
+    });
     let body = html! {
+        @if let Some(m) = &flash { (feedback::flash(m)) }
         @if s.actor.role == Role::Viewer {
             p.notice { (texts::viewer_scope(true)) }
         }
@@ -107,7 +165,7 @@ pub async fn show(
         (analysis::section(&s, &t.number, &quality, s.may_act() && t.merged_into.is_none(), app.settings.quality.risk_office.is_some()))
         @if s.may_act() && t.merged_into.is_none() {
             @if t.state.is_open() { (answers::picker(&t.number, &models)) }
-            (actions(&s, &t, &categories, &services, &operators))
+            (actions(&s, &t, &categories, &services, &operators, &fb))
         }
         section aria-labelledby="storia" {
             h2 #storia { "Storia della pratica" }
@@ -131,7 +189,13 @@ pub async fn show(
             }
         }
     };
-    Ok(ui::page(&s, Section::Tickets, &title, body))
+    Ok(feedback::page_with_errors(
+        &s,
+        Section::Tickets,
+        &title,
+        &fb.errors,
+        body,
+    ))
 }
 
 /// How much of a subject the ticket's heading shows (each message shows its own in full).
@@ -332,7 +396,9 @@ fn actions(
     categories: &[q::Category],
     services: &[q::Service],
     operators: &[(i64, String)],
+    fb: &Feedback,
 ) -> Markup {
+    let (e, typed) = (&fb.errors, &fb.typed);
     let base = format!("/reclami/{}", t.number);
     let category_id = t.category.as_ref().map(|c| c.id);
     let service_id = t.service.as_ref().map(|s| s.id);
@@ -342,12 +408,13 @@ fn actions(
         section aria-labelledby="azioni" {
             h2 #azioni { "Lavorazione" }
             @if !closed {
-                (answers::answer_form(s, &t.number, ""))
+                (answers::answer_form(s, &t.number, typed.answer.as_deref().unwrap_or(""), e, fb.draft_saved_at.as_deref()))
             }
             form.action method="post" action={(base) "/nota"} {
                 (csrf(s))
                 label for="nota" { "Nota interna (non inviata al cittadino)" }
-                textarea #nota name="testo" rows="3" required {}
+                (e.message("nota"))
+                textarea #nota name="testo" rows="3" required aria-invalid=[e.invalid("nota")] aria-describedby=[e.described_by("nota")] { (typed.note.as_deref().unwrap_or("")) }
                 button type="submit" { "Aggiungi nota" }
             }
             form.action.grid method="post" action={(base) "/classificazione"} {
@@ -402,19 +469,22 @@ fn actions(
                 form.action method="post" action={(base) "/chiusura"} {
                     (csrf(s))
                     label for="esito" { "Esito" }
-                    select #esito name="esito" required {
+                    (e.message("esito"))
+                    select #esito name="esito" required aria-invalid=[e.invalid("esito")] aria-describedby=[e.described_by("esito")] {
                         option value="" { "Scegli l'esito" }
                         @for &o in Outcome::ALL {
-                            option value=(o) { (texts::outcome(o)) }
+                            option value=(o) selected[typed.outcome.as_deref() == Some(o.as_str())] { (texts::outcome(o)) }
                         }
                     }
-                    button type="submit" { "Chiudi il reclamo" }
+                    button type="submit" { "Chiudi il reclamo…" }
                 }
                 form.action method="post" action={(base) "/unione"} {
                     (csrf(s))
                     label for="unisci" { "Unisci in un altro reclamo (stesso caso scritto due volte)" }
-                    input #unisci type="text" name="destinazione" placeholder="URP-2026-000123" required pattern="[A-Z0-9]{1,10}-[0-9]{4}-[0-9]{6}";
-                    button type="submit" { "Unisci" }
+                    p.hint #unisci-formato { (texts::MERGE_FORMAT) }
+                    (e.message("unisci"))
+                    input #unisci type="text" name="destinazione" value=(typed.merge.as_deref().unwrap_or("")) required pattern="[A-Z0-9]{1,10}-[0-9]{4}-[0-9]{6}" aria-invalid=[e.invalid("unisci")] aria-describedby={"unisci-formato" @if let Some(d) = e.described_by("unisci") { " " (d) }};
+                    button type="submit" { "Unisci…" }
                 }
             }
         }

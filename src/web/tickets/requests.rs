@@ -459,7 +459,11 @@ pub async fn send_request(
         })
         .await?;
     out?;
-    Ok(back_to(&number))
+    Ok(crate::web::feedback::done(
+        &format!("/reclami/{number}"),
+        crate::domain::Done::RequestSent,
+        None,
+    ))
 }
 
 /// An operator read a request's report.
