@@ -406,6 +406,8 @@ pub async fn submit(
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .classify_recorded(tx, recorded.0, &text)?;
+                // … and then the operators with "riceve mail" hear of it, as of a new mail.
+                notifier.to_operators(tx, recorded.0)?;
                 Ok(recorded)
             }))
         })
