@@ -84,7 +84,8 @@ fn clean(v: &Option<String>) -> Option<String> {
 
 /// Records a complaint taken by an operator: a new ticket with the citizen's message, its
 /// classification if the operator chose one, the audit entry, and the acknowledgement (held
-/// back when the citizen has no e-mail). `actor` is the operator; `None` is the public form.
+/// back when the citizen has no e-mail). `actor` is the operator; `None` is the public form,
+/// whose caller tells the operators with "riceve mail" once the rules have classified it.
 pub fn record(
     conn: &Connection,
     notifier: &Notifier,
@@ -225,9 +226,6 @@ pub fn record(
         workflow::classify(conn, a, ticket_id, &chosen)?;
     }
     notifier.to_citizen(conn, ticket_id, MailKind::Ack, Extra::default())?;
-    if actor.is_none() {
-        notifier.to_operators(conn, ticket_id)?;
-    }
     Ok((ticket_id, number))
 }
 

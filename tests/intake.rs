@@ -525,6 +525,15 @@ fn the_public_form_refuses_scripts_and_floods_and_stores_nothing() {
         d.count("SELECT count(*) FROM tickets WHERE channel = 'web'"),
         2
     );
+    // The routing rules classify them as they classify mail.
+    assert_eq!(
+        d.count(
+            "SELECT count(*) FROM tickets t JOIN categories k ON k.id = t.category_id
+             JOIN ticket_field_sources f ON f.ticket_id = t.id AND f.field = 'category'
+             WHERE k.code = 'STR.01' AND f.source = 'rule'"
+        ),
+        2
+    );
 
     // Until the address is confirmed only the acknowledgement goes to it.
     let op_id = d.add_user_with_password("operator@hospital.test", "operator", PASSWORD);

@@ -766,6 +766,48 @@ impl Pipeline {
 }
 
 impl Pipeline {
+    /// A ticket not made from mail (issue 15: a complaint recorded by an operator, or sent
+    /// through the public form): the routing rules fill what it still lacks, as for a new
+    /// mail's ticket, with their sources and one audit entry. (The learned model reads a parsed
+    /// mail and is not asked; its nightly training learns from these tickets once confirmed.)
+    pub fn classify_recorded(
+        &mut self,
+        conn: &Connection,
+        ticket_id: i64,
+        text: &str,
+    ) -> anyhow::Result<()> {
+        self.refresh_rules(conn)?;
+        let t = crate::store::tickets::ticket(conn, ticket_id)?
+            .ok_or_else(|| anyhow::anyhow!("no ticket {ticket_id}"))?;
+        let mut class = self.classifier.classify(&t.subject, text, &t.citizen.email);
+        let now = store::now_text();
+        // Only what is still empty: the operator's own choice stays.
+        let (kind, category, service) = (t.kind, t.category.map(|c| c.id), t.service.map(|s| s.id));
+        class.kind = class.kind.filter(|_| kind.is_none());
+        class.category_id = class.category_id.filter(|_| category.is_none());
+        class.service_id = class.service_id.filter(|_| service.is_none());
+        class.field_rules.retain(|(field, _)| match field {
+            ClassField::Kind => class.kind.is_some(),
+            ClassField::Category => class.category_id.is_some(),
+            ClassField::Service => class.service_id.is_some(),
+        });
+        if class.field_rules.is_empty() {
+            return Ok(());
+        }
+        crate::store::tickets::set_classification(
+            conn,
+            ticket_id,
+            &crate::store::tickets::Classification {
+                kind: kind.or(class.kind),
+                category_id: category.or(class.category_id),
+                service_id: service.or(class.service_id),
+                assigned_to: t.assigned.map(|a| a.id),
+            },
+            &now,
+        )?;
+        self.record_classification(conn, ticket_id, &class, None, &now)
+    }
+
     /// Where a new ticket's fields came from (rules, model), what each rule set (for the rules'
     /// agreement with the operators), the model's suggestions, and one audit entry.
     fn record_classification(

@@ -372,7 +372,18 @@ fn a_month_counted_by_hand() {
             ("altro", 1)
         ]
     );
-    assert_eq!(n_of(&r.by_channel), [("email", 6), ("pec", 1)]);
+    // Every channel is listed, those no complaint came by with 0 (issue 15).
+    assert_eq!(
+        n_of(&r.by_channel),
+        [
+            ("email", 6),
+            ("pec", 1),
+            ("web", 0),
+            ("telefono", 0),
+            ("sportello", 0),
+            ("lettera", 0)
+        ]
+    );
     // Days to taking in charge: 0.5 1 1 1 2 3 → median (3rd of 6) 1, p90 (6th) 3.
     assert_eq!(
         r.to_charge,

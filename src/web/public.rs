@@ -393,12 +393,22 @@ pub async fn submit(
         deadline_days: app.settings.deadline_days,
     };
     let notifier = app.notifier.clone();
+    let (pipeline, text) = (app.pipeline.clone(), complaint.text.clone());
     let has_email = complaint.email.is_some();
     let recorded = app
         .store
         .call(move |conn| {
             Ok(workflow::in_transaction(conn, |tx| {
-                intake::record(tx, &notifier, &numbering, None, &complaint, Utc::now())
+                let recorded =
+                    intake::record(tx, &notifier, &numbering, None, &complaint, Utc::now())?;
+                // The routing rules fill what is still empty, as for mail.
+                pipeline
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .classify_recorded(tx, recorded.0, &text)?;
+                // … and then the operators with "riceve mail" hear of it, as of a new mail.
+                notifier.to_operators(tx, recorded.0)?;
+                Ok(recorded)
             }))
         })
         .await?;

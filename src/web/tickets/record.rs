@@ -193,11 +193,19 @@ pub async fn record(
         deadline_days: app.settings.deadline_days,
     };
     let (notifier, actor) = (app.notifier.clone(), s.actor.clone());
+    let (pipeline, text) = (app.pipeline.clone(), complaint.text.clone());
     let (_, number) = app
         .store
         .call(move |conn| {
             Ok(workflow::in_transaction(conn, |tx| {
-                intake::record(tx, &notifier, &numbering, Some(&actor), &complaint, now)
+                let recorded =
+                    intake::record(tx, &notifier, &numbering, Some(&actor), &complaint, now)?;
+                // The routing rules fill what is still empty, as for mail.
+                pipeline
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .classify_recorded(tx, recorded.0, &text)?;
+                Ok(recorded)
             }))
         })
         .await??;
