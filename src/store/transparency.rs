@@ -258,3 +258,47 @@ pub fn yearly(conn: &Connection, subject: Subject, from: i32, to: i32) -> Result
     }
     Ok(rows.into_values().collect())
 }
+
+/// The statistics page's quality figures for a period: tickets received in `[from, to)` (RFC
+/// 3339 UTC), of `service` when given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeriodQuality {
+    pub fragile: i64,
+    pub risk: i64,
+    /// (component label, tickets), in the list's order; components never used are left out.
+    pub components: Vec<(String, i64)>,
+}
+
+pub fn period_quality(
+    conn: &Connection,
+    from: &str,
+    to: &str,
+    service: Option<i64>,
+) -> Result<PeriodQuality> {
+    const PERIOD: &str = "t.received_at >= ?1 AND t.received_at < ?2
+        AND t.merged_into IS NULL AND (?3 IS NULL OR t.service_id = ?3)";
+    let count = |cond: &str| -> Result<i64> {
+        Ok(conn.query_row(
+            &format!(
+                "SELECT count(*) FROM ticket_analysis a JOIN tickets t ON t.id = a.ticket_id
+                 WHERE {PERIOD} AND {cond}"
+            ),
+            params![from, to, service],
+            |r| r.get(0),
+        )?)
+    };
+    let components = conn
+        .prepare(&format!(
+            "SELECT c.label, count(*) FROM ticket_components tc
+             JOIN complaint_components c ON c.id = tc.component_id
+             JOIN tickets t ON t.id = tc.ticket_id
+             WHERE {PERIOD} GROUP BY c.id ORDER BY c.position, c.id"
+        ))?
+        .query_map(params![from, to, service], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(PeriodQuality {
+        fragile: count("a.fragility_id IS NOT NULL")?,
+        risk: count("a.risk = 1")?,
+        components,
+    })
+}

@@ -741,3 +741,36 @@ pub async fn dashboard_block(app: &App, s: &Session) -> WebResult<Markup> {
         }
     })
 }
+
+/// The statistics page's "Qualità": frail citizens, possible adverse events and the components
+/// of the period's tickets, and the link to the comparison over the years.
+pub async fn stats_section(app: &App, scope: &crate::stats::scope::Scope) -> WebResult<Markup> {
+    let (from, to) = (
+        crate::store::time_text(time::rome_midnight_utc(scope.from)),
+        crate::store::time_text(time::rome_midnight_utc(
+            scope.to.succ_opt().unwrap_or(scope.to),
+        )),
+    );
+    let service = scope.service;
+    let q = app
+        .readers
+        .read(move |conn| figures::period_quality(conn, &from, &to, service))
+        .await?;
+    let compare = match service {
+        Some(id) => format!("/statistiche/confronto?servizio={id}"),
+        None => "/statistiche/confronto".to_string(),
+    };
+    Ok(html! {
+        section aria-labelledby="stat-qualita" {
+            h2 #stat-qualita { "Qualità" }
+            ul {
+                li { "Persone fragili: " strong { (ui::number(q.fragile)) } }
+                li { "Possibili eventi avversi: " strong { (ui::number(q.risk)) } }
+                @for (label, n) in &q.components {
+                    li { "Componente " (label) ": " strong { (ui::number(*n)) } }
+                }
+            }
+            p { a href=(compare) { "Confronto negli ultimi cinque anni" } }
+        }
+    })
+}

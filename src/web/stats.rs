@@ -367,6 +367,8 @@ pub async fn page(
         }
     };
     let confirmed = confirmed_section(&app, &q, &scope).await?;
+    // Issue 20: frail citizens, possible adverse events, components.
+    let quality = super::quality::stats_section(&app, &scope).await?;
     let title = format!("Statistiche – {}", period_title(&scope));
     Ok((
         StatusCode::OK,
@@ -374,7 +376,7 @@ pub async fn page(
             &s,
             Section::Stats,
             &title,
-            html! { (form) (confirmed) (body(&q, &scope, &r, &tables, true)) },
+            html! { (form) (confirmed) (body(&q, &scope, &r, &tables, true)) (quality) },
         ),
     ))
 }
