@@ -57,7 +57,6 @@ pub(super) struct Feedback {
 pub(super) struct Typed {
     pub answer: Option<String>,
     pub note: Option<String>,
-    pub outcome: Option<String>,
     pub merge: Option<String>,
 }
 
@@ -473,7 +472,7 @@ fn actions(
                     select #esito name="esito" required aria-invalid=[e.invalid("esito")] aria-describedby=[e.described_by("esito")] {
                         option value="" { "Scegli l'esito" }
                         @for &o in Outcome::ALL {
-                            option value=(o) selected[typed.outcome.as_deref() == Some(o.as_str())] { (texts::outcome(o)) }
+                            option value=(o) { (texts::outcome(o)) }
                         }
                     }
                     button type="submit" { "Chiudi il reclamo…" }
