@@ -622,7 +622,6 @@ CREATE TABLE classifier_evaluations (
     report   TEXT NOT NULL
 ) STRICT;
 
-<<<<<<< HEAD
 -- migration 11
 
 -- Every channel a complaint may come by (issue 15): phone, desk, letter and the public web form
@@ -936,7 +935,6 @@ CREATE TABLE answer_files (
 ) STRICT;
 CREATE INDEX answer_files_outbox ON answer_files(outbox_id);
 CREATE INDEX answer_files_ticket ON answer_files(ticket_id);
-=======
 -- migration 14
 
 -- An answer whose form arrived after its session had ended (issue 18): kept for its author and
@@ -950,4 +948,3 @@ CREATE TABLE answer_drafts (
     PRIMARY KEY (user_id, ticket_id)
 ) STRICT;
 CREATE INDEX answer_drafts_ticket ON answer_drafts(ticket_id);
->>>>>>> issue18
