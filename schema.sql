@@ -746,3 +746,6 @@ CREATE TABLE answer_files (
 ) STRICT;
 CREATE INDEX answer_files_outbox ON answer_files(outbox_id);
 CREATE INDEX answer_files_ticket ON answer_files(ticket_id);
+
+-- The morning digest (issue 19): an account asks for it with this flag.
+ALTER TABLE users ADD COLUMN digest INTEGER NOT NULL DEFAULT 0 CHECK (digest IN (0, 1));

@@ -14,6 +14,7 @@
 //! - [`ingest`]: the pipeline (one transaction per batch), the IMAP watcher, archive import.
 //! - [`workflow`]: the ticket's life: taking in charge, answering, closing, reopening.
 //! - [`deadlines`]: the answer deadline suspended, resumed, extended, on the record.
+//! - [`digest`]: the morning digest of tickets due and overdue, per operator and for the head.
 //! - [`answer_files`]: files attached to an answer, checked, stored, sent with its mail.
 //! - [`answer_models`]: the administrators' answer models, filled in for a ticket.
 //! - [`reviews`]: the second level (riesame): a review opened after the answer, its outcome.
@@ -38,6 +39,7 @@ pub mod answer_models;
 pub mod classify;
 pub mod config;
 pub mod deadlines;
+pub mod digest;
 pub mod domain;
 pub mod export;
 pub mod ingest;

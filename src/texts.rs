@@ -496,3 +496,6 @@ pub const REVIEW_CHOOSE_OUTCOME: &str = "Scegli l'esito del riesame.";
 
 /// A file upload the server could not read.
 pub const BAD_UPLOAD: &str = "Il modulo inviato non è leggibile: ricarica la pagina e riprova.";
+
+/// The administration page of the morning digests.
+pub const DIGEST_PAGE: &str = "Riepilogo del mattino";

@@ -21,6 +21,8 @@ vocabulary! {
         ReportArrived = "report_arrived",
         /// To the citizen: the answer deadline was suspended, resumed or extended (issue 19).
         DeadlineChanged = "deadline_changed",
+        /// To an operator or the URP's head: the morning digest of tickets due and overdue.
+        Digest = "digest",
     }
 }
 
@@ -37,7 +39,8 @@ impl MailKind {
             | MailKind::RequestReminder
             | MailKind::RequestEscalation
             | MailKind::ReportArrived
-            | MailKind::DeadlineChanged => true,
+            | MailKind::DeadlineChanged
+            | MailKind::Digest => true,
         }
     }
 
@@ -55,7 +58,8 @@ impl MailKind {
             | MailKind::Reopened
             | MailKind::Closed
             | MailKind::NewTicket
-            | MailKind::DeadlineChanged => false,
+            | MailKind::DeadlineChanged
+            | MailKind::Digest => false,
         }
     }
 
@@ -73,7 +77,8 @@ impl MailKind {
             | MailKind::RequestEscalation
             // At most one per request until an operator reads the report (see istruttoria).
             | MailKind::ReportArrived
-            | MailKind::DeadlineChanged => false,
+            | MailKind::DeadlineChanged
+            | MailKind::Digest => false,
         }
     }
 }

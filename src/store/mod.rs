@@ -15,6 +15,7 @@ pub mod citizens;
 pub mod classifier;
 pub mod deadlines;
 pub mod demo;
+pub mod digest;
 pub mod ingest;
 pub mod outbox;
 pub mod progress;

@@ -449,6 +449,11 @@ pub fn router(app: App) -> Router {
             "/amministrazione/modelli/{id}",
             post(admin::answer_model_update),
         )
+        .route("/amministrazione/riepiloghi", get(admin::digests))
+        .route(
+            "/amministrazione/riepiloghi/{id}",
+            post(admin::digest_update),
+        )
         .route("/amministrazione/classificatore", get(admin::classifier))
         .route("/amministrazione/quarantena", get(admin::quarantine))
         .route(

@@ -218,6 +218,18 @@ pub const MATRIX: &[Route] = &[
     ),
     (
         "GET",
+        "/amministrazione/riepiloghi",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/riepiloghi/{U}",
+        &[("riepilogo", "1")],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "GET",
         "/amministrazione/classificatore",
         &[],
         [SignIn, Refused, Refused, Refused, Page],
