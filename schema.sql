@@ -733,10 +733,31 @@ END;
 -- Files an operator attached to an answer: sent with its mail (multipart, `outbox_id`), shown
 -- and downloadable on the ticket (`message_id`: the answer as stored). The retention job
 -- deletes them with the rest of the ticket's personal data.
+-- Sign-off (`[workflow] answers_need_approval`): an operator's answer kept as a draft until a
+-- user with the approver right approves it (then it is sent as its author's answer) or returns
+-- it with a comment. `body` and `comment` are blanked by the retention job.
+CREATE TABLE answer_drafts (
+    id         INTEGER PRIMARY KEY,
+    ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+    author_id  INTEGER NOT NULL REFERENCES users(id),
+    body       TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'returned')),
+    created_at TEXT NOT NULL,
+    decided_by INTEGER REFERENCES users(id),
+    decided_at TEXT,
+    comment    TEXT
+) STRICT;
+CREATE INDEX answer_drafts_ticket ON answer_drafts(ticket_id, id);
+CREATE INDEX answer_drafts_pending ON answer_drafts(id) WHERE state = 'pending';
+-- The approver right (sign-off).
+ALTER TABLE users ADD COLUMN approver INTEGER NOT NULL DEFAULT 0 CHECK (approver IN (0, 1));
+
 CREATE TABLE answer_files (
     id           INTEGER PRIMARY KEY,
     ticket_id    INTEGER NOT NULL REFERENCES tickets(id),
-    outbox_id    INTEGER NOT NULL REFERENCES outbox(id),
+    -- NULL while the answer is a draft awaiting approval (`draft_id`).
+    outbox_id    INTEGER REFERENCES outbox(id),
+    draft_id     INTEGER REFERENCES answer_drafts(id),
     message_id   INTEGER REFERENCES messages(id),
     filename     TEXT NOT NULL,
     content_type TEXT NOT NULL,

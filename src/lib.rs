@@ -14,6 +14,7 @@
 //! - [`ingest`]: the pipeline (one transaction per batch), the IMAP watcher, archive import.
 //! - [`workflow`]: the ticket's life: taking in charge, answering, closing, reopening.
 //! - [`deadlines`]: the answer deadline suspended, resumed, extended, on the record.
+//! - [`signoff`]: answers awaiting approval: drafts, approving, returning.
 //! - [`digest`]: the morning digest of tickets due and overdue, per operator and for the head.
 //! - [`answer_files`]: files attached to an answer, checked, stored, sent with its mail.
 //! - [`answer_models`]: the administrators' answer models, filled in for a ticket.
@@ -55,6 +56,7 @@ pub mod replication;
 pub mod retention;
 pub mod reviews;
 pub mod serve;
+pub mod signoff;
 pub mod stats;
 pub mod store;
 pub mod texts;

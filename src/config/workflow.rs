@@ -32,6 +32,9 @@ pub struct WorkflowConfig {
     /// …and the URP's head gets the whole office's (unset: no overall digest).
     #[serde(default)]
     pub digest_head: Option<String>,
+    /// Sign-off: an operator's answer waits for a user with the approver right.
+    #[serde(default)]
+    pub answers_need_approval: bool,
 }
 
 fn default_remind_days() -> u32 {
@@ -94,6 +97,7 @@ impl Default for WorkflowConfig {
             remind_days: default_remind_days(),
             digest_hour: default_digest_hour(),
             digest_head: None,
+            answers_need_approval: false,
         }
     }
 }

@@ -73,6 +73,10 @@ vocabulary! {
         TicketReviewClosed = "ticket.review_closed",
         /// Files sent with an answer (their names and sizes are in the details).
         TicketAnswerFilesAttached = "ticket.answer_files_attached",
+        /// Sign-off: an answer kept for approval, approved (sent), returned with a comment.
+        TicketAnswerDrafted = "ticket.answer_drafted",
+        TicketAnswerApproved = "ticket.answer_approved",
+        TicketAnswerReturned = "ticket.answer_returned",
         /// An administrator's answer models.
         AnswerModelCreated = "answer_model.created",
         AnswerModelUpdated = "answer_model.updated",
@@ -126,7 +130,10 @@ impl AuditAction {
             | A::TicketDeadlineExtended
             | A::TicketReviewOpened
             | A::TicketReviewClosed
-            | A::TicketAnswerFilesAttached => AuditGroup::Tickets,
+            | A::TicketAnswerFilesAttached
+            | A::TicketAnswerDrafted
+            | A::TicketAnswerApproved
+            | A::TicketAnswerReturned => AuditGroup::Tickets,
             A::MessageReceived | A::MessageAutomatic => AuditGroup::Messages,
             A::UserLogin
             | A::UserLogout

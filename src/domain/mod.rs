@@ -29,7 +29,7 @@ pub mod ticket;
 pub mod time;
 
 pub use address::RecipientKey;
-pub use answering::DeadlineChange;
+pub use answering::{DeadlineChange, DraftState};
 pub use audit::{AuditAction, AuditGroup};
 pub use classification::{ClassField, ClassSource, TrainReason};
 pub use mail::{
@@ -193,6 +193,7 @@ mod tests {
         check(ClassSource::ALL);
         check(TrainReason::ALL);
         check(DeadlineChange::ALL);
+        check(DraftState::ALL);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub enum Step {
     Deadline,
     /// Open a second-level review or record its outcome.
     Review,
+    /// Approve or return an answer awaiting approval.
+    Approve,
 }
 
 impl fmt::Display for Step {
@@ -38,6 +40,7 @@ impl fmt::Display for Step {
             Step::Request => "ask a service for a report",
             Step::Deadline => "move the answer deadline",
             Step::Review => "open or close a second-level review",
+            Step::Approve => "approve answers (the approver right)",
         })
     }
 }
@@ -124,6 +127,8 @@ pub enum Invalid {
     FileTypeRefused,
     #[error("a file has no name")]
     FileUnnamed,
+    #[error("no such answer awaiting approval on this ticket")]
+    NoPendingDraft,
     #[error("a review follows the answer: the ticket was not answered yet")]
     NotAnsweredYet,
     #[error("the ticket already has a review")]

@@ -16,6 +16,7 @@ pub mod classifier;
 pub mod deadlines;
 pub mod demo;
 pub mod digest;
+pub mod drafts;
 pub mod ingest;
 pub mod outbox;
 pub mod progress;

@@ -136,6 +136,7 @@ pub fn anonymise_due(
     super::deadlines::anonymise_due(conn, marker)?;
     super::reviews::anonymise_due(conn, marker)?;
     super::answer_files::delete_due(conn)?;
+    super::drafts::anonymise_due(conn, marker)?;
     conn.execute(
         &format!(
             "UPDATE outbox SET to_address = '', subject = ?1, body_text = ?1, last_error = NULL,

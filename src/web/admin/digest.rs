@@ -19,13 +19,17 @@ use crate::web::{App, WebResult};
 const PAGE: &str = "/amministrazione/riepiloghi";
 
 pub async fn digests(State(app): State<App>, AdminUser(s): AdminUser) -> WebResult<Markup> {
-    let (users, readers) = app
+    let (users, readers, approvers) = app
         .readers
         .read(|conn| {
-            Ok((
-                crate::store::users::list(conn)?,
-                crate::store::digest::readers(conn)?,
-            ))
+            let users = crate::store::users::list(conn)?;
+            let mut approvers = Vec::new();
+            for u in &users {
+                if crate::store::drafts::is_approver(conn, u.id)? {
+                    approvers.push(u.id);
+                }
+            }
+            Ok((users, crate::store::digest::readers(conn)?, approvers))
         })
         .await?;
     let body = html! {
@@ -33,7 +37,7 @@ pub async fn digests(State(app): State<App>, AdminUser(s): AdminUser) -> WebResu
             code { "[workflow] digest_head" } ") quella di tutto l'ufficio." }
         div.tablewrap {
             table {
-                thead { tr { th scope="col" { "Utente" } th scope="col" { "Riepilogo del mattino" } } }
+                thead { tr { th scope="col" { "Utente" } th scope="col" { "Riepilogo del mattino" } th scope="col" { "Approvazione delle risposte" } } }
                 tbody {
                     @for u in users.iter().filter(|u| u.active && u.role != Role::Viewer) {
                         tr {
@@ -42,6 +46,13 @@ pub async fn digests(State(app): State<App>, AdminUser(s): AdminUser) -> WebResu
                                 form.inline method="post" action={(PAGE) "/" (u.id)} {
                                     (csrf(&s))
                                     label { input type="checkbox" name="riepilogo" value="1" checked[readers.iter().any(|r| r.id == u.id)]; " riceve il riepilogo" }
+                                    button type="submit" { "Salva" }
+                                }
+                            }
+                            td {
+                                form.inline method="post" action={(PAGE) "/" (u.id) "/approvatore"} {
+                                    (csrf(&s))
+                                    label { input type="checkbox" name="approvatore" value="1" checked[approvers.contains(&u.id)]; " approva le risposte" }
                                     button type="submit" { "Salva" }
                                 }
                             }
@@ -76,6 +87,36 @@ pub async fn digest_update(
             AuditAction::UserUpdated,
             None,
             json!({ "user": id, "digest": on }),
+        )?;
+        Ok(())
+    })
+    .await?;
+    Ok(back(PAGE))
+}
+
+#[derive(Deserialize)]
+pub struct ApproverForm {
+    approvatore: Option<String>,
+}
+
+/// The approver right (sign-off, `[workflow] answers_need_approval`).
+pub async fn approver_update(
+    State(app): State<App>,
+    AdminUser(s): AdminUser,
+    Path(id): Path<i64>,
+    Form(f): Form<ApproverForm>,
+) -> WebResult<Response> {
+    let (actor, on) = (s.actor.audit(), flag(&f.approvatore));
+    change(&app, move |conn| {
+        if !crate::store::drafts::set_approver(conn, id, on)? {
+            return Err(AdminError::NotFound(Thing::User));
+        }
+        crate::store::audit::record(
+            conn,
+            actor,
+            AuditAction::UserUpdated,
+            None,
+            json!({ "user": id, "approver": on }),
         )?;
         Ok(())
     })

@@ -22,7 +22,7 @@ pub use answer_models::{answer_model_add, answer_model_update, answer_models};
 pub use audit::audit;
 pub use categories::{categories, category_add, category_update};
 pub use classifier::classifier;
-pub use digest::{digest_update, digests};
+pub use digest::{approver_update, digest_update, digests};
 pub use outbox::{outbox, outbox_retry};
 pub use quarantine::{quarantine, quarantine_discard, quarantine_raw, quarantine_retry};
 pub use referenti::{referente_add, referente_update, referenti};

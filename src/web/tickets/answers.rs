@@ -110,7 +110,12 @@ pub async fn with_files(
         .call(move |conn| {
             Ok(workflow::in_transaction(conn, |tx| {
                 let id = workflow::ticket_id(tx, &n)?;
-                answer_with_files(tx, &notifier, &actor, id, &text, &files, &limits)
+                if limits.answers_need_approval {
+                    // Sign-off: kept as a draft; nothing reaches the citizen yet.
+                    crate::signoff::submit(tx, &actor, id, &text, &files, &limits).map(|_| ())
+                } else {
+                    answer_with_files(tx, &notifier, &actor, id, &text, &files, &limits).map(|_| ())
+                }
             }))
         })
         .await??;

@@ -53,8 +53,14 @@ pub async fn answer(
     UrlPath(number): UrlPath<TicketNumber>,
     Form(form): Form<TextForm>,
 ) -> WebResult<Response> {
+    let limits = app.settings.workflow.clone();
     act(&app, &s, &number, move |c, n, a, id| {
-        workflow::answer(c, n, a, id, &form.testo)
+        if limits.answers_need_approval {
+            // Sign-off (issue 19): kept as a draft; nothing reaches the citizen yet.
+            crate::signoff::submit(c, a, id, &form.testo, &[], &limits).map(|_| ())
+        } else {
+            workflow::answer(c, n, a, id, &form.testo).map(|_| ())
+        }
     })
     .await?;
     Ok(back_to(&number))

@@ -8,6 +8,7 @@
 //! - [`suggest`]: the ticket page's automatic classification: sources, suggestions, "perché".
 //! - [`files`]: the attachments and original messages, as audited downloads.
 //! - [`answers`]: answering with an administrator's model, filled in on the server.
+//! - [`drafts`]: sign-off: answers awaiting approval, approving and returning them.
 //! - [`deadline`]: the answer deadline's record and the forms that move it (issue 19).
 //! - [`review`]: the second level (riesame): its phase on the ticket, opening it, its outcome.
 //! - [`requests`]: the istruttoria: a ticket's requests for reports, asking for one, reading one.
@@ -15,6 +16,7 @@
 mod answers;
 mod dashboard;
 mod deadline;
+mod drafts;
 mod files;
 mod forms;
 mod list;
@@ -30,6 +32,7 @@ pub use dashboard::dashboard;
 pub use deadline::{
     extend as deadline_extend, resume as deadline_resume, suspend as deadline_suspend,
 };
+pub use drafts::{approve as draft_approve, send_back as draft_return};
 pub use files::{attachment, original};
 pub use forms::{answer, classify, close, confirm, merge, note};
 pub use list::list;

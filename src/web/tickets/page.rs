@@ -4,7 +4,7 @@ use axum::extract::State as AppState;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
-use super::{answers, deadline, requests, review, suggest, ticket_id};
+use super::{answers, deadline, drafts, requests, review, suggest, ticket_id};
 use crate::domain::{Kind, Outcome, Relation, Role, TicketNumber};
 use crate::mail::pec::PecInfo;
 use crate::store::backoffice::{self as q, Entry, EntryKind};
@@ -70,6 +70,11 @@ pub async fn show(
         .read(move |conn| deadline::read(conn, id))
         .await?;
     let review_row = app.readers.read(move |conn| review::read(conn, id)).await?;
+    let user_id = s.actor.id;
+    let (drafts, approver) = app
+        .readers
+        .read(move |conn| drafts::read(conn, id, user_id))
+        .await?;
     let answer_files = app
         .readers
         .read(move |conn| crate::store::answer_files::of_ticket(conn, id))
@@ -96,6 +101,7 @@ pub async fn show(
             }
             (answers::files_list(&t.number, &answer_files))
         }
+        (drafts::section(&s, &t.number, &drafts, approver))
         (requests::section(&s, &t.number, &requests, s.may_act() && t.merged_into.is_none()))
         (review::section(&s, &t, review_row.as_ref(), true, &app.settings.workflow))
         @if s.may_act() && t.merged_into.is_none() {
