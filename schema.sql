@@ -680,6 +680,7 @@ CREATE INDEX citizen_feedback_ticket ON citizen_feedback(ticket_id, id);
 
 -- The list's search by name and address (contacts.email is already UNIQUE NOCASE).
 CREATE INDEX contacts_name ON contacts(name COLLATE NOCASE);
+
 -- migration 12
 
 -- Answering as an URP answers (issue 19).
@@ -725,6 +726,110 @@ CREATE TABLE outbox_new (
     id              INTEGER PRIMARY KEY,
     ticket_id       INTEGER REFERENCES tickets(id),
     kind            TEXT NOT NULL,
+    to_address      TEXT NOT NULL COLLATE NOCASE,
+    subject         TEXT NOT NULL,
+    body_text       TEXT NOT NULL,
+    message_id      TEXT NOT NULL UNIQUE,
+    in_reply_to     TEXT,
+    refs            TEXT,
+    automatic       INTEGER NOT NULL CHECK (automatic IN (0, 1)),
+    state           TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'sent', 'failed', 'suppressed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    to_key          TEXT,
+    request_id      INTEGER REFERENCES requests(id)
+) STRICT;
+INSERT INTO outbox_new (id, ticket_id, kind, to_address, subject, body_text, message_id,
+    in_reply_to, refs, automatic, state, attempts, next_attempt_at, last_error, created_at,
+    sent_at, to_key, request_id)
+SELECT id, ticket_id, kind, to_address, subject, body_text, message_id, in_reply_to, refs,
+    automatic, state, attempts, next_attempt_at, last_error, created_at, sent_at, to_key,
+    request_id
+FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_recipient ON outbox(to_address, created_at);
+CREATE INDEX outbox_ticket ON outbox(ticket_id, id);
+CREATE INDEX outbox_request ON outbox(request_id, id) WHERE request_id IS NOT NULL;
+CREATE TRIGGER outbox_to_key_follows_address AFTER UPDATE OF to_address ON outbox
+WHEN new.to_address IS NOT old.to_address BEGIN
+    UPDATE outbox SET to_key = NULL WHERE id = new.id;
+END;
+CREATE INDEX outbox_replies_to ON outbox(to_key, created_at, state, kind)
+    WHERE kind IN ('ack', 'reopened');
+CREATE INDEX outbox_replies_recent ON outbox(created_at, state, kind)
+    WHERE kind IN ('ack', 'reopened');
+
+-- The second level (riesame): a citizen still unsatisfied after the answer asks for a review by
+-- one of `[workflow] review_bodies` (the Commissione Mista Conciliativa, the Difensore civico).
+-- One per ticket, with its own dates and outcome; `notes` (the documents sent, the body's
+-- findings) is the operator's text, which the retention job blanks.
+CREATE TABLE reviews (
+    id         INTEGER PRIMARY KEY,
+    ticket_id  INTEGER NOT NULL UNIQUE REFERENCES tickets(id),
+    body       TEXT NOT NULL,
+    opened_at  TEXT NOT NULL,
+    opened_by  INTEGER REFERENCES users(id),
+    notes      TEXT NOT NULL DEFAULT '',
+    closed_at  TEXT,
+    closed_by  INTEGER REFERENCES users(id),
+    outcome    TEXT CHECK (outcome IN ('accolto', 'parzialmente_accolto', 'non_accolto',
+                                       'non_di_competenza', 'altro'))
+) STRICT;
+CREATE INDEX reviews_opened ON reviews(opened_at);
+CREATE TRIGGER stats_reviews_ins AFTER INSERT ON reviews BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
+END;
+CREATE TRIGGER stats_reviews_upd AFTER UPDATE OF outcome, closed_at, body ON reviews BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
+END;
+
+-- Files an operator attached to an answer: sent with its mail (multipart, `outbox_id`), shown
+-- and downloadable on the ticket (`message_id`: the answer as stored). The retention job
+-- deletes them with the rest of the ticket's personal data.
+-- Sign-off (`[workflow] answers_need_approval`): an operator's answer kept as a draft until a
+-- user with the approver right approves it (then it is sent as its author's answer) or returns
+-- it with a comment. `body` and `comment` are blanked by the retention job.
+CREATE TABLE answer_drafts (
+    id         INTEGER PRIMARY KEY,
+    ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+    author_id  INTEGER NOT NULL REFERENCES users(id),
+    body       TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'returned')),
+    created_at TEXT NOT NULL,
+    decided_by INTEGER REFERENCES users(id),
+    decided_at TEXT,
+    comment    TEXT
+) STRICT;
+CREATE INDEX answer_drafts_ticket ON answer_drafts(ticket_id, id);
+CREATE INDEX answer_drafts_pending ON answer_drafts(id) WHERE state = 'pending';
+-- The approver right (sign-off).
+ALTER TABLE users ADD COLUMN approver INTEGER NOT NULL DEFAULT 0 CHECK (approver IN (0, 1));
+
+CREATE TABLE answer_files (
+    id           INTEGER PRIMARY KEY,
+    ticket_id    INTEGER NOT NULL REFERENCES tickets(id),
+    -- NULL while the answer is a draft awaiting approval (`draft_id`).
+    outbox_id    INTEGER REFERENCES outbox(id),
+    draft_id     INTEGER REFERENCES answer_drafts(id),
+    message_id   INTEGER REFERENCES messages(id),
+    filename     TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    bytes        BLOB NOT NULL,
+    created_at   TEXT NOT NULL
+) STRICT;
+CREATE INDEX answer_files_outbox ON answer_files(outbox_id);
+CREATE INDEX answer_files_ticket ON answer_files(ticket_id);
+
+-- The morning digest (issue 19): an account asks for it with this flag.
+ALTER TABLE users ADD COLUMN digest INTEGER NOT NULL DEFAULT 0 CHECK (digest IN (0, 1));
+
 -- migration 13
 
 -- From complaints to improvement (issue 20): each ticket's analysis, clinical risk, frail
@@ -844,107 +949,19 @@ SELECT c.id, m.code FROM categories c JOIN (
     UNION ALL SELECT 'BUR', '7' UNION ALL SELECT 'ALT', '8'
 ) m ON m.macro = c.code WHERE c.parent_id IS NULL;
 
--- The outbox learns the clinical-risk office's mail ('risk_alert'). As in migration 9, the
--- table is rebuilt with its indexes and trigger, rows and ids unchanged.
-CREATE TABLE outbox_new (
-    id              INTEGER PRIMARY KEY,
-    ticket_id       INTEGER REFERENCES tickets(id),
-    kind            TEXT NOT NULL
-                    CHECK (kind IN ('ack', 'in_charge', 'answer', 'reopened', 'closed', 'new_ticket',
-                                    'request', 'request_reminder', 'request_escalation',
-                                    'report_arrived', 'risk_alert')),
-    to_address      TEXT NOT NULL COLLATE NOCASE,
-    subject         TEXT NOT NULL,
-    body_text       TEXT NOT NULL,
-    message_id      TEXT NOT NULL UNIQUE,
-    in_reply_to     TEXT,
-    refs            TEXT,
-    automatic       INTEGER NOT NULL CHECK (automatic IN (0, 1)),
-    state           TEXT NOT NULL DEFAULT 'pending'
-                    CHECK (state IN ('pending', 'sent', 'failed', 'suppressed')),
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT NOT NULL,
-    last_error      TEXT,
-    created_at      TEXT NOT NULL,
-    sent_at         TEXT,
-    to_key          TEXT,
-    request_id      INTEGER REFERENCES requests(id)
-) STRICT;
-INSERT INTO outbox_new (id, ticket_id, kind, to_address, subject, body_text, message_id,
-    in_reply_to, refs, automatic, state, attempts, next_attempt_at, last_error, created_at,
-    sent_at, to_key, request_id)
-SELECT id, ticket_id, kind, to_address, subject, body_text, message_id, in_reply_to, refs,
-    automatic, state, attempts, next_attempt_at, last_error, created_at, sent_at, to_key,
-    request_id
-FROM outbox;
-INSERT INTO outbox_new SELECT id, ticket_id, kind, to_address, subject, body_text, message_id,
-    in_reply_to, refs, automatic, state, attempts, next_attempt_at, last_error, created_at,
-    sent_at, to_key, request_id FROM outbox;
-DROP TABLE outbox;
-ALTER TABLE outbox_new RENAME TO outbox;
-CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
-CREATE INDEX outbox_recipient ON outbox(to_address, created_at);
-CREATE INDEX outbox_ticket ON outbox(ticket_id, id);
-CREATE INDEX outbox_request ON outbox(request_id, id) WHERE request_id IS NOT NULL;
-CREATE TRIGGER outbox_to_key_follows_address AFTER UPDATE OF to_address ON outbox
-WHEN new.to_address IS NOT old.to_address BEGIN
-    UPDATE outbox SET to_key = NULL WHERE id = new.id;
-END;
-CREATE INDEX outbox_replies_to ON outbox(to_key, created_at, state, kind)
-    WHERE kind IN ('ack', 'reopened');
-CREATE INDEX outbox_replies_recent ON outbox(created_at, state, kind)
-    WHERE kind IN ('ack', 'reopened');
+-- The clinical-risk office's mail ('risk_alert') needs no change to the outbox: migration 12
+-- took the list of kinds out of its CHECK.
 
--- The second level (riesame): a citizen still unsatisfied after the answer asks for a review by
--- one of `[workflow] review_bodies` (the Commissione Mista Conciliativa, the Difensore civico).
--- One per ticket, with its own dates and outcome; `notes` (the documents sent, the body's
--- findings) is the operator's text, which the retention job blanks.
-CREATE TABLE reviews (
-    id         INTEGER PRIMARY KEY,
-    ticket_id  INTEGER NOT NULL UNIQUE REFERENCES tickets(id),
-    body       TEXT NOT NULL,
-    opened_at  TEXT NOT NULL,
-    opened_by  INTEGER REFERENCES users(id),
-    notes      TEXT NOT NULL DEFAULT '',
-    closed_at  TEXT,
-    closed_by  INTEGER REFERENCES users(id),
-    outcome    TEXT CHECK (outcome IN ('accolto', 'parzialmente_accolto', 'non_accolto',
-                                       'non_di_competenza', 'altro'))
-) STRICT;
-CREATE INDEX reviews_opened ON reviews(opened_at);
-CREATE TRIGGER stats_reviews_ins AFTER INSERT ON reviews BEGIN
-    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
-END;
-CREATE TRIGGER stats_reviews_upd AFTER UPDATE OF outcome, closed_at, body ON reviews BEGIN
-    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'stats_generation';
-END;
-
--- Files an operator attached to an answer: sent with its mail (multipart, `outbox_id`), shown
--- and downloadable on the ticket (`message_id`: the answer as stored). The retention job
--- deletes them with the rest of the ticket's personal data.
-CREATE TABLE answer_files (
-    id           INTEGER PRIMARY KEY,
-    ticket_id    INTEGER NOT NULL REFERENCES tickets(id),
-    outbox_id    INTEGER NOT NULL REFERENCES outbox(id),
-    message_id   INTEGER REFERENCES messages(id),
-    filename     TEXT NOT NULL,
-    content_type TEXT NOT NULL,
-    size         INTEGER NOT NULL,
-    bytes        BLOB NOT NULL,
-    created_at   TEXT NOT NULL
-) STRICT;
-CREATE INDEX answer_files_outbox ON answer_files(outbox_id);
-CREATE INDEX answer_files_ticket ON answer_files(ticket_id);
 -- migration 14
 
 -- An answer whose form arrived after its session had ended (issue 18): kept for its author and
 -- its ticket, put back in the answer form after signing in again, forgotten once the answer is
 -- sent (or the ticket anonymised). It holds what an operator wrote to a citizen.
-CREATE TABLE answer_drafts (
+CREATE TABLE kept_answers (
     user_id   INTEGER NOT NULL REFERENCES users(id),
     ticket_id INTEGER NOT NULL REFERENCES tickets(id),
     body      TEXT NOT NULL,
     saved_at  TEXT NOT NULL,
     PRIMARY KEY (user_id, ticket_id)
 ) STRICT;
-CREATE INDEX answer_drafts_ticket ON answer_drafts(ticket_id);
+CREATE INDEX kept_answers_ticket ON kept_answers(ticket_id);

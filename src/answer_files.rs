@@ -39,7 +39,7 @@ pub fn check(files: &[OutgoingFile], limits: &WorkflowConfig) -> Result<()> {
             return Err(WorkflowError::Invalid(Invalid::FileUnnamed));
         }
         let t = f.content_type.trim().to_ascii_lowercase();
-        if !limits.attachment_types.iter().any(|a| *a == t) {
+        if !limits.attachment_types.contains(&t) {
             return Err(WorkflowError::Invalid(Invalid::FileTypeRefused));
         }
     }
@@ -92,9 +92,11 @@ mod tests {
 
     #[test]
     fn limits_and_names() {
-        let mut limits = WorkflowConfig::default();
-        limits.attachment_max_bytes = 100;
-        limits.attachment_max_files = 2;
+        let limits = WorkflowConfig {
+            attachment_max_bytes: 100,
+            attachment_max_files: 2,
+            ..Default::default()
+        };
         assert!(check(&[file("a.pdf", "application/pdf", 60)], &limits).is_ok());
         assert!(matches!(
             check(

@@ -16,6 +16,8 @@
 //! - [`intake`]: complaints not sent by mail (operators' form, public form) and what the
 //!   citizen does on their own page; [`citizen_link`]: that page's links.
 //! - [`deadlines`]: the answer deadline suspended, resumed, extended, on the record.
+//! - [`signoff`]: answers awaiting approval: drafts, approving, returning.
+//! - [`digest`]: the morning digest of tickets due and overdue, per operator and for the head.
 //! - [`answer_files`]: files attached to an answer, checked, stored, sent with its mail.
 //! - [`answer_models`]: the administrators' answer models, filled in for a ticket.
 //! - [`reviews`]: the second level (riesame): a review opened after the answer, its outcome.
@@ -35,12 +37,13 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod citizen_link;
 pub mod answer_files;
 pub mod answer_models;
+pub mod citizen_link;
 pub mod classify;
 pub mod config;
 pub mod deadlines;
+pub mod digest;
 pub mod domain;
 pub mod errors;
 pub mod export;
@@ -59,6 +62,7 @@ pub mod replication;
 pub mod retention;
 pub mod reviews;
 pub mod serve;
+pub mod signoff;
 pub mod stats;
 pub mod store;
 pub mod texts;

@@ -95,6 +95,12 @@ enum Command {
         #[command(subcommand)]
         action: IstruttoriaCommand,
     },
+    /// The morning digests of tickets due and overdue (the daemon sends them once a day from
+    /// `[workflow] digest_hour`): `ascolto riepilogo invia [--now T]`.
+    Riepilogo {
+        #[command(subcommand)]
+        action: DigestCommand,
+    },
     /// Replace the database with a backup, or with Litestream's replica (--from-litestream),
     /// after checking it. Refuses while the daemon runs; the replaced database is kept beside
     /// it, renamed.
@@ -172,6 +178,16 @@ enum UserCommand {
     List,
     /// Disable an account (it is kept: the audit log refers to it).
     Disable { email: String },
+}
+
+#[derive(Subcommand)]
+enum DigestCommand {
+    /// Send the morning digests now (whatever the hour, even if sent today).
+    Invia {
+        /// The time to count from (RFC 3339), instead of now.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -461,6 +477,27 @@ fn run(cli: Cli) -> Result<()> {
                 } else {
                     format!(": {}{}", s.first_numbers.join(", "), if s.tickets > s.first_numbers.len() { ", …" } else { "" })
                 }
+            );
+            Ok(())
+        }
+        Command::Riepilogo {
+            action: DigestCommand::Invia { now },
+        } => {
+            let notifier = ascolto::notify::Notifier::from_config(&config)?;
+            let mut conn = store::open(&config.database.path)?;
+            let tx = conn.transaction()?;
+            let done = ascolto::digest::due_round(
+                &tx,
+                &notifier,
+                &config.workflow,
+                now.unwrap_or_else(chrono::Utc::now),
+                true,
+            )?;
+            tx.commit()?;
+            println!(
+                "{} operators' digests queued{}",
+                done.operators,
+                if done.head { ", and the head's" } else { "" }
             );
             Ok(())
         }

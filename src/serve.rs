@@ -179,6 +179,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         store: store.clone(),
         notifier: app.notifier.clone(),
         settings: crate::istruttoria::Settings::from_config(&config),
+        workflow: config.workflow.clone(),
     };
     supervise(&mut tasks, "istruttoria", reminders.run(shutdown.clone()));
     let training = crate::learned::task::TrainingTask {
@@ -238,11 +239,13 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
 }
 
 /// The istruttoria's reminders and escalations ([`crate::istruttoria::due_round`]), every few
-/// minutes, with the clock's time.
+/// minutes, with the clock's time; and the morning digests ([`crate::digest::due_round`]: once
+/// a Rome day, from `[workflow] digest_hour`).
 struct Reminders {
     store: Store,
     notifier: Arc<crate::notify::Notifier>,
     settings: crate::istruttoria::Settings,
+    workflow: crate::config::WorkflowConfig,
 }
 
 /// Due dates are days: a reminder a few minutes after its due time passes is on time, and a
@@ -256,6 +259,31 @@ impl Reminders {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.cancelled() => return,
+            }
+            let (notifier, workflow) = (self.notifier.clone(), self.workflow.clone());
+            let digests = self
+                .store
+                .call(move |conn| {
+                    let tx = conn.transaction()?;
+                    let done = crate::digest::due_round(
+                        &tx,
+                        &notifier,
+                        &workflow,
+                        chrono::Utc::now(),
+                        false,
+                    )?;
+                    tx.commit()?;
+                    Ok(done)
+                })
+                .await;
+            match digests {
+                Ok(done) if done != Default::default() => tracing::info!(
+                    operators = done.operators,
+                    head = done.head,
+                    "morning digests queued"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!("morning digests: {e:#}"),
             }
             let (notifier, settings) = (self.notifier.clone(), self.settings.clone());
             let round = self

@@ -130,6 +130,7 @@ fn invalid(reason: Invalid) -> &'static str {
             "Tipo di file non ammesso negli allegati (ammessi: PDF, immagini, testo, documenti)."
         }
         Invalid::FileUnnamed => "Un allegato non ha nome.",
+        Invalid::NoPendingDraft => "Non c'è una risposta da approvare con questo numero.",
         Invalid::NotAnsweredYet => {
             "Il riesame si chiede dopo la risposta: il reclamo non ha ancora ricevuto risposta."
         }
@@ -222,6 +223,9 @@ pub fn audit_action(a: AuditAction) -> &'static str {
         AuditAction::TicketReviewOpened => "Richiesta di riesame aperta",
         AuditAction::TicketReviewClosed => "Esito del riesame registrato",
         AuditAction::TicketAnswerFilesAttached => "Allegati inviati con la risposta",
+        AuditAction::TicketAnswerDrafted => "Risposta in attesa di approvazione",
+        AuditAction::TicketAnswerApproved => "Risposta approvata e inviata",
+        AuditAction::TicketAnswerReturned => "Risposta restituita con un commento",
         AuditAction::AnswerModelCreated => "Modello di risposta creato",
         AuditAction::AnswerModelUpdated => "Modello di risposta modificato",
         AuditAction::TicketAnalysed => "Analisi del reclamo",
@@ -660,6 +664,10 @@ pub fn done(d: crate::domain::Done, detail: &str) -> String {
         Done::Saved => "Modifiche salvate.".into(),
         Done::MailRequeued => "Email rimessa in coda: sarà inviata a breve.".into(),
         Done::RequestSent => "Richiesta di relazione inviata al servizio.".into(),
+        Done::AnswerDrafted => {
+            "Risposta salvata in attesa di approvazione: al cittadino non è stato inviato nulla."
+                .into()
+        }
     }
 }
 
@@ -749,4 +757,16 @@ pub fn quarantine_reason(reason: &str) -> String {
     PHRASES
         .iter()
         .fold(reason.to_string(), |out, (en, it)| out.replace(en, it))
+}
+
+/// The administration page of the morning digests.
+pub const DIGEST_PAGE: &str = "Riepilogo del mattino";
+
+/// Where an answer awaiting approval stands.
+pub fn draft_state(s: crate::domain::DraftState) -> &'static str {
+    match s {
+        crate::domain::DraftState::Pending => "da approvare",
+        crate::domain::DraftState::Approved => "approvata e inviata",
+        crate::domain::DraftState::Returned => "restituita",
+    }
 }

@@ -23,6 +23,25 @@ pub struct WorkflowConfig {
     /// …of these media types (as the browser names them).
     #[serde(default = "default_attachment_types")]
     pub attachment_types: Vec<String>,
+    /// The morning digest lists the tickets due within this many days (and those overdue)…
+    #[serde(default = "default_remind_days")]
+    pub remind_days: u32,
+    /// …from this hour of the morning, Europe/Rome…
+    #[serde(default = "default_digest_hour")]
+    pub digest_hour: u32,
+    /// …and the URP's head gets the whole office's (unset: no overall digest).
+    #[serde(default)]
+    pub digest_head: Option<String>,
+    /// Sign-off: an operator's answer waits for a user with the approver right.
+    #[serde(default)]
+    pub answers_need_approval: bool,
+}
+
+fn default_remind_days() -> u32 {
+    7
+}
+fn default_digest_hour() -> u32 {
+    7
 }
 
 fn default_attachment_max_bytes() -> u64 {
@@ -75,6 +94,10 @@ impl Default for WorkflowConfig {
             attachment_max_bytes: default_attachment_max_bytes(),
             attachment_max_files: default_attachment_max_files(),
             attachment_types: default_attachment_types(),
+            remind_days: default_remind_days(),
+            digest_hour: default_digest_hour(),
+            digest_head: None,
+            answers_need_approval: false,
         }
     }
 }
@@ -103,6 +126,14 @@ impl WorkflowConfig {
                     "key `workflow.extend_to_days`: {d} must be longer than `tickets.deadline_days` \
                      ({deadline_days}) and at most 365 (the default is [60, 90])"
                 );
+            }
+        }
+        if self.remind_days > 60 || self.digest_hour > 23 {
+            bail!("keys `workflow.remind_days` (at most 60) and `workflow.digest_hour` (0 to 23)");
+        }
+        if let Some(head) = &self.digest_head {
+            if !head.contains('@') || head.contains(char::is_whitespace) {
+                bail!("key `workflow.digest_head`: {head:?} is not a mail address");
             }
         }
         if self.attachment_max_bytes > 100 * 1024 * 1024 {

@@ -26,3 +26,15 @@ impl DeadlineChange {
         }
     }
 }
+
+vocabulary! {
+    /// Where an answer awaiting approval stands (sign-off), as `answer_drafts.state` stores it.
+    pub enum DraftState {
+        /// "da approvare": nothing was sent.
+        Pending = "pending",
+        /// Approved and sent as its author's answer.
+        Approved = "approved",
+        /// Returned to its author with a comment.
+        Returned = "returned",
+    }
+}

@@ -85,6 +85,10 @@ vocabulary! {
         TicketReviewClosed = "ticket.review_closed",
         /// Files sent with an answer (their names and sizes are in the details).
         TicketAnswerFilesAttached = "ticket.answer_files_attached",
+        /// Sign-off: an answer kept for approval, approved (sent), returned with a comment.
+        TicketAnswerDrafted = "ticket.answer_drafted",
+        TicketAnswerApproved = "ticket.answer_approved",
+        TicketAnswerReturned = "ticket.answer_returned",
         /// An administrator's answer models.
         AnswerModelCreated = "answer_model.created",
         AnswerModelUpdated = "answer_model.updated",
@@ -154,7 +158,10 @@ impl AuditAction {
             | A::TicketAnswerFilesAttached
             | A::TicketAnalysed
             | A::TicketRiskFlagged
-            | A::TicketRiskUnflagged => AuditGroup::Tickets,
+            | A::TicketRiskUnflagged
+            | A::TicketAnswerDrafted
+            | A::TicketAnswerApproved
+            | A::TicketAnswerReturned => AuditGroup::Tickets,
             A::CitizenPageViewed
             | A::CitizenMessageAdded
             | A::CitizenSatisfied

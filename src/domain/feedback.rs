@@ -21,5 +21,7 @@ vocabulary! {
         Saved = "salvato",
         MailRequeued = "rimessa-in-coda",
         RequestSent = "relazione-richiesta",
+        /// Issue 19's sign-off: the answer waits for an approver; nothing was sent.
+        AnswerDrafted = "risposta-da-approvare",
     }
 }

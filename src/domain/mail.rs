@@ -24,6 +24,8 @@ vocabulary! {
         /// Issue 20: to the clinical-risk office, a ticket flagged as a possible adverse event
         /// (no personal data of the citizen's).
         RiskAlert = "risk_alert",
+        /// To an operator or the URP's head: the morning digest of tickets due and overdue.
+        Digest = "digest",
     }
 }
 
@@ -40,8 +42,9 @@ impl MailKind {
             | MailKind::RequestReminder
             | MailKind::RequestEscalation
             | MailKind::ReportArrived
-            | MailKind::DeadlineChanged => true,
-            | MailKind::RiskAlert => true,
+            | MailKind::DeadlineChanged
+            | MailKind::RiskAlert
+            | MailKind::Digest => true,
         }
     }
 
@@ -59,8 +62,9 @@ impl MailKind {
             | MailKind::Reopened
             | MailKind::Closed
             | MailKind::NewTicket
-            | MailKind::DeadlineChanged => false,
-            | MailKind::RiskAlert => false,
+            | MailKind::DeadlineChanged
+            | MailKind::RiskAlert
+            | MailKind::Digest => false,
         }
     }
 
@@ -78,8 +82,9 @@ impl MailKind {
             | MailKind::RequestEscalation
             // At most one per request until an operator reads the report (see istruttoria).
             | MailKind::ReportArrived
-            | MailKind::DeadlineChanged => false,
-            | MailKind::RiskAlert => false,
+            | MailKind::DeadlineChanged
+            | MailKind::RiskAlert
+            | MailKind::Digest => false,
         }
     }
 }

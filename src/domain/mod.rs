@@ -33,7 +33,7 @@ pub mod ticket;
 pub mod time;
 
 pub use address::RecipientKey;
-pub use answering::DeadlineChange;
+pub use answering::{DeadlineChange, DraftState};
 pub use audit::{AuditAction, AuditGroup};
 pub use classification::{ClassField, ClassSource, TrainReason};
 pub use feedback::Done;
@@ -201,6 +201,7 @@ mod tests {
         check(DeadlineChange::ALL);
         check(Founded::ALL);
         check(ActionState::ALL);
+        check(DraftState::ALL);
     }
 
     #[test]

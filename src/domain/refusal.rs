@@ -25,6 +25,8 @@ pub enum Step {
     Deadline,
     /// Open a second-level review or record its outcome.
     Review,
+    /// Approve or return an answer awaiting approval.
+    Approve,
 }
 
 impl fmt::Display for Step {
@@ -41,6 +43,7 @@ impl fmt::Display for Step {
             Step::Record => "record a complaint",
             Step::Deadline => "move the answer deadline",
             Step::Review => "open or close a second-level review",
+            Step::Approve => "approve answers (the approver right)",
         })
     }
 }
@@ -136,6 +139,8 @@ pub enum Invalid {
     FileTypeRefused,
     #[error("a file has no name")]
     FileUnnamed,
+    #[error("no such answer awaiting approval on this ticket")]
+    NoPendingDraft,
     #[error("a review follows the answer: the ticket was not answered yet")]
     NotAnsweredYet,
     #[error("the ticket already has a review")]

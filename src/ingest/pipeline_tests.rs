@@ -113,8 +113,8 @@ fn a_complaint_becomes_a_classified_ticket() {
         ("pending", "TEM.02", "PS", "reclamo")
     );
     assert_eq!(
-        due, "2026-04-01T09:00:00Z",
-        "30 days after the mailbox received it"
+        due, "2026-04-01T08:00:00Z",
+        "30 Rome days after the mailbox received it: 10:00 in Rome, summer time by then (issue 19)"
     );
     assert_eq!(channel, "email");
     assert_eq!(

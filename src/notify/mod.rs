@@ -2,6 +2,7 @@
 //! transaction of the change that causes it ([`Notifier`]), and sending what the outbox holds
 //! ([`worker`], through a [`mailer::Mailer`]).
 
+mod digest;
 pub mod mailer;
 pub mod requests;
 pub mod templates;

@@ -24,6 +24,7 @@ fn builtin(kind: MailKind) -> &'static str {
         MailKind::ReportArrived => include_str!("../../templates/report_arrived.txt"),
         MailKind::DeadlineChanged => include_str!("../../templates/deadline_changed.txt"),
         MailKind::RiskAlert => include_str!("../../templates/risk_alert.txt"),
+        MailKind::Digest => include_str!("../../templates/digest.txt"),
     }
 }
 
@@ -65,6 +66,14 @@ pub struct MailVars {
     /// operator's reason (null in the other mails).
     pub deadline_change: Option<String>,
     pub deadline_reason: Option<String>,
+    /// The morning digest: "own" (an operator's tickets) or "all" (the head's), its lists and
+    /// counts, and `[workflow] remind_days`.
+    pub digest_scope: Option<String>,
+    pub digest_overdue: Option<String>,
+    pub digest_due: Option<String>,
+    pub digest_overdue_count: usize,
+    pub digest_due_count: usize,
+    pub remind_days: u32,
 }
 
 pub struct Templates {
@@ -128,6 +137,12 @@ impl Templates {
             report_from: Some("Dott. Bianchi <bianchi@hospital.test>".into()),
             deadline_change: Some("extended".into()),
             deadline_reason: Some("Caso complesso".into()),
+            digest_scope: Some("own".into()),
+            digest_overdue: Some("  URP-2026-000001".into()),
+            digest_due: None,
+            digest_overdue_count: 1,
+            digest_due_count: 0,
+            remind_days: 7,
         };
         for &kind in MailKind::ALL {
             templates.render(kind, &sample).with_context(|| {

@@ -64,7 +64,7 @@ pub fn of_ticket(conn: &Connection, ticket_id: i64) -> Result<Vec<AnswerFile>> {
     Ok(conn
         .prepare_cached(
             "SELECT id, filename, content_type, size, created_at FROM answer_files
-             WHERE ticket_id = ?1 ORDER BY id",
+             WHERE ticket_id = ?1 AND outbox_id IS NOT NULL ORDER BY id",
         )?
         .query_map([ticket_id], |r| {
             Ok(AnswerFile {

@@ -1,88 +1,150 @@
-//! Answers kept when the session ended before they were sent (issue 18): at most one per user
-//! and ticket.
+//! The statements of answers awaiting approval (issue 19, sign-off).
 
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// A kept answer.
+use crate::domain::{DraftState, OutgoingFile, Role};
+
+/// A draft answer as recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Draft {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub number: String,
+    pub author_id: i64,
+    pub author_name: String,
+    pub author_role: Role,
     pub body: String,
-    pub saved_at: String,
+    pub state: DraftState,
+    pub created_at: String,
+    pub comment: Option<String>,
 }
 
-/// Keeps `body` as `user_id`'s answer to `ticket_id`, in place of an older one.
-pub fn keep(conn: &Connection, user_id: i64, ticket_id: i64, body: &str, now: &str) -> Result<()> {
-    conn.execute(
-        "INSERT INTO answer_drafts (user_id, ticket_id, body, saved_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (user_id, ticket_id) DO UPDATE SET body = excluded.body, saved_at = excluded.saved_at",
-        params![user_id, ticket_id, body, now],
-    )?;
+const DRAFT: &str = "SELECT d.id, d.ticket_id, t.number, d.author_id, u.name, u.role, d.body,
+       d.state, d.created_at, d.comment
+  FROM answer_drafts d JOIN users u ON u.id = d.author_id JOIN tickets t ON t.id = d.ticket_id";
+
+fn of_row(r: &rusqlite::Row) -> rusqlite::Result<Draft> {
+    Ok(Draft {
+        id: r.get(0)?,
+        ticket_id: r.get(1)?,
+        number: r.get(2)?,
+        author_id: r.get(3)?,
+        author_name: r.get(4)?,
+        author_role: r.get(5)?,
+        body: r.get(6)?,
+        state: r.get(7)?,
+        created_at: r.get(8)?,
+        comment: r.get(9)?,
+    })
+}
+
+pub fn insert(
+    conn: &Connection,
+    ticket_id: i64,
+    author: i64,
+    body: &str,
+    now: &str,
+) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO answer_drafts (ticket_id, author_id, body, state, created_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4)",
+    )?
+    .execute(params![ticket_id, author, body, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn insert_file(
+    conn: &Connection,
+    ticket_id: i64,
+    draft: i64,
+    f: &OutgoingFile,
+    now: &str,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO answer_files (ticket_id, draft_id, filename, content_type, size, bytes, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![ticket_id, draft, f.filename, f.content_type, f.bytes.len() as i64, f.bytes, now])?;
     Ok(())
 }
 
-pub fn of(conn: &Connection, user_id: i64, ticket_id: i64) -> Result<Option<Draft>> {
+/// The approved draft's files go with the answer queued as `outbox_id`.
+pub fn files_sent(conn: &Connection, draft: i64, outbox_id: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE answer_files SET outbox_id = ?2,
+           message_id = (SELECT m.id FROM messages m JOIN outbox o ON o.message_id = m.message_id
+                         WHERE o.id = ?2)
+         WHERE draft_id = ?1",
+    )?
+    .execute(params![draft, outbox_id])?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, ticket_id: i64, id: i64) -> Result<Option<Draft>> {
     Ok(conn
-        .query_row(
-            "SELECT body, saved_at FROM answer_drafts WHERE user_id = ?1 AND ticket_id = ?2",
-            params![user_id, ticket_id],
-            |r| {
-                Ok(Draft {
-                    body: r.get(0)?,
-                    saved_at: r.get(1)?,
-                })
-            },
-        )
+        .prepare_cached(&format!("{DRAFT} WHERE d.id = ?1 AND d.ticket_id = ?2"))?
+        .query_row([id, ticket_id], of_row)
         .optional()?)
 }
 
-/// Forgets `user_id`'s draft for `ticket_id` (the answer was sent).
-pub fn forget(conn: &Connection, user_id: i64, ticket_id: i64) -> Result<()> {
-    conn.execute(
-        "DELETE FROM answer_drafts WHERE user_id = ?1 AND ticket_id = ?2",
-        params![user_id, ticket_id],
-    )?;
+/// A ticket's drafts, newest first.
+pub fn of_ticket(conn: &Connection, ticket_id: i64) -> Result<Vec<Draft>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "{DRAFT} WHERE d.ticket_id = ?1 ORDER BY d.id DESC"
+        ))?
+        .query_map([ticket_id], of_row)?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every draft awaiting approval (the dashboard), oldest first, at most `limit`.
+pub fn pending(conn: &Connection, limit: usize) -> Result<Vec<Draft>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "{DRAFT} WHERE d.state = 'pending' ORDER BY d.id LIMIT ?1"
+        ))?
+        .query_map([limit as i64], of_row)?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn decide(
+    conn: &Connection,
+    id: i64,
+    state: DraftState,
+    by: i64,
+    comment: &str,
+    now: &str,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE answer_drafts SET state = ?2, decided_by = ?3, decided_at = ?4,
+           comment = nullif(?5, '') WHERE id = ?1",
+    )?
+    .execute(params![id, state, by, now, comment])?;
     Ok(())
 }
 
-/// Forgets every draft of `ticket_id` (anonymisation).
-pub fn forget_ticket(conn: &Connection, ticket_id: i64) -> Result<()> {
-    conn.execute(
-        "DELETE FROM answer_drafts WHERE ticket_id = ?1",
-        [ticket_id],
-    )?;
-    Ok(())
+pub fn is_approver(conn: &Connection, user: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT approver = 1 AND active = 1 FROM users WHERE id = ?1")?
+        .query_row([user], |r| r.get(0))
+        .optional()?
+        .unwrap_or(false))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub fn set_approver(conn: &Connection, user: i64, on: bool) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("UPDATE users SET approver = ?2 WHERE id = ?1")?
+        .execute(params![user, on])?
+        == 1)
+}
 
-    #[test]
-    fn a_draft_is_kept_replaced_and_forgotten() {
-        let conn = crate::store::open_in_memory().unwrap();
-        conn.execute_batch(
-            "INSERT INTO users (id, email, name, role, password_hash, active, created_at)
-             VALUES (7, 'op@h.test', 'Op', 'operator', 'x', 1, '2026-01-01T00:00:00Z');",
-        )
-        .unwrap();
-        conn.execute_batch(
-            "INSERT INTO contacts (email, name, created_at) VALUES ('c@e.test', 'Ada', 'x');
-             INSERT INTO tickets (number, year, seq, thread_token, contact_id, subject, received_at,
-                 due_at, channel, created_at, updated_at)
-             VALUES ('URP-2026-000001', 2026, 1, 't', 1, 'Oggetto', '2026-03-02T09:00:00Z',
-                 '2026-04-01T09:00:00Z', 'email', 'x', 'x');",
-        )
-        .unwrap();
-        let ticket = conn.last_insert_rowid();
-        assert_eq!(of(&conn, 7, ticket).unwrap(), None);
-        keep(&conn, 7, ticket, "prima", "2026-01-01T10:00:00Z").unwrap();
-        keep(&conn, 7, ticket, "seconda", "2026-01-01T11:00:00Z").unwrap();
-        assert_eq!(of(&conn, 7, ticket).unwrap().unwrap().body, "seconda");
-        forget(&conn, 7, ticket).unwrap();
-        assert_eq!(of(&conn, 7, ticket).unwrap(), None);
-        keep(&conn, 7, ticket, "terza", "2026-01-01T12:00:00Z").unwrap();
-        forget_ticket(&conn, ticket).unwrap();
-        assert_eq!(of(&conn, 7, ticket).unwrap(), None);
-    }
+/// The retention job: the due tickets' drafts lose their text and comment.
+pub fn anonymise_due(conn: &Connection, marker: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE answer_drafts SET body = ?1, comment = NULL
+         WHERE ticket_id IN (SELECT id FROM temp.retention_due)",
+        [marker],
+    )?;
+    Ok(())
 }

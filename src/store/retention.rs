@@ -134,7 +134,7 @@ pub fn anonymise_due(
     )?;
     // Answers kept from an ended session (issue 18): nothing of them is kept.
     conn.execute(
-        &format!("DELETE FROM answer_drafts WHERE ticket_id IN ({DUE})"),
+        &format!("DELETE FROM kept_answers WHERE ticket_id IN ({DUE})"),
         [],
     )?;
     // Requests quote the complaint; their reports are messages of the ticket (above).
@@ -145,6 +145,7 @@ pub fn anonymise_due(
     super::answer_files::delete_due(conn)?;
     // Issue 20: the analysis note goes; components, flags and register references stay.
     super::quality::anonymise_due(conn, marker)?;
+    super::drafts::anonymise_due(conn, marker)?;
     conn.execute(
         &format!(
             "UPDATE outbox SET to_address = '', subject = ?1, body_text = ?1, last_error = NULL,

@@ -410,6 +410,14 @@ pub fn router(app: App) -> Router {
         .route("/reclami/{number}/unione", post(tickets::merge))
         .route("/reclami/{number}/riesame", post(tickets::review_open))
         .route(
+            "/reclami/{number}/bozze/{id}/approva",
+            post(tickets::draft_approve),
+        )
+        .route(
+            "/reclami/{number}/bozze/{id}/restituisci",
+            post(tickets::draft_return),
+        )
+        .route(
             "/reclami/{number}/riesame/esito",
             post(tickets::review_close),
         )
@@ -538,6 +546,15 @@ pub fn router(app: App) -> Router {
         .route(
             "/amministrazione/modelli/{id}",
             post(admin::answer_model_update),
+        )
+        .route("/amministrazione/riepiloghi", get(admin::digests))
+        .route(
+            "/amministrazione/riepiloghi/{id}",
+            post(admin::digest_update),
+        )
+        .route(
+            "/amministrazione/riepiloghi/{id}/approvatore",
+            post(admin::approver_update),
         )
         .route("/amministrazione/classificatore", get(admin::classifier))
         .route("/amministrazione/quarantena", get(admin::quarantine))

@@ -31,6 +31,8 @@ use Cell::*;
 /// `{AM}` an answer model, `{AF}` a file sent with an answer on `{T}`.
 /// `{QC}` a complaint component, `{QF}` a kind of frailty, `{AZ}` an improvement action, `{RR}`
 /// a register reference on `{T}` (issue 20).
+/// `{AM}` an answer model, `{AF}` a file sent with an answer on `{T}`, `{DR}` and `{DR2}` answers
+/// awaiting approval on `{T}`.
 /// (method, path, form fields, expected for each column)
 pub type Route = (
     &'static str,
@@ -226,6 +228,20 @@ pub const MATRIX: &[Route] = &[
         &[],
         [Refused, Refused, Refused, Done, Done],
     ),
+    // Sign-off (issue 19): only an account with the approver right (the admin, here) approves
+    // or returns; an operator without it is refused.
+    (
+        "POST",
+        "/reclami/{T}/bozze/{DR}/approva",
+        &[],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/reclami/{T}/bozze/{DR2}/restituisci",
+        &[("commento", "Da rivedere")],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
     // The second level (issue 19): after the answer above.
     (
         "POST",
@@ -303,6 +319,24 @@ pub const MATRIX: &[Route] = &[
             ("testo", "La pratica {{ number }}"),
             ("attivo", "1"),
         ],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "GET",
+        "/amministrazione/riepiloghi",
+        &[],
+        [SignIn, Refused, Refused, Refused, Page],
+    ),
+    (
+        "POST",
+        "/amministrazione/riepiloghi/{U}",
+        &[("riepilogo", "1")],
+        [Refused, Refused, Refused, Refused, Done],
+    ),
+    (
+        "POST",
+        "/amministrazione/riepiloghi/{U}/approvatore",
+        &[("approvatore", "1")],
         [Refused, Refused, Refused, Refused, Done],
     ),
     (
@@ -747,6 +781,8 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
         .format("%Y-%m-%d")
         .to_string();
     let author = id("SELECT id FROM users WHERE email = 'admin@hospital.test'");
+    db.execute("UPDATE users SET approver = 1 WHERE id = ?1", [author])
+        .unwrap();
     db.execute(
         "INSERT INTO answer_models (title, body, updated_at)
          VALUES ('Attese', 'Gentile {{ citizen_name or \"utente\" }}, la pratica {{ number }}', '2026-01-01T00:00:00Z')",
@@ -792,6 +828,16 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
         )
         .unwrap();
         let answer_file = db.last_insert_rowid();
+        let draft = |body: &str| -> i64 {
+            db.execute(
+                "INSERT INTO answer_drafts (ticket_id, author_id, body, state, created_at)
+                 SELECT id, ?2, ?3, 'pending', '2026-01-01T00:00:00Z' FROM tickets WHERE number = ?1",
+                rusqlite::params![own(0), author, body],
+            )
+            .unwrap();
+            db.last_insert_rowid()
+        };
+        let (draft_approve, draft_return) = (draft("Bozza uno"), draft("Bozza due"));
         db.execute(
             "INSERT INTO requests (ticket_id, tag, referente_id, service_id, to_address, to_name,
                subject, body_text, author_id, sent_at, due_at, report_unread, created_at)
@@ -848,6 +894,8 @@ fn check_matrix(o: &Office, columns: &[(usize, &str)]) {
                 .replace("{QF}", &fragility.to_string())
                 .replace("{AZ}", &action.to_string())
                 .replace("{RR}", &risk_ref.to_string())
+                .replace("{DR2}", &draft_return.to_string())
+                .replace("{DR}", &draft_approve.to_string())
         };
         let mut client = if *role == "anonymous" {
             o.client()

@@ -10,6 +10,7 @@ mod answer_models;
 mod audit;
 mod categories;
 mod classifier;
+mod digest;
 mod outbox;
 mod quarantine;
 mod referenti;
@@ -21,6 +22,7 @@ pub use answer_models::{answer_model_add, answer_model_update, answer_models};
 pub use audit::audit;
 pub use categories::{categories, category_add, category_update};
 pub use classifier::classifier;
+pub use digest::{approver_update, digest_update, digests};
 pub use outbox::{outbox, outbox_retry};
 pub use quarantine::{quarantine, quarantine_discard, quarantine_raw, quarantine_retry};
 pub use referenti::{referente_add, referente_update, referenti};
@@ -97,6 +99,7 @@ fn admin_page(s: &Session, title: &str, body: Markup) -> Markup {
                 li { a href="/amministrazione/categorie" { "Classificazione" } }
                 li { a href="/amministrazione/regole" { "Regole di smistamento" } }
                 li { a href="/amministrazione/modelli" { "Modelli di risposta" } }
+                li { a href="/amministrazione/riepiloghi" { "Riepilogo del mattino" } }
                 li { a href="/amministrazione/classificatore" { "Classificatore appreso" } }
                 li { a href="/amministrazione/quarantena" { "Quarantena" } }
                 li { a href="/amministrazione/posta" { "Posta in uscita" } }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{constant_time_eq, cookie, hash, SESSION_COOKIE};
 use crate::domain::{AuditAction, AuditActor, TicketNumber};
-use crate::store::{self, audit, drafts, sessions};
+use crate::store::{self, audit, kept_answers, sessions};
 use crate::web::{ui, App};
 
 /// How long a session that ended stays stored so that a late answer can still be kept: the
@@ -66,7 +66,7 @@ pub async fn keep_answer(
                 return Ok(false);
             };
             let tx = conn.transaction()?;
-            drafts::keep(&tx, user_id, ticket, &text, &store::time_text(Utc::now()))?;
+            kept_answers::keep(&tx, user_id, ticket, &text, &store::time_text(Utc::now()))?;
             audit::record(
                 &tx,
                 AuditActor::User(user_id),

@@ -114,17 +114,25 @@ pub async fn with_files(
         .call(move |conn| {
             Ok(workflow::in_transaction(conn, |tx| {
                 let id = workflow::ticket_id(tx, &n)?;
-                let queued = answer_with_files(tx, &notifier, &actor, id, &text, &files, &limits)?;
-                // A draft kept from an ended session is done with once the answer is sent.
-                crate::store::drafts::forget(tx, actor.id, id)
+                if limits.answers_need_approval {
+                    // Sign-off: kept as a draft; nothing reaches the citizen yet.
+                    crate::signoff::submit(tx, &actor, id, &text, &files, &limits)?;
+                } else {
+                    answer_with_files(tx, &notifier, &actor, id, &text, &files, &limits)?;
+                }
+                // A text kept from an ended session (issue 18) is done with once it is sent.
+                crate::store::kept_answers::forget(tx, actor.id, id)
                     .map_err(workflow::WorkflowError::Other)?;
-                Ok(queued)
+                Ok(())
             }))
         })
         .await?
         .map_err(WebError::from);
     match sent {
-        Ok(_) => Ok(super::forms::done(&number, Done::Answered)),
+        Ok(()) if app.settings.workflow.answers_need_approval => {
+            Ok(super::forms::done(&number, Done::AnswerDrafted))
+        }
+        Ok(()) => Ok(super::forms::done(&number, Done::Answered)),
         // Refused (an empty answer, a file too large…): the page again with the text kept.
         Err(WebError::Refused(why)) => {
             let typed = super::page::Typed {

@@ -45,6 +45,10 @@ pub async fn dashboard(AppState(app): AppState<App>, AnyUser(s): AnyUser) -> Web
         .readers
         .read(|conn| super::requests::queues_of(conn, DASHBOARD_ROWS))
         .await?;
+    let drafts = app
+        .readers
+        .read(|conn| crate::store::drafts::pending(conn, DASHBOARD_ROWS))
+        .await?;
     let count = |state: State| {
         d.by_state
             .iter()
@@ -84,6 +88,7 @@ pub async fn dashboard(AppState(app): AppState<App>, AnyUser(s): AnyUser) -> Web
         }
         (super::requests::queues(&istruttoria))
         (crate::web::quality::dashboard_block(&app, &s).await?)
+        @if s.may_act() { (super::drafts::queue(&drafts)) }
     };
     Ok(ui::page(&s, Section::Dashboard, "Cruscotto", body))
 }

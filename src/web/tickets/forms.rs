@@ -79,15 +79,24 @@ pub async fn answer(
     Form(form): Form<TextForm>,
 ) -> WebResult<Response> {
     let text = form.testo.clone();
+    let limits = app.settings.workflow.clone();
     let sent = act(&app, &s, &number, move |c, n, a, id| {
-        let queued = workflow::answer(c, n, a, id, &form.testo)?;
-        // A draft kept from an ended session is done with once the answer is sent.
-        crate::store::drafts::forget(c, a.id, id).map_err(workflow::WorkflowError::Other)?;
-        Ok(queued)
+        if limits.answers_need_approval {
+            // Sign-off (issue 19): kept as a draft; nothing reaches the citizen yet.
+            crate::signoff::submit(c, a, id, &form.testo, &[], &limits)?;
+        } else {
+            workflow::answer(c, n, a, id, &form.testo)?;
+        }
+        // A text kept from an ended session (issue 18) is done with once it is sent.
+        crate::store::kept_answers::forget(c, a.id, id).map_err(workflow::WorkflowError::Other)?;
+        Ok(())
     })
     .await;
     match sent {
-        Ok(_) => Ok(done(&number, Done::Answered)),
+        Ok(()) if app.settings.workflow.answers_need_approval => {
+            Ok(done(&number, Done::AnswerDrafted))
+        }
+        Ok(()) => Ok(done(&number, Done::Answered)),
         Err(WebError::Refused(why)) => {
             let typed = Typed {
                 answer: Some(text),

@@ -10,6 +10,7 @@
 //! - [`record`]: a complaint taken by phone, at the desk or by letter (issue 15); an answer
 //!   printed as a letter.
 //! - [`answers`]: answering with an administrator's model, filled in on the server.
+//! - [`drafts`]: sign-off: answers awaiting approval, approving and returning them.
 //! - [`deadline`]: the answer deadline's record and the forms that move it (issue 19).
 //! - [`review`]: the second level (riesame): its phase on the ticket, opening it, its outcome.
 //! - [`analysis`]: the analysis of a complaint, frail citizen, clinical risk (issue 20).
@@ -19,6 +20,7 @@ mod analysis;
 mod answers;
 mod dashboard;
 mod deadline;
+mod drafts;
 mod files;
 mod forms;
 mod list;
@@ -29,15 +31,16 @@ mod requests;
 mod review;
 mod suggest;
 
+pub use analysis::{analyse, risk_ref_add, risk_ref_remove};
+pub(crate) use analysis::{in_writer, RiskManagerOrStaff};
 pub use answers::{
     file as answer_file, with_files as answer_with_files, with_model as answer_with_model,
 };
-pub use analysis::{analyse, risk_ref_add, risk_ref_remove};
-pub(crate) use analysis::{in_writer, RiskManagerOrStaff};
 pub use dashboard::dashboard;
 pub use deadline::{
     extend as deadline_extend, resume as deadline_resume, suspend as deadline_suspend,
 };
+pub use drafts::{approve as draft_approve, send_back as draft_return};
 pub use files::{attachment, original};
 pub use forms::{answer, classify, close, confirm, merge, note};
 pub use list::list;

@@ -4,7 +4,7 @@ use axum::extract::{Query, State as AppState};
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
-use super::{analysis, answers, deadline, requests, review, suggest, ticket_id};
+use super::{analysis, answers, deadline, drafts, requests, review, suggest, ticket_id};
 use crate::domain::{Done, Kind, Outcome, Relation, Role, TicketNumber};
 use crate::mail::pec::PecInfo;
 use crate::store::backoffice::{self as q, Entry, EntryKind};
@@ -72,7 +72,7 @@ pub(super) async fn render(app: &App, s: Session, id: i64, fb: Feedback) -> WebR
         let user = s.actor.id;
         let draft = app
             .readers
-            .read(move |conn| crate::store::drafts::of(conn, user, id))
+            .read(move |conn| crate::store::kept_answers::of(conn, user, id))
             .await?;
         if let Some(d) = draft {
             fb.typed.answer = Some(d.body);
@@ -115,6 +115,11 @@ pub(super) async fn render(app: &App, s: Session, id: i64, fb: Feedback) -> WebR
         .read(move |conn| deadline::read(conn, id))
         .await?;
     let review_row = app.readers.read(move |conn| review::read(conn, id)).await?;
+    let user_id = s.actor.id;
+    let (drafts, approver) = app
+        .readers
+        .read(move |conn| drafts::read(conn, id, user_id))
+        .await?;
     let answer_files = app
         .readers
         .read(move |conn| crate::store::answer_files::of_ticket(conn, id))
@@ -159,6 +164,7 @@ pub(super) async fn render(app: &App, s: Session, id: i64, fb: Feedback) -> WebR
             }
             (answers::files_list(&t.number, &answer_files))
         }
+        (drafts::section(&s, &t.number, &drafts, approver))
         (requests::section(&s, &t.number, &requests, s.may_act() && t.merged_into.is_none()))
         (review::section(&s, &t, review_row.as_ref(), true, &app.settings.workflow))
         (analysis::section(&s, &t.number, &quality, s.may_act() && t.merged_into.is_none(), app.settings.quality.risk_office.is_some()))
