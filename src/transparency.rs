@@ -164,7 +164,7 @@ impl Report {
                 min,
             ),
         ];
-        // TODO(issue 19): second-level reviews (riesame), once their table exists.
+        // Second-level reviews (riesame, issue 19).
         if let Some(reviews) = f.reviews {
             tables.push(table(
                 "Riesami",

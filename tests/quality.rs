@@ -351,7 +351,10 @@ fn the_regional_export_matches_a_hand_counted_fixture() {
           WHERE seq = 3;
          INSERT INTO regional_codes (category_id, code) SELECT id, '4B' FROM categories WHERE code = 'TEM.01';
          -- 4: merged into 1: not a ticket of its own.
-         UPDATE tickets SET merged_into = (SELECT id FROM tickets WHERE seq = 1) WHERE seq = 4;",
+         UPDATE tickets SET merged_into = (SELECT id FROM tickets WHERE seq = 1) WHERE seq = 4;
+         -- 1 went to the second level.
+         INSERT INTO reviews (ticket_id, body, opened_at)
+         SELECT id, 'Difensore civico', '2026-03-20T09:00:00Z' FROM tickets WHERE seq = 1;",
     )
     .unwrap();
     let out = run(
@@ -360,9 +363,9 @@ fn the_regional_export_matches_a_hand_counted_fixture() {
     );
     let expected = format!(
         "trust,ticket,structure,received_date,channel,kind,category_code,outcome,days_to_answer,reviewed\n\
-         090201,{},PS,2026-03-02,email,reclamo,4,accolto,10,\n\
-         090201,{},,2026-04-01,pec,elogio,2,,2,\n\
-         090201,{},,2026-03-02,email,segnalazione,4B,,,\n",
+         090201,{},PS,2026-03-02,email,reclamo,4,accolto,10,1\n\
+         090201,{},,2026-04-01,pec,elogio,2,,2,0\n\
+         090201,{},,2026-03-02,email,segnalazione,4B,,,0\n",
         o.tickets[0], o.tickets[1], o.tickets[2]
     );
     assert_eq!(out, expected);

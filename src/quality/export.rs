@@ -153,8 +153,8 @@ fn regional_cells(trust: &str, r: &RegionalRow) -> Vec<String> {
             .and_then(|a| days_to_answer(&r.received_at, a))
             .map(|d| d.to_string())
             .unwrap_or_default(),
-        // TODO(issue 19): "1" when the ticket had a second-level review (riesame).
-        String::new(),
+        // 1 when a second-level review (riesame) was opened, else 0.
+        u8::from(r.reviewed).to_string(),
     ]
 }
 

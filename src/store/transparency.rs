@@ -48,7 +48,7 @@ pub struct YearFigures {
     pub timeliness: Timeliness,
     pub fragile: i64,
     pub risk: i64,
-    /// Second-level reviews (riesame). TODO(issue 19): counted once its table exists.
+    /// Second-level reviews (riesame, issue 19) opened on the year's tickets.
     pub reviews: Option<i64>,
 }
 
@@ -147,7 +147,9 @@ pub fn year_figures(conn: &Connection, year: i32) -> Result<YearFigures> {
             "{analysis} WHERE {OF_YEAR} AND a.fragility_id IS NOT NULL"
         ))?,
         risk: count(&format!("{analysis} WHERE {OF_YEAR} AND a.risk = 1"))?,
-        reviews: None,
+        reviews: Some(count(&format!(
+            "JOIN reviews v ON v.ticket_id = t.id WHERE {OF_YEAR}"
+        ))?),
     })
 }
 
@@ -164,6 +166,8 @@ pub struct RegionalRow {
     pub regional_code: Option<String>,
     pub outcome: Option<Outcome>,
     pub first_answered_at: Option<String>,
+    /// A second-level review (riesame) was opened.
+    pub reviewed: bool,
 }
 
 /// The year's tickets in number order.
@@ -171,7 +175,8 @@ pub fn regional_rows(conn: &Connection, year: i32) -> Result<Vec<RegionalRow>> {
     Ok(conn
         .prepare(&format!(
             "SELECT t.number, s.code, t.received_at, t.channel, t.kind,
-                    coalesce(r.code, pr.code), t.outcome, t.first_answered_at
+                    coalesce(r.code, pr.code), t.outcome, t.first_answered_at,
+                    EXISTS (SELECT 1 FROM reviews v WHERE v.ticket_id = t.id)
              FROM tickets t
              LEFT JOIN services s ON s.id = t.service_id
              LEFT JOIN categories k ON k.id = t.category_id
@@ -189,6 +194,7 @@ pub fn regional_rows(conn: &Connection, year: i32) -> Result<Vec<RegionalRow>> {
                 regional_code: r.get(5)?,
                 outcome: r.get(6)?,
                 first_answered_at: r.get(7)?,
+                reviewed: r.get(8)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?)

@@ -109,7 +109,7 @@ pub(super) async fn render(app: &App, s: Session, id: i64, fb: Feedback) -> WebR
         .readers
         .read(move |conn| requests::read(conn, id))
         .await?;
-    let citizen = super::other::read(&app, id).await?;
+    let citizen = super::other::read(app, id).await?;
     let deadline_facts = app
         .readers
         .read(move |conn| deadline::read(conn, id))
