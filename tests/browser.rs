@@ -800,7 +800,7 @@ fn every_page_fits_a_phone_and_axe_finds_no_wcag_violation_for_any_role() {
             }
             b.go(&format!("{base}/reclami/{number}"));
             b.type_into("#risposta", "   ");
-            b.click("form[action$=\"/risposta\"] button");
+            b.click("form[action$=\"/risposta/allegati\"] button");
             wait_until("the form sent back", || b.title().starts_with("Errore"));
             for v in b.axe(&axe) {
                 violations.push(format!("{role} an empty answer: {v}"));
@@ -890,7 +890,7 @@ fn errors_are_shown_on_the_form_with_what_was_typed() {
     // An answer of only spaces: the ticket page again, the field marked.
     b.go(&format!("{base}/reclami/{number}"));
     b.type_into("#risposta", "   ");
-    b.click("form[action$=\"/risposta\"] button");
+    b.click("form[action$=\"/risposta/allegati\"] button");
     wait_until("the form sent back", || b.title().starts_with("Errore"));
     assert_eq!(b.title(), format!("Errore: Reclamo {number} · ascolto"));
     assert_eq!(b.focused(), "errori");

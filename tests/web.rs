@@ -593,7 +593,7 @@ fn an_answer_sent_after_the_session_ended_is_kept_as_a_draft() {
     )
     .unwrap();
     let drafts = || -> i64 {
-        db.query_row("SELECT count(*) FROM answer_drafts", [], |r| r.get(0))
+        db.query_row("SELECT count(*) FROM kept_answers", [], |r| r.get(0))
             .unwrap()
     };
 
