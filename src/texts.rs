@@ -770,3 +770,19 @@ pub fn draft_state(s: crate::domain::DraftState) -> &'static str {
         crate::domain::DraftState::Returned => "restituita",
     }
 }
+
+/// 1234567 → "1.234.567", as Italian writes numbers (the backoffice and the public report).
+pub fn number(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}

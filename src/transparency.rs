@@ -184,26 +184,10 @@ impl Report {
 
     pub fn cell_text(&self, c: Cell) -> String {
         match c {
-            Cell::Shown(n) => thousands(n),
+            Cell::Shown(n) => texts::number(n),
             Cell::Hidden => texts::suppressed_count(self.min_count),
         }
     }
-}
-
-/// 12.345, as Italian writes it.
-fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        out.insert(0, '-');
-    }
-    out
 }
 
 /// Reads year `year`'s report.

@@ -17,7 +17,7 @@ use axum::extract::{ConnectInfo, State as AppState};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup};
 use serde::Deserialize;
 
 use crate::citizen_link;
@@ -26,6 +26,7 @@ use crate::intake;
 use crate::store::{intake as sql, tickets};
 use crate::texts;
 use crate::web::auth::client_address;
+use crate::web::ui::Robots;
 use crate::web::{ui, App, UrlPath, WebError, WebResult};
 use crate::workflow;
 
@@ -77,26 +78,6 @@ pub fn csrf_of_path(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/pratica/")?;
     let secret = rest.split('/').next()?;
     citizen_link::looks_like_secret(secret).then(|| citizen_link::page_csrf(secret))
-}
-
-fn frame(office: &str, title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="it" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="robots" content="noindex";
-                title { (title) " · " (office) }
-                link rel="stylesheet" href="/static/ascolto.css";
-            }
-            body.public {
-                a.skip href="#contenuto" { "Vai al contenuto" }
-                header { p { (office) } }
-                main #contenuto { h1 { (title) } (body) }
-            }
-        }
-    }
 }
 
 pub async fn page(
@@ -184,10 +165,11 @@ pub async fn page(
             button type="submit" { "Invia" }
         }
     };
-    Ok(frame(
+    Ok(ui::public_frame(
         &app.settings.office_name,
         &format!("Pratica {}", t.number),
         body,
+        Robots::NoIndex,
     ))
 }
 

@@ -17,7 +17,7 @@ use axum::extract::{ConnectInfo, State as AppState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -28,6 +28,7 @@ use crate::store::backoffice as q;
 use crate::store::intake::CitizenDetails;
 use crate::texts;
 use crate::web::auth::client_address;
+use crate::web::ui::{self, Robots};
 use crate::web::{form_id, multipart, App, WebError, WebResult};
 use crate::workflow::{self, WorkflowError};
 
@@ -208,25 +209,6 @@ pub struct PublicForm {
     consenso: String,
 }
 
-fn frame(office: &str, title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="it" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · " (office) }
-                link rel="stylesheet" href="/static/ascolto.css";
-            }
-            body.public {
-                a.skip href="#contenuto" { "Vai al contenuto" }
-                header { p { (office) } }
-                main #contenuto { h1 { (title) } (body) }
-            }
-        }
-    }
-}
-
 fn form_page(app: &App, services: &[q::Service], f: &PublicForm, errors: &[&str]) -> Markup {
     let gate = &app.public;
     let notice = match gate.settings.privacy_notice.trim() {
@@ -295,7 +277,12 @@ fn form_page(app: &App, services: &[q::Service], f: &PublicForm, errors: &[&str]
             p.buttons { button type="submit" { "Invia la segnalazione" } }
         }
     };
-    frame(&app.settings.office_name, "Segnalazione all'URP", body)
+    ui::public_frame(
+        &app.settings.office_name,
+        "Segnalazione all'URP",
+        body,
+        Robots::Index,
+    )
 }
 
 async fn services(app: &App) -> WebResult<Vec<q::Service>> {
@@ -315,7 +302,12 @@ fn refused(app: &App, status: StatusCode, message: &str) -> Response {
         html! { p.error role="alert" { (message) } p { a href="/segnala" { "Torna al modulo" } } };
     (
         status,
-        frame(&app.settings.office_name, "Segnalazione non inviata", body),
+        ui::public_frame(
+            &app.settings.office_name,
+            "Segnalazione non inviata",
+            body,
+            Robots::Index,
+        ),
     )
         .into_response()
 }
@@ -431,7 +423,13 @@ pub async fn submit(
             p { (texts::PUBLIC_NO_MAIL) }
         }
     };
-    Ok(frame(&app.settings.office_name, "Segnalazione ricevuta", body).into_response())
+    Ok(ui::public_frame(
+        &app.settings.office_name,
+        "Segnalazione ricevuta",
+        body,
+        Robots::Index,
+    )
+    .into_response())
 }
 
 #[cfg(test)]

@@ -214,18 +214,7 @@ pub fn stored_datetime(s: &str) -> String {
 
 /// 1234567 → "1.234.567".
 pub fn number(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        out.insert(0, '-');
-    }
-    out
+    texts::number(n)
 }
 
 /// A size in bytes as people read it: "12,3 kB".
@@ -308,5 +297,35 @@ mod tests {
     fn dates_are_shown_in_rome_time() {
         let t: DateTime<Utc> = "2026-03-31T23:30:00Z".parse().unwrap();
         assert_eq!(datetime(t), "01/04/2026 01:30");
+    }
+}
+
+/// Whether search engines may list a public page: the complaint form yes, a citizen's own page
+/// never.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Robots {
+    Index,
+    NoIndex,
+}
+
+/// The frame of the pages the public reaches without signing in (`/segnala`, `/pratica/…`):
+/// the office's name, no backoffice navigation.
+pub fn public_frame(office: &str, title: &str, body: Markup, robots: Robots) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="it" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if robots == Robots::NoIndex { meta name="robots" content="noindex"; }
+                title { (title) " · " (office) }
+                link rel="stylesheet" href="/static/ascolto.css";
+            }
+            body.public {
+                a.skip href="#contenuto" { "Vai al contenuto" }
+                header { p { (office) } }
+                main #contenuto { h1 { (title) } (body) }
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use super::imap::ImapConn;
 use super::repo;
-use super::servers::{spare_port, MailServers};
+use super::servers::{spare_port, watching_config, MailServers};
 
 /// What the ingest contract needs of an IMAP server.
 pub trait ImapServer {
@@ -34,34 +34,11 @@ pub trait ImapServer {
     /// A daemon config watching urp@hospital.test on this server, mail to citizens written to
     /// files (the contract is about reading the mailbox).
     fn config(&self, db: &Path, extra_mailbox_keys: &str) -> String {
-        format!(
-            r#"[database]
-path = "{db}"
-
-[ingest]
-batch_size = 50
-
-[[mailbox]]
-name = "urp"
-host = "127.0.0.1"
-port = {port}
-security = "none"
-username = "urp@hospital.test"
-password = "secret"
-poll_interval_secs = 1
-{extra_mailbox_keys}
-
-[smtp]
-backend = "file"
-file_dir = "{outbox}"
-
-[log]
-level = "info,ascolto=debug"
-"#,
-            db = db.display(),
-            port = self.imap_port(),
-            outbox = db.with_file_name("sent").display(),
-        )
+        let smtp = format!(
+            "backend = \"file\"\nfile_dir = \"{}\"",
+            db.with_file_name("sent").display()
+        );
+        watching_config(db, self.imap_port(), extra_mailbox_keys, &smtp)
     }
 }
 

@@ -259,8 +259,19 @@ impl MailServers {
 
     /// A config for a daemon watching urp@hospital.test over plain IMAP.
     pub fn config(&self, db: &Path, extra_mailbox_keys: &str) -> String {
-        format!(
-            r#"[database]
+        let smtp = format!(
+            "backend = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"",
+            self.smtp_port
+        );
+        watching_config(db, self.imap_port, extra_mailbox_keys, &smtp)
+    }
+}
+
+/// A daemon's config watching urp@hospital.test on `imap_port` over plain IMAP (1-second
+/// checks), with `smtp` as its `[smtp]` section's keys.
+pub fn watching_config(db: &Path, imap_port: u16, extra_mailbox_keys: &str, smtp: &str) -> String {
+    format!(
+        r#"[database]
 path = "{db}"
 
 [ingest]
@@ -269,7 +280,7 @@ batch_size = 50
 [[mailbox]]
 name = "urp"
 host = "127.0.0.1"
-port = {port}
+port = {imap_port}
 security = "none"
 username = "urp@hospital.test"
 password = "secret"
@@ -277,19 +288,13 @@ poll_interval_secs = 1
 {extra_mailbox_keys}
 
 [smtp]
-backend = "smtp"
-host = "127.0.0.1"
-port = {smtp}
-security = "none"
+{smtp}
 
 [log]
 level = "info,ascolto=debug"
 "#,
-            db = db.display(),
-            port = self.imap_port,
-            smtp = self.smtp_port,
-        )
-    }
+        db = db.display(),
+    )
 }
 
 impl Drop for MailServers {

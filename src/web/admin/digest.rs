@@ -12,7 +12,7 @@ use super::{admin_page, back, change, flag};
 use crate::admin::{AdminError, Thing};
 use crate::domain::{AuditAction, Role};
 use crate::texts;
-use crate::web::auth::AdminUser;
+use crate::web::auth::{AdminUser, Session};
 use crate::web::ui::csrf;
 use crate::web::{App, WebResult};
 
@@ -76,22 +76,8 @@ pub async fn digest_update(
     Path(id): Path<i64>,
     Form(f): Form<DigestForm>,
 ) -> WebResult<Response> {
-    let (actor, on) = (s.actor.audit(), flag(&f.riepilogo));
-    change(&app, move |conn| {
-        if !crate::store::digest::set_flag(conn, id, on)? {
-            return Err(AdminError::NotFound(Thing::User));
-        }
-        crate::store::audit::record(
-            conn,
-            actor,
-            AuditAction::UserUpdated,
-            None,
-            json!({ "user": id, "digest": on }),
-        )?;
-        Ok(())
-    })
-    .await?;
-    Ok(back(PAGE))
+    let on = flag(&f.riepilogo);
+    set_user_flag(&app, &s, id, on, "digest", crate::store::digest::set_flag).await
 }
 
 #[derive(Deserialize)]
@@ -106,9 +92,31 @@ pub async fn approver_update(
     Path(id): Path<i64>,
     Form(f): Form<ApproverForm>,
 ) -> WebResult<Response> {
-    let (actor, on) = (s.actor.audit(), flag(&f.approvatore));
-    change(&app, move |conn| {
-        if !crate::store::drafts::set_approver(conn, id, on)? {
+    let on = flag(&f.approvatore);
+    set_user_flag(
+        &app,
+        &s,
+        id,
+        on,
+        "approver",
+        crate::store::drafts::set_approver,
+    )
+    .await
+}
+
+/// Sets one of an account's flags on this page (`set` answers whether the account exists), with
+/// its audit entry (`user.updated`, the flag named by `key`).
+async fn set_user_flag(
+    app: &App,
+    s: &Session,
+    id: i64,
+    on: bool,
+    key: &'static str,
+    set: fn(&rusqlite::Connection, i64, bool) -> anyhow::Result<bool>,
+) -> WebResult<Response> {
+    let actor = s.actor.audit();
+    change(app, move |conn| {
+        if !set(conn, id, on)? {
             return Err(AdminError::NotFound(Thing::User));
         }
         crate::store::audit::record(
@@ -116,7 +124,7 @@ pub async fn approver_update(
             actor,
             AuditAction::UserUpdated,
             None,
-            json!({ "user": id, "approver": on }),
+            json!({ "user": id, key: on }),
         )?;
         Ok(())
     })
