@@ -79,33 +79,28 @@ pub async fn with_files(
     headers: HeaderMap,
     body: Bytes,
 ) -> WebResult<Response> {
-    let (text, files) = if multipart::is_multipart(&headers) {
-        let (fields, uploads) = multipart::parse(&headers, &body)
-            .ok_or_else(|| WebError::Refused(texts::BAD_UPLOAD.into()))?;
-        let text = fields
-            .into_iter()
-            .find(|(k, _)| k == "testo")
-            .map(|(_, v)| v)
-            .unwrap_or_default();
-        let files: Vec<OutgoingFile> = uploads
-            .into_iter()
-            .map(|u| OutgoingFile {
-                filename: clean_filename(&u.filename),
-                content_type: u.content_type.to_ascii_lowercase(),
-                bytes: u.bytes,
-            })
-            .collect();
-        (text, files)
+    // Either encoding: a form without files may come urlencoded.
+    let bad = || WebError::Refused(texts::BAD_UPLOAD.into());
+    let (fields, uploads) = if multipart::is_multipart(&headers) {
+        multipart::parse(&headers, &body).ok_or_else(bad)?
     } else {
-        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-            .map_err(|_| WebError::Refused(texts::BAD_UPLOAD.into()))?;
-        let text = fields
-            .into_iter()
-            .find(|(k, _)| k == "testo")
-            .map(|(_, v)| v)
-            .unwrap_or_default();
-        (text, Vec::new())
+        let fields: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&body).map_err(|_| bad())?;
+        (fields, Vec::new())
     };
+    let text = fields
+        .into_iter()
+        .find(|(k, _)| k == "testo")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let files: Vec<OutgoingFile> = uploads
+        .into_iter()
+        .map(|u| OutgoingFile {
+            filename: clean_filename(&u.filename),
+            content_type: u.content_type.to_ascii_lowercase(),
+            bytes: u.bytes,
+        })
+        .collect();
     let (notifier, actor, n) = (app.notifier.clone(), s.actor.clone(), number.clone());
     let limits = app.settings.workflow.clone();
     let typed_text = text.clone();
